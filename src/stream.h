@@ -1,0 +1,30 @@
+/* A byte stream endpoint md9 relays to or from: a plain socket, or TLS over
+ * one (tls.c). Non-blocking: -EAGAIN when it would block, 0 from readv at EOF. */
+#ifndef MD9_STREAM_H
+#define MD9_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct md9_stream;
+
+struct md9_stream_ops {
+	ssize_t (*readv)(struct md9_stream *s, const struct iovec *iov, int iovcnt);
+	ssize_t (*writev)(struct md9_stream *s, const struct iovec *iov, int iovcnt);
+	/* Epoll events the stream needs to make progress on a blocked read
+	 * (want_read) or write; TLS may need EPOLLOUT to read and vice versa. */
+	uint32_t (*events_for)(struct md9_stream *s, bool want_read, bool want_write);
+	void (*free)(struct md9_stream *s);
+};
+
+struct md9_stream {
+	const struct md9_stream_ops *ops;
+	int fd;
+};
+
+/* A stream over a connected socket fd; takes ownership of fd. */
+struct md9_stream *md9_stream_socket(int fd);
+
+#endif
