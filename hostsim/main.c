@@ -1,7 +1,9 @@
 /* md9-hostsim: plays the Hyper-V host for md9 on one machine. */
 #include "echo.h"
 #include "evloop.h"
+#include "hostctl.h"
 #include "log.h"
+#include "raw.h"
 #include "simbus.h"
 
 #include <getopt.h>
@@ -23,10 +25,68 @@ static void usage(FILE *f)
 		"\n"
 		"  --bus PATH            UNIX socket md9 connects to (md9 run --transport sim:PATH)\n"
 		"  --ring-size BYTES     bytes per ring direction, control page included (default 2 MiB)\n"
+		"  --raw-listen ADDR:PORT  raw front end: each TCP connection becomes a session whose\n"
+		"                        bytes go verbatim through a data channel (PORT 0: any)\n"
+		"  --version-reply R     answer the guest's VersionRequest: accept (default),\n"
+		"                        reject, malformed or silent\n"
+		"  --commands            read commands from standard input, one per line:\n"
+		"                        rescind-control, offer-control,\n"
+		"                        create-session-unoffered GUID, quit\n"
+		"  --allow-remote        allow front ends on non-loopback addresses\n"
 		"  --echo-channel GUID   offer a data channel that echoes what the guest writes (tests)\n"
 		"  --echo-seed N         seed for the echo's random packet sizes\n"
 		"  -v                    debug logging\n"
 		"  -h, --help            this text\n");
+}
+
+struct commands {
+	struct ev_loop *loop;
+	struct hostctl *ctl;
+	char buf[512];
+	size_t len;
+};
+
+static void run_command(struct commands *c, char *line)
+{
+	struct md9_guid g;
+
+	if (strcmp(line, "rescind-control") == 0) {
+		hostctl_rescind_control(c->ctl);
+	} else if (strcmp(line, "offer-control") == 0) {
+		hostctl_offer_control(c->ctl);
+	} else if (strncmp(line, "create-session-unoffered ", 25) == 0 &&
+		   md9_guid_parse(line + 25, &g) == 0) {
+		hostctl_create_session_unoffered(c->ctl, &g);
+	} else if (strcmp(line, "quit") == 0) {
+		ev_stop(c->loop);
+	} else if (line[0]) {
+		log_warn("hostsim: unknown command '%s'", line);
+		return;
+	}
+	log_info("hostsim: command '%s' done", line);
+}
+
+static void on_stdin(struct ev_handler *h, uint32_t events)
+{
+	struct commands *c = h->arg;
+	ssize_t n = read(h->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+	char *nl;
+
+	if (n <= 0) {
+		/* Standard input closed: no more commands, keep serving. */
+		ev_del(c->loop, h);
+		return;
+	}
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	while ((nl = strchr(c->buf, '\n'))) {
+		*nl = '\0';
+		run_command(c, c->buf);
+		c->len -= (size_t)(nl + 1 - c->buf);
+		memmove(c->buf, nl + 1, c->len + 1);
+	}
+	if (c->len == sizeof(c->buf) - 1)
+		c->len = 0; /* an over-long line: drop it */
 }
 
 static void on_signal(struct ev_handler *h, uint32_t events)
@@ -45,11 +105,20 @@ int main(int argc, char **argv)
 		{"bus", required_argument, NULL, 'b'},
 		{"ring-size", required_argument, NULL, 'r'},
 		{"echo-channel", required_argument, NULL, 'e'},
+		{"raw-listen", required_argument, NULL, 'R'},
+		{"version-reply", required_argument, NULL, 'V'},
+		{"commands", no_argument, NULL, 'C'},
+		{"allow-remote", no_argument, NULL, 'A'},
 		{"echo-seed", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *bus_path = NULL, *echo = NULL;
+	const char *bus_path = NULL, *echo = NULL, *raw = NULL;
+	enum version_reply vreply = VERSION_ACCEPT;
+	bool commands = false, allow_remote = false;
+	static struct commands cmds;
+	struct ev_handler stdin_h = {0};
+	int raw_port = -1;
 	size_t ring_size = DEFAULT_RING_SIZE;
 	unsigned seed = 1;
 	enum md9_log_level level = MD9_LOG_INFO;
@@ -71,6 +140,21 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			seed = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'R':
+			raw = optarg;
+			break;
+		case 'V':
+			if (version_reply_parse(optarg, &vreply) < 0) {
+				fprintf(stderr, "--version-reply: accept, reject, malformed or silent\n");
+				return 2;
+			}
+			break;
+		case 'C':
+			commands = true;
+			break;
+		case 'A':
+			allow_remote = true;
 			break;
 		case 'v':
 			level = MD9_LOG_DEBUG;
@@ -106,12 +190,23 @@ int main(int argc, char **argv)
 	ev_set(loop, &sigh, sfd, EPOLLIN, on_signal, loop);
 	if (echo && echo_start(bus, &echo_guid, seed) < 0)
 		return 1;
+	struct hostctl *ctl = hostctl_new(bus, vreply);
+	if (!ctl)
+		return 1;
+	if (raw && (raw_port = raw_start(loop, ctl, raw, allow_remote)) < 0)
+		return 1;
+	if (commands) {
+		cmds.loop = loop;
+		cmds.ctl = ctl;
+		ev_set(loop, &stdin_h, STDIN_FILENO, EPOLLIN, on_stdin, &cmds);
+	}
 	log_info("hostsim: serving the bus at %s", bus_path);
-	/* Readiness line for scripts and tests: the bus socket exists now. */
-	printf("ready %s\n", bus_path);
+	/* Readiness line for scripts and tests: everything listens now. */
+	printf("ready %s raw=%d\n", bus_path, raw_port);
 	fflush(stdout);
 	if (ev_run(loop) < 0)
 		rc = 1;
+	hostctl_free(ctl);
 	simbus_free(bus);
 	ev_del(loop, &sigh);
 	ev_loop_free(loop);

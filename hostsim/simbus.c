@@ -70,10 +70,14 @@ static void dev_close(struct simdev *d)
 		return;
 	log_info("hostsim: channel %s closed", md9_guid_format(&d->instance, g));
 	ev_del(d->bus->loop, &d->doorbell);
+	d->in_close = true;
 	if (d->ops->closed)
 		d->ops->closed(d);
+	d->in_close = false;
 	hostchan_free(d->chan);
 	d->chan = NULL;
+	if (d->rescind_pending && !d->rescinding)
+		simbus_rescind(d); /* frees d */
 }
 
 static void dev_open(struct simbus *bus, const struct md9_guid *inst)
@@ -118,8 +122,10 @@ static void guest_gone(struct simbus *bus)
 	close(bus->gsock);
 	bus->gsock = -1;
 	log_info("hostsim: guest disconnected");
-	for (int i = 0; i < bus->ndev; i++)
-		dev_close(bus->dev[i]);
+	/* Backwards: a close may rescind (swap-remove) the device at i. */
+	for (int i = bus->ndev - 1; i >= 0; i--)
+		if (i < bus->ndev)
+			dev_close(bus->dev[i]);
 	if (bus->guest_cb)
 		bus->guest_cb(bus->guest_arg, false);
 }
@@ -259,6 +265,13 @@ void simbus_rescind(struct simdev *d)
 	struct sim_msg m = {.type = SIM_RESCIND, .class_id = d->class_id, .instance = d->instance};
 	char g[MD9_GUID_STRLEN];
 
+	if (d->rescinding)
+		return;
+	if (d->in_close) {
+		d->rescind_pending = true;
+		return;
+	}
+	d->rescinding = true;
 	log_info("hostsim: rescinding %s", md9_guid_format(&d->instance, g));
 	send_msg(bus, &m, NULL, 0);
 	dev_close(d);

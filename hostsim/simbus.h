@@ -28,6 +28,9 @@ struct simdev {
 	void *owner;
 	struct ev_handler doorbell;
 	bool offered;
+	bool in_close;        /* closed() is running */
+	bool rescind_pending; /* simbus_rescind was called from closed() */
+	bool rescinding;
 };
 
 struct simbus *simbus_new(struct ev_loop *loop, const char *path, size_t ring_size);
@@ -36,7 +39,9 @@ void simbus_free(struct simbus *bus);
 struct simdev *simbus_offer(struct simbus *bus, const struct md9_guid *class_id,
 			    const struct md9_guid *instance, const struct simdev_ops *ops,
 			    void *owner);
-/* Rescind: the guest is told; the device is freed (closed() runs first if open). */
+/* Rescind: the guest is told; the device is freed (closed() runs first if
+ * open). Safe to call from the device's own closed(): it then happens right
+ * after that callback returns. */
 void simbus_rescind(struct simdev *dev);
 bool simbus_guest_connected(const struct simbus *bus);
 /* Called when a guest connects (after HELLO) or disconnects; may be NULL. */

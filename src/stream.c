@@ -59,3 +59,4 @@ struct md9_stream *md9_stream_socket(int fd)
 	s->fd = fd;
 	return s;
 }
+

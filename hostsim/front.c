@@ -1,0 +1,149 @@
+#include "front.h"
+
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int front_listen(const char *addr, bool allow_remote)
+{
+	char host[64];
+	const char *colon;
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	int fd, one = 1, port;
+
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+		if (!close || close[1] != ':' || (size_t)(close - addr - 1) >= sizeof(host))
+			goto bad;
+		memcpy(host, addr + 1, (size_t)(close - addr - 1));
+		host[close - addr - 1] = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || (size_t)(colon - addr) >= sizeof(host))
+			goto bad;
+		memcpy(host, addr, (size_t)(colon - addr));
+		host[colon - addr] = '\0';
+	}
+	port = atoi(colon + 1);
+	if (port < 0 || port > 65535)
+		goto bad;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		len = sizeof(*v4);
+		if (!allow_remote && (ntohl(v4->sin_addr.s_addr) >> 24) != 127)
+			goto remote;
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*v6);
+		if (!allow_remote && !IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
+			goto remote;
+	} else {
+		goto bad;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 16) < 0) {
+		log_err("hostsim: cannot listen on %s: %s", addr, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+bad:
+	log_err("hostsim: listen address must be ADDR:PORT or [ADDR]:PORT, not %s", addr);
+	return -1;
+remote:
+	log_err("hostsim: %s is not a loopback address; the simulator listens on loopback only unless --allow-remote is given",
+		addr);
+	return -1;
+}
+
+int front_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct pump_state *ps,
+			  const char **why)
+{
+	enum pump_result res = PUMP_OK;
+	bool kick = false;
+
+	/* Woken: look at the ring again whatever we waited for. */
+	vmbus_ring_write_unwait(&hc->rx);
+	for (;;) {
+		bool progress = false;
+		struct relay_result r;
+
+		vmbus_ring_mask(&hc->tx);
+		r = relay_pipe_to_stream(&hc->in, client, SIZE_MAX);
+		ps->to_client += r.moved;
+		if (r.state == RELAY_ERROR) {
+			*why = r.err == -EBADMSG ? hc->in.error : strerror(-r.err);
+			res = PUMP_ERROR;
+			break;
+		}
+		ps->client_write_blocked = r.state == RELAY_BLOCKED;
+		progress |= r.moved > 0;
+
+		if (!ps->ring_full || vmbus_ring_max_payload(&hc->rx) > PIPE_HDR_LEN) {
+			r = relay_stream_to_pipe(client, &hc->out, 1u << 20);
+			ps->to_guest += r.moved;
+			progress |= r.moved > 0;
+			ps->ring_full = false;
+			if (r.state == RELAY_EOF) {
+				res = PUMP_CLIENT_EOF;
+				break;
+			}
+			if (r.state == RELAY_ERROR) {
+				*why = strerror(-r.err);
+				res = PUMP_ERROR;
+				break;
+			}
+			if (r.state == RELAY_BLOCKED) {
+				if (pipe_tx_wait(&hc->out, 1))
+					progress = true;
+				else
+					ps->ring_full = true;
+			}
+		}
+		kick |= pipe_tx_commit(&hc->out);
+		kick |= pipe_rx_commit(&hc->in);
+		if (progress)
+			continue;
+		if (ps->client_write_blocked || !vmbus_ring_unmask(&hc->tx))
+			break;
+	}
+	kick |= pipe_tx_commit(&hc->out);
+	kick |= pipe_rx_commit(&hc->in);
+	if (kick)
+		hostchan_signal(hc);
+	return res;
+}
+
+uint32_t pump_client_events(struct md9_stream *client, const struct pump_state *ps)
+{
+	return client->ops->events_for(client, !ps->ring_full, ps->client_write_blocked);
+}

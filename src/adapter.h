@@ -1,0 +1,57 @@
+/* The RDP security adapter (protocol-facts §7): the host does TLS/CredSSP
+ * with the real client and then sends the MCS Connect-Initial in plaintext,
+ * even when the guest's Connection Confirm selected TLS. A stock server that
+ * selected TLS then waits for a ClientHello and fails (the seed's bug). The
+ * adapter decides, per session, what md9 asks the server for and whether md9
+ * itself becomes the server's TLS client.
+ *
+ *  rdp         ask for PROTOCOL_RDP: standard RDP security, no TLS.
+ *  passthrough the host's request unmodified (servers with a vmconnect mode).
+ *  tls         ask for PROTOCOL_SSL; md9 is the TLS client; the server must select SSL.
+ *  auto        ask for PROTOCOL_SSL; TLS if the server selects it, plain if
+ *              it selects RDP; when it refuses SSL, retry once asking for RDP.
+ *
+ * In every mode the client core data's serverSelectedProtocol is set to what
+ * the server selected, and the server's Connection Confirm goes to the host
+ * unchanged. */
+#ifndef MD9_ADAPTER_H
+#define MD9_ADAPTER_H
+
+#include "x224.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum md9_security { MD9_SEC_AUTO, MD9_SEC_TLS, MD9_SEC_RDP, MD9_SEC_PASSTHROUGH };
+
+const char *md9_security_name(enum md9_security s);
+int md9_security_parse(const char *s, enum md9_security *out);
+
+enum adapter_verdict {
+	ADAPTER_PLAIN,     /* relay as is */
+	ADAPTER_TLS,       /* md9 does TLS to the server, then relays */
+	ADAPTER_RETRY_RDP, /* reconnect to the server and ask for PROTOCOL_RDP */
+	ADAPTER_REFUSED,   /* the server refused; pass its CC to the host, then end */
+	ADAPTER_FAIL,      /* cannot work in this mode; end the session (*why) */
+};
+
+struct adapter {
+	enum md9_security mode;
+	bool retried;            /* auto already fell back to RDP */
+	uint32_t host_requested; /* the host's requestedProtocols (0 when absent) */
+	uint32_t asked;          /* what md9 asked the server for */
+	uint32_t selected;       /* the server's choice */
+	uint32_t failure_code;   /* RDP_NEG_FAILURE code, when refused */
+};
+
+void adapter_init(struct adapter *a, enum md9_security mode);
+/* The host's complete Connection Request in, the one for the server out. */
+int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, size_t len, uint8_t *out,
+		       size_t cap, size_t *out_len, const char **why);
+/* The server's complete Connection Confirm: what to do next. */
+enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, const char **why);
+/* The host's MCS Connect-Initial (one complete TPKT), patched in place. */
+int adapter_fix_connect_initial(struct adapter *a, uint8_t *pdu, size_t len, const char **why);
+
+#endif
