@@ -47,10 +47,11 @@ struct md9_transport_ops {
 	 * none (then the caller rescans on a timer). */
 	int (*event_fd)(struct md9_transport *tp);
 	/* Report device changes since the last call (the first call reports
-	 * every present device of a bound class as an offer). <0: the
-	 * transport itself failed. */
+	 * every present device of a bound class as an offer). Returns the
+	 * number of events delivered; <0: the transport itself failed. */
 	int (*poll_events)(struct md9_transport *tp, md9_dev_event_cb cb, void *arg);
-	/* Open the device with this instance GUID. -ENOENT: not offered (yet). */
+	/* Open the device with this instance GUID. -ENOENT: not offered (yet);
+	 * -EAGAIN: present but not ready (uio node not there yet). */
 	int (*open)(struct md9_transport *tp, const struct md9_guid *instance,
 		    struct md9_channel **out);
 	/* Doorbell to the host. */
