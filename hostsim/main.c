@@ -4,6 +4,7 @@
 #include "hostctl.h"
 #include "log.h"
 #include "raw.h"
+#include "rdpfront.h"
 #include "simbus.h"
 
 #include <getopt.h>
@@ -27,6 +28,8 @@ static void usage(FILE *f)
 		"  --ring-size BYTES     bytes per ring direction, control page included (default 2 MiB)\n"
 		"  --raw-listen ADDR:PORT  raw front end: each TCP connection becomes a session whose\n"
 		"                        bytes go verbatim through a data channel (PORT 0: any)\n"
+		"  --rdp-listen ADDR:PORT  RDP front end for real RDP clients: TLS like the host, then\n"
+		"                        the decrypted stream through a data channel (PORT 0: any)\n"
 		"  --version-reply R     answer the guest's VersionRequest: accept (default),\n"
 		"                        reject, malformed or silent\n"
 		"  --commands            read commands from standard input, one per line:\n"
@@ -106,6 +109,7 @@ int main(int argc, char **argv)
 		{"ring-size", required_argument, NULL, 'r'},
 		{"echo-channel", required_argument, NULL, 'e'},
 		{"raw-listen", required_argument, NULL, 'R'},
+		{"rdp-listen", required_argument, NULL, 'D'},
 		{"version-reply", required_argument, NULL, 'V'},
 		{"commands", no_argument, NULL, 'C'},
 		{"allow-remote", no_argument, NULL, 'A'},
@@ -113,12 +117,12 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *bus_path = NULL, *echo = NULL, *raw = NULL;
+	const char *bus_path = NULL, *echo = NULL, *raw = NULL, *rdp = NULL;
 	enum version_reply vreply = VERSION_ACCEPT;
 	bool commands = false, allow_remote = false;
 	static struct commands cmds;
 	struct ev_handler stdin_h = {0};
-	int raw_port = -1;
+	int raw_port = -1, rdp_port = -1;
 	size_t ring_size = DEFAULT_RING_SIZE;
 	unsigned seed = 1;
 	enum md9_log_level level = MD9_LOG_INFO;
@@ -143,6 +147,9 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			raw = optarg;
+			break;
+		case 'D':
+			rdp = optarg;
 			break;
 		case 'V':
 			if (version_reply_parse(optarg, &vreply) < 0) {
@@ -195,6 +202,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (raw && (raw_port = raw_start(loop, ctl, raw, allow_remote)) < 0)
 		return 1;
+	if (rdp && (rdp_port = rdpfront_start(loop, ctl, rdp, allow_remote)) < 0)
+		return 1;
 	if (commands) {
 		cmds.loop = loop;
 		cmds.ctl = ctl;
@@ -202,7 +211,7 @@ int main(int argc, char **argv)
 	}
 	log_info("hostsim: serving the bus at %s", bus_path);
 	/* Readiness line for scripts and tests: everything listens now. */
-	printf("ready %s raw=%d\n", bus_path, raw_port);
+	printf("ready %s raw=%d rdp=%d\n", bus_path, raw_port, rdp_port);
 	fflush(stdout);
 	if (ev_run(loop) < 0)
 		rc = 1;

@@ -247,6 +247,9 @@ static int take_cc(struct session *s)
 		return start_relay_stream(s, true) < 0 ? -1 : 1;
 	case ADAPTER_PLAIN:
 		log_choice(s);
+		if (s->adapter.mode == MD9_SEC_PASSTHROUGH && s->adapter.selected != X224_PROTOCOL_RDP)
+			log_warn("session %llu: passthrough: the server selected %s; the host sends plaintext, so this only works if the server runs in vmconnect mode (xrdp vmconnect=true, FreeRDP /vmconnect)",
+				 (unsigned long long)s->id, x224_protocol_name(s->adapter.selected));
 		/* The CC and anything after it go to the host unchanged. */
 		queue_host(s, s->sbuf, s->slen);
 		s->state = SS_WAIT_MCS;

@@ -221,6 +221,24 @@ struct md9_stream *md9_tls_stream_new(int fd, const char *sni)
 	return &t->base;
 }
 
+struct md9_stream *md9_tls_stream_new_server(int fd, void *ssl_ctx)
+{
+	struct tls_stream *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->ssl = SSL_new(ssl_ctx);
+	if (!t->ssl || !SSL_set_fd(t->ssl, fd)) {
+		SSL_free(t->ssl);
+		free(t);
+		return NULL;
+	}
+	SSL_set_accept_state(t->ssl);
+	t->base.ops = &tls_ops;
+	t->base.fd = fd;
+	return &t->base;
+}
+
 int md9_tls_handshake(struct md9_stream *s, const struct md9_tls_pin *pin, const char **why)
 {
 	struct tls_stream *t = (struct tls_stream *)s;

@@ -20,6 +20,9 @@ int md9_tls_pin_parse(const char *s, struct md9_tls_pin *out);
 
 /* Wrap connected socket fd (ownership moves into the stream). */
 struct md9_stream *md9_tls_stream_new(int fd, const char *sni);
+/* The server side, for md9-hostsim's RDP front end: ssl_ctx is an SSL_CTX
+ * holding the certificate and key. */
+struct md9_stream *md9_tls_stream_new_server(int fd, void *ssl_ctx);
 /* Drive the handshake: 0 done, -EAGAIN call again when the fd is ready for
  * md9_stream events_for(), <0 failed (*why). Checks the pin when done. */
 int md9_tls_handshake(struct md9_stream *s, const struct md9_tls_pin *pin, const char **why);
