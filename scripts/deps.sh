@@ -3,15 +3,14 @@
 
 # Build: compiler, CMake, OpenSSL (TLS), inih (config), cmocka (unit tests).
 MD9_DEPS_BUILD="build-essential cmake pkg-config libssl-dev libinih-dev libcmocka-dev"
-# Tests: clang (fuzzers, second compiler), valgrind, the real RDP peers
-# (xrdp with xorgxrdp and its session manager, the FreeRDP client) and what
-# the desktop test drives (Xvfb, xterm, xclip, xdotool, ImageMagick).
-MD9_DEPS_TEST="clang llvm libclang-rt-dev valgrind python3 openssl procps iproute2
-  xrdp xorgxrdp xserver-xorg-core xserver-xorg-legacy dbus-x11 freerdp2-x11 xvfb
-  x11-utils xterm xclip xdotool imagemagick socat"
-# Demo: the same peers.
-MD9_DEPS_DEMO="xrdp xorgxrdp xserver-xorg-core xserver-xorg-legacy dbus-x11 freerdp2-x11 xvfb
-  x11-utils xterm xclip xdotool imagemagick openssl procps"
+# Demo: the real RDP peers (xrdp with xorgxrdp and its session manager, the
+# FreeRDP client) and what the desktop check drives (Xvfb, xterm, xclip,
+# xdotool, ImageMagick's import). Tests: the same, plus clang (fuzzers,
+# second compiler), valgrind and socat.
+MD9_DEPS_DEMO="python3 openssl procps util-linux mount passwd xrdp xorgxrdp
+  xserver-xorg-core xauth xfonts-base x11-xkb-utils xkb-data libgl1-mesa-dri xvfb
+  freerdp2-x11 xterm xdotool xclip imagemagick x11-xserver-utils x11-utils"
+MD9_DEPS_TEST="clang llvm libclang-rt-dev valgrind iproute2 socat $MD9_DEPS_DEMO"
 
 md9_missing() {
 	local p missing=""
