@@ -1,5 +1,6 @@
 #include "mcs.h"
 
+#include "bytes.h"
 #include "tpkt.h"
 
 #include <stdbool.h>
@@ -27,31 +28,6 @@ static const uint8_t t124_oid[5] = {0x00, 0x14, 0x7C, 0x00, 0x01};
 static const uint8_t h221_client_key[4] = {'D', 'u', 'c', 'a'};
 
 #define UD_HEADER_LEN 4
-
-static int fail(const char **why, const char *msg)
-{
-	if (why)
-		*why = msg;
-	return -1;
-}
-
-static uint16_t rd16le(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t rd32le(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32le(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 /* ---- BER (X.690), definite lengths only (MS-RDPBCGR 2.2.1.3) ---- */
 

@@ -1,11 +1,6 @@
 #include "tpkt.h"
 
-static int fail(const char **why, const char *msg)
-{
-	if (why)
-		*why = msg;
-	return -1;
-}
+#include "bytes.h"
 
 int tpkt_pdu_length(const uint8_t *buf, size_t len, size_t *pdu_len, const char **why)
 {

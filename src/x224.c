@@ -1,5 +1,6 @@
 #include "x224.h"
 
+#include "bytes.h"
 #include "tpkt.h"
 
 #include <string.h>
@@ -13,31 +14,6 @@
 #define CODE_CC   0xD0
 
 static const char cookie_prefix[] = "Cookie: mstshash=";
-
-static int fail(const char **why, const char *msg)
-{
-	if (why)
-		*why = msg;
-	return -1;
-}
-
-static uint16_t rd16le(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t rd32le(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32le(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 /* TPKT header plus the fixed X.224 part shared by CR and CC. 1: buf holds the
  * whole PDU (*pdu_len bytes) and its fixed part is valid; 0 / -1 as usual.
