@@ -333,12 +333,16 @@ static int relay_s2h(struct session *s)
 	s->bytes_s2h += r.moved;
 	switch (r.state) {
 	case RELAY_EOF:
-		snprintf(s->reason_buf, sizeof(s->reason_buf), "the server closed the connection");
+	case RELAY_ERROR:
+		/* What the server sent before it went away still reaches the host. */
+		if (r.state == RELAY_EOF)
+			snprintf(s->reason_buf, sizeof(s->reason_buf), "the server closed the connection");
+		else
+			snprintf(s->reason_buf, sizeof(s->reason_buf), "reading from the server failed: %s",
+				 strerror(-r.err));
 		s->state = SS_DRAIN;
 		arm_timer(s, s->d->cfg.drain_timeout_ms);
 		return 1;
-	case RELAY_ERROR:
-		return end(s, "reading from the server failed: %s", strerror(-r.err));
 	case RELAY_BLOCKED:
 		if (pipe_tx_wait(&s->out, 1)) {
 			s->host_full_wait = false;
@@ -365,7 +369,8 @@ static int drain(struct session *s)
 
 	if (s->q_host_len && flush_host(s) == 0)
 		return 0;
-	pipe_tx_commit(&s->out);
+	if (pipe_tx_commit(&s->out))
+		md9_channel_signal(s->ch);
 	/* Empty now, or ask for a signal once it is: free > size - 8 only then. */
 	if (vmbus_ring_writable(tx) == tx->size || vmbus_ring_write_wait(tx, tx->size - 8)) {
 		s->close_reason = s->reason_buf; /* set when the drain began */
@@ -551,6 +556,9 @@ void session_run(struct session *s)
 		break;
 	}
 	if (s->close_reason) {
+		/* Bytes already in the TX ring are the host's to read. */
+		if (pipe_tx_commit(&s->out))
+			md9_channel_signal(s->ch);
 		session_close(s, s->close_reason);
 		return;
 	}

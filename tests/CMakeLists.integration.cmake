@@ -1,0 +1,49 @@
+# Integration tests (tests/integration/): md9 + md9-hostsim (raw front end)
+# + a private xrdp started by each test (its own xrdp.ini copy, a free port),
+# all on 127.0.0.1.  Python 3 standard library only.
+#
+# Included from the top-level CMakeLists.txt after the md9 and md9-hostsim
+# targets exist; paths are taken relative to the repository root (this
+# file's parent directory), so the including directory does not matter.
+#
+# Needs root (xrdp reads /etc/xrdp's keys) and xrdp + openssl installed;
+# without them each test exits 77 and ctest reports it as skipped.
+#
+# Each test starts its own xrdp on a free port (in a private mount namespace
+# when possible), its own hostsim bus in a temp dir and its own md9, so the
+# tests run in parallel (ctest -j) without a RESOURCE_LOCK.
+#
+#   ctest -R integration_            all of them (about 15 s serial)
+#   ctest -L integration             same, by label
+#   python3 tests/integration/test_security_matrix.py tls_auto   one by hand
+
+get_filename_component(MD9_INTEGRATION_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+set(MD9_INTEGRATION_PYTHON /usr/bin/python3 CACHE FILEPATH
+    "Python 3 interpreter for the integration tests")
+
+function(md9_integration_test name script case)
+  add_test(NAME ${name}
+           COMMAND ${MD9_INTEGRATION_PYTHON} ${MD9_INTEGRATION_ROOT}/tests/integration/${script} ${case}
+           WORKING_DIRECTORY ${MD9_INTEGRATION_ROOT})
+  set_tests_properties(${name} PROPERTIES
+    ENVIRONMENT "MD9_BIN=$<TARGET_FILE:md9>;MD9_HOSTSIM=$<TARGET_FILE:md9-hostsim>;PYTHONDONTWRITEBYTECODE=1"
+    # Every wait inside has its own deadline (<= 10 s); a case takes 0.5-3 s.
+    TIMEOUT 60
+    SKIP_RETURN_CODE 77
+    LABELS "integration")
+endfunction()
+
+# 1. security matrix: xrdp security_layer x md9 --security (the expected
+#    outcome of every cell is the MATRIX table in the script).
+foreach(layer negotiate tls rdp)
+  foreach(mode auto tls rdp passthrough)
+    md9_integration_test(integration_matrix_${layer}_${mode}
+                         test_security_matrix.py ${layer}_${mode})
+  endforeach()
+endforeach()
+
+# 2-5. the daemon: concurrency, backend down, control channel, garbage.
+foreach(case concurrent_sessions backend_down control_reset version_reject
+             version_malformed garbage_from_host)
+  md9_integration_test(integration_daemon_${case} test_daemon_robustness.py ${case})
+endforeach()
