@@ -89,16 +89,21 @@ static const struct simdev_ops echo_ops = {
 	.signalled = echo_pump,
 };
 
-int echo_start(struct simbus *bus, const struct md9_guid *instance, unsigned seed)
+struct echo *echo_start(struct simbus *bus, const struct md9_guid *instance, unsigned seed)
 {
 	struct echo *e = calloc(1, sizeof(*e));
 
 	if (!e)
-		return -1;
+		return NULL;
 	e->seed = seed;
 	if (!simbus_offer(bus, &md9_guid_data_class, instance, &echo_ops, e)) {
 		free(e);
-		return -1;
+		return NULL;
 	}
-	return 0;
+	return e;
+}
+
+void echo_free(struct echo *e)
+{
+	free(e);
 }

@@ -5,6 +5,11 @@
 
 #include "simbus.h"
 
-int echo_start(struct simbus *bus, const struct md9_guid *instance, unsigned seed);
+struct echo;
+
+/* NULL on failure. The echo's device lives on the bus; free the echo after
+ * the bus (simbus_free). */
+struct echo *echo_start(struct simbus *bus, const struct md9_guid *instance, unsigned seed);
+void echo_free(struct echo *e);
 
 #endif

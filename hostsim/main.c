@@ -195,7 +195,8 @@ int main(int argc, char **argv)
 	if (!bus || sfd < 0)
 		return 1;
 	ev_set(loop, &sigh, sfd, EPOLLIN, on_signal, loop);
-	if (echo && echo_start(bus, &echo_guid, seed) < 0)
+	struct echo *echo_peer = NULL;
+	if (echo && !(echo_peer = echo_start(bus, &echo_guid, seed)))
 		return 1;
 	struct hostctl *ctl = hostctl_new(bus, vreply);
 	if (!ctl)
@@ -217,6 +218,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	hostctl_free(ctl);
 	simbus_free(bus);
+	echo_free(echo_peer);
 	ev_del(loop, &sigh);
 	ev_loop_free(loop);
 	close(sfd);

@@ -138,6 +138,25 @@ ssize_t pipe_rx_read(struct pipe_rx *p, void *buf, size_t n)
 	return got;
 }
 
+ssize_t pipe_rx_packet(struct pipe_rx *p, void *buf, size_t cap)
+{
+	struct iovec iov[2];
+	size_t off = 0;
+	int niov;
+	/* Two iovecs are one packet's worth: peekv stops after the head packet. */
+	ssize_t n = pipe_rx_peekv(p, iov, 2, &niov, SIZE_MAX);
+
+	if (n <= 0)
+		return n;
+	for (int i = 0; i < niov && off < cap; i++) {
+		size_t k = iov[i].iov_len < cap - off ? iov[i].iov_len : cap - off;
+		memcpy((uint8_t *)buf + off, iov[i].iov_base, k);
+		off += k;
+	}
+	pipe_rx_consume(p, (size_t)n);
+	return n;
+}
+
 size_t pipe_tx_reserve(struct pipe_tx *p, size_t max, struct iovec iov[2], int *niov)
 {
 	struct iovec all[2];
@@ -211,7 +230,13 @@ size_t pipe_tx_write(struct pipe_tx *p, const void *buf, size_t n)
 
 bool pipe_tx_wait(struct pipe_tx *p, size_t min_data)
 {
+	uint32_t need;
+
 	if (min_data > PIPE_MAX_DATA)
 		min_data = PIPE_MAX_DATA;
-	return vmbus_ring_write_wait(p->ring, vmbus_pkt_total(PIPE_HDR_LEN + (uint32_t)min_data));
+	need = vmbus_pkt_total(PIPE_HDR_LEN + (uint32_t)min_data);
+	/* A ring smaller than that is never that free: be woken when it is empty. */
+	if (need >= p->ring->size)
+		need = p->ring->size - 8;
+	return vmbus_ring_write_wait(p->ring, need);
 }

@@ -39,6 +39,11 @@ ssize_t pipe_rx_peekv(struct pipe_rx *p, struct iovec *iov, int maxiov, int *nio
 /* Mark n bytes consumed; n must not exceed what the last peekv described.
  * Fully consumed packets are released (locally; see pipe_rx_commit). */
 void pipe_rx_consume(struct pipe_rx *p, size_t n);
+/* Message-oriented read, for channels where each pipe packet is one message
+ * (the SynthRdp control channel): copy up to cap bytes of the head packet's
+ * data, consume the whole packet. Returns the packet's data length (may
+ * exceed cap: the rest is dropped), 0 when none, or -EBADMSG. */
+ssize_t pipe_rx_packet(struct pipe_rx *p, void *buf, size_t cap);
 /* Copying read of up to n bytes: peekv + copy + consume. */
 ssize_t pipe_rx_read(struct pipe_rx *p, void *buf, size_t n);
 /* Publish released packets to the writer; true = signal it (pending_send_sz). */

@@ -242,6 +242,9 @@ uint32_t vmbus_ring_max_payload(struct vmbus_ring *r)
 int vmbus_ring_write_reserve(struct vmbus_ring *r, uint32_t payload_len, struct iovec iov[2],
 			     int *niov)
 {
+	/* len8 is 16 bits: write_put could not describe a longer packet. */
+	if (payload_len > 65535u * 8u - VMBUS_PKT_DESC_LEN)
+		return -EMSGSIZE;
 	if (payload_len > r->size || vmbus_pkt_total(payload_len) >= vmbus_ring_writable(r))
 		return -EAGAIN;
 	*niov = vmbus_ring_iov(r, ring_add(r, r->wr, VMBUS_PKT_DESC_LEN), payload_len, iov);

@@ -121,8 +121,8 @@ static inline uint32_t vmbus_pkt_total(uint32_t payload_len)
 }
 /* Zero-copy write: iov (up to 2) describes where payload_len bytes of the next
  * packet go. The caller fills them, then calls write_put with the final
- * length (<= the reserved one). Returns 0, or -EAGAIN when the packet does not
- * fit now. */
+ * length (<= the reserved one). Returns 0, -EAGAIN when the packet does not
+ * fit now, or -EMSGSIZE when it never could (len8 is 16 bits). */
 int vmbus_ring_write_reserve(struct vmbus_ring *r, uint32_t payload_len, struct iovec iov[2],
 			     int *niov);
 void vmbus_ring_write_put(struct vmbus_ring *r, uint32_t payload_len, uint64_t xid);
