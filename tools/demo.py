@@ -139,6 +139,8 @@ def main():
             "namespace): sudo %s" % " ".join(sys.argv))
         return 1
     signal.signal(signal.SIGTERM, lambda s, f: sys.exit(128 + s))
+    # Ctrl-C even when started from a script that ignored SIGINT for us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     h = Demo()
     try:
         if args.headless:
