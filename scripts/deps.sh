@@ -10,7 +10,7 @@ MD9_DEPS_BUILD="build-essential cmake pkg-config libssl-dev libinih-dev libcmock
 MD9_DEPS_DEMO="python3 openssl procps util-linux mount passwd xrdp xorgxrdp
   xserver-xorg-core xauth xfonts-base x11-xkb-utils xkb-data libgl1-mesa-dri xvfb
   freerdp2-x11 xterm xdotool xclip imagemagick x11-xserver-utils x11-utils"
-MD9_DEPS_TEST="clang llvm libclang-rt-dev valgrind iproute2 socat $MD9_DEPS_DEMO"
+MD9_DEPS_TEST="clang llvm libclang-rt-dev valgrind iproute2 socat debootstrap $MD9_DEPS_DEMO"
 
 md9_missing() {
 	local p missing=""

@@ -19,6 +19,7 @@ void md9_config_defaults(struct md9_config *c)
 	c->negotiate_timeout_ms = 30000;
 	c->drain_timeout_ms = 2000;
 	c->relay_budget = 1u << 20;
+	strcpy(c->status_socket, MD9_DEFAULT_STATUS);
 }
 
 static int parse_uint(const char *v, unsigned long min, unsigned long max, unsigned long *out)

@@ -24,7 +24,7 @@ struct md9_config {
 	unsigned negotiate_timeout_ms;  /* host CR + server CC + TLS, default 30000 */
 	unsigned drain_timeout_ms;      /* flushing to the host after the server closed, default 2000 */
 	size_t relay_budget;            /* bytes per direction per wake-up, default 1 MiB */
-	char run_user[64];              /* user to drop to after binding, "" = stay */
+	char run_user[64];              /* started as root: drop to this user after binding ("" = md9 if it exists, "root" = stay) */
 };
 
 void md9_config_defaults(struct md9_config *c);

@@ -2,7 +2,10 @@
 
 #include "control.h"
 #include "log.h"
+#include "notify.h"
+#include "privdrop.h"
 #include "session.h"
+#include "status.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -277,25 +280,15 @@ static void on_ctrl(struct ev_handler *h, uint32_t events)
 	for (;;) {
 		vmbus_ring_mask(&d->ctrl_ch->rx);
 		for (;;) {
-			struct iovec iov[2];
 			uint8_t buf[CTRL_MAX_LEN];
-			int niov;
-			/* maxiov 2: exactly the head packet, which is one message. */
-			ssize_t n = pipe_rx_peekv(&d->ctrl_in, iov, 2, &niov, 4096);
-			size_t len = 0;
+			ssize_t n = pipe_rx_packet(&d->ctrl_in, buf, sizeof(buf));
+			size_t len = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf);
 			if (n < 0) {
 				ctrl_fail(d, d->ctrl_in.error);
 				return;
 			}
 			if (n == 0)
 				break;
-			for (int i = 0; i < niov && len < sizeof(buf); i++) {
-				size_t k = iov[i].iov_len < sizeof(buf) - len ? iov[i].iov_len
-									: sizeof(buf) - len;
-				memcpy(buf + len, iov[i].iov_base, k);
-				len += k;
-			}
-			pipe_rx_consume(&d->ctrl_in, (size_t)n);
 			if (pipe_rx_commit(&d->ctrl_in))
 				md9_channel_signal(d->ctrl_ch);
 			ctrl_message(d, buf, len);
@@ -506,7 +499,9 @@ static void on_signal(struct ev_handler *h, uint32_t events)
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
+			md9_notify_reloading();
 			reload(d);
+			md9_notify("READY=1");
 		} else {
 			log_info("signal %u: stopping", si.ssi_signo);
 			d->stopping = true;
@@ -549,6 +544,13 @@ int daemon_run(struct daemon *d)
 		d->tp->ops->destroy(d->tp);
 		return 1;
 	}
+	/* Root was needed for new_id only: from here on md9 runs as `user`. */
+	if (md9_privdrop(d->cfg.run_user, d->cfg.status_socket) < 0) {
+		d->tp->ops->destroy(d->tp);
+		return 1;
+	}
+	if (d->cfg.status_socket[0])
+		d->status = md9_status_start(d, d->cfg.status_socket);
 	efd = d->tp->ops->event_fd(d->tp);
 	if (efd >= 0)
 		ev_set(d->loop, &d->tp_h, efd, EPOLLIN, on_transport, d);
@@ -556,11 +558,15 @@ int daemon_run(struct daemon *d)
 		 d->cfg.transport, d->cfg.backend.spec, md9_security_name(d->cfg.security));
 	poll_transport(d);
 	rearm_timer(d);
+	md9_notifyf("READY=1\nSTATUS=transport %s, server %s", d->cfg.transport, d->cfg.backend.spec);
 	if (d->ctrl == CTRL_WAIT_OFFER && !d->ctrl_offered)
 		log_info("waiting for the host to offer the SynthRdp control channel");
 
 	if (ev_run(d->loop) < 0)
 		d->exit_code = 1;
+	md9_notify("STOPPING=1");
+	md9_status_stop(d->status);
+	d->status = NULL;
 
 	while (d->sessions)
 		session_close(d->sessions, "md9 is stopping");

@@ -14,6 +14,7 @@
 #include <time.h>
 
 struct session;
+struct md9_status;
 
 enum ctrl_state {
 	CTRL_WAIT_OFFER,   /* the control channel is not offered (yet) */
@@ -67,6 +68,7 @@ struct daemon {
 	uint64_t sessions_total;
 	bool stopping;
 	int exit_code;
+	struct md9_status *status; /* `md9 status` socket (status.c), NULL if none */
 };
 
 /* Sessions ask the daemon to run them again soon (budget used up, or TLS

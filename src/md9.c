@@ -1,8 +1,12 @@
 /* md9: Hyper-V Enhanced Session for Linux guests over VMBus. */
 #include "config.h"
 #include "daemon.h"
+#include "doctor.h"
 #include "log.h"
+#include "setup.h"
+#include "status.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: md9 run [options]     serve Enhanced Sessions from the Hyper-V host\n"
+		"       md9 status [--json]   what the running md9 is doing\n"
+		"       md9 doctor            check this guest for Enhanced Session, with fixes\n"
+		"       md9 setup [--dry-run] install and enable what is missing\n"
+		"       md9 bind-classes      give the SynthRdp classes to uio_hv_generic (udev)\n"
 		"       md9 --version | --help\n"
 		"\n"
 		"md9 relays the host's SynthRdp VMBus channels to a local RDP server, so\n"
@@ -25,8 +33,25 @@ static void usage(FILE *f)
 		"  -s, --security MODE    auto (default), tls, rdp or passthrough\n"
 		"      --tls-pin SHA256   only accept a server certificate with this fingerprint\n"
 		"      --max-sessions N   sessions open at once (default 16)\n"
-		"  -v, --verbose          debug logging\n",
-		MD9_DEFAULT_CONFIG);
+		"  -v, --verbose          debug logging\n"
+		"\n"
+		"status options:\n"
+		"      --json             the same as JSON\n"
+		"  -c, --config FILE      read status_socket from FILE\n"
+		"      --socket PATH      ask md9 at PATH (default: status_socket, %s)\n"
+		"\n"
+		"doctor options:\n"
+		"  -c, --config FILE      the configuration to check against\n"
+		"  -s, --security MODE    check xrdp for this mode instead of the configured one\n"
+		"  -b, --backend SPEC     check this RDP server instead of the configured one\n"
+		"\n"
+		"setup options:\n"
+		"  -n, --dry-run          show what would change (diffs included), change nothing\n"
+		"  -s, --security MODE    configure md9 and xrdp for this mode (md9.conf security)\n"
+		"      --root DIR         act on the system installed under DIR\n"
+		"\n"
+		"See md9(8) and md9.conf(5).\n",
+		MD9_DEFAULT_CONFIG, MD9_DEFAULT_STATUS);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -106,7 +131,214 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	md9_log_set_level(d.cfg.log_level);
+	log_debug("configuration: %s%s, %d command-line setting(s); max_sessions %u, "
+		  "negotiate_timeout_ms %u, drain_timeout_ms %u, relay_budget %zu, status_socket %s",
+		  d.config_path, d.config_optional ? " (if present)" : "", d.ncli,
+		  d.cfg.max_sessions, d.cfg.negotiate_timeout_ms, d.cfg.drain_timeout_ms,
+		  d.cfg.relay_budget, d.cfg.status_socket[0] ? d.cfg.status_socket : "(off)");
 	return daemon_run(&d);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"config", required_argument, NULL, 'c'},
+		{"socket", required_argument, NULL, 'S'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = MD9_DEFAULT_CONFIG, *sock = NULL;
+	bool json = false, optional = true;
+	struct md9_config cfg;
+	int c, err;
+
+	md9_log_init("md9", MD9_LOG_INFO);
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'c':
+			config = optarg;
+			optional = false;
+			break;
+		case 'S':
+			sock = optarg;
+			break;
+		case 'v':
+			md9_log_set_level(MD9_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!sock) {
+		md9_config_defaults(&cfg);
+		if (md9_config_load(&cfg, config, optional) < 0)
+			return 1;
+		if (!cfg.status_socket[0]) {
+			fprintf(stderr, "md9 status: status_socket is empty in %s: md9 serves no status\n",
+				config);
+			return 1;
+		}
+		sock = cfg.status_socket;
+	}
+	err = md9_status_query(sock, json, STATUS_TIMEOUT_MS * 2, stdout);
+	if (err == -ENOENT || err == -ECONNREFUSED) {
+		fprintf(stderr, "md9 status: md9 is not running: nothing answers on %s (%s)\n", sock,
+			strerror(-err));
+		return 3;
+	}
+	if (err) {
+		fprintf(stderr, "md9 status: %s: %s%s\n", sock, strerror(-err),
+			err == -EACCES ? " (run as root or as a member of group md9)" : "");
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_doctor(int argc, char **argv)
+{
+	/* The --root-* flags are for tests (fake trees); not in the usage. */
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"security", required_argument, NULL, 's'},
+		{"backend", required_argument, NULL, 'b'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"root-sys", required_argument, NULL, 1},
+		{"root-proc", required_argument, NULL, 2},
+		{"root-etc", required_argument, NULL, 3},
+		{"root-dev", required_argument, NULL, 4},
+		{"root-run", required_argument, NULL, 5},
+		{"root-lib", required_argument, NULL, 6},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct md9_doctor_opts o = {0};
+	int c;
+
+	md9_log_init("md9", MD9_LOG_WARN);
+	md9_roots_default(&o.roots);
+	while ((c = getopt_long(argc, argv, "c:s:b:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.config = optarg;
+			break;
+		case 's':
+			o.security = optarg;
+			break;
+		case 'b':
+			o.backend = optarg;
+			break;
+		case 'T':
+			o.timeout_ms = atoi(optarg);
+			break;
+		case 1:
+			o.roots.sys = optarg;
+			break;
+		case 2:
+			o.roots.proc = optarg;
+			break;
+		case 3:
+			o.roots.etc = optarg;
+			break;
+		case 4:
+			o.roots.dev = optarg;
+			break;
+		case 5:
+			o.roots.run = optarg;
+			break;
+		case 6:
+			o.roots.lib = optarg;
+			break;
+		case 'v':
+			md9_log_set_level(MD9_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	return md9_doctor(&o, stdout);
+}
+
+static int cmd_setup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dry-run", no_argument, NULL, 'n'},
+		{"root", required_argument, NULL, 'r'},
+		{"security", required_argument, NULL, 's'},
+		{"md9-path", required_argument, NULL, 'P'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct md9_setup_opts o = {.root = "/"};
+	int c;
+
+	md9_log_init("md9", MD9_LOG_INFO);
+	while ((c = getopt_long(argc, argv, "nr:s:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o.dry_run = true;
+			break;
+		case 'r':
+			o.root = optarg;
+			break;
+		case 's':
+			o.security = optarg;
+			break;
+		case 'P':
+			o.self = optarg;
+			break;
+		case 'v':
+			md9_log_set_level(MD9_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	return md9_setup(&o, stdout);
+}
+
+static int cmd_bind_classes(int argc, char **argv)
+{
+	const char *sys = "/sys";
+
+	md9_log_init("md9", MD9_LOG_INFO);
+	if (argc == 3 && strcmp(argv[1], "--root-sys") == 0)
+		sys = argv[2];
+	else if (argc != 1) {
+		usage(stderr);
+		return 2;
+	}
+	return md9_bind_classes(sys);
 }
 
 int main(int argc, char **argv)
@@ -126,6 +358,14 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(argv[1], "doctor") == 0)
+		return cmd_doctor(argc - 1, argv + 1);
+	if (strcmp(argv[1], "setup") == 0)
+		return cmd_setup(argc - 1, argv + 1);
+	if (strcmp(argv[1], "bind-classes") == 0)
+		return cmd_bind_classes(argc - 1, argv + 1);
 	fprintf(stderr, "md9: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	return 2;

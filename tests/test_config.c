@@ -1,0 +1,371 @@
+/* md9's configuration (src/config.c): defaults, every key, invalid values
+ * named by FILE:LINE, and the reload rule "an invalid file changes nothing"
+ * (daemon.c reload() keeps the running configuration when
+ * md9_config_load fails), all through md9_config_load on temporary files. */
+#include "config.h"
+#include "log.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/md9-test-config-XXXXXX";
+
+/* Write text to a new file in tmpdir; returns its path (static buffer per call site). */
+static const char *write_conf(const char *name, const char *text)
+{
+	static char paths[8][256];
+	static int next;
+	char *p = paths[next++ % 8];
+	FILE *f;
+
+	snprintf(p, 256, "%s/%s", tmpdir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+/* Run md9_config_load with stderr captured: returns its result, *err gets
+ * what it logged. */
+static int load_capture(struct md9_config *c, const char *path, bool optional, char *err,
+                        size_t cap)
+{
+	char cap_path[300];
+	int saved, fd, rc;
+	ssize_t n;
+
+	snprintf(cap_path, sizeof(cap_path), "%s/stderr", tmpdir);
+	fd = open(cap_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	rc = md9_config_load(c, path, optional);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	n = read(fd, err, cap - 1);
+	err[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return rc;
+}
+
+static int setup_dir(void **state)
+{
+	(void)state;
+	assert_non_null(mkdtemp(tmpdir));
+	md9_log_init("test_config", MD9_LOG_INFO);
+	return 0;
+}
+
+static int teardown_dir(void **state)
+{
+	char cmd[400];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_defaults(void **state)
+{
+	struct md9_config c;
+
+	(void)state;
+	md9_config_defaults(&c);
+	assert_string_equal(c.transport, "uio");
+	assert_string_equal(c.backend.spec, "tcp:127.0.0.1:3389");
+	assert_string_equal(c.backend.host, "127.0.0.1");
+	assert_string_equal(c.backend.port, "3389");
+	assert_int_equal(c.security, MD9_SEC_AUTO);
+	assert_false(c.tls_pin.set);
+	assert_int_equal(c.log_level, MD9_LOG_INFO);
+	assert_string_equal(c.status_socket, MD9_DEFAULT_STATUS);
+	assert_string_equal(c.status_socket, "/run/md9/status.sock");
+	assert_int_equal(c.max_sessions, 16);
+	assert_int_equal(c.negotiate_timeout_ms, 30000);
+	assert_int_equal(c.drain_timeout_ms, 2000);
+	assert_int_equal(c.relay_budget, 1u << 20);
+	assert_string_equal(c.run_user, "");
+}
+
+static void test_missing_file(void **state)
+{
+	struct md9_config c, d;
+	char err[1024];
+	char path[300];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/does-not-exist.conf", tmpdir);
+	md9_config_defaults(&c);
+	d = c;
+	/* optional (the default path): defaults stay, no error */
+	assert_int_equal(load_capture(&c, path, true, err, sizeof(err)), 0);
+	assert_memory_equal(&c, &d, sizeof(c));
+	assert_string_equal(err, "");
+	/* named with --config: an error naming the file */
+	assert_int_equal(load_capture(&c, path, false, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "No such file"));
+}
+
+static void test_every_key(void **state)
+{
+	struct md9_config c;
+	char err[1024];
+	const char *p = write_conf(
+	    "all.conf", "; every key md9 knows\n"
+	                "[md9]\n"
+	                "transport = sim:/tmp/bus\n"
+	                "backend = unix:/run/xrdp/xrdp.sock\n"
+	                "security = passthrough\n"
+	                "tls_pin = sha256:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:"
+	                "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89\n"
+	                "log_level = debug\n"
+	                "status_socket = /tmp/md9-status.sock\n"
+	                "max_sessions = 64\n"
+	                "negotiate_timeout_ms = 100\n"
+	                "drain_timeout_ms = 0\n"
+	                "relay_budget = 16384\n"
+	                "user = nobody\n");
+
+	(void)state;
+	md9_config_defaults(&c);
+	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_string_equal(c.transport, "sim:/tmp/bus");
+	assert_string_equal(c.backend.spec, "unix:/run/xrdp/xrdp.sock");
+	assert_int_equal(c.backend.family, AF_UNIX);
+	assert_string_equal(c.backend.path, "/run/xrdp/xrdp.sock");
+	assert_int_equal(c.security, MD9_SEC_PASSTHROUGH);
+	assert_true(c.tls_pin.set);
+	assert_int_equal(c.tls_pin.sha256[0], 0xab);
+	assert_int_equal(c.tls_pin.sha256[31], 0x89);
+	assert_int_equal(c.log_level, MD9_LOG_DEBUG);
+	assert_string_equal(c.status_socket, "/tmp/md9-status.sock");
+	assert_int_equal(c.max_sessions, 64);
+	assert_int_equal(c.negotiate_timeout_ms, 100);
+	assert_int_equal(c.drain_timeout_ms, 0);
+	assert_int_equal(c.relay_budget, 16384);
+	assert_string_equal(c.run_user, "nobody");
+
+	/* Keys outside any section count as [md9]; the other values of the
+	 * enumerations; an empty status_socket and tls_pin turn them off. */
+	p = write_conf("more.conf", "transport = uio\n"
+	                            "backend = tcp:[::1]:3390\n"
+	                            "security = rdp\n"
+	                            "tls_pin =\n"
+	                            "log_level = warning\n"
+	                            "status_socket =\n"
+	                            "max_sessions = 1\n"
+	                            "negotiate_timeout_ms = 600000\n"
+	                            "drain_timeout_ms = 60000\n"
+	                            "relay_budget = 67108864\n"
+	                            "user = root\n");
+	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), 0);
+	assert_string_equal(c.transport, "uio");
+	assert_string_equal(c.backend.spec, "tcp:[::1]:3390");
+	assert_string_equal(c.backend.port, "3390");
+	assert_int_equal(c.security, MD9_SEC_RDP);
+	assert_false(c.tls_pin.set);
+	assert_int_equal(c.log_level, MD9_LOG_WARN);
+	assert_string_equal(c.status_socket, "");
+	assert_int_equal(c.max_sessions, 1);
+	assert_int_equal(c.negotiate_timeout_ms, 600000);
+	assert_int_equal(c.drain_timeout_ms, 60000);
+	assert_int_equal(c.relay_budget, 64u << 20);
+	assert_string_equal(c.run_user, "root");
+
+	p = write_conf("last.conf", "[md9]\nsecurity = tls\nlog_level = error\n"
+	                            "backend = vsock:2:3389\nsecurity = auto\n");
+	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), 0);
+	assert_int_equal(c.security, MD9_SEC_AUTO); /* the last assignment wins */
+	assert_int_equal(c.log_level, MD9_LOG_ERR);
+	assert_string_equal(c.backend.spec, "vsock:2:3389");
+}
+
+/* The example shipped as /etc/md9/md9.conf loads and means the defaults. */
+static void test_example_is_defaults(void **state)
+{
+	const char *ex = getenv("MD9_EXAMPLE_CONF");
+	struct md9_config c, d;
+	char err[1024];
+
+	(void)state;
+	if (!ex)
+		skip();
+	md9_config_defaults(&c);
+	md9_config_defaults(&d);
+	assert_int_equal(load_capture(&c, ex, false, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_memory_equal(&c, &d, sizeof(c));
+}
+
+/* Each invalid value: md9_config_load fails with "FILE:LINE: key: reason". */
+static void test_invalid_values(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *why;
+	} bad[] = {
+	    {"transport = pci", "transport must be uio or sim:PATH"},
+	    {"backend = http://x", NULL},
+	    {"backend = tcp:127.0.0.1", NULL},
+	    {"security = none", "security must be auto, tls, rdp or passthrough"},
+	    {"tls_pin = 12:34", "tls_pin must be a SHA-256 fingerprint"},
+	    {"log_level = verbose", "log_level must be debug, info, warning or error"},
+	    {"max_sessions = 0", "max_sessions must be 1-64"},
+	    {"max_sessions = 65", "max_sessions must be 1-64"},
+	    {"max_sessions = 8x", "max_sessions must be 1-64"},
+	    {"max_sessions = -1", "max_sessions must be 1-64"},
+	    {"negotiate_timeout_ms = 99", "negotiate_timeout_ms must be 100-600000"},
+	    {"drain_timeout_ms = 60001", "drain_timeout_ms must be 0-60000"},
+	    {"relay_budget = 16383", "relay_budget must be 16384-67108864 bytes"},
+	    {"status_socket = /run/md9/a-path-that-is-far-too-long-for-a-unix-socket-"
+	     "address-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	     "status_socket path too long"},
+	    {"user = a-user-name-longer-than-sixty-three-characters-is-not-a-user-name-at-all",
+	     "user name too long"},
+	    {"colour = blue", "unknown setting"},
+	};
+	char text[512], expect[400], err[2048];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct md9_config c, before;
+		const char *p;
+		char key[64];
+
+		/* the bad line is line 4 */
+		snprintf(text, sizeof(text),
+		         "# md9\n[md9]\nbackend = tcp:127.0.0.1:3390\n%s\n"
+		         "security = rdp\n",
+		         bad[i].line);
+		p = write_conf("bad.conf", text);
+		md9_config_defaults(&c);
+		before = c;
+		assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), -1);
+		/* nothing of the file is applied, not even the good lines */
+		assert_memory_equal(&c, &before, sizeof(c));
+		snprintf(key, sizeof(key), "%.*s", (int)strcspn(bad[i].line, " ="), bad[i].line);
+		snprintf(expect, sizeof(expect), "%s:4: %s: ", p, key);
+		if (!strstr(err, expect))
+			fail_msg("'%s': expected '%s' in: %s", bad[i].line, expect, err);
+		if (bad[i].why && !strstr(err, bad[i].why))
+			fail_msg("'%s': expected '%s' in: %s", bad[i].line, bad[i].why, err);
+		assert_non_null(strstr(err, "error: "));
+	}
+}
+
+static void test_syntax_and_sections(void **state)
+{
+	struct md9_config c;
+	char err[1024], expect[300];
+	const char *p;
+
+	(void)state;
+	md9_config_defaults(&c);
+	p = write_conf("syntax.conf", "[md9]\nsecurity = rdp\nthis line has no equals sign\n");
+	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), -1);
+	snprintf(expect, sizeof(expect), "%s:3: syntax error", p);
+	assert_non_null(strstr(err, expect));
+	assert_int_equal(c.security, MD9_SEC_AUTO);
+
+	p = write_conf("section.conf", "[md9]\nsecurity = rdp\n\n[xrdp]\nport = 3389\n");
+	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), -1);
+	snprintf(expect, sizeof(expect), "%s:5: port: unknown section", p);
+	assert_non_null(strstr(err, expect));
+
+	/* Only the first error is reported, with its line. */
+	p = write_conf("two.conf", "security = bad\nmax_sessions = 0\n");
+	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), -1);
+	snprintf(expect, sizeof(expect), "%s:1: security: ", p);
+	assert_non_null(strstr(err, expect));
+	assert_null(strstr(err, "max_sessions"));
+}
+
+/* SIGHUP: reload() builds a fresh configuration and loads the file over it;
+ * on error the running one stays. Here: a good file A, then A edited into a
+ * bad one: the configuration loaded from A is untouched; then a good edit
+ * takes effect. */
+static void test_reload_keeps_old_on_error(void **state)
+{
+	struct md9_config running, next, snapshot;
+	char err[1024], expect[300];
+	const char *p;
+
+	(void)state;
+	p = write_conf("reload.conf", "[md9]\nbackend = tcp:127.0.0.1:4000\nsecurity = tls\n");
+	md9_config_defaults(&running);
+	assert_int_equal(load_capture(&running, p, false, err, sizeof(err)), 0);
+	assert_string_equal(running.backend.spec, "tcp:127.0.0.1:4000");
+	snapshot = running;
+
+	/* the administrator breaks line 3 */
+	p = write_conf("reload.conf", "[md9]\nbackend = tcp:127.0.0.1:5000\nsecurity = maybe\n");
+	md9_config_defaults(&next);
+	if (load_capture(&next, p, false, err, sizeof(err)) == 0)
+		running = next; /* what reload() does on success */
+	snprintf(expect, sizeof(expect), "%s:3: security: ", p);
+	assert_non_null(strstr(err, expect));
+	assert_memory_equal(&running, &snapshot, sizeof(running));
+	assert_string_equal(running.backend.spec, "tcp:127.0.0.1:4000");
+
+	/* loading the bad file over the running configuration directly
+	 * leaves it untouched too */
+	assert_int_equal(load_capture(&running, p, false, err, sizeof(err)), -1);
+	assert_memory_equal(&running, &snapshot, sizeof(running));
+
+	/* fixed: the new backend takes effect */
+	p = write_conf("reload.conf", "[md9]\nbackend = tcp:127.0.0.1:5000\nsecurity = rdp\n");
+	md9_config_defaults(&next);
+	assert_int_equal(load_capture(&next, p, false, err, sizeof(err)), 0);
+	running = next;
+	assert_string_equal(running.backend.spec, "tcp:127.0.0.1:5000");
+	assert_int_equal(running.security, MD9_SEC_RDP);
+}
+
+/* md9_config_set: the flags' path (md9 run --backend ...). */
+static void test_set(void **state)
+{
+	struct md9_config c;
+	const char *why = NULL;
+
+	(void)state;
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_set(&c, "backend", "tcp:10.0.0.1:3389", &why), 0);
+	assert_string_equal(c.backend.host, "10.0.0.1");
+	assert_int_equal(md9_config_set(&c, "max_sessions", "99", &why), -1);
+	assert_string_equal(why, "max_sessions must be 1-64");
+	assert_int_equal(md9_config_set(&c, "nope", "1", &why), -1);
+	assert_string_equal(why, "unknown setting");
+	assert_int_equal(c.max_sessions, 16);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_every_key),
+	    cmocka_unit_test(test_example_is_defaults),
+	    cmocka_unit_test(test_invalid_values),
+	    cmocka_unit_test(test_syntax_and_sections),
+	    cmocka_unit_test(test_reload_keeps_old_on_error),
+	    cmocka_unit_test(test_set),
+	};
+
+	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}

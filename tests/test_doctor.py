@@ -1,0 +1,420 @@
+#!/usr/bin/python3
+"""`md9 doctor` against fake system trees (--root-sys/--root-proc/--root-etc/
+--root-dev/--root-run/--root-lib), and once for real on this machine.
+
+Cases: a healthy Hyper-V guest; not Hyper-V; uio_hv_generic missing; the
+control channel not offered; xrdp's security_layer incompatible with the rdp
+mode; a leftover HvSocket setup (vsock listener, hv_sock loaded); the device
+node not given to md9; md9 not running; the real roots of this (non-Hyper-V)
+machine.
+
+Python 3 standard library only.  $MD9_BIN is md9 (ctest sets it).
+Exit status 0 when every case passes, 1 otherwise; one line per case and a
+closing "N passed, N failed" line.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+
+MD9 = os.environ.get("MD9_BIN") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "build", "md9")
+
+CONTROL_CLASS = "f8e65716-3cb3-4a06-9a60-1889c5cccab5"
+CONTROL_INSTANCE = "99221fa0-24ad-11e2-be98-001aa01bbf6e"
+DATA_CLASS = "f9e9c0d3-b511-4a48-8046-d38079a8830c"
+NETVSC_CLASS = "f8615163-df3e-46c5-913f-f2d2f965ed0e"
+RELEASE = "6.1.0-99-amd64"
+
+CHECKS = ["hyper-v", "hv_vmbus", "uio_hv_generic", "module loaded",
+          "control channel", "classes bound", "device nodes", "md9 user",
+          "configuration", "md9 running", "rdp server", "xrdp config",
+          "hvsocket leftover"]
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def write(path, text, mode=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    if mode is not None:
+        os.chmod(path, mode)
+
+
+class StatusServer:
+    """Answers like md9's status socket: one request, one answer, close."""
+
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(2)
+                try:
+                    c.recv(64)
+                    c.sendall(b"md9 0.1.0 (pid 1), up 5 s\ntransport: uio\n"
+                              b"control channel: ready, host protocol 1.0\n"
+                              b"sessions: 0 open, 0 since start, max 16\n")
+                except OSError:
+                    pass
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+class Tree:
+    """A fake Hyper-V guest: sysfs, procfs, /etc, /dev, /run, /lib/modules,
+    healthy unless a case changes it."""
+
+    def __init__(self, base):
+        self.base = base
+        self.sys = os.path.join(base, "sys")
+        self.proc = os.path.join(base, "proc")
+        self.etc = os.path.join(base, "etc")
+        self.dev = os.path.join(base, "dev")
+        self.run = os.path.join(base, "run")
+        self.lib = os.path.join(base, "lib")
+        self.servers = []
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+
+        write(self.p(self.sys, "class/dmi/id/sys_vendor"), "Microsoft Corporation\n")
+        write(self.p(self.sys, "class/dmi/id/product_name"), "Virtual Machine\n")
+        os.makedirs(self.p(self.sys, "bus/vmbus/drivers/uio_hv_generic"))
+        os.makedirs(self.p(self.sys, "bus/vmbus/drivers/hv_netvsc"))
+        write(self.p(self.sys, "bus/vmbus/drivers/uio_hv_generic/new_id"), "")
+        self.device("11111111-2222-3333-4444-555555555555", NETVSC_CLASS, 12,
+                    driver="hv_netvsc", uio=None)
+        self.device(CONTROL_INSTANCE, CONTROL_CLASS, 14, driver="uio_hv_generic",
+                    uio=0)
+        write(self.p(self.proc, "sys/kernel/osrelease"), RELEASE + "\n")
+        write(self.p(self.proc, "modules"),
+              "uio_hv_generic 16384 0 - Live 0x0\nuio 20480 1 uio_hv_generic, Live 0x0\n"
+              "hv_vmbus 135168 1 uio_hv_generic, Live 0x0\n")
+        write(self.p(self.lib, "modules/%s/modules.dep" % RELEASE),
+              "kernel/drivers/hv/hv_vmbus.ko.xz:\n"
+              "kernel/drivers/uio/uio.ko.xz:\n"
+              "kernel/drivers/uio/uio_hv_generic.ko.xz: kernel/drivers/uio/uio.ko.xz "
+              "kernel/drivers/hv/hv_vmbus.ko.xz\n")
+        write(self.p(self.lib, "modules/%s/modules.builtin" % RELEASE), "kernel/lib/crc32.ko\n")
+        gid = os.getgid()
+        write(self.p(self.etc, "passwd"),
+              "root:x:0:0:root:/root:/bin/bash\n"
+              "md9:x:999:%d:md9:/nonexistent:/usr/sbin/nologin\n" % gid)
+        write(self.p(self.etc, "group"), "root:x:0:\nmd9:x:%d:\n" % gid)
+        self.config("auto")
+        self.xrdp("port=%d\nsecurity_layer=negotiate\ncrypt_level=high\n" % self.port)
+        write(self.p(self.dev, "uio0"), "", 0o660)
+        self.status = StatusServer(self.p(self.run, "md9/status.sock"))
+        self.servers.append(self.status)
+
+    @staticmethod
+    def p(root, rel):
+        return os.path.join(root, rel)
+
+    def device(self, instance, klass, relid, driver=None, uio=None):
+        d = self.p(self.sys, "bus/vmbus/devices/" + instance)
+        os.makedirs(d, exist_ok=True)
+        write(os.path.join(d, "class_id"), "{%s}\n" % klass)
+        write(os.path.join(d, "device_id"), "{%s}\n" % instance)
+        write(os.path.join(d, "id"), "%d\n" % relid)
+        if uio is not None:
+            write(os.path.join(d, "uio/uio%d/maps/map0/size" % uio), "0x0000000000400000\n")
+        if driver:
+            os.symlink("../../../bus/vmbus/drivers/" + driver, os.path.join(d, "driver"))
+
+    def config(self, security, extra=""):
+        write(self.p(self.etc, "md9/md9.conf"),
+              "[md9]\nbackend = tcp:127.0.0.1:%d\nsecurity = %s\n%s"
+              % (self.port, security, extra))
+
+    def xrdp(self, globals_text):
+        write(self.p(self.etc, "xrdp/xrdp.ini"),
+              "[Globals]\n; a comment\nini_version=1\nfork=true\n" + globals_text +
+              "\n[Logging]\nLogFile=xrdp.log\n\n[Xorg]\nname=Xorg\nport=-1\n")
+
+    def doctor(self, *extra):
+        argv = [MD9, "doctor", "--root-sys", self.sys, "--root-proc", self.proc,
+                "--root-etc", self.etc, "--root-dev", self.dev, "--root-run", self.run,
+                "--root-lib", self.lib, "--timeout", "1000"] + list(extra)
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        return Report(r)
+
+    def close(self):
+        for s in self.servers:
+            s.close()
+        self.listener.close()
+
+
+class Report:
+    LINE = re.compile(r"^(ok|warn|FAIL)\s+(\S+(?: \S+)?)\s{2,}(.*)$")
+
+    def __init__(self, r):
+        self.rc = r.returncode
+        self.out = r.stdout.decode()
+        self.err = r.stderr.decode()
+        self.lines = {}
+        for line in self.out.splitlines():
+            m = re.match(r"^(ok|warn|FAIL)\s+(.{18}) (.*)$", line)
+            if m:
+                self.lines[m.group(2).strip()] = (m.group(1), m.group(3))
+
+    def verdict(self, name):
+        check(name in self.lines, "no line for check %r in:\n%s" % (name, self.out))
+        return self.lines[name][0]
+
+    def text(self, name):
+        self.verdict(name)
+        return self.lines[name][1]
+
+    def expect(self, name, verdict, *needles):
+        v = self.verdict(name)
+        check(v == verdict, "check %r: %s, expected %s:\n%s%s"
+              % (name, v, verdict, self.out, self.err))
+        for n in needles:
+            check(n in self.text(name), "check %r: %r not in %r"
+                  % (name, n, self.text(name)))
+        if verdict != "ok":
+            check(" -- fix: " in self.text(name), "check %r has no fix: %r"
+                  % (name, self.text(name)))
+
+    def all_printed(self):
+        check(list(self.lines) == CHECKS,
+              "checks printed %s, expected %s:\n%s" % (list(self.lines), CHECKS, self.out))
+        check(re.search(r"^md9 doctor: \d+ ok, \d+ warn, \d+ FAIL", self.out, re.M),
+              "no summary line:\n" + self.out)
+
+
+# ---------------------------------------------------------------------------
+
+def case_healthy(t):
+    r = t.doctor()
+    r.all_printed()
+    for name in CHECKS:
+        r.expect(name, "ok")
+    check(r.rc == 0, "exit status %d for a healthy guest:\n%s%s" % (r.rc, r.out, r.err))
+    r.expect("hyper-v", "ok", "Microsoft Corporation", "Virtual Machine")
+    r.expect("control channel", "ok", CONTROL_INSTANCE)
+    r.expect("classes bound", "ok", "uio0")
+    r.expect("md9 running", "ok", "control channel: ready, host protocol 1.0")
+    r.expect("rdp server", "ok", "tcp:127.0.0.1:%d" % t.port)
+    r.expect("xrdp config", "ok", "fits md9's auto mode")
+    check("(ready for Enhanced Session)" in r.out, r.out)
+    # a bound data channel counts too
+    t.device("99221fa1-24ad-11e2-be98-001aa01bbf6e", DATA_CLASS, 15,
+             driver="uio_hv_generic", uio=1)
+    t.doctor().expect("classes bound", "ok", "2 SynthRdp device(s)")
+
+
+def case_not_hyperv(t):
+    write(t.p(t.sys, "class/dmi/id/sys_vendor"), "QEMU\n")
+    write(t.p(t.sys, "class/dmi/id/product_name"), "Standard PC (Q35 + ICH9, 2009)\n")
+    shutil.rmtree(t.p(t.sys, "bus"))
+    r = t.doctor()
+    r.all_printed()
+    r.expect("hyper-v", "FAIL", "not running on Hyper-V", "QEMU")
+    check("run this system as a Hyper-V virtual machine" in r.text("hyper-v"), r.out)
+    r.expect("hv_vmbus", "FAIL", "no VMBus")
+    r.expect("control channel", "FAIL")
+    check(r.rc == 1, "exit status %d, expected 1" % r.rc)
+
+
+def case_module_missing(t):
+    shutil.rmtree(t.p(t.sys, "bus/vmbus/drivers/uio_hv_generic"))
+    ctl = t.p(t.sys, "bus/vmbus/devices/" + CONTROL_INSTANCE)
+    os.unlink(os.path.join(ctl, "driver"))
+    shutil.rmtree(os.path.join(ctl, "uio"))
+    write(t.p(t.lib, "modules/%s/modules.dep" % RELEASE),
+          "kernel/drivers/hv/hv_vmbus.ko.xz:\n")
+    write(t.p(t.proc, "modules"), "hv_vmbus 135168 0 - Live 0x0\n")
+    r = t.doctor()
+    r.all_printed()
+    r.expect("hyper-v", "ok")
+    r.expect("uio_hv_generic", "FAIL", "does not ship uio_hv_generic", RELEASE)
+    check("CONFIG_UIO_HV_GENERIC" in r.text("uio_hv_generic"), r.out)
+    r.expect("module loaded", "FAIL", "not loaded")
+    check("modprobe uio_hv_generic" in r.text("module loaded"), r.out)
+    r.expect("control channel", "ok")
+    r.expect("classes bound", "FAIL", "not bound to any driver")
+    check("md9 bind-classes" in r.text("classes bound"), r.out)
+    check(r.rc == 1, "exit status %d" % r.rc)
+    # built in: available, then (the driver directory exists) loaded
+    write(t.p(t.lib, "modules/%s/modules.builtin" % RELEASE),
+          "kernel/drivers/uio/uio_hv_generic.ko\n")
+    os.makedirs(t.p(t.sys, "bus/vmbus/drivers/uio_hv_generic"))
+    r = t.doctor()
+    r.expect("uio_hv_generic", "ok", "built into kernel")
+    r.expect("module loaded", "ok")
+
+
+def case_not_offered(t):
+    shutil.rmtree(t.p(t.sys, "bus/vmbus/devices/" + CONTROL_INSTANCE))
+    r = t.doctor()
+    r.all_printed()
+    r.expect("control channel", "FAIL", "does not offer the SynthRdp control channel",
+             CONTROL_CLASS, "policy", "too old")
+    check("Set-VMHost -EnableEnhancedSessionMode $true" in r.text("control channel"), r.out)
+    r.expect("classes bound", "FAIL")
+    r.expect("module loaded", "ok")
+    check(r.rc == 1, "exit status %d" % r.rc)
+
+
+def case_xrdp_rdp_mode(t):
+    t.config("rdp")
+    t.xrdp("port=%d\nsecurity_layer=tls\ncrypt_level=high\n" % t.port)
+    r = t.doctor()
+    r.all_printed()
+    r.expect("xrdp config", "FAIL", "security_layer=tls", "crypt_level=high", "mode rdp")
+    check("security_layer=negotiate" in r.text("xrdp config")
+          and "crypt_level=none" in r.text("xrdp config"), r.out)
+    check(r.rc == 1, "exit status %d" % r.rc)
+    # what md9 setup writes for rdp mode passes
+    t.xrdp("port=%d\nsecurity_layer=negotiate\ncrypt_level=none\n" % t.port)
+    t.doctor().expect("xrdp config", "ok", "fits md9's rdp mode")
+    # --security overrides the file; tls mode with security_layer=rdp fails
+    t.xrdp("port=%d\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
+    t.doctor("--security", "tls").expect("xrdp config", "FAIL", "security_layer=rdp")
+    # passthrough needs vmconnect
+    r = t.doctor("--security", "passthrough")
+    r.expect("xrdp config", "FAIL", "vmconnect")
+    t.xrdp("port=%d\nvmconnect=true\n" % t.port)
+    t.doctor("--security", "passthrough").expect("xrdp config", "ok", "vmconnect")
+    # a port md9 does not connect to
+    t.xrdp("port=tcp://.:4000\n")
+    t.doctor().expect("xrdp config", "FAIL", "not on TCP port %d" % t.port)
+
+
+def case_leftover_vsock(t):
+    t.xrdp("port=%d vsock://-1:3389\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
+    write(t.p(t.proc, "modules"),
+          "hv_sock 28672 0 - Live 0x0\nuio_hv_generic 16384 0 - Live 0x0\n")
+    r = t.doctor()
+    r.all_printed()
+    r.expect("hvsocket leftover", "warn", "vsock://-1:3389", "hv_sock is loaded")
+    check("EnhancedSessionTransportType VMBus" in r.text("hvsocket leftover"), r.out)
+    r.expect("xrdp config", "ok")
+    # vsock only (what linux-vm-tools leaves): md9 cannot reach xrdp at all
+    t.xrdp("port=vsock://-1:3389\nsecurity_layer=rdp\ncrypt_level=none\n")
+    r = t.doctor()
+    r.expect("hvsocket leftover", "FAIL", "vsock only")
+    r.expect("xrdp config", "FAIL", "not on TCP port")
+    check(r.rc == 1, "exit status %d" % r.rc)
+    # the older spelling: use_vsock=true with a bare port
+    t.xrdp("port=3389\nuse_vsock=true\n")
+    write(t.p(t.proc, "modules"), "uio_hv_generic 16384 0 - Live 0x0\n")
+    t.doctor().expect("hvsocket leftover", "FAIL", "use_vsock=true")
+
+
+def case_node_and_daemon(t):
+    # the uio node is root's: md9 (the user) cannot open it
+    write(t.p(t.etc, "group"), "root:x:0:\nmd9:x:%d:\n" % (os.getgid() + 4242))
+    r = t.doctor()
+    r.expect("device nodes", "warn", "user md9 cannot open it")
+    check("60-md9.rules" in r.text("device nodes"), r.out)
+    check(r.rc == 0, "a warning alone must not fail: %d" % r.rc)
+    # md9 not running; the backend not listening; no md9 user
+    t.status.close()
+    os.unlink(t.status.path)
+    t.servers.remove(t.status)
+    t.listener.close()
+    write(t.p(t.etc, "passwd"), "root:x:0:0:root:/root:/bin/bash\n")
+    r = t.doctor()
+    r.all_printed()
+    r.expect("md9 running", "FAIL", "md9 is not running")
+    check("systemctl enable --now md9" in r.text("md9 running"), r.out)
+    r.expect("rdp server", "FAIL", "Connection refused")
+    r.expect("md9 user", "warn")
+    # a broken configuration: FAIL with the file's line on stderr
+    write(t.p(t.etc, "md9/md9.conf"), "[md9]\nsecurity = sometimes\n")
+    r = t.doctor()
+    r.expect("configuration", "FAIL", "does not load")
+    check(re.search(r"md9\.conf:2: security: ", r.err), r.err)
+
+
+def case_real_roots(t):
+    """This machine, for real: CI is not a Hyper-V guest."""
+    vendor = ""
+    try:
+        with open("/sys/class/dmi/id/sys_vendor") as f:
+            vendor = f.read().strip()
+    except OSError:
+        pass
+    if os.path.isdir("/sys/bus/vmbus") or vendor == "Microsoft Corporation":
+        print("  (this machine looks like a Hyper-V guest: not asserting 'not Hyper-V')")
+        return
+    r = subprocess.run([MD9, "doctor", "--timeout", "500"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    rep = Report(r)
+    rep.all_printed()
+    rep.expect("hyper-v", "FAIL", "not running on Hyper-V")
+    check("run this system as a Hyper-V virtual machine" in rep.text("hyper-v"), rep.out)
+    check(rep.rc != 0, "exit status 0 on a machine that is not Hyper-V")
+
+
+CASES = [case_healthy, case_not_hyperv, case_module_missing, case_not_offered,
+         case_xrdp_rdp_mode, case_leftover_vsock, case_node_and_daemon, case_real_roots]
+
+
+def main():
+    if not os.access(MD9, os.X_OK):
+        print("md9 binary not found: set $MD9_BIN")
+        return 1
+    only = sys.argv[1:]
+    passed = failed = 0
+    for case in CASES:
+        name = case.__name__[5:]
+        if only and name not in only:
+            continue
+        base = tempfile.mkdtemp(prefix="md9-doctor-")
+        t = None
+        try:
+            t = Tree(base)
+            case(t)
+            print("PASS %s" % name)
+            passed += 1
+        except Exception:
+            print("FAIL %s" % name)
+            traceback.print_exc(file=sys.stdout)
+            failed += 1
+        finally:
+            if t:
+                t.close()
+            shutil.rmtree(base, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

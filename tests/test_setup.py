@@ -1,0 +1,341 @@
+#!/usr/bin/python3
+"""`md9 setup --root DIR` on temporary trees.
+
+Cases: --dry-run changes nothing and shows the diff; a real run installs
+every file, creates the md9 user, enables the unit, edits xrdp.ini for the
+mode with a backup and a unified diff that patch(1) applies; a second run
+has nothing to do; per-mode edits (rdp, passthrough, tls, auto); packaged
+files count as installed; --security rewrites md9.conf; the installed files
+are the ones in packaging/.
+
+Python 3 standard library only.  $MD9_BIN is md9, $MD9_REPO the source tree.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.environ.get("MD9_REPO") or os.path.dirname(HERE)
+MD9 = os.environ.get("MD9_BIN") or os.path.join(REPO, "build", "md9")
+MD9_PATH = "/usr/bin/md9"  # what the installed unit and rule name (--md9-path)
+
+# A Debian-like xrdp.ini (the parts that matter, with comments around).
+XRDP_INI = """[Globals]
+; xrdp.ini file version number
+ini_version=1
+
+; fork a new process for each incoming connection
+fork=true
+
+; ports to listen on, number alone means listen on all interfaces
+port=3389
+
+; 'port' above should be connected to with vsock instead of tcp
+use_vsock=false
+
+; security layer can be 'tls', 'rdp' or 'negotiate'
+; for client compatible layer
+security_layer=negotiate
+
+; minimum security level allowed for client for classic RDP encryption
+; can be 'none', 'low', 'medium', 'high', 'fips'
+crypt_level=high
+
+; X.509 certificate and private key
+certificate=
+key_file=
+
+[Logging]
+LogFile=xrdp.log
+LogLevel=INFO
+
+[Xorg]
+name=Xorg
+lib=libxup.so
+port=-1
+"""
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def snapshot(root):
+    """{relative path: (kind, content hash or link target, mode)}."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            if os.path.islink(p):
+                out[rel] = ("link", os.readlink(p), 0)
+            elif os.path.isdir(p):
+                out[rel] = ("dir", "", st.st_mode & 0o7777)
+            else:
+                with open(p, "rb") as f:
+                    out[rel] = ("file", hashlib.sha256(f.read()).hexdigest(),
+                                st.st_mode & 0o7777)
+    return out
+
+
+def read(root, rel):
+    with open(os.path.join(root, rel.lstrip("/"))) as f:
+        return f.read()
+
+
+def write(root, rel, text):
+    p = os.path.join(root, rel.lstrip("/"))
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, "w") as f:
+        f.write(text)
+
+
+def new_root(xrdp=XRDP_INI):
+    root = tempfile.mkdtemp(prefix="md9-setup-")
+    write(root, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+    write(root, "/etc/group", "root:x:0:\n")
+    write(root, "/etc/shadow", "root:*:19000:0:99999:7:::\n")
+    write(root, "/etc/gshadow", "root:*::\n")
+    os.chmod(os.path.join(root, "etc/shadow"), 0o640)
+    if xrdp is not None:
+        write(root, "/etc/xrdp/xrdp.ini", xrdp)
+    return root
+
+
+def setup(root, *args):
+    argv = [MD9, "setup", "--root", root, "--md9-path", MD9_PATH] + list(args)
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    return r.returncode, r.stdout.decode()
+
+
+def diff_of(out, rel):
+    """The unified diff md9 printed for /etc/... (from --- to the next non-diff line)."""
+    lines = out.splitlines()
+    start = lines.index("--- a" + rel)
+    body = []
+    for line in lines[start:]:
+        if body and not re.match(r"^([-+ @\\]|--- |\+\+\+ )", line):
+            break
+        body.append(line)
+    return "\n".join(body) + "\n"
+
+
+def can_create_users():
+    return os.geteuid() == 0 and any(
+        os.access(p, os.X_OK) for p in ("/usr/bin/systemd-sysusers", "/usr/sbin/useradd"))
+
+
+# ---------------------------------------------------------------------------
+
+def case_dry_run(root):
+    before = snapshot(root)
+    rc, out = setup(root, "--dry-run", "--security", "rdp")
+    check(rc == 0, "exit %d:\n%s" % (rc, out))
+    check(snapshot(root) == before, "--dry-run changed the tree:\n" + out)
+    for what in ("would install  /etc/modules-load.d/md9.conf",
+                 "would install  /etc/udev/rules.d/60-md9.rules",
+                 "would install  /etc/systemd/system/md9.service",
+                 "would install  /etc/md9/md9.conf",
+                 "would create   system user and group md9",
+                 "would enable   md9.service",
+                 "would edit     /etc/xrdp/xrdp.ini"):
+        check(what in out, "%r not in:\n%s" % (what, out))
+    check("-crypt_level=high\n+crypt_level=none\n" in out, "no diff in:\n" + out)
+    check(re.search(r"^md9 setup --dry-run: \d+ change\(s\) would be made; nothing was changed$",
+                    out, re.M), out)
+
+
+def case_real_run_then_nothing(root):
+    original = read(root, "/etc/xrdp/xrdp.ini")
+    rc, out = setup(root, "--security", "rdp")
+    check(rc == 0, "exit %d:\n%s" % (rc, out))
+    # every file, from packaging/ with md9's path filled in
+    pkg = os.path.join(REPO, "packaging")
+    expect = {
+        "/etc/modules-load.d/md9.conf": read(pkg, "modules-load.conf"),
+        "/etc/sysusers.d/md9.conf": read(pkg, "sysusers.conf"),
+        "/etc/udev/rules.d/60-md9.rules":
+            read(pkg, "60-md9.rules.in").replace("@MD9_BIN@", MD9_PATH),
+        "/etc/systemd/system/md9.service":
+            read(pkg, "md9.service.in").replace("@MD9_BIN@", MD9_PATH),
+    }
+    for rel, text in expect.items():
+        check(read(root, rel) == text, "%s differs from packaging/" % rel)
+    check("ExecStart=/usr/bin/md9 run" in read(root, "/etc/systemd/system/md9.service"), "unit")
+    check('RUN+="/usr/bin/md9 bind-classes"' in read(root, "/etc/udev/rules.d/60-md9.rules"),
+          "rule")
+    conf = read(root, "/etc/md9/md9.conf")
+    check(re.search(r"^security = rdp$", conf, re.M), "md9.conf has no security = rdp:\n" + conf)
+    check(conf.replace("security = rdp\n", "") == read(pkg, "md9.conf"),
+          "md9.conf is not the example plus security = rdp")
+    link = os.path.join(root, "etc/systemd/system/multi-user.target.wants/md9.service")
+    check(os.readlink(link) == "/etc/systemd/system/md9.service", "enable link")
+    # xrdp.ini: only crypt_level changed; the backup is the original
+    new = read(root, "/etc/xrdp/xrdp.ini")
+    check(read(root, "/etc/xrdp/xrdp.ini.md9-backup") == original, "backup")
+    check(new == original.replace("crypt_level=high", "crypt_level=none"),
+          "xrdp.ini edit:\n" + new)
+    # the printed diff is a real unified diff: patch turns the backup into the new file
+    d = diff_of(out, "/etc/xrdp/xrdp.ini")
+    work = tempfile.mkdtemp()
+    try:
+        shutil.copy(os.path.join(root, "etc/xrdp/xrdp.ini.md9-backup"),
+                    os.path.join(work, "xrdp.ini"))
+        p = subprocess.run(["patch", "-s", os.path.join(work, "xrdp.ini")], input=d.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        check(p.returncode == 0, "patch refused md9's diff:\n%s\n%s" % (d, p.stdout.decode()))
+        check(read(work, "xrdp.ini") == new, "patched file differs")
+    finally:
+        shutil.rmtree(work)
+    if can_create_users():
+        check(re.search(r"^md9:x:\d+:\d+:", read(root, "/etc/passwd"), re.M),
+              "no md9 user:\n" + out)
+        check(re.search(r"^md9:x:\d+:", read(root, "/etc/group"), re.M), "no md9 group")
+    check(re.search(r"^md9 setup: \d+ change\(s\) made", out, re.M), out)
+    # the second run: nothing to do, nothing touched
+    before = snapshot(root)
+    rc, out2 = setup(root)
+    check(rc == 0, "second run exit %d:\n%s" % (rc, out2))
+    check("md9 setup: nothing to do: everything is in place" in out2, out2)
+    check("security mode rdp" in out2, "the mode comes from md9.conf now:\n" + out2)
+    check(snapshot(root) == before, "the second run changed the tree:\n" + out2)
+    # and so does a dry run
+    rc, out3 = setup(root, "--dry-run")
+    check(rc == 0 and "nothing to do" in out3, out3)
+
+
+def case_modes(root):
+    # passthrough: vmconnect=true added to [Globals], nothing else
+    rc, out = setup(root, "--security", "passthrough")
+    check(rc == 0, out)
+    ini = read(root, "/etc/xrdp/xrdp.ini")
+    globals_part = ini.split("[Logging]")[0]
+    check("\nvmconnect=true\n" in globals_part, "vmconnect not in [Globals]:\n" + ini)
+    check(ini.replace("vmconnect=true\n", "") == XRDP_INI, "other edits:\n" + ini)
+    check("+vmconnect=true" in out, out)
+    # switching to tls: security_layer=negotiate already allows TLS: no edit;
+    # md9.conf's security is rewritten (with a diff)
+    rc, out = setup(root, "--security", "tls")
+    check(rc == 0, out)
+    check("-security = passthrough\n+security = tls" in out, out)
+    check("ok             /etc/xrdp/xrdp.ini fits md9's tls mode" in out, out)
+    # tls against security_layer=rdp: negotiate; the first backup is kept
+    write(root, "/etc/xrdp/xrdp.ini", XRDP_INI.replace("security_layer=negotiate",
+                                                       "security_layer=rdp"))
+    rc, out = setup(root)
+    check(rc == 0, out)
+    check("-security_layer=rdp\n+security_layer=negotiate" in out, out)
+    check("kept from an earlier run" in out, out)
+    check(read(root, "/etc/xrdp/xrdp.ini.md9-backup") == XRDP_INI, "first backup replaced")
+    # auto: needs nothing from a stock xrdp ...
+    write(root, "/etc/xrdp/xrdp.ini", XRDP_INI)
+    rc, out = setup(root, "--security", "auto")
+    check("ok             /etc/xrdp/xrdp.ini fits md9's auto mode" in out, out)
+    check(read(root, "/etc/xrdp/xrdp.ini") == XRDP_INI, "auto edited xrdp.ini")
+    # ... but crypt_level=none when xrdp forces standard RDP security
+    write(root, "/etc/xrdp/xrdp.ini", XRDP_INI.replace("security_layer=negotiate",
+                                                       "security_layer=rdp"))
+    rc, out = setup(root)
+    check("+crypt_level=none" in out, out)
+    # rdp with security_layer=tls: both keys; a key absent from the file is added
+    write(root, "/etc/xrdp/xrdp.ini", XRDP_INI.replace("security_layer=negotiate",
+                                                       "security_layer=tls")
+          .replace("crypt_level=high\n", ""))
+    rc, out = setup(root, "--security", "rdp")
+    check(rc == 0, out)
+    ini = read(root, "/etc/xrdp/xrdp.ini")
+    check("security_layer=negotiate" in ini and "crypt_level=none" in ini.split("[Logging]")[0],
+          ini)
+    rc, out = setup(root)
+    check("nothing to do" in out, out)
+
+
+def case_packaged_and_no_xrdp(root):
+    # files installed by the .deb (under /usr/lib) count; no xrdp: a note only
+    for rel, src in (("/usr/lib/modules-load.d/md9.conf", "modules-load.conf"),
+                     ("/usr/lib/sysusers.d/md9.conf", "sysusers.conf"),
+                     ("/usr/lib/udev/rules.d/60-md9.rules", "60-md9.rules.in"),
+                     ("/usr/lib/systemd/system/md9.service", "md9.service.in")):
+        write(root, rel, read(os.path.join(REPO, "packaging"), src))
+    write(root, "/etc/md9/md9.conf", "[md9]\n")
+    rc, out = setup(root)
+    check(rc == 0, out)
+    for rel in ("/usr/lib/modules-load.d/md9.conf", "/usr/lib/udev/rules.d/60-md9.rules",
+                "/usr/lib/systemd/system/md9.service", "/usr/lib/sysusers.d/md9.conf"):
+        check(("ok             " + rel) in out, "%s not taken as installed:\n%s" % (rel, out))
+    check(not os.path.exists(os.path.join(root, "etc/modules-load.d")), "installed twice")
+    check("xrdp is not installed" in out, out)
+    link = os.path.join(root, "etc/systemd/system/multi-user.target.wants/md9.service")
+    check(os.readlink(link) == "/usr/lib/systemd/system/md9.service", "enable link")
+    # a broken md9.conf stops setup before it changes anything
+    write(root, "/etc/md9/md9.conf", "[md9]\nsecurity = sometimes\n")
+    before = snapshot(root)
+    rc, out = setup(root)
+    check(rc != 0 and re.search(r"md9\.conf:2: security: ", out), out)
+    check(snapshot(root) == before, "changed despite a broken md9.conf")
+    rc, out = setup(root, "--security", "bogus")
+    check(rc == 2 and "must be auto, tls, rdp or passthrough" in out, out)
+
+
+def case_bind_classes(root):
+    """`md9 bind-classes` (what the udev rule runs) on a fake sysfs."""
+    sys_root = os.path.join(root, "sys")
+    argv = [MD9, "bind-classes", "--root-sys", sys_root]
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+    out = r.stdout.decode()
+    check(r.returncode == 1 and "uio_hv_generic is not loaded" in out, out)
+    new_id = os.path.join(sys_root, "bus/vmbus/drivers/uio_hv_generic/new_id")
+    write(root, "/sys/bus/vmbus/drivers/uio_hv_generic/new_id", "")
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+    out = r.stdout.decode()
+    check(r.returncode == 0, out)
+    for g in ("f8e65716-3cb3-4a06-9a60-1889c5cccab5", "f9e9c0d3-b511-4a48-8046-d38079a8830c"):
+        check("class %s bound to uio_hv_generic" % g in out, out)
+    # each class is one write of the lower-case GUID and a newline
+    with open(new_id) as f:
+        check(f.read() == "f9e9c0d3-b511-4a48-8046-d38079a8830c\n", "new_id content")
+
+
+CASES = [case_dry_run, case_real_run_then_nothing, case_modes, case_packaged_and_no_xrdp,
+         case_bind_classes]
+
+
+def main():
+    if not os.access(MD9, os.X_OK):
+        print("md9 binary not found: set $MD9_BIN")
+        return 1
+    only = sys.argv[1:]
+    passed = failed = 0
+    for case in CASES:
+        name = case.__name__[5:]
+        if only and name not in only:
+            continue
+        root = new_root(None if name == "packaged_and_no_xrdp" else XRDP_INI)
+        try:
+            case(root)
+            print("PASS %s" % name)
+            passed += 1
+        except Exception:
+            print("FAIL %s" % name)
+            traceback.print_exc(file=sys.stdout)
+            failed += 1
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
