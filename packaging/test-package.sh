@@ -114,8 +114,12 @@ done
 depends=$(dpkg-deb -f "$deb" Depends)
 say "Depends: $depends"
 [ "$(dpkg-deb -f "$deb" Package)" = md9 ] || fail "Package field"
-dpkg-deb -I "$deb" conffiles | grep -qx /etc/md9/md9.conf || fail "md9.conf is not a conffile"
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -q '^./postinst$' || fail "no postinst"
+# Lists first, then grep: with pipefail, grep -q closing the pipe early
+# would fail the producer with SIGPIPE.
+conffiles=$(dpkg-deb -I "$deb" conffiles)
+grep -qx /etc/md9/md9.conf <<<"$conffiles" || fail "md9.conf is not a conffile"
+control=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
+grep -q '^./postinst$' <<<"$control" || fail "no postinst"
 
 # ---- 2. a clean root ----
 include="systemd,procps"
