@@ -1,5 +1,6 @@
 #include "front.h"
 
+#include "fault.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -90,7 +91,21 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 {
 	enum pump_result res = PUMP_OK;
 	bool kick = false;
+	/* The client came up short (EAGAIN or a short read): do not read it
+	 * again in this call. Its fd is level-triggered, so bytes arriving
+	 * meanwhile bring us back; reading now would only cost a system call
+	 * (on the latency path, before the doorbell). */
+	bool drained = false;
+	/* Fault injection (fault.h): a corrupted channel moves nothing more;
+	 * a stalled one leaves the guest's TX ring unread (and masked: the
+	 * guest's doorbell stays quiet); burst writes tiny packets. */
+	bool stalled = fault_stalled(hc), burst = fault_burst(hc);
 
+	if (fault_frozen(hc)) {
+		ps->ring_full = true;
+		ps->client_write_blocked = false;
+		return PUMP_OK;
+	}
 	/* Woken: look at the ring again whatever we waited for. */
 	vmbus_ring_write_unwait(&hc->rx);
 	for (;;) {
@@ -98,21 +113,27 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 		struct relay_result r;
 
 		vmbus_ring_mask(&hc->tx);
-		r = relay_pipe_to_stream(&hc->in, client, SIZE_MAX);
-		ps->to_client += r.moved;
-		if (r.state == RELAY_ERROR) {
-			*why = r.err == -EBADMSG ? hc->in.error : strerror(-r.err);
-			res = PUMP_ERROR;
-			break;
+		if (!stalled) {
+			r = relay_pipe_to_stream(&hc->in, client, SIZE_MAX);
+			ps->to_client += r.moved;
+			if (r.state == RELAY_ERROR) {
+				*why = r.err == -EBADMSG ? hc->in.error : strerror(-r.err);
+				res = PUMP_ERROR;
+				break;
+			}
+			ps->client_write_blocked = r.state == RELAY_BLOCKED;
+			progress |= r.moved > 0;
+		} else {
+			ps->client_write_blocked = false;
 		}
-		ps->client_write_blocked = r.state == RELAY_BLOCKED;
-		progress |= r.moved > 0;
 
-		if (!ps->ring_full || vmbus_ring_max_payload(&hc->rx) > PIPE_HDR_LEN) {
-			r = relay_stream_to_pipe(client, &hc->out, 1u << 20);
+		if (!drained && (!ps->ring_full || vmbus_ring_max_payload(&hc->rx) > PIPE_HDR_LEN)) {
+			r = burst ? fault_burst_fill(hc, client)
+				  : relay_stream_to_pipe(client, &hc->out, 1u << 20);
 			ps->to_guest += r.moved;
 			progress |= r.moved > 0;
 			ps->ring_full = false;
+			drained = r.state == RELAY_IDLE;
 			if (r.state == RELAY_EOF) {
 				res = PUMP_CLIENT_EOF;
 				break;
@@ -128,12 +149,23 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 				else
 					ps->ring_full = true;
 			}
+		} else if (!drained && pipe_tx_wait(&hc->out, 1)) {
+			/* Still full: the unwait above dropped our request for a
+			 * signal; without it the guest's reads would never wake
+			 * us (found by the stall fault test). */
+			progress = true;
 		}
-		kick |= pipe_tx_commit(&hc->out);
-		kick |= pipe_rx_commit(&hc->in);
+		/* Publish this pass and ring the doorbell now if the guest needs
+		 * it (it was idle and unmasked, or waits for room): it starts on
+		 * these bytes while we look again. Commits signal only on those
+		 * transitions, so this is not a doorbell per packet. */
+		bool ring = pipe_tx_commit(&hc->out);
+		ring |= pipe_rx_commit(&hc->in); /* both commits must run: no || */
+		if (ring)
+			hostchan_signal(hc);
 		if (progress)
 			continue;
-		if (ps->client_write_blocked || !vmbus_ring_unmask(&hc->tx))
+		if (ps->client_write_blocked || stalled || !vmbus_ring_unmask(&hc->tx))
 			break;
 	}
 	kick |= pipe_tx_commit(&hc->out);

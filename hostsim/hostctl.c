@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_HOST_SESSIONS 64
 
@@ -15,6 +16,7 @@ struct hostctl_session {
 	void *owner;
 	struct simdev *dev; /* NULL while queued */
 	bool used;
+	uint64_t offer_seq; /* when dev was offered, for hostctl_data_dev(NULL) */
 };
 
 struct hostctl {
@@ -23,14 +25,18 @@ struct hostctl {
 	struct simdev *ctrl;
 	bool ready;
 	unsigned next_instance;
+	unsigned instances; /* data instances to rotate over (hostctl_set_instances) */
+	uint64_t offers;
 	struct hostctl_session sessions[MAX_HOST_SESSIONS];
 };
 
 int version_reply_parse(const char *s, enum version_reply *out)
 {
-	static const char *const names[] = {"accept", "reject", "malformed", "silent"};
+	static const char *const names[] = {"accept", "reject",  "malformed", "silent",
+					    "error",  "unknown", "short",     "twice",
+					    "create-first"};
 
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(s, names[i]) == 0) {
 			*out = (enum version_reply)i;
 			return 0;
@@ -53,6 +59,13 @@ static void send_ctrl(struct hostctl *c, const uint8_t *msg, size_t len)
 		hostchan_signal(hc);
 }
 
+/* Data instance idx: 99221FA1 + idx (idx < 5: md9_guid_data_instance's). */
+static void data_instance(unsigned idx, struct md9_guid *out)
+{
+	*out = md9_guid_control_instance;
+	out->b[0] = (uint8_t)(0xa1 + idx);
+}
+
 static bool instance_busy(struct hostctl *c, const struct md9_guid *g)
 {
 	for (int i = 0; i < MAX_HOST_SESSIONS; i++)
@@ -66,13 +79,19 @@ static void send_create_session(struct hostctl_session *hs)
 	struct hostctl *c = hs->ctl;
 	uint8_t msg[CTRL_CREATE_SESSION_LEN];
 	char g[MD9_GUID_STRLEN];
+	struct timespec t;
 
 	ctrl_encode_create_session(msg, &hs->instance);
-	log_info("hostsim: CreateSession %s", md9_guid_format(&hs->instance, g));
+	/* CLOCK_MONOTONIC, comparable across processes: bench/run measures
+	 * CreateSession -> the server's accept() with it. */
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	send_ctrl(c, msg, sizeof(msg));
+	log_info("hostsim: CreateSession %s (monotonic %lld.%09ld)",
+		 md9_guid_format(&hs->instance, g), (long long)t.tv_sec, t.tv_nsec);
 	/* As the in-box guest expects: CreateSession names the instance, then
 	 * the data channel is offered (rdpcorets waits for it to appear). */
 	hs->dev = simbus_offer(c->bus, &md9_guid_data_class, &hs->instance, hs->ops, hs->owner);
+	hs->offer_seq = ++c->offers;
 	if (!hs->dev)
 		log_warn("hostsim: cannot offer data channel %s", g);
 }
@@ -111,6 +130,36 @@ static void ctrl_message(struct hostctl *c, const uint8_t *buf, size_t len)
 		return;
 	case VERSION_SILENT:
 		return;
+	case VERSION_ERROR:
+		/* An Error message (type 0), padded to a response's length. */
+		memset(resp, 0, sizeof(resp));
+		resp[4] = CTRL_VERSION_RESPONSE_LEN;
+		send_ctrl(c, resp, sizeof(resp));
+		return;
+	case VERSION_UNKNOWN_TYPE:
+		ctrl_encode_version_response(resp, CTRL_VERSION_1_0, 2);
+		resp[0] = 7;
+		send_ctrl(c, resp, sizeof(resp));
+		return;
+	case VERSION_SHORT:
+		ctrl_encode_version_response(resp, CTRL_VERSION_1_0, 2);
+		send_ctrl(c, resp, 4);
+		return;
+	case VERSION_TWICE:
+		ctrl_encode_version_response(resp, CTRL_VERSION_1_0, 2);
+		send_ctrl(c, resp, sizeof(resp));
+		send_ctrl(c, resp, sizeof(resp));
+		return;
+	case VERSION_CREATE_FIRST: {
+		uint8_t cs[CTRL_CREATE_SESSION_LEN];
+		struct md9_guid g;
+		md9_guid_data_instance(0, &g);
+		ctrl_encode_create_session(cs, &g);
+		send_ctrl(c, cs, sizeof(cs));
+		ctrl_encode_version_response(resp, CTRL_VERSION_1_0, 2);
+		send_ctrl(c, resp, sizeof(resp));
+		return;
+	}
 	}
 	if (!c->ready)
 		return;
@@ -130,10 +179,8 @@ static void ctrl_signalled(struct simdev *d)
 		vmbus_ring_mask(&hc->tx);
 		for (;;) {
 			uint8_t buf[64];
-			struct iovec iov[2];
-			int niov;
-			size_t len = 0;
-			ssize_t n = pipe_rx_peekv(&hc->in, iov, 2, &niov, 4096);
+			ssize_t n = pipe_rx_packet(&hc->in, buf, sizeof(buf));
+			size_t len = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf);
 			if (n < 0) {
 				log_warn("hostsim: control stream from the guest is corrupt: %s",
 					 hc->in.error);
@@ -141,13 +188,6 @@ static void ctrl_signalled(struct simdev *d)
 			}
 			if (n == 0)
 				break;
-			for (int i = 0; i < niov && len < sizeof(buf); i++) {
-				size_t k = iov[i].iov_len < sizeof(buf) - len ? iov[i].iov_len
-									: sizeof(buf) - len;
-				memcpy(buf + len, iov[i].iov_base, k);
-				len += k;
-			}
-			pipe_rx_consume(&hc->in, (size_t)n);
 			kick |= pipe_rx_commit(&hc->in);
 			ctrl_message(c, buf, len);
 			if (!d->chan)
@@ -207,6 +247,7 @@ struct hostctl *hostctl_new(struct simbus *bus, enum version_reply reply)
 		return NULL;
 	c->bus = bus;
 	c->reply = reply;
+	c->instances = MD9_DATA_INSTANCES;
 	hostctl_offer_control(c);
 	if (!c->ctrl) {
 		free(c);
@@ -237,9 +278,9 @@ struct hostctl_session *hostctl_start_session(struct hostctl *c, const struct si
 			hs = &c->sessions[i];
 	if (!hs)
 		return NULL;
-	/* The next of the five known instances that is not in use. */
-	for (unsigned k = 0; k < MD9_DATA_INSTANCES; k++) {
-		md9_guid_data_instance(c->next_instance++, &g);
+	/* The next of the five known instances (or of --instances N) not in use. */
+	for (unsigned k = 0; k < c->instances; k++) {
+		data_instance(c->next_instance++ % c->instances, &g);
 		if (!instance_busy(c, &g)) {
 			*hs = (struct hostctl_session){
 				.ctl = c, .instance = g, .ops = ops, .owner = owner, .used = true};
@@ -250,7 +291,7 @@ struct hostctl_session *hostctl_start_session(struct hostctl *c, const struct si
 			return hs;
 		}
 	}
-	log_warn("hostsim: all %d data instances are in use", MD9_DATA_INSTANCES);
+	log_warn("hostsim: all %u data instances are in use", c->instances);
 	return NULL;
 }
 
@@ -280,4 +321,77 @@ void hostctl_create_session_unoffered(struct hostctl *c, const struct md9_guid *
 bool hostctl_ready(const struct hostctl *c)
 {
 	return c->ready;
+}
+
+/* ---- fault injection (hostsim/fault.c) ---- */
+
+void hostctl_set_instances(struct hostctl *c, unsigned n)
+{
+	c->instances = n < 1 ? 1 : n > MAX_HOST_SESSIONS ? MAX_HOST_SESSIONS : n;
+}
+
+void hostctl_set_version_reply(struct hostctl *c, enum version_reply reply)
+{
+	c->reply = reply;
+}
+
+struct simdev *hostctl_data_dev(struct hostctl *c, const struct md9_guid *instance)
+{
+	struct hostctl_session *best = NULL;
+
+	for (int i = 0; i < MAX_HOST_SESSIONS; i++) {
+		struct hostctl_session *hs = &c->sessions[i];
+		if (!hs->used || !hs->dev)
+			continue;
+		if (instance ? md9_guid_eq(&hs->instance, instance)
+			     : !best || hs->offer_seq > best->offer_seq)
+			best = hs;
+	}
+	return best ? best->dev : NULL;
+}
+
+struct simdev *hostctl_control_dev(struct hostctl *c)
+{
+	return c->ctrl;
+}
+
+int hostctl_rescind_data(struct hostctl *c, const struct md9_guid *instance)
+{
+	int n = 0;
+
+	for (int i = 0; i < MAX_HOST_SESSIONS; i++) {
+		struct hostctl_session *hs = &c->sessions[i];
+		struct simdev *dev = hs->dev;
+		if (!hs->used || !dev || (instance && !md9_guid_eq(&hs->instance, instance)))
+			continue;
+		/* Never opened by the guest: the rescind would not reach the
+		 * owner (closed() runs for open channels only), so tell it; it
+		 * drops its client and ends the session itself. */
+		if (!dev->chan && dev->ops->closed)
+			dev->ops->closed(dev);
+		if (hs->used && hs->dev == dev)
+			hostctl_end_session(hs);
+		n++;
+	}
+	return n;
+}
+
+void hostctl_for_each_data(struct hostctl *c, void (*fn)(struct simdev *dev, void *arg), void *arg)
+{
+	for (int i = 0; i < MAX_HOST_SESSIONS; i++)
+		if (c->sessions[i].used && c->sessions[i].dev)
+			fn(c->sessions[i].dev, arg);
+}
+
+const struct md9_guid *hostctl_instance_of(struct hostctl *c, const struct hostchan *hc)
+{
+	for (int i = 0; i < MAX_HOST_SESSIONS; i++)
+		if (c->sessions[i].used && c->sessions[i].dev && c->sessions[i].dev->chan == hc)
+			return &c->sessions[i].instance;
+	return NULL;
+}
+
+void hostctl_send_raw(struct hostctl *c, const uint8_t *msg, size_t len)
+{
+	send_ctrl(c, msg, len);
 }

@@ -12,6 +12,12 @@ enum version_reply {
 	VERSION_REJECT,    /* is_accepted = 0 */
 	VERSION_MALFORMED, /* a 9-byte VersionResponse */
 	VERSION_SILENT,    /* never answer */
+	/* Garbled answers (fault injection, hostsim/fault.h): */
+	VERSION_ERROR,        /* an Error message (type 0) instead */
+	VERSION_UNKNOWN_TYPE, /* a 17-byte message of type 7 */
+	VERSION_SHORT,        /* 4 bytes: shorter than a message header */
+	VERSION_TWICE,        /* two accepted VersionResponses */
+	VERSION_CREATE_FIRST, /* a CreateSession, then the accepted VersionResponse */
 };
 
 struct hostctl;
@@ -34,5 +40,27 @@ void hostctl_offer_control(struct hostctl *c);
 /* Fault injection: send CreateSession for an instance that is never offered. */
 void hostctl_create_session_unoffered(struct hostctl *c, const struct md9_guid *instance);
 bool hostctl_ready(const struct hostctl *c);
+
+/* ---- for fault injection (hostsim/fault.c) ---- */
+
+/* How many data instances sessions rotate over: 99221FA1, FA2, ... (default
+ * 5, the known ones; more for testing md9 beyond them; at most 64). */
+void hostctl_set_instances(struct hostctl *c, unsigned n);
+/* Change the answer to the next VersionRequests. */
+void hostctl_set_version_reply(struct hostctl *c, enum version_reply reply);
+/* The offered data device of `instance`, or with NULL the most recently
+ * offered one; NULL when none. */
+struct simdev *hostctl_data_dev(struct hostctl *c, const struct md9_guid *instance);
+/* The control device (NULL while rescinded). */
+struct simdev *hostctl_control_dev(struct hostctl *c);
+/* Rescind the data channel of `instance` (NULL: every one); the front end
+ * owning it sees closed() and drops its client. Returns how many. */
+int hostctl_rescind_data(struct hostctl *c, const struct md9_guid *instance);
+/* Call fn for each offered data device (fn may end that session). */
+void hostctl_for_each_data(struct hostctl *c, void (*fn)(struct simdev *dev, void *arg), void *arg);
+/* The data instance whose open channel is hc, or NULL. */
+const struct md9_guid *hostctl_instance_of(struct hostctl *c, const struct hostchan *hc);
+/* Send raw bytes as one control message (one pipe packet). */
+void hostctl_send_raw(struct hostctl *c, const uint8_t *msg, size_t len);
 
 #endif

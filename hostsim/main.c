@@ -1,6 +1,7 @@
 /* md9-hostsim: plays the Hyper-V host for md9 on one machine. */
 #include "echo.h"
 #include "evloop.h"
+#include "fault.h"
 #include "hostctl.h"
 #include "log.h"
 #include "raw.h"
@@ -31,10 +32,21 @@ static void usage(FILE *f)
 		"  --rdp-listen ADDR:PORT  RDP front end for real RDP clients: TLS like the host, then\n"
 		"                        the decrypted stream through a data channel (PORT 0: any)\n"
 		"  --version-reply R     answer the guest's VersionRequest: accept (default),\n"
-		"                        reject, malformed or silent\n"
+		"                        reject, malformed or silent; garbled: error, unknown,\n"
+		"                        short, twice, create-first\n"
+		"  --instances N         data instances sessions rotate over: 99221FA1 and on\n"
+		"                        (default 5, the known ones; at most 64)\n"
 		"  --commands            read commands from standard input, one per line:\n"
 		"                        rescind-control, offer-control,\n"
-		"                        create-session-unoffered GUID, quit\n"
+		"                        create-session-unoffered GUID, quit, and the faults\n"
+		"                        (hostsim/fault.h):\n"
+		"                        rescind-data all|last|GUID\n"
+		"                        corrupt offset8|len8|type|type-comp|pipe-len|pipe-type|\n"
+		"                                truncated|write-index|write-index-unaligned|\n"
+		"                                read-index [last|GUID|control]\n"
+		"                        stall on|off [all|GUID], burst on|off [all|GUID]\n"
+		"                        ctrl-send error|unknown|short|version-response|huge\n"
+		"                        version-reply R, status\n"
 		"  --allow-remote        allow front ends on non-loopback addresses\n"
 		"  --echo-channel GUID   offer a data channel that echoes what the guest writes (tests)\n"
 		"  --echo-seed N         seed for the echo's random packet sizes\n"
@@ -52,6 +64,7 @@ struct commands {
 static void run_command(struct commands *c, char *line)
 {
 	struct md9_guid g;
+	int rc;
 
 	if (strcmp(line, "rescind-control") == 0) {
 		hostctl_rescind_control(c->ctl);
@@ -62,6 +75,9 @@ static void run_command(struct commands *c, char *line)
 		hostctl_create_session_unoffered(c->ctl, &g);
 	} else if (strcmp(line, "quit") == 0) {
 		ev_stop(c->loop);
+	} else if ((rc = fault_command(line)) != 0) {
+		if (rc < 0)
+			return;
 	} else if (line[0]) {
 		log_warn("hostsim: unknown command '%s'", line);
 		return;
@@ -114,6 +130,7 @@ int main(int argc, char **argv)
 		{"commands", no_argument, NULL, 'C'},
 		{"allow-remote", no_argument, NULL, 'A'},
 		{"echo-seed", required_argument, NULL, 's'},
+		{"instances", required_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -124,7 +141,7 @@ int main(int argc, char **argv)
 	struct ev_handler stdin_h = {0};
 	int raw_port = -1, rdp_port = -1;
 	size_t ring_size = DEFAULT_RING_SIZE;
-	unsigned seed = 1;
+	unsigned seed = 1, instances = MD9_DATA_INSTANCES;
 	enum md9_log_level level = MD9_LOG_INFO;
 	struct md9_guid echo_guid;
 	struct ev_handler sigh = {0};
@@ -153,12 +170,20 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			if (version_reply_parse(optarg, &vreply) < 0) {
-				fprintf(stderr, "--version-reply: accept, reject, malformed or silent\n");
+				fprintf(stderr, "--version-reply: accept, reject, malformed, silent, "
+						"error, unknown, short, twice or create-first\n");
 				return 2;
 			}
 			break;
 		case 'C':
 			commands = true;
+			break;
+		case 'I':
+			instances = (unsigned)strtoul(optarg, NULL, 0);
+			if (instances < 1 || instances > 64) {
+				fprintf(stderr, "--instances: 1-64\n");
+				return 2;
+			}
 			break;
 		case 'A':
 			allow_remote = true;
@@ -201,6 +226,8 @@ int main(int argc, char **argv)
 	struct hostctl *ctl = hostctl_new(bus, vreply);
 	if (!ctl)
 		return 1;
+	hostctl_set_instances(ctl, instances);
+	fault_init(ctl);
 	if (raw && (raw_port = raw_start(loop, ctl, raw, allow_remote)) < 0)
 		return 1;
 	if (rdp && (rdp_port = rdpfront_start(loop, ctl, rdp, allow_remote)) < 0)
@@ -216,6 +243,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (ev_run(loop) < 0)
 		rc = 1;
+	raw_stop();
 	hostctl_free(ctl);
 	simbus_free(bus);
 	echo_free(echo_peer);

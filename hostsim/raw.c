@@ -16,10 +16,14 @@ struct raw_front {
 	int lfd;
 	struct ev_handler lh;
 	unsigned nconn;
+	struct raw_conn *conns; /* every open connection, for raw_stop */
 };
+
+static struct raw_front *the_front;
 
 struct raw_conn {
 	struct raw_front *front;
+	struct raw_conn *next;
 	struct md9_stream *client;
 	struct ev_handler h;
 	struct hostctl_session *hs;
@@ -32,6 +36,12 @@ static void conn_free(struct raw_conn *c, const char *why)
 {
 	log_info("hostsim raw %u: closed (%s): %llu bytes to the guest, %llu bytes to the client",
 		 c->id, why, (unsigned long long)c->ps.to_guest, (unsigned long long)c->ps.to_client);
+	for (struct raw_conn **p = &c->front->conns; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
 	ev_del(c->front->loop, &c->h);
 	c->client->ops->free(c->client);
 	if (c->hs) {
@@ -114,6 +124,8 @@ static void on_listen(struct ev_handler *h, uint32_t events)
 	}
 	c->front = f;
 	c->id = ++f->nconn;
+	c->next = f->conns;
+	f->conns = c;
 	/* No interest until the guest opens the channel: the client's bytes
 	 * wait in the socket. */
 	ev_set(f->loop, &c->h, fd, 0, on_client, c);
@@ -138,5 +150,20 @@ int raw_start(struct ev_loop *loop, struct hostctl *ctl, const char *addr, bool 
 	}
 	ev_set(loop, &f->lh, f->lfd, EPOLLIN, on_listen, f);
 	log_info("hostsim: raw front end on %s (port %d)", addr, front_port(f->lfd));
+	the_front = f;
 	return front_port(f->lfd);
+}
+
+void raw_stop(void)
+{
+	struct raw_front *f = the_front;
+
+	if (!f)
+		return;
+	while (f->conns)
+		conn_free(f->conns, "md9-hostsim is stopping");
+	ev_del(f->loop, &f->lh);
+	close(f->lfd);
+	free(f);
+	the_front = NULL;
 }

@@ -8,5 +8,7 @@
 #include "hostctl.h"
 
 int raw_start(struct ev_loop *loop, struct hostctl *ctl, const char *addr, bool allow_remote);
+/* Close every connection and the listener (before hostctl_free). */
+void raw_stop(void);
 
 #endif

@@ -360,8 +360,16 @@ static void on_dev_event(void *arg, const struct md9_dev_event *ev)
 		log_debug("data channel %s offered", g);
 		open_data(d, &ev->instance, "offered");
 	} else {
+		struct session *s = session_on(d, &ev->instance);
+
 		log_debug("data channel %s rescinded", g);
 		forget_pending(d, &ev->instance);
+		/* End its session now, not when its doorbell is read: the host
+		 * may offer the instance again in the same batch of events (the
+		 * next client), and open_data would take the dying session for a
+		 * live one and drop the new offer and its CreateSession. */
+		if (s)
+			session_close(s, "the host closed the channel");
 	}
 }
 

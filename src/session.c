@@ -128,10 +128,27 @@ static int connect_server(struct session *s)
 	return ev_set(s->d->loop, &s->sock_h, fd, EPOLLOUT, s->sock_h.fn, s);
 }
 
+/* Read away what the server sent that nobody will read any more. Closing a
+ * TCP socket with unread received data resets the connection (RFC 2525
+ * 2.17; Linux tcp_close), and the reset throws away what md9 already wrote
+ * but the kernel had not sent yet: the host's last bytes before the end of
+ * the session would never reach the server. Bounded: a server that keeps
+ * sending gets its reset after 8 MiB. */
+static void discard_unread(int fd)
+{
+	char buf[65536];
+
+	for (int i = 0; i < 128; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+}
+
 static void drop_server(struct session *s)
 {
 	if (s->sock_h.active)
 		ev_del(s->d->loop, &s->sock_h);
+	if (s->sock >= 0)
+		discard_unread(s->sock);
 	if (s->server)
 		s->server->ops->free(s->server);
 	else if (s->sock >= 0)
@@ -320,7 +337,8 @@ static int relay_h2s(struct session *s)
 	default:
 		s->server_writable_wait = false;
 	}
-	return r.moved > 0;
+	/* RELAY_IDLE: the ring is drained; unmask+recheck sees new bytes, no second pass. */
+	return r.moved > 0 && r.state != RELAY_IDLE;
 }
 
 static int relay_s2h(struct session *s)
@@ -359,7 +377,9 @@ static int relay_s2h(struct session *s)
 		break;
 	}
 	s->host_full_wait = false;
-	return r.moved > 0;
+	/* RELAY_IDLE: the socket is drained (level-triggered epoll reports more);
+	 * a second pass would only cost a readv before the doorbell. */
+	return r.moved > 0 && r.state != RELAY_IDLE;
 }
 
 /* SS_DRAIN: the host reads what is queued, then the session ends. */

@@ -1,0 +1,431 @@
+/* md9-testclient: plays the host's client side against md9-hostsim's raw
+ * front end (each TCP connection becomes one Enhanced Session).
+ *
+ * Per session: the seed's 19-byte vmconnect X.224 Connection Request, read the
+ * Connection Confirm md9 passes back, the seed-shaped 462-byte MCS
+ * Connect-Initial, then data mode (md9-testcommon.h): a 24-byte header and
+ * --bytes M bytes of stream(seed) in random-size chunks, while receiving,
+ * hashing and verifying byte by byte what comes back:
+ *   --mode sink-source   stream(--server-seed S ^ seed), --recv-bytes N of it
+ *   --mode echo          our own header and stream back
+ *
+ * One line per session when it ends:
+ *   session I: done seed=0x.. sent=X sha256=H received=Y sha256=H verified=yes
+ *              status=complete seconds=T send_MBps=R recv_MBps=R
+ * status: complete | eof (the connection ended first) | timeout | error:...
+ * In sink-source mode a session is complete when everything went both ways
+ * and then the connection ended (the server closes once it has all of it).
+ * and a last line "result: ..."; exit 0 when every session completed with
+ * verified=yes, 3 when some ended early but everything received verified,
+ * 1 otherwise. --sessions K runs K sessions in parallel (seeds seed..seed+K-1).
+ */
+#include "connect_initial_seed.h"
+#include "md9-testcommon.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+enum mode { MODE_SINK_SOURCE, MODE_ECHO };
+
+static struct {
+	const char *host;
+	int port;
+	unsigned sessions;
+	enum mode mode;
+	uint64_t bytes;      /* stream bytes after the header; UINT64_MAX = unlimited */
+	uint64_t recv_bytes; /* sink-source: expected; UINT64_MAX = until EOF */
+	uint64_t seed, server_seed;
+	size_t max_chunk;
+	double timeout;
+	uint64_t progress;
+} opt = {
+    .host = "127.0.0.1",
+    .sessions = 1,
+    .mode = MODE_SINK_SOURCE,
+    .bytes = 1 << 20,
+    .recv_bytes = 1 << 20,
+    .seed = 1,
+    .server_seed = 1,
+    .max_chunk = 65536,
+    .timeout = 60,
+};
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&out_lock);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	pthread_mutex_unlock(&out_lock);
+}
+
+struct session {
+	unsigned idx;
+	uint64_t seed;
+	pthread_t thread;
+	/* results */
+	uint64_t sent, received;
+	bool complete, verified;
+	uint64_t mismatch_at;
+	double seconds;
+	char status[160];
+};
+
+static int connect_to(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
+	int fd;
+
+	if (inet_pton(AF_INET, opt.host, &sa.sin_addr) != 1)
+		return -1;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	tc_set_nonblock(fd);
+	return fd;
+}
+
+static void *session_main(void *arg)
+{
+	struct session *s = arg;
+	size_t bufsz = opt.max_chunk > 65536 ? opt.max_chunk : 65536;
+	uint8_t *in = malloc(bufsz), *exp = malloc(bufsz), *out = malloc(bufsz);
+	uint8_t hdr[TC_HDR_LEN], buf[256];
+	EVP_MD_CTX *rx_sha = tc_sha_new(), *tx_sha = tc_sha_new();
+	struct tc_gen tx_gen, rx_gen;
+	uint64_t chunk_seed = s->seed * 0x9e3779b97f4a7c15ull + 7;
+	uint64_t total = opt.bytes == UINT64_MAX ? 0 : opt.bytes + TC_HDR_LEN;
+	uint64_t tx_total = opt.bytes == UINT64_MAX ? UINT64_MAX : opt.bytes + TC_HDR_LEN;
+	uint64_t rx_expect = opt.mode == MODE_ECHO ? tx_total : opt.recv_bytes;
+	uint64_t next_progress = opt.progress;
+	size_t out_len = 0, out_off = 0;
+	bool peer_eof = false;
+	double t0 = tc_now(), last, deadline;
+	char rx_hex[65], tx_hex[65];
+	int fd = -1;
+	long n;
+
+	snprintf(s->status, sizeof(s->status), "complete");
+	s->verified = true;
+	if (!in || !exp || !out) {
+		snprintf(s->status, sizeof(s->status), "error: out of memory");
+		goto out;
+	}
+	fd = connect_to();
+	if (fd < 0) {
+		snprintf(s->status, sizeof(s->status), "error: connect: %s", strerror(errno));
+		goto out;
+	}
+	deadline = tc_now() + opt.timeout;
+	if (tc_write_all(fd, tc_x224_cr, sizeof(tc_x224_cr), deadline) < 0) {
+		snprintf(s->status, sizeof(s->status), "error: cannot send the Connection Request");
+		goto out;
+	}
+	n = tc_read_tpkt(fd, buf, sizeof(buf), deadline);
+	if (n < 7 || (buf[5] & 0xf0) != 0xd0) {
+		snprintf(s->status, sizeof(s->status), "eof: no X.224 Connection Confirm");
+		goto out;
+	}
+	if (n >= 19 && buf[11] == 2)
+		say("session %u: Connection Confirm selects protocol %u\n", s->idx,
+		    (unsigned)buf[15] | (unsigned)buf[16] << 8);
+	else
+		say("session %u: Connection Confirm (%ld bytes)\n", s->idx, n);
+	if (tc_write_all(fd, tc_connect_initial, sizeof(tc_connect_initial), deadline) < 0) {
+		snprintf(s->status, sizeof(s->status), "eof: cannot send the Connect-Initial");
+		goto out;
+	}
+
+	/* Data mode. The header goes first, then stream(seed). */
+	tc_put64(hdr, s->seed);
+	tc_put64(hdr + 8, total);
+	tc_put64(hdr + 16, opt.mode == MODE_ECHO ? 0 : opt.recv_bytes);
+	tc_gen_init(&tx_gen, s->seed);
+	tc_gen_init(&rx_gen, opt.mode == MODE_ECHO ? s->seed : opt.server_seed ^ s->seed);
+	memcpy(out, hdr, TC_HDR_LEN);
+	out_len = TC_HDR_LEN;
+	t0 = last = tc_now();
+	for (;;) {
+		bool send_more = out_off < out_len || s->sent < tx_total;
+		bool recv_more = !peer_eof && (rx_expect == UINT64_MAX || s->received < rx_expect);
+		struct pollfd p = {.fd = fd};
+		int rc;
+
+		if (!send_more && !recv_more) {
+			/* Sink-source: everything went both ways; now wait for
+			 * the server to end the connection (it does once it has
+			 * received all of ours), so that closing cannot cut off
+			 * bytes still on their way to it. */
+			if (opt.mode == MODE_ECHO || peer_eof) {
+				if (peer_eof && rx_expect == UINT64_MAX)
+					snprintf(s->status, sizeof(s->status), "eof");
+				break;
+			}
+			recv_more = true;
+		}
+		if (peer_eof) {
+			snprintf(s->status, sizeof(s->status), "eof");
+			break;
+		}
+		if (recv_more)
+			p.events |= POLLIN;
+		if (send_more)
+			p.events |= POLLOUT;
+		rc = poll(&p, 1, 1000);
+		if (rc < 0 && errno != EINTR) {
+			snprintf(s->status, sizeof(s->status), "error: poll: %s", strerror(errno));
+			break;
+		}
+		if (rc <= 0) {
+			if (tc_now() - last > opt.timeout) {
+				snprintf(s->status, sizeof(s->status), "timeout");
+				break;
+			}
+			continue;
+		}
+		last = tc_now();
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			size_t want = tc_chunk(&chunk_seed, bufsz);
+			if (rx_expect != UINT64_MAX && s->received < rx_expect &&
+			    want > rx_expect - s->received)
+				want = (size_t)(rx_expect - s->received);
+			ssize_t r = read(fd, in, want ? want : 1);
+			if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+				peer_eof = true;
+				continue;
+			}
+			if (r < 0 && errno != EAGAIN && errno != EINTR) {
+				snprintf(s->status, sizeof(s->status), "error: read: %s",
+				         strerror(errno));
+				break;
+			}
+			if (r > 0) {
+				size_t off = 0;
+				EVP_DigestUpdate(rx_sha, in, (size_t)r);
+				if (opt.mode == MODE_ECHO) {
+					/* The header comes back first. */
+					while (s->received + off < TC_HDR_LEN && off < (size_t)r) {
+						exp[off] = hdr[s->received + off];
+						off++;
+					}
+				}
+				tc_gen_fill(&rx_gen, exp + off, (size_t)r - off);
+				if (s->verified && memcmp(in, exp, (size_t)r) != 0) {
+					size_t i = 0;
+					while (in[i] == exp[i])
+						i++;
+					s->verified = false;
+					s->mismatch_at = s->received + i;
+				}
+				s->received += (uint64_t)r;
+				if (rx_expect != UINT64_MAX && s->received > rx_expect)
+					s->verified = false;
+			}
+		}
+		if (p.revents & POLLOUT) {
+			if (out_off == out_len && s->sent < tx_total) {
+				size_t k = tc_chunk(&chunk_seed, opt.max_chunk);
+				if (k > tx_total - s->sent)
+					k = (size_t)(tx_total - s->sent);
+				tc_gen_fill(&tx_gen, out, k);
+				out_len = k;
+				out_off = 0;
+			}
+			while (out_off < out_len) {
+				ssize_t w = write(fd, out + out_off, out_len - out_off);
+				if (w < 0) {
+					if (errno == EPIPE || errno == ECONNRESET)
+						peer_eof = true;
+					else if (errno != EAGAIN && errno != EINTR)
+						snprintf(s->status, sizeof(s->status),
+						         "error: write: %s", strerror(errno));
+					break;
+				}
+				EVP_DigestUpdate(tx_sha, out + out_off, (size_t)w);
+				out_off += (size_t)w;
+				s->sent += (uint64_t)w;
+			}
+			if (strncmp(s->status, "error", 5) == 0)
+				break;
+			if (out_off == out_len)
+				out_len = out_off = 0;
+		}
+		if (opt.progress && s->sent + s->received >= next_progress) {
+			say("session %u: progress sent=%" PRIu64 " received=%" PRIu64 "\n", s->idx,
+			    s->sent, s->received);
+			while (next_progress <= s->sent + s->received)
+				next_progress += opt.progress;
+		}
+	}
+	s->complete = strcmp(s->status, "complete") == 0;
+out:
+	s->seconds = tc_now() - t0;
+	if (fd >= 0)
+		close(fd);
+	tc_sha_hex(rx_sha, rx_hex);
+	tc_sha_hex(tx_sha, tx_hex);
+	{
+		double secs = s->seconds > 1e-6 ? s->seconds : 1e-6;
+		char v[64];
+		if (s->verified)
+			snprintf(v, sizeof(v), "yes");
+		else
+			snprintf(v, sizeof(v), "no(mismatch at %" PRIu64 ")", s->mismatch_at);
+		say("session %u: done seed=0x%016" PRIx64 " sent=%" PRIu64
+		    " sha256=%s received=%" PRIu64
+		    " sha256=%s verified=%s status=%s seconds=%.3f send_MBps=%.1f recv_MBps=%.1f\n",
+		    s->idx, s->seed, s->sent, tx_hex, s->received, rx_hex, v, s->status, s->seconds,
+		    (double)s->sent / secs / 1e6, (double)s->received / secs / 1e6);
+	}
+	EVP_MD_CTX_free(rx_sha);
+	EVP_MD_CTX_free(tx_sha);
+	free(in);
+	free(exp);
+	free(out);
+	return NULL;
+}
+
+static uint64_t parse_u64(const char *s)
+{
+	if (strcmp(s, "inf") == 0)
+		return UINT64_MAX;
+	return strtoull(s, NULL, 0);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: md9-testclient --port PORT [--host ADDR] [--sessions K]\n"
+	           "         [--mode sink-source|echo] [--bytes M|inf] [--recv-bytes N|inf]\n"
+	           "         [--seed C] [--server-seed S] [--max-chunk N] [--timeout SEC]\n"
+	           "         [--progress BYTES]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"host", required_argument, NULL, 'H'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"sessions", required_argument, NULL, 'k'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"bytes", required_argument, NULL, 'n'},
+	    {"recv-bytes", required_argument, NULL, 'N'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"server-seed", required_argument, NULL, 'S'},
+	    {"max-chunk", required_argument, NULL, 'c'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"progress", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct session *ss;
+	unsigned complete = 0, bad = 0;
+	uint64_t sent = 0, received = 0;
+	double t0, secs;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			opt.host = optarg;
+			break;
+		case 'p':
+			opt.port = atoi(optarg);
+			break;
+		case 'k':
+			opt.sessions = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'm':
+			if (strcmp(optarg, "echo") == 0)
+				opt.mode = MODE_ECHO;
+			else if (strcmp(optarg, "sink-source") == 0)
+				opt.mode = MODE_SINK_SOURCE;
+			else {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'n':
+			opt.bytes = parse_u64(optarg);
+			break;
+		case 'N':
+			opt.recv_bytes = parse_u64(optarg);
+			break;
+		case 's':
+			opt.seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'S':
+			opt.server_seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'c':
+			opt.max_chunk = strtoul(optarg, NULL, 0);
+			if (opt.max_chunk == 0 || opt.max_chunk > (1u << 24)) {
+				fprintf(stderr, "--max-chunk: 1..16777216\n");
+				return 2;
+			}
+			break;
+		case 't':
+			opt.timeout = strtod(optarg, NULL);
+			break;
+		case 'P':
+			opt.progress = strtoull(optarg, NULL, 0);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (opt.port <= 0 || opt.sessions == 0 || opt.sessions > 64) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	ss = calloc(opt.sessions, sizeof(*ss));
+	if (!ss)
+		return 1;
+	t0 = tc_now();
+	for (unsigned i = 0; i < opt.sessions; i++) {
+		ss[i].idx = i;
+		ss[i].seed = opt.seed + i;
+		if (pthread_create(&ss[i].thread, NULL, session_main, &ss[i]) != 0) {
+			fprintf(stderr, "md9-testclient: cannot start a thread\n");
+			return 1;
+		}
+	}
+	for (unsigned i = 0; i < opt.sessions; i++) {
+		pthread_join(ss[i].thread, NULL);
+		complete += ss[i].complete && ss[i].verified;
+		bad += !ss[i].verified || strncmp(ss[i].status, "error", 5) == 0 ||
+		       strcmp(ss[i].status, "timeout") == 0;
+		sent += ss[i].sent;
+		received += ss[i].received;
+	}
+	secs = tc_now() - t0;
+	say("result: sessions=%u complete=%u bad=%u sent=%" PRIu64 " received=%" PRIu64
+	    " seconds=%.3f send_MBps=%.1f recv_MBps=%.1f\n",
+	    opt.sessions, complete, bad, sent, received, secs, (double)sent / secs / 1e6,
+	    (double)received / secs / 1e6);
+	free(ss);
+	if (complete == opt.sessions)
+		return 0;
+	return bad ? 1 : 3;
+}
