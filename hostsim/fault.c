@@ -17,6 +17,7 @@
 #define BURST_MAX   64   /* largest data bytes of a burst packet */
 #define BURST_EMPTY 7    /* every 7th burst packet carries no data */
 #define BURST_PLAN  4096 /* packets planned per fill round */
+#define BURST_BUDGET (1u << 20) /* data bytes per fault_burst_fill call */
 
 static struct {
 	struct hostctl *ctl;
@@ -207,6 +208,10 @@ struct relay_result fault_burst_fill(struct hostchan *hc, struct md9_stream *cli
 		res.moved += (size_t)n;
 		if ((size_t)n < want)
 			return res; /* the client is drained for now */
+		if (res.moved >= BURST_BUDGET) {
+			res.state = RELAY_BUDGET; /* the pump comes back */
+			return res;
+		}
 	}
 }
 

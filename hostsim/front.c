@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define PUMP_BUDGET (4u << 20)
+
 int front_listen(const char *addr, bool allow_remote)
 {
 	char host[64];
@@ -100,6 +102,9 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 	 * a stalled one leaves the guest's TX ring unread (and masked: the
 	 * guest's doorbell stays quiet); burst writes tiny packets. */
 	bool stalled = fault_stalled(hc), burst = fault_burst(hc);
+	/* Bytes this call may move before it lets the loop serve the other
+	 * channels and the bus (below). */
+	uint64_t budget_end = ps->to_guest + ps->to_client + PUMP_BUDGET;
 
 	if (fault_frozen(hc)) {
 		ps->ring_full = true;
@@ -163,8 +168,19 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 		ring |= pipe_rx_commit(&hc->in); /* both commits must run: no || */
 		if (ring)
 			hostchan_signal(hc);
-		if (progress)
+		if (progress && ps->to_guest + ps->to_client < budget_end)
 			continue;
+		if (progress) {
+			/* Budget used up while both sides keep pace: without
+			 * this the loop could run for a whole transfer and starve
+			 * the other channels and the bus (a guest's channel open
+			 * would time out). Ring our own doorbell to come back
+			 * after them. */
+			uint64_t one = 1;
+			if (write(hc->from_guest, &one, sizeof(one)) < 0)
+				log_warn("hostsim: self doorbell: %s", strerror(errno));
+			break;
+		}
 		if (ps->client_write_blocked || stalled || !vmbus_ring_unmask(&hc->tx))
 			break;
 	}

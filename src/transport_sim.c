@@ -110,6 +110,18 @@ static int sim_apply(struct sim_transport *s, const struct sim_msg *m)
 				.kind = MD9_DEV_RESCIND, .class_id = d->class_id, .instance = d->instance};
 		*d = s->dev[--s->ndev];
 		return 0;
+	case SIM_OPENED: {
+		/* The answer to an open that sim_wait_opened gave up on (a host
+		 * slower than SIM_OPEN_TIMEOUT_MS): its fds were not taken;
+		 * tell the host the channel is closed again. Not a reason to
+		 * drop the bus, which would stop md9. */
+		struct sim_msg c = {.type = SIM_CLOSE, .instance = m->instance};
+		log_warn("sim: late answer to opening %s; closing it",
+			 md9_guid_format(&m->instance, g));
+		if (m->status == 0)
+			send(s->sock, &c, sizeof(c), MSG_NOSIGNAL);
+		return 0;
+	}
 	default:
 		log_warn("sim: unexpected message type %u from the host", m->type);
 		return -EPROTO;

@@ -524,7 +524,8 @@ def server_refuses(h):
         c = client(h, hs, 100 + sid, MiB, MiB)
         closed = m.closed(sid)
         check(re.search(r"the server closed the connection before its Connection Confirm|"
-                        r"(writing to|reading from) the server failed", closed.group("reason")),
+                        r"(writing to|reading from) the server failed|"
+                        r"cannot connect to the server", closed.group("reason")),
               "session %d: %s" % (sid, closed.group(0)))
         cs = c.session(0, T(10))
         check(cs["status"].startswith("eof"), "client: %s" % cs["line"])
@@ -535,8 +536,11 @@ def server_closes(h):
     srv, hs, m = stack(h, server_args=("--close-after", str(8 * MiB // BYTES_SCALE)))
     a = client(h, hs, 100, FIN, FIN)
     closed = m.closed(1, T(30))
+    # The server closes with our bytes unread: a TCP reset, which md9 may see
+    # as EOF, a failed read or write, or an error on the socket.
     check(re.fullmatch(r"the server closed the connection|(reading from|writing to) the "
-                       r"server failed: .*", closed.group("reason")),
+                       r"server failed: .*|the server connection failed",
+                       closed.group("reason")),
           "session 1: %s" % closed.group(0))
     cs = a.session(0, T(20))
     check(cs["status"].startswith("eof") and cs["verified"] == "yes", "client: %s" % cs["line"])
