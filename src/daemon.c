@@ -124,6 +124,7 @@ static void forget_pending(struct daemon *d, const struct md9_guid *inst)
 	for (int i = 0; i < d->nopening; i++)
 		if (md9_guid_eq(&d->opening[i].instance, inst))
 			d->opening[i--] = d->opening[--d->nopening];
+	rearm_timer(d); /* a deadline of what was just forgotten must not fire */
 }
 
 /* Open a data channel and start its session. */
