@@ -1,5 +1,6 @@
 /* md9-hostsim: plays the Hyper-V host for md9 on one machine. */
 #include "echo.h"
+#include "endpoint.h"
 #include "evloop.h"
 #include "fault.h"
 #include "hostctl.h"
@@ -47,6 +48,9 @@ static void usage(FILE *f)
 		"                        stall on|off [all|GUID], burst on|off [all|GUID]\n"
 		"                        ctrl-send error|unknown|short|version-response|huge\n"
 		"                        version-reply R, status\n"
+		"  --endpoint SPEC       host endpoint: sessions whose traffic md9-hostsim makes\n"
+		"                        itself on the rings (source, sink, echo, ping, idle, hs),\n"
+		"                        e.g. sink:4,warmup=1,window=3 (hostsim/endpoint.h)\n"
 		"  --allow-remote        allow front ends on non-loopback addresses\n"
 		"  --echo-channel GUID   offer a data channel that echoes what the guest writes (tests)\n"
 		"  --echo-seed N         seed for the echo's random packet sizes\n"
@@ -131,10 +135,11 @@ int main(int argc, char **argv)
 		{"allow-remote", no_argument, NULL, 'A'},
 		{"echo-seed", required_argument, NULL, 's'},
 		{"instances", required_argument, NULL, 'I'},
+		{"endpoint", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *bus_path = NULL, *echo = NULL, *raw = NULL, *rdp = NULL;
+	const char *bus_path = NULL, *echo = NULL, *raw = NULL, *rdp = NULL, *endpoint = NULL;
 	enum version_reply vreply = VERSION_ACCEPT;
 	bool commands = false, allow_remote = false;
 	static struct commands cmds;
@@ -185,6 +190,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'E':
+			endpoint = optarg;
+			break;
 		case 'A':
 			allow_remote = true;
 			break;
@@ -232,6 +240,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (rdp && (rdp_port = rdpfront_start(loop, ctl, rdp, allow_remote)) < 0)
 		return 1;
+	if (endpoint && endpoint_start(loop, ctl, endpoint) < 0)
+		return 2;
 	if (commands) {
 		cmds.loop = loop;
 		cmds.ctl = ctl;
@@ -244,6 +254,7 @@ int main(int argc, char **argv)
 	if (ev_run(loop) < 0)
 		rc = 1;
 	raw_stop();
+	endpoint_stop();
 	hostctl_free(ctl);
 	simbus_free(bus);
 	echo_free(echo_peer);
