@@ -347,8 +347,19 @@ static int relay_s2h(struct session *s)
 
 	if (s->q_host_len && flush_host(s) == 0)
 		return 0;
+	/* Drained, and epoll has reported nothing since: a read would only
+	 * return EAGAIN (one system call per host wake-up saved). The host's
+	 * read_index is still checked on every pass, as a read would have:
+	 * a corrupt one ends the session (session_run) even when the server
+	 * is silent. */
+	if (!s->server_readable && !md9_stream_has_buffered(s->server)) {
+		vmbus_ring_writable(s->out.ring);
+		return 0;
+	}
 	r = relay_stream_to_pipe(s->server, &s->out, s->d->cfg.relay_budget);
 	s->bytes_s2h += r.moved;
+	if (r.state == RELAY_IDLE)
+		s->server_readable = false;
 	switch (r.state) {
 	case RELAY_EOF:
 	case RELAY_ERROR:
@@ -603,6 +614,7 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 	struct session *s = h->arg;
 
 	s->last_sock_events |= events;
+	s->server_readable = true;
 	if ((events & (EPOLLERR | EPOLLHUP)) && s->state == SS_RELAY && !(events & EPOLLIN)) {
 		session_close(s, "the server connection failed");
 		return;
@@ -648,6 +660,7 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 	s->d = d;
 	s->ch = ch;
 	s->sock = -1;
+	s->server_readable = true;
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	s->hbuf = malloc(SESSION_NEGO_BUF);
 	s->sbuf = malloc(SESSION_NEGO_BUF);

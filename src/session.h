@@ -58,6 +58,10 @@ struct session {
 	bool server_writable_wait; /* ring -> server blocked on the socket */
 	bool host_full_wait;       /* server -> ring blocked on the TX ring */
 	bool refused;              /* pass the server's refusal to the host, then drain */
+	/* The server socket may hold bytes: set by every socket event, cleared
+	 * when a read comes up short. While it is clear a wake-up from the host
+	 * does not try the socket (level-triggered epoll reports new bytes). */
+	bool server_readable;
 	uint64_t bytes_h2s, bytes_s2h;
 	uint32_t last_sock_events;
 	const char *close_reason;
