@@ -1,4 +1,4 @@
-/* GUID text <-> VMBus (Windows) byte layout (src/guid.c). */
+/* GUID text <-> VMBus (Windows) byte layout (src/vmbus/guid.c). */
 #include "guid.h"
 
 #include <setjmp.h>
