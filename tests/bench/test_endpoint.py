@@ -135,7 +135,7 @@ class Stack:
         hs = self.start("md9-hostsim", [binary("MD9_HOSTSIM", "hostsim/md9-hostsim"),
                                         "--bus", bus, "--endpoint", spec] + list(extra))
         hs.wait_for(r"^ready ", stream="out")
-        self.md9 = self.start("md9", [binary("MD9_BIN", "md9"), "run", "-c", self.conf,
+        self.md9 = self.start("md9", [binary("MD9_BIN", "src/md9"), "run", "-c", self.conf,
                                       "--transport", "sim:" + bus,
                                       "--backend", "tcp:127.0.0.1:%d" % self.port,
                                       "--security", "auto"])
