@@ -28,7 +28,11 @@ struct hostchan *hostchan_new(size_t ring_size)
 	hc->memfd = memfd_create("md9-hostsim-ring", MFD_CLOEXEC);
 	if (hc->memfd < 0 || ftruncate(hc->memfd, (off_t)hc->map_len) < 0)
 		goto fail;
-	hc->map = mmap(NULL, hc->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, hc->memfd, 0);
+	/* Populated now: a VMBus ring is memory the guest allocated and pinned
+	 * before the channel opened (Linux vmbus_open), not pages that fault in
+	 * on first touch while data flows. */
+	hc->map = mmap(NULL, hc->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		       hc->memfd, 0);
 	if (hc->map == MAP_FAILED)
 		goto fail;
 	if (vmbus_ring_attach(&hc->tx, hc->map, page, ring_size - page) < 0 ||

@@ -270,7 +270,11 @@ static int sim_open(struct md9_transport *tp, const struct md9_guid *instance,
 	    half > (1u << 30))
 		goto fail;
 	sc->map_len = 2 * half;
-	sc->map = mmap(NULL, sc->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	/* Every page mapped now, as uio_hv_generic's mmap of the ring does
+	 * (remap_pfn_range, later vm_map_pages_zero): no page faults while
+	 * data flows. */
+	sc->map = mmap(NULL, sc->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fds[0],
+		       0);
 	if (sc->map == MAP_FAILED)
 		goto fail;
 	close(fds[0]);
