@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -55,15 +54,11 @@ static void rearm_timer(struct daemon *d);
 
 void daemon_defer(struct daemon *d, struct session *s)
 {
-	uint64_t one = 1;
-
 	if (s->deferred)
 		return;
 	s->deferred = true;
 	s->next_deferred = d->deferred;
 	d->deferred = s;
-	if (write(d->deferfd, &one, sizeof(one)) < 0)
-		log_debug("defer: %s", strerror(errno));
 }
 
 void daemon_session_gone(struct daemon *d, struct session *s)
@@ -83,15 +78,23 @@ void daemon_session_gone(struct daemon *d, struct session *s)
 	}
 }
 
-static void on_defer(struct ev_handler *h, uint32_t events)
+/* The event loop's post hook: after every dispatch round, each session that
+ * used up its budget gets one more budget, in the order they asked (the list
+ * is pushed at its head: reversed here). Sessions with events were served in
+ * the round itself, so a small message never waits behind more than one
+ * budget per busy session; the loop polls without sleeping while any session
+ * is left with work. */
+static bool run_deferred(void *arg)
 {
-	struct daemon *d = h->arg;
-	uint64_t n;
-	struct session *list = d->deferred;
+	struct daemon *d = arg;
+	struct session *list = NULL;
 
-	if (read(d->deferfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	d->deferred = NULL;
+	while (d->deferred) {
+		struct session *s = d->deferred;
+		d->deferred = s->next_deferred;
+		s->next_deferred = list;
+		list = s;
+	}
 	/* Each session is unlinked before it runs: running may close it or
 	 * defer it again onto the new list. */
 	while (list) {
@@ -106,6 +109,7 @@ static void on_defer(struct ev_handler *h, uint32_t events)
 		if (alive)
 			session_run(s);
 	}
+	return d->deferred != NULL;
 }
 
 static struct session *session_on(struct daemon *d, const struct md9_guid *inst)
@@ -524,7 +528,7 @@ int daemon_run(struct daemon *d)
 	sigset_t mask;
 	int efd;
 
-	d->sigfd = d->timerfd = d->deferfd = -1;
+	d->sigfd = d->timerfd = -1;
 	d->ctrl = CTRL_WAIT_OFFER;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
@@ -535,14 +539,13 @@ int daemon_run(struct daemon *d)
 	d->loop = ev_loop_new();
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	d->deferfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!d->loop || d->sigfd < 0 || d->timerfd < 0 || d->deferfd < 0) {
+	if (!d->loop || d->sigfd < 0 || d->timerfd < 0) {
 		log_err("cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
 	ev_set(d->loop, &d->sig_h, d->sigfd, EPOLLIN, on_signal, d);
 	ev_set(d->loop, &d->timer_h, d->timerfd, EPOLLIN, on_timer, d);
-	ev_set(d->loop, &d->defer_h, d->deferfd, EPOLLIN, on_defer, d);
+	ev_set_post(d->loop, run_deferred, d);
 
 	d->tp = md9_transport_new(d->cfg.transport);
 	if (!d->tp)
@@ -584,6 +587,5 @@ int daemon_run(struct daemon *d)
 	ev_loop_free(d->loop);
 	close(d->sigfd);
 	close(d->timerfd);
-	close(d->deferfd);
 	return d->exit_code;
 }

@@ -34,8 +34,8 @@ struct daemon {
 	int ncli;
 	struct ev_loop *loop;
 	struct md9_transport *tp;
-	struct ev_handler tp_h, sig_h, timer_h, defer_h;
-	int sigfd, timerfd, deferfd;
+	struct ev_handler tp_h, sig_h, timer_h;
+	int sigfd, timerfd;
 
 	/* control channel */
 	enum ctrl_state ctrl;

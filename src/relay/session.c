@@ -606,6 +606,10 @@ static void on_channel(struct ev_handler *h, uint32_t events)
 		session_close(s, "the host closed the channel");
 		return;
 	}
+	/* Budget used up: its next turn comes after this round of events
+	 * (daemon.c, run_deferred), one turn per round like every busy session. */
+	if (s->deferred)
+		return;
 	session_run(s);
 }
 
@@ -619,6 +623,8 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 		session_close(s, "the server connection failed");
 		return;
 	}
+	if (s->deferred)
+		return; /* as in on_channel */
 	session_run(s);
 }
 
