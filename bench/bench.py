@@ -492,16 +492,23 @@ def run(args, say):
     if "scale" in phases:
         say("== scale: %s sessions through md9, %d rounds, %.1f s windows"
             % (",".join(map(str, SCALE_STEPS)), args.scale_rounds, args.window))
+        # Direct TCP with as many connections, in the same rounds: how the
+        # machine itself (caches, scheduler, loopback) scales; no target.
         sc = {d: {str(n): [] for n in SCALE_STEPS} for d, _ in DIRS}
+        scd = {d: {str(n): [] for n in SCALE_STEPS} for d, _ in DIRS}
         for rnd in range(args.scale_rounds):
             for d, _ in DIRS:
                 for n in SCALE_STEPS:
                     r = b.throughput("md9", d, conns=n)
                     sc[d][str(n)].append(r)
+                    rd = b.throughput("direct", d, conns=n)
+                    scd[d][str(n)].append(rd)
                     per = [c["mbps"] for c in r["conns"]]
-                    say("  round %d %s %2d sessions: %6.0f MB/s, per session %.0f-%.0f" % (
-                        rnd + 1, d, n, r["mbps"], min(per), max(per)))
+                    say("  round %d %s %2d sessions: %6.0f MB/s, per session %.0f-%.0f; "
+                        "direct TCP %6.0f MB/s" % (rnd + 1, d, n, r["mbps"], min(per), max(per),
+                                                  rd["mbps"]))
         res["scale"] = sc
+        res["scale_direct"] = scd
         res["load"]["scale"] = loadavg()
 
     if "idle" in phases:
@@ -613,6 +620,10 @@ def summarize(res):
                            "per_session_max": med(max(c["mbps"] for c in r["conns"]) for r in rr),
                            "md9_s_per_gb": med(r["cpu_s_per_gb"]["md9"] for r in rr)}
                 o[d][s]["x_one"] = med(o[d][s]["x_one_rounds"])
+                dd = res["scale_direct"][d]
+                o[d][s]["direct_mbps"] = med(r["mbps"] for r in dd[s])
+                o[d][s]["direct_x_one"] = med(dd[s][i]["mbps"] / dd["1"][i]["mbps"]
+                                              for i in range(n))
     return out
 
 
@@ -784,15 +795,18 @@ def markdown(res, summ, checks):
         L.append("")
     if "scale" in summ:
         L.append("## Scale: concurrent sessions through md9 (%d rounds)\n" % a["scale_rounds"])
+        L.append("Direct TCP with as many connections, measured in the same rounds, shows "
+                 "how the machine itself scales (no target).\n")
         L.append("| direction | sessions | aggregate MB/s | × 1 session | per session MB/s "
-                 "(min–max) | largest deviation from the mean | md9 s/GB |")
-        L.append("|---|---:|---:|---:|---|---:|---:|")
+                 "(min–max) | largest deviation from the mean | md9 s/GB | direct TCP MB/s "
+                 "| direct × 1 connection |")
+        L.append("|---|---:|---:|---:|---|---:|---:|---:|---:|")
         for d, name in DIRS:
             for s in map(str, SCALE_STEPS):
                 c = summ["scale"][d][s]
-                L.append("| %s | %s | %.0f | %.2f | %.0f–%.0f | ±%.1f %% | %.3f |" % (
+                L.append("| %s | %s | %.0f | %.2f | %.0f–%.0f | ±%.1f %% | %.3f | %.0f | %.2f |" % (
                     name, s, c["mbps"], c["x_one"], c["per_session_min"], c["per_session_max"],
-                    100 * c["max_dev"], c["md9_s_per_gb"]))
+                    100 * c["max_dev"], c["md9_s_per_gb"], c["direct_mbps"], c["direct_x_one"]))
         L.append("")
     if "interactive" in summ:
         c = summ["interactive"]
@@ -856,12 +870,14 @@ def plot(res, summ, outdir):
     d2 = dat("rtt", "path p50 p99",
              [(short[k], "%.2f" % max(p[k]["added_p50"], 0.01),
                "%.2f" % max(p[k]["added_p99"], 0.01)) for k in order if k != "direct"])
-    d3 = dat("scale", "n h2s s2h h2smin h2smax s2hmin s2hmax",
+    d3 = dat("scale", "n h2s s2h h2smin h2smax s2hmin s2hmax dh2s ds2h",
              [(s, "%.0f" % sc["h2s"][str(s)]["mbps"], "%.0f" % sc["s2h"][str(s)]["mbps"],
                "%.0f" % (sc["h2s"][str(s)]["per_session_min"] * s),
                "%.0f" % (sc["h2s"][str(s)]["per_session_max"] * s),
                "%.0f" % (sc["s2h"][str(s)]["per_session_min"] * s),
-               "%.0f" % (sc["s2h"][str(s)]["per_session_max"] * s)) for s in SCALE_STEPS])
+               "%.0f" % (sc["s2h"][str(s)]["per_session_max"] * s),
+               "%.0f" % sc["h2s"][str(s)]["direct_mbps"],
+               "%.0f" % sc["s2h"][str(s)]["direct_mbps"]) for s in SCALE_STEPS])
     d4 = dat("cpu", "path host→server server→host",
              [(short[k], "%.3f" % t["h2s"][k]["relay_s_per_gb"],
                "%.3f" % t["s2h"][k]["relay_s_per_gb"]) for k in order if k in RELAY_PROCS])
@@ -875,7 +891,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
-set key top right
+set key top right opaque box
 set xtics rotate by -25
 set yrange [0:*]
 set title "Throughput, one session (MB/s, higher is better)"
@@ -883,12 +899,12 @@ plot '%(d1)s' using 2:xtic(1) title columnhead(2) lc rgb "#1f77b4", '' using 3 t
 set title "Added round trip over direct TCP, 64 B ping-pong (µs, log, lower is better)"
 set logscale y
 set yrange [*:*]
-plot '%(d2)s' using 2:xtic(1) title "p50" lc rgb "#2ca02c", '' using 3 title "p99" lc rgb "#d62728"
+plot '%(d2)s' using 2:xtic(1) title columnhead(2) lc rgb "#2ca02c", '' using 3 title columnhead(3) lc rgb "#d62728"
 unset logscale y
 set title "Relay CPU per GB relayed (s/GB, lower is better)"
 set yrange [0:*]
 plot '%(d4)s' using 2:xtic(1) title columnhead(2) lc rgb "#1f77b4", '' using 3 title columnhead(3) lc rgb "#ff7f0e"
-set title "Scale: aggregate through one md9 (MB/s); bars: sessions x slowest..fastest session; dashed: 1 session -15%%"
+set title "Sessions through one md9: aggregate MB/s (bars: n x slowest..fastest session)"
 set style data linespoints
 unset xtics
 set xtics nomirror rotate by 0
@@ -896,10 +912,12 @@ set logscale x 2
 set xrange [0.8:20]
 set yrange [0:*]
 set xlabel "concurrent sessions"
-set key bottom right
-plot '%(d3)s' using 1:2:4:5 with yerrorlines lw 2 pt 7 lc rgb "#1f77b4" title "host→server", \\
-     '' using 1:3:6:7 with yerrorlines lw 2 pt 5 lc rgb "#ff7f0e" title "server→host", \\
-     %(h1)f with lines dt 2 lc rgb "#1f77b4" notitle, %(s1)f with lines dt 2 lc rgb "#ff7f0e" notitle
+set key top right opaque box
+plot '%(d3)s' using 1:2:4:5 with yerrorlines lw 2 pt 7 lc rgb "#1f77b4" title "md9 host→server", \\
+     '' using 1:3:6:7 with yerrorlines lw 2 pt 5 lc rgb "#ff7f0e" title "md9 server→host", \\
+     '' using 1:8 with linespoints dt 3 pt 1 lc rgb "#1f77b4" title "direct TCP, as many connections", \\
+     '' using 1:9 with linespoints dt 3 pt 1 lc rgb "#ff7f0e" notitle, \\
+     %(h1)f with lines dt 2 lc rgb "#1f77b4" title "1 session -15 %%", %(s1)f with lines dt 2 lc rgb "#ff7f0e" notitle
 unset multiplot
 """ % {"png": os.path.join(outdir, "results.png"), "d1": d1, "d2": d2, "d3": d3, "d4": d4,
        "when": res["started"], "nproc": res["machine"]["nproc"],
@@ -939,6 +957,9 @@ def main():
                     help="first wait up to MINUTES for the 1-minute load average to drop below "
                          "--max-load (checked every 30 s)")
     ap.add_argument("--max-load", type=float, default=0.5)
+    ap.add_argument("--from-json", metavar="FILE",
+                    help="measure nothing: evaluate, tabulate and plot the results.json of an "
+                         "earlier run")
     a = ap.parse_args()
     if a.quick:
         a.reps = a.ping_rounds = a.interactive_rounds = a.scale_rounds = 1
@@ -948,7 +969,7 @@ def main():
                     else os.path.join(a.build, "bench", "results"))
     os.makedirs(out, exist_ok=True)
     deadline = time.monotonic() + 60 * a.wait_load
-    while True:
+    while not a.from_json:
         load = loadavg()[0]
         if load < a.max_load or time.monotonic() >= deadline:
             break
@@ -956,7 +977,11 @@ def main():
               % (load, a.max_load, deadline - time.monotonic()), flush=True)
         time.sleep(30)
     say = lambda *x: print(*x, flush=True)
-    res = run(a, say)
+    if a.from_json:
+        with open(a.from_json) as f:
+            res = json.load(f)
+    else:
+        res = run(a, say)
     summ = summarize(res)
     checks = evaluate(res, summ)
     res["summary"] = summ
