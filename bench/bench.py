@@ -213,8 +213,11 @@ class Bench:
         self.work = os.path.join(args.build, "bench", "work")
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(self.work)
-        self.conf = os.path.join(self.work, "empty.conf")
-        open(self.conf, "w").close()
+        # md9's configuration: no status socket, so that no other md9 (nor
+        # `md9 status` run by anyone) on this machine talks to the measured one.
+        self.conf = os.path.join(self.work, "md9.conf")
+        with open(self.conf, "w") as f:
+            f.write("[md9]\nstatus_socket =\n")
         self.procs = []
         self.seq = 0
 

@@ -117,7 +117,8 @@ class Stack:
         self.tmp = tmp
         self.procs = []
         self.conf = os.path.join(tmp, "md9.conf")
-        open(self.conf, "w").close()
+        with open(self.conf, "w") as f:
+            f.write("[md9]\nstatus_socket =\n")  # the default path is shared
 
     def start(self, name, argv):
         p = Proc(name, argv)
