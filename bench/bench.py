@@ -55,7 +55,7 @@ T_ADDED_P99_X = 0.8       # same for p99
 T_MAX_X = 2.0             # md9 max round trip <= 2 x the best peer's max
 T_IDLE_CPU_S = 0.01       # md9 CPU over 10 s with 1 and 16 idle sessions
 T_SETUP_P50_MS = 1.0      # CreateSession -> server accept() p50
-T_SCALE_AGG = 0.15        # aggregate within 15 % of the 1-session figure
+T_SCALE_AGG = 0.15        # aggregate at most 15 % below the 1-session figure
 T_FAIRNESS = 0.20         # every session within +-20 % of the mean
 T_INTERACTIVE_X = 2.0     # ping p50 beside 4 saturating sessions <= 2 x unloaded
 
@@ -666,12 +666,13 @@ def evaluate(res, summ):
         for d, name in DIRS:
             o = summ["scale"][d]
             steps = [s for s in map(str, SCALE_STEPS) if s != "1"]
-            worst = max(steps, key=lambda s: abs(o[s]["x_one"] - 1))
-            checks.append(("scale %s: aggregate at 2–16 sessions within %.0f %% of 1 session"
-                           % (name, 100 * T_SCALE_AGG),
-                           "worst %s sessions %.2f×" % (worst, o[worst]["x_one"]),
+            # More aggregate than one session is not a loss: the check is one-sided.
+            worst = min(steps, key=lambda s: o[s]["x_one"])
+            checks.append(("scale %s: aggregate at 2–16 sessions ≥ %.2f× 1 session"
+                           % (name, 1 - T_SCALE_AGG),
+                           "lowest %s sessions %.2f×" % (worst, o[worst]["x_one"]),
                            ", ".join("%s: %.2f" % (s, o[s]["x_one"]) for s in steps),
-                           abs(o[worst]["x_one"] - 1) <= T_SCALE_AGG))
+                           o[worst]["x_one"] >= 1 - T_SCALE_AGG))
             worst = max(map(str, SCALE_STEPS), key=lambda s: o[s]["max_dev"])
             checks.append(("scale %s: every session within ±%.0f %% of the mean"
                            % (name, 100 * T_FAIRNESS),
