@@ -18,8 +18,10 @@
 #define EP_MAX_SESSIONS 64
 /* Bytes one session moves per wake-up before the others get their turn (its
  * own doorbell brings it back): 16 pipe packets. */
-#define EP_BUDGET  (256u << 10)
-#define EP_IOV     64
+#define EP_BUDGET (256u << 10)
+#define EP_IOV    64
+/* Bytes a sink copies out between two looks at the ping session. */
+#define EP_BATCH   (64u << 10)
 #define EP_MAX_MSG 4096
 
 /* The seed's frame 1 (protocol-facts §8): X.224 Connection Request with
@@ -349,6 +351,19 @@ static void ping_pump(struct ep_sess *s)
 		hostchan_signal(s->hc);
 }
 
+/* A host serves each channel on its own (Hyper-V's side of a channel does
+ * not share the guest's vCPUs), so an interactive session must not wait
+ * behind the bulk ones here: between two bulk packets, look at the ping
+ * session's ring (shared memory, no system call) and answer it at once. */
+static void ping_poll(struct endpoint *ep)
+{
+	struct ep_sess *p = ep->pinger;
+
+	if (p && p->hc && ep->all_ready && ep->ping_i < ep->count &&
+	    __atomic_load_n(&p->hc->tx.ctl->write_index, __ATOMIC_ACQUIRE) != p->hc->tx.rd)
+		ping_pump(p);
+}
+
 /* Read and count (sink), or read and throw away (the other modes' unused
  * direction), up to EP_BUDGET. */
 static void drain(struct ep_sess *s, bool count)
@@ -363,7 +378,8 @@ static void drain(struct ep_sess *s, bool count)
 			struct iovec iov[EP_IOV];
 			int niov;
 			size_t off = 0;
-			ssize_t n = pipe_rx_peekv(in, iov, EP_IOV, &niov, EP_BUDGET - moved);
+			size_t want = EP_BUDGET - moved < EP_BATCH ? EP_BUDGET - moved : EP_BATCH;
+			ssize_t n = pipe_rx_peekv(in, iov, EP_IOV, &niov, want);
 			if (n < 0) {
 				log_err("hostsim endpoint: stream from md9 corrupt: %s", in->error);
 				sess_end(s, "corrupt stream");
@@ -399,6 +415,8 @@ static void drain(struct ep_sess *s, bool count)
 			moved += (size_t)n;
 			if (pipe_rx_commit(in))
 				hostchan_signal(s->hc);
+			if (s != ep->pinger)
+				ping_poll(ep);
 		}
 		if (moved >= EP_BUDGET) {
 			self_doorbell(s->hc);
@@ -437,6 +455,7 @@ static void source(struct ep_sess *s)
 		moved += cap;
 		/* Signals only when md9 sleeps on an empty ring: it starts now. */
 		commit(s->hc);
+		ping_poll(s->ep);
 	}
 	self_doorbell(s->hc);
 }

@@ -57,12 +57,18 @@ void daemon_defer(struct daemon *d, struct session *s)
 	if (s->deferred)
 		return;
 	s->deferred = true;
-	s->next_deferred = d->deferred;
-	d->deferred = s;
+	s->next_deferred = NULL;
+	if (d->deferred)
+		d->deferred_tail->next_deferred = s;
+	else
+		d->deferred = s;
+	d->deferred_tail = s;
 }
 
 void daemon_session_gone(struct daemon *d, struct session *s)
 {
+	struct session *prev = NULL;
+
 	for (struct session **p = &d->sessions; *p; p = &(*p)->next) {
 		if (*p == s) {
 			*p = s->next;
@@ -70,45 +76,34 @@ void daemon_session_gone(struct daemon *d, struct session *s)
 			break;
 		}
 	}
-	for (struct session **p = &d->deferred; *p; p = &(*p)->next_deferred) {
+	for (struct session **p = &d->deferred; *p; prev = *p, p = &(*p)->next_deferred) {
 		if (*p == s) {
 			*p = s->next_deferred;
+			if (d->deferred_tail == s)
+				d->deferred_tail = prev;
 			break;
 		}
 	}
 }
 
-/* The event loop's post hook: after every dispatch round, each session that
- * used up its budget gets one more budget, in the order they asked (the list
- * is pushed at its head: reversed here). Sessions with events were served in
- * the round itself, so a small message never waits behind more than one
- * budget per busy session; the loop polls without sleeping while any session
- * is left with work. */
+/* The event loop's post hook: one turn for the session that has waited
+ * longest since it used up its budget (a queue: it goes to the back if it
+ * uses up this one too). The loop polls without sleeping while the queue is
+ * not empty and dispatches whatever arrived before the next turn, so a small
+ * message waits behind at most one budget, however many sessions are busy. */
 static bool run_deferred(void *arg)
 {
 	struct daemon *d = arg;
-	struct session *list = NULL;
+	struct session *s = d->deferred;
 
-	while (d->deferred) {
-		struct session *s = d->deferred;
-		d->deferred = s->next_deferred;
-		s->next_deferred = list;
-		list = s;
-	}
-	/* Each session is unlinked before it runs: running may close it or
-	 * defer it again onto the new list. */
-	while (list) {
-		struct session *s = list;
-		list = s->next_deferred;
-		s->deferred = false;
-		s->next_deferred = NULL;
-		/* A session closed earlier in this round is no longer on d->sessions. */
-		bool alive = false;
-		for (struct session *t = d->sessions; t; t = t->next)
-			alive |= t == s;
-		if (alive)
-			session_run(s);
-	}
+	if (!s)
+		return false;
+	d->deferred = s->next_deferred;
+	if (!d->deferred)
+		d->deferred_tail = NULL;
+	s->deferred = false;
+	s->next_deferred = NULL;
+	session_run(s); /* may close it, or queue it again */
 	return d->deferred != NULL;
 }
 

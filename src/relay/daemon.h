@@ -64,7 +64,8 @@ struct daemon {
 
 	struct session *sessions; /* list */
 	unsigned nsessions;
-	struct session *deferred; /* sessions with work left after their budget */
+	/* Sessions with work left after their budget, first to run first. */
+	struct session *deferred, *deferred_tail;
 	uint64_t sessions_total;
 	bool stopping;
 	int exit_code;

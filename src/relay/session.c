@@ -606,8 +606,8 @@ static void on_channel(struct ev_handler *h, uint32_t events)
 		session_close(s, "the host closed the channel");
 		return;
 	}
-	/* Budget used up: its next turn comes after this round of events
-	 * (daemon.c, run_deferred), one turn per round like every busy session. */
+	/* Budget used up: it is queued for its next turn (daemon.c,
+	 * run_deferred), and takes turns with every other busy session. */
 	if (s->deferred)
 		return;
 	session_run(s);
