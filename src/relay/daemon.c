@@ -86,6 +86,31 @@ void daemon_session_gone(struct daemon *d, struct session *s)
 	}
 }
 
+/* How long a session counts as interactive after its last small pass:
+ * longer than the gap between keystrokes or pings of a person at work. */
+#define INTERACTIVE_HOLD_NS 100000000ull
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+size_t daemon_budget(struct daemon *d)
+{
+	if (d->interactive_until_ns && mono_ns() < d->interactive_until_ns &&
+	    d->cfg.relay_budget > DAEMON_SHORT_TURN)
+		return DAEMON_SHORT_TURN;
+	return d->cfg.relay_budget;
+}
+
+void daemon_note_interactive(struct daemon *d)
+{
+	d->interactive_until_ns = mono_ns() + INTERACTIVE_HOLD_NS;
+}
+
 /* The event loop's post hook: one turn for the session that has waited
  * longest since it used up its budget (a queue: it goes to the back if it
  * uses up this one too). The loop polls without sleeping while the queue is

@@ -67,6 +67,9 @@ struct daemon {
 	/* Sessions with work left after their budget, first to run first. */
 	struct session *deferred, *deferred_tail;
 	uint64_t sessions_total;
+	/* Until then (CLOCK_MONOTONIC ns) some session is interactive: busy
+	 * sessions take short turns (daemon_budget). */
+	uint64_t interactive_until_ns;
 	bool stopping;
 	int exit_code;
 	struct md9_status *status; /* `md9 status` socket (status.c), NULL if none */
@@ -75,6 +78,13 @@ struct daemon {
 /* Sessions ask the daemon to run them again soon (budget used up, or TLS
  * holding decrypted bytes the socket will not announce). */
 void daemon_defer(struct daemon *d, struct session *s);
+/* Bytes a session may relay per direction in one turn: relay_budget, or
+ * DAEMON_SHORT_TURN while an interactive session is about (a small message
+ * then waits behind at most one short turn of each busy session). */
+#define DAEMON_SHORT_TURN (32u << 10)
+size_t daemon_budget(struct daemon *d);
+/* A session just moved a little and is waiting for more: interactive. */
+void daemon_note_interactive(struct daemon *d);
 /* Sessions tell the daemon they are gone (called from session_free). */
 void daemon_session_gone(struct daemon *d, struct session *s);
 void timespec_add_ms(struct timespec *t, unsigned ms);

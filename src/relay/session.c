@@ -321,8 +321,9 @@ static int relay_h2s(struct session *s)
 		if (rc <= 0)
 			return rc;
 	}
-	r = relay_pipe_to_stream(&s->in, s->server, s->d->cfg.relay_budget);
+	r = relay_pipe_to_stream(&s->in, s->server, daemon_budget(s->d));
 	s->bytes_h2s += r.moved;
+	s->pass_moved += r.moved;
 	switch (r.state) {
 	case RELAY_ERROR:
 		if (r.err == -EBADMSG)
@@ -356,8 +357,9 @@ static int relay_s2h(struct session *s)
 		vmbus_ring_writable(s->out.ring);
 		return 0;
 	}
-	r = relay_stream_to_pipe(s->server, &s->out, s->d->cfg.relay_budget);
+	r = relay_stream_to_pipe(s->server, &s->out, daemon_budget(s->d));
 	s->bytes_s2h += r.moved;
+	s->pass_moved += r.moved;
 	if (r.state == RELAY_IDLE)
 		s->server_readable = false;
 	switch (r.state) {
@@ -563,6 +565,7 @@ void session_run(struct session *s)
 {
 	bool kick;
 
+	s->pass_moved = 0;
 	for (;;) {
 		int rc;
 
@@ -593,6 +596,11 @@ void session_run(struct session *s)
 		session_close(s, s->close_reason);
 		return;
 	}
+	/* A pass that moved a little and finished its work (a keystroke, a
+	 * small screen update, a ping) marks the session interactive. */
+	if (s->state == SS_RELAY && !s->deferred && s->pass_moved > 0 &&
+	    s->pass_moved <= SESSION_INTERACTIVE_PASS)
+		daemon_note_interactive(s->d);
 	if (s->sock >= 0 && s->sock_h.active)
 		ev_mod(s->d->loop, &s->sock_h, sock_events(s));
 }

@@ -17,6 +17,9 @@
 /* Host bytes md9 holds before the relay starts: a Connection Request and an
  * MCS Connect-Initial are each one TPKT (at most 65535 bytes). */
 #define SESSION_NEGO_BUF 65536
+/* A relaying pass that moves at most this much, both ways, and leaves no
+ * work behind is interactive traffic (daemon_note_interactive). */
+#define SESSION_INTERACTIVE_PASS 16384
 
 enum session_state {
 	SS_CONNECT,   /* connecting to the server; the host's CR may arrive meanwhile */
@@ -63,6 +66,7 @@ struct session {
 	 * does not try the socket (level-triggered epoll reports new bytes). */
 	bool server_readable;
 	uint64_t bytes_h2s, bytes_s2h;
+	size_t pass_moved; /* bytes relayed by the current session_run */
 	uint32_t last_sock_events;
 	const char *close_reason;
 	char reason_buf[256];
