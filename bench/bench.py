@@ -100,6 +100,14 @@ def loadavg():
         return [float(x) for x in f.read().split()[:3]]
 
 
+def busy_s():
+    """CPU seconds the whole machine spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...: all but idle and iowait
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_listening(port, timeout=5.0):
     """Wait until something listens on 127.0.0.1:port (/proc/net/tcp, no connection)."""
     want = "0100007F:%04X" % port
@@ -184,6 +192,8 @@ class Proc:
             return [m for m in (rx.search(l) for _, l in self.lines) if m]
 
     def stop(self):
+        """Stop it; returns the CPU seconds it used (all threads)."""
+        ns = cpu_ns(self.pid) if self.p.poll() is None else None
         if self.p.poll() is None:
             self.p.terminate()
             try:
@@ -194,6 +204,7 @@ class Proc:
         for t in self.threads:
             t.join(2)
         self.log.close()
+        return (ns or 0) / 1e9
 
 
 def result_line(proc, timeout):
@@ -220,6 +231,7 @@ class Bench:
             f.write("[md9]\nstatus_socket =\n")
         self.procs = []
         self.seq = 0
+        self.own_s = 0.0  # CPU seconds of every process the bench started and stopped
 
     # ---- processes ----
 
@@ -231,8 +243,14 @@ class Bench:
 
     def stop_all(self):
         for p in reversed(self.procs):
-            p.stop()
+            self.own_s += p.stop()
         self.procs = []
+
+    def other_work(self):
+        """(machine busy s, the bench's own s) so far: their difference over a
+        phase is what other work on the machine took (haproxy and socat
+        included, being started by the bench; the driver itself too)."""
+        return busy_s(), self.own_s + (cpu_ns(os.getpid()) or 0) / 1e9
 
     def watch_path(self):
         """A new file name for a sink's --watch/watch= ("NAME PID" lines,
@@ -420,6 +438,34 @@ class Bench:
             self.stop_all()
 
 
+    def interactive_tcp(self, kind, load, count, warm):
+        """The same over a TCP path (direct or a peer): the ping connection
+        first (the server echoes it), then 4 loaded connections through the
+        same relay; pings start 0.5 s after the opening, once the load runs."""
+        try:
+            if load is None:
+                srv, sport = self.server("echo")
+            elif load == "s2h":
+                srv, sport = self.server("source", "--echo-first", "1")
+            else:
+                srv, sport = self.server("sink", "--echo-first", "1", "--conns", "4",
+                                         "--window", "3600")
+            entry, _ = self.relay(kind, sport)
+            pinger = self.start("client-ping", [self.tool, "client", "--connect", str(entry),
+                                                "--mode", "ping", "--count", str(count),
+                                                "--warm-count", str(warm), "--delay", "0.5"])
+            srv.wait_for(r"^accept 0 ", stream="out")
+            if load == "s2h":
+                self.start("client-sink", [self.tool, "client", "--connect", str(entry),
+                                           "--mode", "sink", "--conns", "4", "--window", "3600"])
+            elif load == "h2s":
+                self.start("client-source", [self.tool, "client", "--connect", str(entry),
+                                             "--mode", "source", "--conns", "4"])
+            return result_line(pinger, 300)
+        finally:
+            self.stop_all()
+
+
 def machine():
     model, mhz = "?", "?"
     with open("/proc/cpuinfo") as f:
@@ -449,6 +495,17 @@ def run(args, say):
            "load": {"before": loadavg()}}
     phases = args.only.split(",") if args.only else ["throughput", "ping", "interactive",
                                                       "scale", "idle", "setup"]
+    res["other_work"] = {}
+    mark = [time.monotonic(), b.other_work()]
+
+    def account(phase):
+        """The share of the machine's CPUs other work took during a phase."""
+        t, (busy, own) = time.monotonic(), b.other_work()
+        el = t - mark[0]
+        other = max(0.0, (busy - mark[1][0]) - (own - mark[1][1]))
+        res["other_work"][phase] = {"seconds": el, "cpu_s": other,
+                                    "share": other / (el * (os.cpu_count() or 1))}
+        mark[0], mark[1] = t, (busy, own)
 
     if "throughput" in phases:
         say("== throughput: %d rounds x %d paths x 2 directions, %.1f s windows (after %.1f s)"
@@ -464,6 +521,7 @@ def run(args, say):
                             "%s %.3f" % (n, v) for n, v in r["cpu_s_per_gb"].items())))
         res["throughput"] = tp
         res["load"]["throughput"] = loadavg()
+        account("throughput")
 
     if "ping" in phases:
         say("== round trip: %d rounds x %d paths, %d + %d pings of 64 bytes"
@@ -477,20 +535,32 @@ def run(args, say):
                                        pp[k][-1]["max_us"]) for k in PATHS)))
         res["pingpong"] = pp
         res["load"]["ping"] = loadavg()
+        account("ping")
 
     if "interactive" in phases:
         say("== an interactive session beside 4 saturating ones: %d rounds, %d pings"
             % (args.interactive_rounds, args.interactive_pings))
+        # The same beside direct TCP and HAProxy (splice) in the same rounds:
+        # what the machine's scheduler and the strongest peer do (no target).
         it = {"alone": [], "s2h": [], "h2s": []}
+        itref = {k: {"alone": [], "s2h": [], "h2s": []} for k in ("direct", "haproxy")}
         for rnd in range(args.interactive_rounds):
             for load in it:
-                it[load].append(b.interactive(None if load == "alone" else load,
-                                              args.interactive_pings, args.interactive_pings // 10))
-            say("  round %d  %s" % (rnd + 1, "  ".join(
+                lo = None if load == "alone" else load
+                it[load].append(b.interactive(lo, args.interactive_pings,
+                                              args.interactive_pings // 10))
+                for k in itref:
+                    itref[k][load].append(b.interactive_tcp(k, lo, args.interactive_pings,
+                                                            args.interactive_pings // 10))
+            say("  round %d  md9 %s; direct %s; haproxy %s" % (rnd + 1, "  ".join(
                 "%s p50 %.1f p99 %.1f" % (k, v[-1]["p50_us"], v[-1]["p99_us"])
-                for k, v in it.items())))
+                for k, v in it.items()), ", ".join(
+                    "%s %.1f" % (k, v[-1]["p50_us"]) for k, v in itref["direct"].items()),
+                ", ".join("%s %.1f" % (k, v[-1]["p50_us"]) for k, v in itref["haproxy"].items())))
         res["interactive"] = it
+        res["interactive_ref"] = itref
         res["load"]["interactive"] = loadavg()
+        account("interactive")
 
     if "scale" in phases:
         say("== scale: %s sessions through md9, %d rounds, %.1f s windows"
@@ -513,6 +583,7 @@ def run(args, say):
         res["scale"] = sc
         res["scale_direct"] = scd
         res["load"]["scale"] = loadavg()
+        account("scale")
 
     if "idle" in phases:
         say("== idle CPU, %.0f s" % args.idle_seconds)
@@ -522,12 +593,17 @@ def run(args, say):
             res["idle"][str(n)] = r
             say("  %2d session(s): md9 %.5f s, hostsim %.5f s" % (n, r["md9_cpu_s"],
                                                                 r["hostsim_cpu_s"]))
+        account("idle")
 
     if "setup" in phases:
         say("== CreateSession -> accept(), %d sessions" % args.sessions)
         res["setup"] = b.setup_latency(args.sessions)
         s = res["setup"]
         say("  p50 %.3f ms  p99 %.3f ms  max %.3f ms" % (s["p50_ms"], s["p99_ms"], s["max_ms"]))
+        account("setup")
+    say("== other work on the machine took %s of its %d CPUs" % (", ".join(
+        "%.0f %% during %s" % (100 * v["share"], k) for k, v in res["other_work"].items()),
+        os.cpu_count() or 1))
 
     res["load"]["after"] = loadavg()
     return res
@@ -595,13 +671,17 @@ def summarize(res):
                 p[k]["%s_x_best_rounds" % f] = ratio_rounds(k, f)
                 p[k]["%s_x_best" % f] = med(p[k]["%s_x_best_rounds" % f])
     if "interactive" in res:
-        it = res["interactive"]
-        n = len(it["alone"])
-        o = out["interactive"] = {}
-        for k, rr in it.items():
-            o[k] = {f: med(r[f] for r in rr) for f in ("p50_us", "p99_us", "max_us")}
-            o[k]["x_alone_rounds"] = [rr[i]["p50_us"] / it["alone"][i]["p50_us"] for i in range(n)]
-            o[k]["x_alone"] = med(o[k]["x_alone_rounds"])
+        def inter(it):
+            n = len(it["alone"])
+            o = {}
+            for k, rr in it.items():
+                o[k] = {f: med(r[f] for r in rr) for f in ("p50_us", "p99_us", "max_us")}
+                o[k]["x_alone_rounds"] = [rr[i]["p50_us"] / it["alone"][i]["p50_us"]
+                                          for i in range(n)]
+                o[k]["x_alone"] = med(o[k]["x_alone_rounds"])
+            return o
+        out["interactive"] = inter(res["interactive"])
+        out["interactive_ref"] = {k: inter(v) for k, v in res.get("interactive_ref", {}).items()}
     if "scale" in res:
         o = out["scale"] = {}
         for d, _ in DIRS:
@@ -711,6 +791,11 @@ def markdown(res, summ, checks):
                  m["versions"].get("socat"), m["versions"].get("haproxy"), ld["before"][0],
                  ", ".join("after %s %.2f" % (k, v[0]) for k, v in ld.items()
                            if k not in ("before", "after")), ld["after"][0]))
+    if res.get("other_work"):
+        L.append("Other work on the machine (its CPU time minus every process of the bench, "
+                 "from /proc/stat) took %s of the %d CPUs.\n" % (", ".join(
+                     "%.0f %% during %s" % (100 * v["share"], k)
+                     for k, v in res["other_work"].items()), m["nproc"]))
     a = res["args"]
     L.append("Paths, each three processes: **direct** client ─TCP→ server; **socat** and "
              "**socat -b 262144** client ─TCP→ socat ─TCP→ server; **HAProxy** (tcp mode, "
@@ -818,12 +903,19 @@ def markdown(res, summ, checks):
                  % a["interactive_rounds"])
         L.append("One session pings (64 bytes, %d times) through md9 while 4 other sessions "
                  "of the same md9 saturate one direction.\n" % a["interactive_pings"])
-        L.append("| load | p50 µs | p99 µs | max µs | p50 × alone |")
-        L.append("|---|---:|---:|---:|---:|")
-        for k, name in (("alone", "none (alone)"), ("s2h", "4 × server→host"),
-                        ("h2s", "4 × host→server")):
-            L.append("| %s | %.1f | %.1f | %.0f | %.2f |" % (
-                name, c[k]["p50_us"], c[k]["p99_us"], c[k]["max_us"], c[k]["x_alone"]))
+        L.append("The same ping beside 4 connections through direct TCP and through HAProxy "
+                 "(splice) is measured in the same rounds: what the machine's scheduler and "
+                 "the strongest peer do under the same load (no target).\n")
+        L.append("| path | load | p50 µs | p99 µs | max µs | p50 × alone |")
+        L.append("|---|---|---:|---:|---:|---:|")
+        rows = [("**md9**", c)] + [(LABEL[k] if k != "direct" else "direct TCP", v)
+                                   for k, v in summ.get("interactive_ref", {}).items()]
+        for label, cc in rows:
+            for k, name in (("alone", "none (alone)"), ("s2h", "4 × server→host"),
+                            ("h2s", "4 × host→server")):
+                L.append("| %s | %s | %.1f | %.1f | %.0f | %.2f |" % (
+                    label, name, cc[k]["p50_us"], cc[k]["p99_us"], cc[k]["max_us"],
+                    cc[k]["x_alone"]))
         L.append("")
     if "idle" in res:
         L.append("## Idle CPU\n")

@@ -79,6 +79,7 @@ static struct {
 	bool verify;
 	double interval;
 	int echo_first;
+	double delay;
 } opt = {.conns = 1,
          .warmup = 1.0,
          .window = 3.0,
@@ -708,6 +709,8 @@ static int run_ping(void)
 
 	if (client_connect(c) < 0)
 		die("connect: %s", strerror(errno));
+	if (opt.delay > 0)
+		sleep_s(opt.delay); /* e.g. until other connections carry a load */
 	return ping_loop(c);
 }
 
@@ -786,7 +789,8 @@ static void usage(void)
 	    "  --no-handshake   skip the X.224/MCS exchange\n"
 	    "  --verify         sink: check every byte of the source's pattern\n"
 	    "  --interval S     sink: also print MB/s per connection every S seconds\n"
-	    "  --echo-first N   server: the first N connections echo, whatever --mode\n");
+	    "  --echo-first N   server: the first N connections echo, whatever --mode\n"
+	    "  --delay S        ping: wait S seconds after the opening before the first ping\n");
 	exit(2);
 }
 
@@ -821,6 +825,7 @@ int main(int argc, char **argv)
 		{"no-handshake", no_argument, NULL, 'P'},
 		{"verify", no_argument, NULL, 'V'},
 		{"echo-first", required_argument, NULL, 'F'},
+		{"delay", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	/* clang-format on */
@@ -885,6 +890,9 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			opt.echo_first = atoi(optarg);
+			break;
+		case 'D':
+			opt.delay = atof(optarg);
 			break;
 		default:
 			usage();
