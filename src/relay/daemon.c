@@ -98,10 +98,14 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
+bool daemon_interactive(struct daemon *d)
+{
+	return d->interactive_until_ns && mono_ns() < d->interactive_until_ns;
+}
+
 size_t daemon_budget(struct daemon *d)
 {
-	if (d->interactive_until_ns && mono_ns() < d->interactive_until_ns &&
-	    d->cfg.relay_budget > DAEMON_SHORT_TURN)
+	if (d->cfg.relay_budget > DAEMON_SHORT_TURN && daemon_interactive(d))
 		return DAEMON_SHORT_TURN;
 	return d->cfg.relay_budget;
 }

@@ -10,6 +10,7 @@
 #include "pipe.h"
 #include "transport.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -83,6 +84,8 @@ void daemon_defer(struct daemon *d, struct session *s);
  * then waits behind at most one short turn of each busy session). */
 #define DAEMON_SHORT_TURN (32u << 10)
 size_t daemon_budget(struct daemon *d);
+/* Some session had interactive traffic in the last 100 ms. */
+bool daemon_interactive(struct daemon *d);
 /* A session just moved a little and is waiting for more: interactive. */
 void daemon_note_interactive(struct daemon *d);
 /* Sessions tell the daemon they are gone (called from session_free). */

@@ -574,11 +574,20 @@ void session_run(struct session *s)
 			;
 		if (rc < 0)
 			break;
-		kick = pipe_tx_commit(&s->out);
-		kick |= pipe_rx_commit(&s->in);
-		if (kick) {
-			/* On uio this write also clears the RX interrupt mask. */
-			md9_channel_signal(s->ch);
+		/* A busy session between two short turns publishes only once
+		 * SESSION_COMMIT_BATCH has piled up: the host, which drains
+		 * faster than md9 fills, would otherwise be woken for every
+		 * 32 KiB. Its next turn comes at once (it is queued); a session
+		 * that is not queued always publishes. */
+		if (!s->deferred ||
+		    vmbus_ring_unpublished_write(&s->ch->tx) + vmbus_ring_unpublished_read(&s->ch->rx) >=
+			    SESSION_COMMIT_BATCH) {
+			kick = pipe_tx_commit(&s->out);
+			kick |= pipe_rx_commit(&s->in);
+			if (kick) {
+				/* On uio this write also clears the RX interrupt mask. */
+				md9_channel_signal(s->ch);
+			}
 		}
 		if (wants_host(s) && !s->deferred) {
 			if (vmbus_ring_unmask(&s->ch->rx))
@@ -597,10 +606,14 @@ void session_run(struct session *s)
 		return;
 	}
 	/* A pass that moved a little and finished its work (a keystroke, a
-	 * small screen update, a ping) marks the session interactive. */
-	if (s->state == SS_RELAY && !s->deferred && s->pass_moved > 0 &&
-	    s->pass_moved <= SESSION_INTERACTIVE_PASS)
+	 * small screen update, a ping) marks the session interactive; one that
+	 * moved more marks it bulk. */
+	if (s->state == SS_RELAY && s->pass_moved > SESSION_INTERACTIVE_PASS) {
+		s->bulk = true;
+	} else if (s->state == SS_RELAY && !s->deferred && s->pass_moved > 0) {
+		s->bulk = false;
 		daemon_note_interactive(s->d);
+	}
 	if (s->sock >= 0 && s->sock_h.active)
 		ev_mod(s->d->loop, &s->sock_h, sock_events(s));
 }
@@ -615,9 +628,13 @@ static void on_channel(struct ev_handler *h, uint32_t events)
 		return;
 	}
 	/* Budget used up: it is queued for its next turn (daemon.c,
-	 * run_deferred), and takes turns with every other busy session. */
-	if (s->deferred)
+	 * run_deferred), and takes turns with every other busy session. A bulk
+	 * session waits for its turn too while some session is interactive:
+	 * the interactive one's events come first. */
+	if (s->deferred || (s->bulk && daemon_interactive(s->d))) {
+		daemon_defer(s->d, s);
 		return;
+	}
 	session_run(s);
 }
 
@@ -631,8 +648,10 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 		session_close(s, "the server connection failed");
 		return;
 	}
-	if (s->deferred)
-		return; /* as in on_channel */
+	if (s->deferred || (s->bulk && daemon_interactive(s->d))) {
+		daemon_defer(s->d, s); /* as in on_channel */
+		return;
+	}
 	session_run(s);
 }
 

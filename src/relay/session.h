@@ -20,6 +20,9 @@
 /* A relaying pass that moves at most this much, both ways, and leaves no
  * work behind is interactive traffic (daemon_note_interactive). */
 #define SESSION_INTERACTIVE_PASS 16384
+/* Bytes a queued session lets pile up in the rings before it publishes
+ * them to the host (session_run). */
+#define SESSION_COMMIT_BATCH (256u << 10)
 
 enum session_state {
 	SS_CONNECT,   /* connecting to the server; the host's CR may arrive meanwhile */
@@ -67,6 +70,10 @@ struct session {
 	bool server_readable;
 	uint64_t bytes_h2s, bytes_s2h;
 	size_t pass_moved; /* bytes relayed by the current session_run */
+	/* Its last pass that moved anything moved more than
+	 * SESSION_INTERACTIVE_PASS: while some session is interactive, its
+	 * events wait for its turn instead of being served at once. */
+	bool bulk;
 	uint32_t last_sock_events;
 	const char *close_reason;
 	char reason_buf[256];
