@@ -8,7 +8,6 @@
 
 #include "pipe.h"
 
-#include <stdbool.h>
 #include <stddef.h>
 
 struct hostchan {
@@ -28,11 +27,6 @@ struct hostchan {
  * the page size and at least two pages. */
 struct hostchan *hostchan_new(size_t ring_size);
 void hostchan_free(struct hostchan *hc);
-/* Make one channel's ring memory ahead of need, if fewer than a few are
- * ready; true while more are wanted (call again when idle). */
-bool hostchan_refill(size_t ring_size);
-/* Free the memory made ahead (at exit). */
-void hostchan_drop_spares(void);
 /* Ring the guest's doorbell. */
 void hostchan_signal(struct hostchan *hc);
 /* Consume the guest's doorbell (after from_guest became readable). */

@@ -3,7 +3,6 @@
 #include "endpoint.h"
 #include "evloop.h"
 #include "fault.h"
-#include "hostchan.h"
 #include "hostctl.h"
 #include "log.h"
 #include "raw.h"
@@ -111,12 +110,6 @@ static void on_stdin(struct ev_handler *h, uint32_t events)
 	}
 	if (c->len == sizeof(c->buf) - 1)
 		c->len = 0; /* an over-long line: drop it */
-}
-
-/* After each round of events: make ring memory for the next channels. */
-static bool refill_rings(void *arg)
-{
-	return hostchan_refill(*(const size_t *)arg);
 }
 
 static void on_signal(struct ev_handler *h, uint32_t events)
@@ -254,9 +247,6 @@ int main(int argc, char **argv)
 		cmds.ctl = ctl;
 		ev_set(loop, &stdin_h, STDIN_FILENO, EPOLLIN, on_stdin, &cmds);
 	}
-	while (hostchan_refill(ring_size))
-		;
-	ev_set_post(loop, refill_rings, &ring_size);
 	log_info("hostsim: serving the bus at %s", bus_path);
 	/* Readiness line for scripts and tests: everything listens now. */
 	printf("ready %s raw=%d rdp=%d\n", bus_path, raw_port, rdp_port);
@@ -268,7 +258,6 @@ int main(int argc, char **argv)
 	hostctl_free(ctl);
 	simbus_free(bus);
 	echo_free(echo_peer);
-	hostchan_drop_spares();
 	ev_del(loop, &sigh);
 	ev_loop_free(loop);
 	close(sfd);

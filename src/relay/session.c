@@ -721,6 +721,9 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 		session_close(s, s->close_reason);
 		return -1;
 	}
+	/* The server accepts while the ring memory is mapped. */
+	if (ch->tp->ops->prefault)
+		ch->tp->ops->prefault(ch);
 	session_run(s); /* may end it already */
 	return 0;
 }
