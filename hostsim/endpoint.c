@@ -71,6 +71,7 @@ struct endpoint {
 
 	/* Options. */
 	int count, warm, gap_ms;
+	uint64_t slow_ns; /* ping: report round trips at least this long */
 	size_t size;
 	double warmup, window;
 	char watch[256];
@@ -334,6 +335,12 @@ static void ping_pump(struct ep_sess *s)
 			uint64_t t = now_ns() - ep->ping_t0;
 			if (ep->ping_i >= 0)
 				ep->rtt[ep->ping_i] = t;
+			if (ep->slow_ns && t >= ep->slow_ns) {
+				/* Where to look in a trace (perf sched timehist). */
+				printf("slow %d %" PRIu64 " %" PRIu64 "\n", ep->ping_i, ep->ping_t0,
+				       t);
+				fflush(stdout);
+			}
 			if (++ep->ping_i == ep->count)
 				ping_result(ep);
 			else
@@ -769,6 +776,8 @@ static int parse_spec(struct endpoint *ep, char *spec)
 				ep->warmup = v;
 			else if (strcmp(item, "window") == 0 && v <= 3600)
 				ep->window = v;
+			else if (strcmp(item, "slow") == 0 && v <= 1e9)
+				ep->slow_ns = (uint64_t)(v * 1000);
 			else
 				goto bad;
 			continue;

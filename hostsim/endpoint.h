@@ -28,6 +28,8 @@
  *   size=B (ping message)  gap=MS (hs pause)  warmup=S  window=S
  *   watch=FILE ("NAME PID" lines whose CPU time the sink reports)
  *   verify (sink/echo check the source's pattern byte for byte)
+ *   slow=US (ping: print "slow I T0 RTT" for every round trip of at least
+ *   US microseconds, T0 and RTT in ns, to find them in a trace)
  * e.g. "sink:4,warmup=1,window=3" or "ping,sink:4,count=5000". */
 #ifndef HOSTSIM_ENDPOINT_H
 #define HOSTSIM_ENDPOINT_H

@@ -149,6 +149,10 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 				break;
 			}
 			if (r.state == RELAY_BLOCKED) {
+				/* Publish before waiting for room (session.c,
+				 * wait_host_room: the same holds for the host). */
+				if (pipe_tx_commit(&hc->out))
+					hostchan_signal(hc);
 				if (pipe_tx_wait(&hc->out, 1))
 					progress = true;
 				else

@@ -138,7 +138,10 @@ bool vmbus_ring_write_commit(struct vmbus_ring *r);
 uint32_t vmbus_ring_unpublished_write(const struct vmbus_ring *r);
 /* Writer blocked: ask the reader to signal once more than `need` bytes are
  * free. Returns true if that is already so (the reader may have freed space
- * before seeing the request): clear it and retry at once. */
+ * before seeing the request): clear it and retry at once. Everything put
+ * must be committed before: the reader counts free space against the
+ * published write_index, so unpublished bytes that fill the ring for the
+ * writer do not for the reader, whose reads then never cross `need`. */
 bool vmbus_ring_write_wait(struct vmbus_ring *r, uint32_t need);
 void vmbus_ring_write_unwait(struct vmbus_ring *r);
 
