@@ -6,6 +6,7 @@
 #include "privdrop.h"
 #include "session.h"
 #include "status.h"
+#include "timespec.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -15,7 +16,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #define CTRL_VERSION_TIMEOUT_MS 5000
@@ -26,30 +26,62 @@
 #define EXPECT_GIVE_UP_MS       10000
 #define RESCAN_MS               1000
 
-void timespec_add_ms(struct timespec *t, unsigned ms)
+static void on_open_retry(struct ev_timer *t);
+static void on_expect_timeout(struct ev_timer *t);
+
+/* ---- data channels waiting for something ---- */
+
+static struct daemon_pending *pending_find(struct daemon_pending_list *l,
+                                           const struct md9_guid *inst)
 {
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t->tv_nsec >= 1000000000) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000;
+	for (int i = 0; i < l->n; i++)
+		if (md9_guid_eq(&l->v[i].instance, inst))
+			return &l->v[i];
+	return NULL;
+}
+
+/* Add inst with a deadline ms from now. false: it was there already. */
+static bool pending_add(struct daemon_pending_list *l, const struct md9_guid *inst, unsigned ms)
+{
+	if (pending_find(l, inst))
+		return false;
+	if (l->n < (int)(sizeof(l->v) / sizeof(l->v[0]))) {
+		l->v[l->n].instance = *inst;
+		l->v[l->n].deadline = timespec_in_ms(ms);
+		l->n++;
 	}
+	return true;
 }
 
-static struct timespec now_mono(void)
+static void pending_remove(struct daemon_pending_list *l, const struct md9_guid *inst)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t;
+	for (int i = 0; i < l->n; i++)
+		if (md9_guid_eq(&l->v[i].instance, inst))
+			l->v[i--] = l->v[--l->n];
 }
 
-static bool ts_before(const struct timespec *a, const struct timespec *b)
+/* The expected channels' timer runs at the earliest give-up time. */
+static void arm_expect_timer(struct daemon *d)
 {
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+	const struct timespec *first = NULL;
+
+	for (int i = 0; i < d->expected.n; i++)
+		if (!first || timespec_before(&d->expected.v[i].deadline, first))
+			first = &d->expected.v[i].deadline;
+	if (first)
+		ev_timer_arm_at(d->loop, &d->expect_timer, first, on_expect_timeout, d);
+	else
+		ev_timer_cancel(d->loop, &d->expect_timer);
 }
 
-static void rearm_timer(struct daemon *d);
+/* Channels whose device node is not ready are tried again every OPEN_RETRY_MS. */
+static void arm_open_retry(struct daemon *d)
+{
+	if (!d->opening.n)
+		ev_timer_cancel(d->loop, &d->open_retry);
+	else if (!d->open_retry.armed)
+		ev_timer_arm(d->loop, &d->open_retry, OPEN_RETRY_MS, on_open_retry, d);
+}
 
 /* ---- sessions ---- */
 
@@ -118,13 +150,11 @@ static struct session *session_on(struct daemon *d, const struct md9_guid *inst)
 
 static void forget_pending(struct daemon *d, const struct md9_guid *inst)
 {
-	for (int i = 0; i < d->nexpected; i++)
-		if (md9_guid_eq(&d->expected[i].instance, inst))
-			d->expected[i--] = d->expected[--d->nexpected];
-	for (int i = 0; i < d->nopening; i++)
-		if (md9_guid_eq(&d->opening[i].instance, inst))
-			d->opening[i--] = d->opening[--d->nopening];
-	rearm_timer(d); /* a deadline of what was just forgotten must not fire */
+	pending_remove(&d->expected, inst);
+	pending_remove(&d->opening, inst);
+	/* A deadline of what was just forgotten must not fire. */
+	arm_expect_timer(d);
+	arm_open_retry(d);
 }
 
 /* Open a data channel and start its session. */
@@ -148,29 +178,15 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 	}
 	rc = d->tp->ops->open(d->tp, inst, &ch);
 	if (rc == -EAGAIN) {
-		for (int i = 0; i < d->nopening; i++)
-			if (md9_guid_eq(&d->opening[i].instance, inst))
-				return;
-		if (d->nopening < (int)(sizeof(d->opening) / sizeof(d->opening[0]))) {
-			d->opening[d->nopening].instance = *inst;
-			d->opening[d->nopening].deadline = now_mono();
-			timespec_add_ms(&d->opening[d->nopening].deadline, OPEN_GIVE_UP_MS);
-			d->nopening++;
-		}
-		rearm_timer(d);
+		if (pending_add(&d->opening, inst, OPEN_GIVE_UP_MS))
+			arm_open_retry(d);
 		return;
 	}
 	if (rc == -ENOENT) {
-		for (int i = 0; i < d->nexpected; i++)
-			if (md9_guid_eq(&d->expected[i].instance, inst))
-				return;
-		if (d->nexpected < (int)(sizeof(d->expected) / sizeof(d->expected[0]))) {
-			d->expected[d->nexpected].instance = *inst;
-			d->expected[d->nexpected].since = now_mono();
-			d->nexpected++;
+		if (pending_add(&d->expected, inst, EXPECT_GIVE_UP_MS)) {
 			log_debug("data channel %s: not offered yet; waiting for it", g);
+			arm_expect_timer(d);
 		}
-		rearm_timer(d);
 		return;
 	}
 	forget_pending(d, inst);
@@ -193,6 +209,18 @@ static void ctrl_close(struct daemon *d)
 	d->ctrl_ch = NULL;
 }
 
+static void on_ctrl_timer(struct ev_timer *t);
+
+/* The control channel's one deadline: the VersionResponse (CTRL_WAIT_VERSION)
+ * or the end of the backoff (CTRL_BACKOFF); no timer in the other states. */
+static void ctrl_arm_timer(struct daemon *d, unsigned ms)
+{
+	if (d->ctrl == CTRL_WAIT_VERSION || d->ctrl == CTRL_BACKOFF)
+		ev_timer_arm(d->loop, &d->ctrl_timer, ms, on_ctrl_timer, d);
+	else
+		ev_timer_cancel(d->loop, &d->ctrl_timer);
+}
+
 /* Any failure: close, log why, open again after a bounded backoff. */
 static void ctrl_fail(struct daemon *d, const char *why)
 {
@@ -210,10 +238,8 @@ static void ctrl_fail(struct daemon *d, const char *why)
 	} else {
 		log_warn("control channel: %s; reopening in %u ms", why, ms);
 		d->ctrl = CTRL_BACKOFF;
-		d->ctrl_retry_at = now_mono();
-		timespec_add_ms(&d->ctrl_retry_at, ms);
 	}
-	rearm_timer(d);
+	ctrl_arm_timer(d, ms);
 }
 
 static void ctrl_send(struct daemon *d, const uint8_t *msg, size_t len)
@@ -254,7 +280,7 @@ static void ctrl_message(struct daemon *d, const uint8_t *buf, size_t len)
 		d->ctrl_failures = 0;
 		log_info("control channel ready: host accepted SynthRdp protocol %u.%u",
 			 m.version & 0xffff, m.version >> 16);
-		rearm_timer(d);
+		ctrl_arm_timer(d, 0);
 		return;
 	case CTRL_CREATE_SESSION:
 		if (d->ctrl != CTRL_READY) {
@@ -311,6 +337,7 @@ static void ctrl_open(struct daemon *d)
 	if (rc == -ENOENT) {
 		d->ctrl = CTRL_WAIT_OFFER;
 		d->ctrl_offered = false;
+		ctrl_arm_timer(d, 0);
 		return;
 	}
 	if (rc < 0) {
@@ -323,12 +350,10 @@ static void ctrl_open(struct daemon *d)
 	pipe_tx_init(&d->ctrl_out, &d->ctrl_ch->tx);
 	ev_set(d->loop, &d->ctrl_h, d->ctrl_ch->fd, EPOLLIN, on_ctrl, d);
 	d->ctrl = CTRL_WAIT_VERSION;
-	d->ctrl_retry_at = now_mono();
-	timespec_add_ms(&d->ctrl_retry_at, CTRL_VERSION_TIMEOUT_MS);
+	ctrl_arm_timer(d, CTRL_VERSION_TIMEOUT_MS);
 	log_info("control channel opened; sending VersionRequest 1.0");
 	ctrl_encode_version_request(req, CTRL_VERSION_1_0, CTRL_VERSION_REQUEST_LEN);
 	ctrl_send(d, req, sizeof(req));
-	rearm_timer(d);
 	if (d->ctrl_ch)
 		on_ctrl(&d->ctrl_h, EPOLLIN); /* the answer may be there already */
 }
@@ -352,6 +377,7 @@ static void on_dev_event(void *arg, const struct md9_dev_event *ev)
 			if (d->ctrl_ch)
 				ctrl_fail(d, "the host rescinded the control channel");
 			d->ctrl = CTRL_WAIT_OFFER;
+			ctrl_arm_timer(d, 0);
 		}
 		return;
 	}
@@ -390,86 +416,64 @@ static void on_transport(struct ev_handler *h, uint32_t events)
 	poll_transport(h->arg);
 }
 
-/* ---- timer ---- */
+/* ---- timers ---- */
 
-static void rearm_timer(struct daemon *d)
+static void on_ctrl_timer(struct ev_timer *t)
 {
-	struct timespec next = {0}, t;
-	bool any = false;
-	struct itimerspec its = {0};
+	struct daemon *d = t->arg;
 
-	if (d->ctrl == CTRL_BACKOFF || d->ctrl == CTRL_WAIT_VERSION) {
-		next = d->ctrl_retry_at;
-		any = true;
-	}
-	if (d->nopening) {
-		t = now_mono();
-		timespec_add_ms(&t, OPEN_RETRY_MS);
-		if (!any || ts_before(&t, &next))
-			next = t;
-		any = true;
-	}
-	for (int i = 0; i < d->nexpected; i++) {
-		t = d->expected[i].since;
-		timespec_add_ms(&t, EXPECT_GIVE_UP_MS);
-		if (!any || ts_before(&t, &next))
-			next = t;
-		any = true;
-	}
-	if (d->tp->ops->event_fd(d->tp) < 0) {
-		t = now_mono();
-		timespec_add_ms(&t, RESCAN_MS);
-		if (!any || ts_before(&t, &next))
-			next = t;
-		any = true;
-	}
-	if (any) {
-		its.it_value = next;
-		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-			its.it_value.tv_nsec = 1;
-	}
-	timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+	if (d->ctrl == CTRL_WAIT_VERSION)
+		ctrl_fail(d, "no VersionResponse from the host");
+	else if (d->ctrl == CTRL_BACKOFF)
+		ctrl_open(d);
 }
 
-static void on_timer(struct ev_handler *h, uint32_t events)
+static void on_expect_timeout(struct ev_timer *t)
 {
-	struct daemon *d = h->arg;
-	struct timespec now = now_mono();
-	uint64_t n;
+	struct daemon *d = t->arg;
+	struct timespec now = timespec_now();
 	char g[MD9_GUID_STRLEN];
 
-	if (read(d->timerfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	if (d->tp->ops->event_fd(d->tp) < 0)
-		poll_transport(d);
-	if (d->ctrl == CTRL_WAIT_VERSION && !ts_before(&now, &d->ctrl_retry_at)) {
-		ctrl_fail(d, "no VersionResponse from the host");
-	} else if (d->ctrl == CTRL_BACKOFF && !ts_before(&now, &d->ctrl_retry_at)) {
-		ctrl_open(d);
-	}
-	for (int i = 0; i < d->nexpected; i++) {
-		struct timespec t = d->expected[i].since;
-		timespec_add_ms(&t, EXPECT_GIVE_UP_MS);
-		if (!ts_before(&now, &t)) {
-			log_warn("CreateSession named data channel %s, which the host never offered",
-				 md9_guid_format(&d->expected[i].instance, g));
-			d->expected[i--] = d->expected[--d->nexpected];
+	for (int i = 0; i < d->expected.n; i++) {
+		if (!timespec_before(&now, &d->expected.v[i].deadline)) {
+			log_warn(
+			    "CreateSession named data channel %s, which the host never offered",
+			    md9_guid_format(&d->expected.v[i].instance, g));
+			d->expected.v[i--] = d->expected.v[--d->expected.n];
 		}
 	}
-	for (int i = 0; i < d->nopening; i++) {
-		struct md9_guid inst = d->opening[i].instance;
-		if (!ts_before(&now, &d->opening[i].deadline)) {
+	arm_expect_timer(d);
+}
+
+static void on_open_retry(struct ev_timer *t)
+{
+	struct daemon *d = t->arg;
+	struct timespec now = timespec_now();
+	char g[MD9_GUID_STRLEN];
+
+	for (int i = 0; i < d->opening.n; i++) {
+		struct md9_guid inst = d->opening.v[i].instance;
+		if (!timespec_before(&now, &d->opening.v[i].deadline)) {
 			log_warn("data channel %s: its device node never appeared",
 				 md9_guid_format(&inst, g));
-			d->opening[i--] = d->opening[--d->nopening];
+			d->opening.v[i--] = d->opening.v[--d->opening.n];
 			continue;
 		}
-		int before = d->nopening;
+		int before = d->opening.n;
 		open_data(d, &inst, "retry");
-		if (d->nopening < before)
+		if (d->opening.n < before)
 			i--;
 	}
-	rearm_timer(d);
+	arm_open_retry(d);
+}
+
+/* A transport without an event fd is polled for offers and rescinds. */
+static void on_rescan(struct ev_timer *t)
+{
+	struct daemon *d = t->arg;
+
+	poll_transport(d);
+	ev_timer_arm(d->loop, &d->rescan, RESCAN_MS, on_rescan, d);
 }
 
 /* ---- signals and configuration ---- */
@@ -524,7 +528,7 @@ int daemon_run(struct daemon *d)
 	sigset_t mask;
 	int efd;
 
-	d->sigfd = d->timerfd = d->deferfd = -1;
+	d->sigfd = d->deferfd = -1;
 	d->ctrl = CTRL_WAIT_OFFER;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
@@ -534,14 +538,12 @@ int daemon_run(struct daemon *d)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	d->loop = ev_loop_new();
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->deferfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!d->loop || d->sigfd < 0 || d->timerfd < 0 || d->deferfd < 0) {
+	if (!d->loop || d->sigfd < 0 || d->deferfd < 0) {
 		log_err("cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
 	ev_set(d->loop, &d->sig_h, d->sigfd, EPOLLIN, on_signal, d);
-	ev_set(d->loop, &d->timer_h, d->timerfd, EPOLLIN, on_timer, d);
 	ev_set(d->loop, &d->defer_h, d->deferfd, EPOLLIN, on_defer, d);
 
 	d->tp = md9_transport_new(d->cfg.transport);
@@ -566,7 +568,8 @@ int daemon_run(struct daemon *d)
 	log_info("md9 %s running: transport %s, server %s, security %s", MD9_VERSION,
 		 d->cfg.transport, d->cfg.backend.spec, md9_security_name(d->cfg.security));
 	poll_transport(d);
-	rearm_timer(d);
+	if (efd < 0)
+		ev_timer_arm(d->loop, &d->rescan, RESCAN_MS, on_rescan, d);
 	md9_notifyf("READY=1\nSTATUS=transport %s, server %s", d->cfg.transport, d->cfg.backend.spec);
 	if (d->ctrl == CTRL_WAIT_OFFER && !d->ctrl_offered)
 		log_info("waiting for the host to offer the SynthRdp control channel");
@@ -583,7 +586,6 @@ int daemon_run(struct daemon *d)
 	d->tp->ops->destroy(d->tp);
 	ev_loop_free(d->loop);
 	close(d->sigfd);
-	close(d->timerfd);
 	close(d->deferfd);
 	return d->exit_code;
 }

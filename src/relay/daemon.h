@@ -23,6 +23,14 @@ enum ctrl_state {
 	CTRL_BACKOFF,      /* failed; reopening after a delay */
 };
 
+struct daemon_pending_list {
+	struct daemon_pending {
+		struct md9_guid instance;
+		struct timespec deadline;
+	} v[8];
+	int n;
+};
+
 struct daemon {
 	struct md9_config cfg;
 	const char *config_path; /* for SIGHUP; NULL = no file */
@@ -34,8 +42,12 @@ struct daemon {
 	int ncli;
 	struct ev_loop *loop;
 	struct md9_transport *tp;
-	struct ev_handler tp_h, sig_h, timer_h, defer_h;
-	int sigfd, timerfd, deferfd;
+	struct ev_handler tp_h, sig_h, defer_h;
+	int sigfd, deferfd;
+	struct ev_timer ctrl_timer;   /* VersionResponse deadline, or end of the backoff */
+	struct ev_timer open_retry;   /* channels in `opening` are tried again */
+	struct ev_timer expect_timer; /* the earliest give-up in `expected` */
+	struct ev_timer rescan;       /* transports without an event fd are polled */
 
 	/* control channel */
 	enum ctrl_state ctrl;
@@ -44,23 +56,13 @@ struct daemon {
 	struct pipe_rx ctrl_in;
 	struct pipe_tx ctrl_out;
 	uint32_t host_version;
-	unsigned ctrl_failures;      /* consecutive, for the backoff */
-	struct timespec ctrl_retry_at;
+	unsigned ctrl_failures; /* consecutive, for the backoff */
 	bool ctrl_offered;
 
-	/* Data channels named by CreateSession but not offered yet. */
-	struct {
-		struct md9_guid instance;
-		struct timespec since;
-	} expected[8];
-	int nexpected;
-
-	/* Data instances whose open returned -EAGAIN (uio node not ready yet). */
-	struct {
-		struct md9_guid instance;
-		struct timespec deadline;
-	} opening[8];
-	int nopening;
+	/* Data channels named by CreateSession but not offered yet (deadline:
+	 * when md9 stops waiting), and those whose open returned -EAGAIN (uio
+	 * node not ready yet; deadline: when md9 gives up). */
+	struct daemon_pending_list expected, opening;
 
 	struct session *sessions; /* list */
 	unsigned nsessions;
@@ -76,7 +78,6 @@ struct daemon {
 void daemon_defer(struct daemon *d, struct session *s);
 /* Sessions tell the daemon they are gone (called from session_free). */
 void daemon_session_gone(struct daemon *d, struct session *s);
-void timespec_add_ms(struct timespec *t, unsigned ms);
 
 int daemon_run(struct daemon *d);
 

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "mcs.h"
 #include "relay.h"
+#include "timespec.h"
 #include "tls.h"
 #include "tpkt.h"
 #include "x224.h"
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 /* Room for the host's CR plus an RDP_NEG_REQ md9 may append (8 bytes). */
@@ -36,20 +36,17 @@ static int end(struct session *s, const char *fmt, ...)
 	return -1;
 }
 
+static void on_timer(struct ev_timer *t);
+
+/* The session's one deadline: the negotiation's, then the drain's. */
 static void arm_timer(struct session *s, unsigned ms)
 {
-	struct itimerspec its = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000}};
-
-	if (ms == 0)
-		its.it_value.tv_nsec = 1; /* fire at once */
-	timerfd_settime(s->timerfd, 0, &its, NULL);
+	ev_timer_arm(s->d->loop, &s->timer, ms, on_timer, s);
 }
 
 static void disarm_timer(struct session *s)
 {
-	struct itimerspec its = {0};
-
-	timerfd_settime(s->timerfd, 0, &its, NULL);
+	ev_timer_cancel(s->d->loop, &s->timer);
 }
 
 /* ---- host side (pipe) ---- */
@@ -520,10 +517,7 @@ static void session_free(struct session *s)
 	drop_server(s);
 	if (s->ch_h.active)
 		ev_del(d->loop, &s->ch_h);
-	if (s->timer_h.active)
-		ev_del(d->loop, &s->timer_h);
-	if (s->timerfd >= 0)
-		close(s->timerfd);
+	ev_timer_cancel(d->loop, &s->timer);
 	if (s->ch)
 		s->ch->tp->ops->close(s->ch);
 	daemon_session_gone(d, s);
@@ -536,12 +530,9 @@ static void session_free(struct session *s)
 
 void session_close(struct session *s, const char *reason)
 {
-	struct timespec now;
+	struct timespec now = timespec_now();
 	char g[MD9_GUID_STRLEN];
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double age = (double)(now.tv_sec - s->started.tv_sec) +
-		     (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
+	double age = timespec_diff_s(&s->started, &now);
 	log_info("session %llu: closed (%s): channel %s, %llu bytes host->server, %llu bytes server->host, %.1f s",
 		 (unsigned long long)s->id, reason, md9_guid_format(&s->ch->instance, g),
 		 (unsigned long long)s->bytes_h2s, (unsigned long long)s->bytes_s2h, age);
@@ -610,13 +601,10 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 	session_run(s);
 }
 
-static void on_timer(struct ev_handler *h, uint32_t events)
+static void on_timer(struct ev_timer *t)
 {
-	struct session *s = h->arg;
-	uint64_t n;
+	struct session *s = t->arg;
 
-	if (read(s->timerfd, &n, sizeof(n)) < 0)
-		return;
 	if (s->state == SS_DRAIN) {
 		session_close(s, s->reason_buf);
 		return;
@@ -648,13 +636,12 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 	s->d = d;
 	s->ch = ch;
 	s->sock = -1;
-	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	s->hbuf = malloc(SESSION_NEGO_BUF);
 	s->sbuf = malloc(SESSION_NEGO_BUF);
 	s->q_server = malloc(Q_SERVER_CAP);
 	s->q_host = malloc(SESSION_NEGO_BUF);
 	s->id = ++d->sessions_total;
-	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	s->started = timespec_now();
 	pipe_rx_init(&s->in, &ch->rx);
 	pipe_tx_init(&s->out, &ch->tx);
 	adapter_init(&s->adapter, d->cfg.security);
@@ -664,9 +651,8 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 	s->sock_h.fn = on_socket;
 	log_info("session %llu: opened on data channel %s (server %s, security %s)",
 		 (unsigned long long)s->id, g, d->cfg.backend.spec, md9_security_name(d->cfg.security));
-	if (s->timerfd < 0 || !s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
-	    ev_set(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0 ||
-	    ev_set(d->loop, &s->timer_h, s->timerfd, EPOLLIN, on_timer, s) < 0) {
+	if (!s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
+	    ev_set(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0) {
 		session_close(s, "cannot allocate session resources");
 		return -1;
 	}

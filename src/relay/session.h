@@ -36,8 +36,8 @@ struct session {
 	struct pipe_tx out; /* guest -> host ring */
 	struct md9_stream *server;
 	int sock;
-	struct ev_handler ch_h, sock_h, timer_h;
-	int timerfd;
+	struct ev_handler ch_h, sock_h;
+	struct ev_timer timer;
 	enum session_state state;
 	struct adapter adapter;
 	uint64_t id;

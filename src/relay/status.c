@@ -3,6 +3,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "session.h"
+#include "timespec.h"
 #include "x224.h"
 
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,8 +216,7 @@ static bool selected_known(const struct session *s)
 
 static double age_of(const struct session *s, const struct timespec *now)
 {
-	return (double)(now->tv_sec - s->started.tv_sec) +
-	       (double)(now->tv_nsec - s->started.tv_nsec) / 1e9;
+	return timespec_diff_s(&s->started, now);
 }
 
 static void format_text(struct sbuf *b, const struct daemon *d, double uptime)
@@ -339,7 +338,7 @@ struct status_conn {
 	struct md9_status *st;
 	int fd;
 	struct ev_handler h;
-	struct timespec deadline;
+	struct ev_timer timer; /* STATUS_TIMEOUT_MS from accept */
 	char req[STATUS_MAX_REQUEST + 1];
 	size_t reqlen;
 	char *out;
@@ -349,43 +348,18 @@ struct status_conn {
 struct md9_status {
 	struct daemon *d;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int lfd, tfd;
-	struct ev_handler lh, th;
+	int lfd;
+	struct ev_handler lh;
 	struct timespec started;
 	struct status_conn conns[STATUS_MAX_CLIENTS];
 };
-
-static struct timespec mono(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t;
-}
-
-static void arm(struct md9_status *st)
-{
-	struct itimerspec its = {0};
-	bool any = false;
-
-	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
-		const struct status_conn *c = &st->conns[i];
-		if (c->fd < 0)
-			continue;
-		if (!any || c->deadline.tv_sec < its.it_value.tv_sec ||
-		    (c->deadline.tv_sec == its.it_value.tv_sec &&
-		     c->deadline.tv_nsec < its.it_value.tv_nsec))
-			its.it_value = c->deadline;
-		any = true;
-	}
-	timerfd_settime(st->tfd, TFD_TIMER_ABSTIME, &its, NULL);
-}
 
 static void conn_close(struct status_conn *c)
 {
 	if (c->fd < 0)
 		return;
 	ev_del(c->st->d->loop, &c->h);
+	ev_timer_cancel(c->st->d->loop, &c->timer);
 	close(c->fd);
 	c->fd = -1;
 	free(c->out);
@@ -414,9 +388,8 @@ static void conn_write(struct status_conn *c)
 static void conn_answer(struct status_conn *c)
 {
 	struct md9_status *st = c->st;
-	struct timespec now = mono();
-	double up = (double)(now.tv_sec - st->started.tv_sec) +
-	            (double)(now.tv_nsec - st->started.tv_nsec) / 1e9;
+	struct timespec now = timespec_now();
+	double up = timespec_diff_s(&st->started, &now);
 	char *nl = memchr(c->req, '\n', c->reqlen);
 	size_t n = nl ? (size_t)(nl - c->req) : c->reqlen;
 
@@ -471,6 +444,12 @@ static void on_conn(struct ev_handler *h, uint32_t events)
 	}
 }
 
+static void on_conn_timeout(struct ev_timer *t)
+{
+	log_debug("status: a client took too long; closing it");
+	conn_close(t->arg);
+}
+
 static void on_accept(struct ev_handler *h, uint32_t events)
 {
 	struct md9_status *st = h->arg;
@@ -494,34 +473,13 @@ static void on_accept(struct ev_handler *h, uint32_t events)
 		}
 		c->fd = fd;
 		c->reqlen = 0;
-		c->deadline = mono();
-		timespec_add_ms(&c->deadline, STATUS_TIMEOUT_MS);
 		if (ev_set(st->d->loop, &c->h, fd, EPOLLIN, on_conn, c) < 0) {
 			close(fd);
 			c->fd = -1;
+			continue;
 		}
+		ev_timer_arm(st->d->loop, &c->timer, STATUS_TIMEOUT_MS, on_conn_timeout, c);
 	}
-	arm(st);
-}
-
-static void on_timer(struct ev_handler *h, uint32_t events)
-{
-	struct md9_status *st = h->arg;
-	struct timespec now = mono();
-	uint64_t n;
-
-	if (read(st->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
-		struct status_conn *c = &st->conns[i];
-		if (c->fd >= 0 &&
-		    (c->deadline.tv_sec < now.tv_sec ||
-		     (c->deadline.tv_sec == now.tv_sec && c->deadline.tv_nsec <= now.tv_nsec))) {
-			log_debug("status: a client took too long; closing it");
-			conn_close(c);
-		}
-	}
-	arm(st);
 }
 
 /* Is something answering at `path` already (another md9)? */
@@ -581,16 +539,15 @@ struct md9_status *md9_status_start(struct daemon *d, const char *path)
 	if (!st)
 		return NULL;
 	st->d = d;
-	st->lfd = st->tfd = -1;
+	st->lfd = -1;
 	strcpy(st->path, path);
-	st->started = mono();
+	st->started = timespec_now();
 	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
 		st->conns[i].fd = -1;
 		st->conns[i].st = st;
 	}
 	st->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	st->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (st->lfd < 0 || st->tfd < 0)
+	if (st->lfd < 0)
 		goto fail;
 	/* Created 0660 from the start: no window in which others may connect. */
 	old = umask(0117);
@@ -606,8 +563,7 @@ struct md9_status *md9_status_start(struct daemon *d, const char *path)
 	chmod(path, 0660);
 	if (listen(st->lfd, STATUS_MAX_CLIENTS) < 0)
 		goto fail_unlink;
-	if (ev_set(d->loop, &st->lh, st->lfd, EPOLLIN, on_accept, st) < 0 ||
-	    ev_set(d->loop, &st->th, st->tfd, EPOLLIN, on_timer, st) < 0)
+	if (ev_set(d->loop, &st->lh, st->lfd, EPOLLIN, on_accept, st) < 0)
 		goto fail_unlink;
 	log_info("status socket %s: md9 status answers there", path);
 	return st;
@@ -620,8 +576,6 @@ fail:
 		ev_del(d->loop, &st->lh);
 	if (st->lfd >= 0)
 		close(st->lfd);
-	if (st->tfd >= 0)
-		close(st->tfd);
 	free(st);
 	return NULL;
 }
@@ -633,9 +587,7 @@ void md9_status_stop(struct md9_status *st)
 	for (int i = 0; i < STATUS_MAX_CLIENTS; i++)
 		conn_close(&st->conns[i]);
 	ev_del(st->d->loop, &st->lh);
-	ev_del(st->d->loop, &st->th);
 	close(st->lfd);
-	close(st->tfd);
 	unlink(st->path);
 	free(st);
 }
@@ -645,9 +597,8 @@ void md9_status_stop(struct md9_status *st)
 static int wait_fd(int fd, short what, const struct timespec *deadline)
 {
 	for (;;) {
-		struct timespec now = mono();
-		long ms = (deadline->tv_sec - now.tv_sec) * 1000 +
-		          (deadline->tv_nsec - now.tv_nsec) / 1000000;
+		struct timespec now = timespec_now();
+		long long ms = timespec_diff_ms(&now, deadline);
 		struct pollfd p = {.fd = fd, .events = what};
 		int r;
 
@@ -666,7 +617,7 @@ int md9_status_query_buf(const char *path, bool json, int timeout_ms, char **ans
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *req = json ? "status json\n" : "status\n";
 	size_t reqlen = strlen(req), off = 0, len = 0, cap = 0;
-	struct timespec deadline = mono();
+	struct timespec deadline = timespec_in_ms((unsigned)timeout_ms);
 	char *buf = NULL;
 	int fd, err = 0;
 
@@ -674,7 +625,6 @@ int md9_status_query_buf(const char *path, bool json, int timeout_ms, char **ans
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	timespec_add_ms(&deadline, (unsigned)timeout_ms);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
