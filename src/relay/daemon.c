@@ -296,6 +296,29 @@ static void ctrl_message(struct daemon *d, const uint8_t *buf, size_t len)
 	}
 }
 
+/* Every control message the ring holds; <0 when the channel failed (and is closed). */
+static int ctrl_drain(void *arg)
+{
+	struct daemon *d = arg;
+
+	for (;;) {
+		uint8_t buf[CTRL_MAX_LEN];
+		ssize_t n = pipe_rx_packet(&d->ctrl_in, buf, sizeof(buf));
+		size_t len = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf);
+		if (n < 0) {
+			ctrl_fail(d, d->ctrl_in.error);
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if (pipe_rx_commit(&d->ctrl_in))
+			md9_channel_signal(d->ctrl_ch);
+		ctrl_message(d, buf, len);
+		if (!d->ctrl_ch)
+			return -1; /* it failed and was closed */
+	}
+}
+
 static void on_ctrl(struct ev_handler *h, uint32_t events)
 {
 	struct daemon *d = h->arg;
@@ -304,27 +327,8 @@ static void on_ctrl(struct ev_handler *h, uint32_t events)
 		ctrl_fail(d, "the host closed the control channel");
 		return;
 	}
-	for (;;) {
-		vmbus_ring_mask(&d->ctrl_ch->rx);
-		for (;;) {
-			uint8_t buf[CTRL_MAX_LEN];
-			ssize_t n = pipe_rx_packet(&d->ctrl_in, buf, sizeof(buf));
-			size_t len = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf);
-			if (n < 0) {
-				ctrl_fail(d, d->ctrl_in.error);
-				return;
-			}
-			if (n == 0)
-				break;
-			if (pipe_rx_commit(&d->ctrl_in))
-				md9_channel_signal(d->ctrl_ch);
-			ctrl_message(d, buf, len);
-			if (!d->ctrl_ch)
-				return; /* it failed and was closed */
-		}
-		if (!vmbus_ring_unmask(&d->ctrl_ch->rx))
-			break;
-	}
+	if (vmbus_ring_drain(&d->ctrl_ch->rx, ctrl_drain, d) < 0)
+		return;
 	if (d->ctrl_ch->rx.broken)
 		ctrl_fail(d, d->ctrl_ch->rx.broken);
 }

@@ -539,33 +539,34 @@ void session_close(struct session *s, const char *reason)
 	session_free(s);
 }
 
+/* One drain of the host's ring: run the state machine until it has nothing
+ * to do, ring the host's doorbell once. 0: wake on the host's next bytes;
+ * >0: the session does not want them now (ring stays masked); <0: it ends. */
+static int session_drain(void *arg)
+{
+	struct session *s = arg;
+	bool kick;
+	int rc;
+
+	while ((rc = step(s)) > 0)
+		;
+	if (rc < 0)
+		return -1;
+	kick = pipe_tx_commit(&s->out);
+	kick |= pipe_rx_commit(&s->in);
+	if (kick) {
+		/* On uio this write also clears the RX interrupt mask. */
+		md9_channel_signal(s->ch);
+	}
+	return wants_host(s) && !s->deferred ? 0 : 1;
+}
+
 void session_run(struct session *s)
 {
-	bool kick;
-
-	for (;;) {
-		int rc;
-
-		vmbus_ring_mask(&s->ch->rx);
-		while ((rc = step(s)) > 0)
-			;
-		if (rc < 0)
-			break;
-		kick = pipe_tx_commit(&s->out);
-		kick |= pipe_rx_commit(&s->in);
-		if (kick) {
-			/* On uio this write also clears the RX interrupt mask. */
-			md9_channel_signal(s->ch);
-		}
-		if (wants_host(s) && !s->deferred) {
-			if (vmbus_ring_unmask(&s->ch->rx))
-				continue; /* bytes arrived after the last look */
-		}
-		if (s->ch->rx.broken || s->ch->tx.broken)
-			end(s, "the host corrupted a ring index: %s",
-			    s->ch->rx.broken ? s->ch->rx.broken : s->ch->tx.broken);
-		break;
-	}
+	if (vmbus_ring_drain(&s->ch->rx, session_drain, s) == 0 &&
+	    (s->ch->rx.broken || s->ch->tx.broken))
+		end(s, "the host corrupted a ring index: %s",
+		    s->ch->rx.broken ? s->ch->rx.broken : s->ch->tx.broken);
 	if (s->close_reason) {
 		/* Bytes already in the TX ring are the host's to read. */
 		if (pipe_tx_commit(&s->out))
