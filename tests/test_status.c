@@ -65,8 +65,9 @@ struct fake {
 static void fake_init(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
-	md9_config_defaults(&f->d.cfg);
-	strcpy(f->d.cfg.transport, "sim:/tmp/with \"quotes\"\n");
+	strcpy(f->d.set.transport, "sim:/tmp/with \"quotes\"\n");
+	strcpy(f->d.set.session.backend.spec, "tcp:127.0.0.1:3389");
+	f->d.set.max_sessions = 16;
 	f->d.ctrl = CTRL_READY;
 	f->d.ctrl_offered = true;
 	f->d.host_version = 1;

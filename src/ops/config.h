@@ -6,6 +6,7 @@
 #include "adapter.h"
 #include "backend.h"
 #include "log.h"
+#include "settings.h"
 #include "tls.h"
 
 #include <stddef.h>
@@ -33,5 +34,7 @@ void md9_config_defaults(struct md9_config *c);
 int md9_config_load(struct md9_config *c, const char *path, bool optional);
 /* One "key = value" setting (same keys as the file, used by flags too). */
 int md9_config_set(struct md9_config *c, const char *key, const char *value, const char **why);
+/* The settings the relay layer runs with (relay/settings.h), from c. */
+void md9_config_daemon_settings(const struct md9_config *c, struct daemon_settings *out);
 
 #endif

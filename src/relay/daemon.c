@@ -2,8 +2,6 @@
 
 #include "control.h"
 #include "log.h"
-#include "notify.h"
-#include "privdrop.h"
 #include "session.h"
 #include "status.h"
 #include "timespec.h"
@@ -170,7 +168,7 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 		forget_pending(d, inst);
 		return;
 	}
-	if (d->nsessions >= d->cfg.max_sessions) {
+	if (d->nsessions >= d->set.max_sessions) {
 		log_warn("data channel %s: refusing a session: %u sessions open (max_sessions)", g,
 			 d->nsessions);
 		forget_pending(d, inst);
@@ -482,31 +480,16 @@ static void on_rescan(struct ev_timer *t)
 
 /* ---- signals and configuration ---- */
 
-static void reload(struct daemon *d)
+void daemon_reconfigure(struct daemon *d, const struct daemon_settings *set)
 {
-	struct md9_config c;
-	const char *why;
+	char transport[sizeof(d->set.transport)];
 
-	md9_config_defaults(&c);
-	if (d->config_path && md9_config_load(&c, d->config_path, d->config_optional) < 0) {
-		log_err("reload failed; keeping the running configuration");
-		return;
-	}
-	for (int i = 0; i < d->ncli; i++) {
-		if (md9_config_set(&c, d->cli[i].key, d->cli[i].value, &why) < 0) {
-			log_err("reload: --%s %s: %s; keeping the running configuration",
-				d->cli[i].key, d->cli[i].value, why);
-			return;
-		}
-	}
-	if (strcmp(c.transport, d->cfg.transport) != 0)
+	if (strcmp(set->transport, d->set.transport) != 0)
 		log_warn("reload: the transport cannot change while running; keeping %s",
-			 d->cfg.transport);
-	strcpy(c.transport, d->cfg.transport);
-	d->cfg = c;
-	md9_log_set_level(c.log_level);
-	log_info("configuration reloaded: server %s, security %s (new sessions use it)",
-		 c.backend.spec, md9_security_name(c.security));
+		         d->set.transport);
+	memcpy(transport, d->set.transport, sizeof(transport));
+	d->set = *set;
+	memcpy(d->set.transport, transport, sizeof(transport));
 }
 
 static void on_signal(struct ev_handler *h, uint32_t events)
@@ -516,9 +499,8 @@ static void on_signal(struct ev_handler *h, uint32_t events)
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			md9_notify_reloading();
-			reload(d);
-			md9_notify("READY=1");
+			if (d->hooks.reload)
+				d->hooks.reload(d->hooks.arg);
 		} else {
 			log_info("signal %u: stopping", si.ssi_signo);
 			d->stopping = true;
@@ -527,13 +509,26 @@ static void on_signal(struct ev_handler *h, uint32_t events)
 	}
 }
 
-int daemon_run(struct daemon *d)
+struct daemon *daemon_new(const struct daemon_settings *set, const struct daemon_hooks *hooks)
 {
-	sigset_t mask;
-	int efd;
+	struct daemon *d = calloc(1, sizeof(*d));
 
+	if (!d) {
+		log_err("out of memory");
+		return NULL;
+	}
+	d->set = *set;
+	if (hooks)
+		d->hooks = *hooks;
 	d->sigfd = d->deferfd = -1;
 	d->ctrl = CTRL_WAIT_OFFER;
+	return d;
+}
+
+int daemon_open(struct daemon *d)
+{
+	sigset_t mask;
+
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -545,51 +540,65 @@ int daemon_run(struct daemon *d)
 	d->deferfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!d->loop || d->sigfd < 0 || d->deferfd < 0) {
 		log_err("cannot set up the event loop: %s", strerror(errno));
-		return 1;
+		return -1;
 	}
 	ev_set(d->loop, &d->sig_h, d->sigfd, EPOLLIN, on_signal, d);
 	ev_set(d->loop, &d->defer_h, d->deferfd, EPOLLIN, on_defer, d);
 
-	d->tp = md9_transport_new(d->cfg.transport);
+	d->tp = md9_transport_new(d->set.transport);
 	if (!d->tp)
-		return 1;
+		return -1;
 	if (d->tp->ops->bind_class(d->tp, &md9_guid_control_class) < 0 ||
 	    d->tp->ops->bind_class(d->tp, &md9_guid_data_class) < 0) {
 		log_err("cannot bind the SynthRdp classes to the %s transport", d->tp->ops->name);
-		d->tp->ops->destroy(d->tp);
-		return 1;
+		return -1;
 	}
-	/* Root was needed for new_id only: from here on md9 runs as `user`. */
-	if (md9_privdrop(d->cfg.run_user, d->cfg.status_socket) < 0) {
-		d->tp->ops->destroy(d->tp);
-		return 1;
-	}
-	if (d->cfg.status_socket[0])
-		d->status = md9_status_start(d, d->cfg.status_socket);
+	return 0;
+}
+
+int daemon_run(struct daemon *d)
+{
+	int efd;
+
+	if (d->set.status_socket[0])
+		d->status = md9_status_start(d, d->set.status_socket);
 	efd = d->tp->ops->event_fd(d->tp);
 	if (efd >= 0)
 		ev_set(d->loop, &d->tp_h, efd, EPOLLIN, on_transport, d);
 	log_info("md9 %s running: transport %s, server %s, security %s", MD9_VERSION,
-		 d->cfg.transport, d->cfg.backend.spec, md9_security_name(d->cfg.security));
+	         d->set.transport, d->set.session.backend.spec,
+	         md9_security_name(d->set.session.security));
 	poll_transport(d);
 	if (efd < 0)
 		ev_timer_arm(d->loop, &d->rescan, RESCAN_MS, on_rescan, d);
-	md9_notifyf("READY=1\nSTATUS=transport %s, server %s", d->cfg.transport, d->cfg.backend.spec);
+	if (d->hooks.ready)
+		d->hooks.ready(d->hooks.arg);
 	if (d->ctrl == CTRL_WAIT_OFFER && !d->ctrl_offered)
 		log_info("waiting for the host to offer the SynthRdp control channel");
 
 	if (ev_run(d->loop) < 0)
 		d->exit_code = 1;
-	md9_notify("STOPPING=1");
+	if (d->hooks.stopping)
+		d->hooks.stopping(d->hooks.arg);
 	md9_status_stop(d->status);
 	d->status = NULL;
 
 	while (d->sessions)
 		session_close(d->sessions, "md9 is stopping");
 	ctrl_close(d);
-	d->tp->ops->destroy(d->tp);
-	ev_loop_free(d->loop);
-	close(d->sigfd);
-	close(d->deferfd);
 	return d->exit_code;
+}
+
+void daemon_free(struct daemon *d)
+{
+	if (!d)
+		return;
+	if (d->tp)
+		d->tp->ops->destroy(d->tp);
+	ev_loop_free(d->loop);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->deferfd >= 0)
+		close(d->deferfd);
+	free(d);
 }

@@ -5,9 +5,9 @@
 #ifndef MD9_DAEMON_H
 #define MD9_DAEMON_H
 
-#include "config.h"
 #include "evloop.h"
 #include "pipe.h"
+#include "settings.h"
 #include "transport.h"
 
 #include <stdint.h>
@@ -31,15 +31,21 @@ struct daemon_pending_list {
 	int n;
 };
 
+/* What the daemon's caller does at three points of its life (the service
+ * manager's notifications, the configuration). Any may be NULL. */
+struct daemon_hooks {
+	void *arg;
+	/* md9 serves: the status socket is up, the transport polled once. */
+	void (*ready)(void *arg);
+	/* SIGHUP: read the configuration again and call daemon_reconfigure. */
+	void (*reload)(void *arg);
+	/* The loop ended (a signal, or the transport failed); sessions close next. */
+	void (*stopping)(void *arg);
+};
+
 struct daemon {
-	struct md9_config cfg;
-	const char *config_path; /* for SIGHUP; NULL = no file */
-	bool config_optional;    /* the default path may be missing */
-	/* Settings given on the command line, applied over the file again on reload. */
-	struct {
-		const char *key, *value;
-	} cli[16];
-	int ncli;
+	struct daemon_settings set;
+	struct daemon_hooks hooks;
 	struct ev_loop *loop;
 	struct md9_transport *tp;
 	struct ev_handler tp_h, sig_h, defer_h;
@@ -79,6 +85,16 @@ void daemon_defer(struct daemon *d, struct session *s);
 /* Sessions tell the daemon they are gone (called from session_free). */
 void daemon_session_gone(struct daemon *d, struct session *s);
 
+/* The three steps of a daemon's life, in this order, so that the caller can
+ * do what needs root between them: daemon_open sets up the loop and signals,
+ * opens the transport and binds the SynthRdp classes to it (root on uio:
+ * new_id); daemon_run starts the status socket and serves until SIGINT or
+ * SIGTERM. 0 / -1 (logged); daemon_run returns the exit status. */
+struct daemon *daemon_new(const struct daemon_settings *set, const struct daemon_hooks *hooks);
+int daemon_open(struct daemon *d);
 int daemon_run(struct daemon *d);
+void daemon_free(struct daemon *d);
+/* New settings for the sessions opened from now on; the transport stays. */
+void daemon_reconfigure(struct daemon *d, const struct daemon_settings *set);
 
 #endif

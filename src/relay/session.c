@@ -115,11 +115,11 @@ static int flush_server(struct session *s)
 
 static int connect_server(struct session *s)
 {
-	int fd = md9_backend_connect(&s->d->cfg.backend);
+	int fd = md9_backend_connect(&s->d->set.session.backend);
 
 	if (fd < 0)
-		return end(s, "cannot connect to the server %s: %s", s->d->cfg.backend.spec,
-			   strerror(-fd));
+		return end(s, "cannot connect to the server %s: %s", s->d->set.session.backend.spec,
+		           strerror(-fd));
 	s->sock = fd;
 	s->state = SS_CONNECT;
 	return ev_set(s->d->loop, &s->sock_h, fd, EPOLLOUT, s->sock_h.fn, s);
@@ -247,7 +247,7 @@ static int take_cc(struct session *s)
 		snprintf(s->reason_buf, sizeof(s->reason_buf), "the server refused %s: %s",
 			 x224_protocol_name(s->adapter.asked), x224_failure_name(cc.failure_code));
 		s->state = SS_DRAIN;
-		arm_timer(s, s->d->cfg.drain_timeout_ms);
+		arm_timer(s, s->d->set.session.drain_timeout_ms);
 		return 1;
 	case ADAPTER_FAIL:
 		log_choice(s);
@@ -318,7 +318,7 @@ static int relay_h2s(struct session *s)
 		if (rc <= 0)
 			return rc;
 	}
-	r = relay_pipe_to_stream(&s->in, s->server, s->d->cfg.relay_budget);
+	r = relay_pipe_to_stream(&s->in, s->server, s->d->set.session.relay_budget);
 	s->bytes_h2s += r.moved;
 	switch (r.state) {
 	case RELAY_ERROR:
@@ -344,7 +344,7 @@ static int relay_s2h(struct session *s)
 
 	if (s->q_host_len && flush_host(s) == 0)
 		return 0;
-	r = relay_stream_to_pipe(s->server, &s->out, s->d->cfg.relay_budget);
+	r = relay_stream_to_pipe(s->server, &s->out, s->d->set.session.relay_budget);
 	s->bytes_s2h += r.moved;
 	switch (r.state) {
 	case RELAY_EOF:
@@ -356,7 +356,7 @@ static int relay_s2h(struct session *s)
 			snprintf(s->reason_buf, sizeof(s->reason_buf), "reading from the server failed: %s",
 				 strerror(-r.err));
 		s->state = SS_DRAIN;
-		arm_timer(s, s->d->cfg.drain_timeout_ms);
+		arm_timer(s, s->d->set.session.drain_timeout_ms);
 		return 1;
 	case RELAY_BLOCKED:
 		if (pipe_tx_wait(&s->out, 1)) {
@@ -414,8 +414,8 @@ static int step(struct session *s)
 		s->last_sock_events = 0;
 		rc = md9_backend_connected(s->sock);
 		if (rc < 0)
-			return end(s, "cannot connect to the server %s: %s", s->d->cfg.backend.spec,
-				   strerror(-rc));
+			return end(s, "cannot connect to the server %s: %s",
+			           s->d->set.session.backend.spec, strerror(-rc));
 		s->state = SS_NEGOTIATE;
 		return 1;
 	case SS_NEGOTIATE:
@@ -442,7 +442,7 @@ static int step(struct session *s)
 	case SS_TLS: {
 		const char *why = NULL;
 		char desc[96];
-		rc = md9_tls_handshake(s->server, &s->d->cfg.tls_pin, &why);
+		rc = md9_tls_handshake(s->server, &s->d->set.session.tls_pin, &why);
 		if (rc == -EAGAIN)
 			return progress;
 		if (rc < 0)
@@ -645,19 +645,20 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 	s->started = timespec_now();
 	pipe_rx_init(&s->in, &ch->rx);
 	pipe_tx_init(&s->out, &ch->tx);
-	adapter_init(&s->adapter, d->cfg.security);
+	adapter_init(&s->adapter, d->set.session.security);
 	s->next = d->sessions;
 	d->sessions = s;
 	d->nsessions++;
 	s->sock_h.fn = on_socket;
 	log_info("session %llu: opened on data channel %s (server %s, security %s)",
-		 (unsigned long long)s->id, g, d->cfg.backend.spec, md9_security_name(d->cfg.security));
+	         (unsigned long long)s->id, g, d->set.session.backend.spec,
+	         md9_security_name(d->set.session.security));
 	if (!s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
 	    ev_set(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0) {
 		session_close(s, "cannot allocate session resources");
 		return -1;
 	}
-	arm_timer(s, d->cfg.negotiate_timeout_ms);
+	arm_timer(s, d->set.session.negotiate_timeout_ms);
 	if (connect_server(s) < 0) {
 		session_close(s, s->close_reason);
 		return -1;

@@ -226,9 +226,9 @@ static void format_text(struct sbuf *b, const struct daemon *d, double uptime)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	sb_printf(b, "md9 %s (pid %d), up %.0f s\n", MD9_VERSION, (int)getpid(), uptime);
-	sb_printf(b, "transport: %s\n", d->cfg.transport);
-	sb_printf(b, "server: %s, security %s\n", d->cfg.backend.spec,
-	          md9_security_name(d->cfg.security));
+	sb_printf(b, "transport: %s\n", d->set.transport);
+	sb_printf(b, "server: %s, security %s\n", d->set.session.backend.spec,
+	          md9_security_name(d->set.session.security));
 	sb_printf(b, "control channel: %s", ctrl_state_name(d->ctrl));
 	if (d->ctrl == CTRL_READY)
 		sb_printf(b, ", host protocol %u.%u", d->host_version & 0xffff,
@@ -240,7 +240,7 @@ static void format_text(struct sbuf *b, const struct daemon *d, double uptime)
 		          d->ctrl_failures == 1 ? "" : "s");
 	sb_printf(b, "\n");
 	sb_printf(b, "sessions: %u open, %llu since start, max %u\n", d->nsessions,
-	          (unsigned long long)d->sessions_total, d->cfg.max_sessions);
+	          (unsigned long long)d->sessions_total, d->set.max_sessions);
 	for (const struct session *s = d->sessions; s; s = s->next) {
 		sb_printf(b,
 		          "  session %llu: channel %s, %s, age %.1f s, %llu bytes host->server, "
@@ -264,11 +264,11 @@ static void format_json(struct sbuf *b, const struct daemon *d, double uptime)
 	sb_printf(b, "{\"version\":");
 	sb_json(b, MD9_VERSION);
 	sb_printf(b, ",\"pid\":%d,\"uptime_s\":%.3f,\"transport\":", (int)getpid(), uptime);
-	sb_json(b, d->cfg.transport);
+	sb_json(b, d->set.transport);
 	sb_printf(b, ",\"server\":");
-	sb_json(b, d->cfg.backend.spec);
+	sb_json(b, d->set.session.backend.spec);
 	sb_printf(b, ",\"security\":");
-	sb_json(b, md9_security_name(d->cfg.security));
+	sb_json(b, md9_security_name(d->set.session.security));
 	sb_printf(b, ",\"control\":{\"state\":");
 	sb_json(b, ctrl_state_name(d->ctrl));
 	sb_printf(b, ",\"offered\":%s,\"failures\":%u,\"host_version\":",
@@ -279,7 +279,7 @@ static void format_json(struct sbuf *b, const struct daemon *d, double uptime)
 		sb_printf(b, "null");
 	sb_printf(
 	    b, "},\"sessions_open\":%u,\"sessions_total\":%llu,\"max_sessions\":%u,\"sessions\":[",
-	    d->nsessions, (unsigned long long)d->sessions_total, d->cfg.max_sessions);
+	    d->nsessions, (unsigned long long)d->sessions_total, d->set.max_sessions);
 	for (const struct session *s = d->sessions; s; s = s->next) {
 		sb_printf(b, "%s{\"id\":%llu,\"instance\":", first ? "" : ",",
 		          (unsigned long long)s->id);
