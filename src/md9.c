@@ -4,7 +4,7 @@
 #include "log.h"
 #include "run.h"
 #include "setup.h"
-#include "status.h"
+#include "status_query.h"
 
 #include <errno.h>
 #include <getopt.h>

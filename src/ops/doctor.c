@@ -5,7 +5,7 @@
 #include "guid.h"
 #include "log.h"
 #include "privdrop.h"
-#include "status.h"
+#include "status_query.h"
 #include "sysfs.h"
 
 #include <ctype.h>

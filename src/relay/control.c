@@ -4,6 +4,20 @@
 
 #include <string.h>
 
+const char *ctrl_state_name(enum ctrl_state s)
+{
+	switch (s) {
+	case CTRL_WAIT_OFFER:
+		return "waiting-for-offer";
+	case CTRL_WAIT_VERSION:
+		return "version-exchange";
+	case CTRL_READY:
+		return "ready";
+	case CTRL_BACKOFF:
+		return "backoff";
+	}
+	return "unknown";
+}
 
 size_t ctrl_msg_len(uint32_t type)
 {

@@ -1,10 +1,13 @@
 #include "daemon.h"
 
 #include "control.h"
+#include "evloop.h"
 #include "log.h"
+#include "pipe.h"
 #include "session.h"
 #include "status.h"
 #include "timespec.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +26,59 @@
 #define OPEN_GIVE_UP_MS         5000
 #define EXPECT_GIVE_UP_MS       10000
 #define RESCAN_MS               1000
+
+struct daemon_pending_list {
+	struct daemon_pending {
+		struct md9_guid instance;
+		struct timespec deadline;
+	} v[8];
+	int n;
+};
+
+/* The registry: one slot per open session. A slot is what the session's
+ * callbacks point to (its owner); the session itself never sees the daemon. */
+struct daemon_slot {
+	struct daemon *d;
+	struct session *s; /* NULL: free */
+	struct md9_guid instance;
+	bool deferred; /* asked to run again (session_env.defer) */
+};
+
+struct daemon {
+	struct daemon_settings set;
+	struct daemon_hooks hooks;
+	struct ev_loop *loop;
+	struct md9_transport *tp;
+	struct ev_handler tp_h, sig_h, defer_h;
+	int sigfd, deferfd;
+	struct ev_timer ctrl_timer;   /* VersionResponse deadline, or end of the backoff */
+	struct ev_timer open_retry;   /* channels in `opening` are tried again */
+	struct ev_timer expect_timer; /* the earliest give-up in `expected` */
+	struct ev_timer rescan;       /* transports without an event fd are polled */
+
+	/* control channel */
+	enum ctrl_state ctrl;
+	struct md9_channel *ctrl_ch;
+	struct ev_handler ctrl_h;
+	struct pipe_rx ctrl_in;
+	struct pipe_tx ctrl_out;
+	uint32_t host_version;
+	unsigned ctrl_failures; /* consecutive, for the backoff */
+	bool ctrl_offered;
+
+	/* Data channels named by CreateSession but not offered yet (deadline:
+	 * when md9 stops waiting), and those whose open returned -EAGAIN (uio
+	 * node not ready yet; deadline: when md9 gives up). */
+	struct daemon_pending_list expected, opening;
+
+	struct daemon_slot slots[DAEMON_MAX_SESSIONS];
+	unsigned nsessions;
+	uint64_t sessions_total;
+	bool stopping;
+	int exit_code;
+	struct md9_status *status;                       /* `md9 status` socket, NULL if none */
+	struct status_session snap[DAEMON_MAX_SESSIONS]; /* the status answer's sessions */
+};
 
 static void on_open_retry(struct ev_timer *t);
 static void on_expect_timeout(struct ev_timer *t);
@@ -83,67 +139,106 @@ static void arm_open_retry(struct daemon *d)
 
 /* ---- sessions ---- */
 
-void daemon_defer(struct daemon *d, struct session *s)
+static void on_session_defer(void *owner)
 {
+	struct daemon_slot *slot = owner;
 	uint64_t one = 1;
 
-	if (s->deferred)
-		return;
-	s->deferred = true;
-	s->next_deferred = d->deferred;
-	d->deferred = s;
-	if (write(d->deferfd, &one, sizeof(one)) < 0)
+	slot->deferred = true;
+	if (write(slot->d->deferfd, &one, sizeof(one)) < 0)
 		log_debug("defer: %s", strerror(errno));
 }
 
-void daemon_session_gone(struct daemon *d, struct session *s)
+static void on_session_gone(void *owner)
 {
-	for (struct session **p = &d->sessions; *p; p = &(*p)->next) {
-		if (*p == s) {
-			*p = s->next;
-			d->nsessions--;
-			break;
-		}
-	}
-	for (struct session **p = &d->deferred; *p; p = &(*p)->next_deferred) {
-		if (*p == s) {
-			*p = s->next_deferred;
-			break;
-		}
-	}
+	struct daemon_slot *slot = owner;
+
+	slot->s = NULL;
+	slot->deferred = false;
+	slot->d->nsessions--;
 }
 
+/* The sessions that asked before this round run once each; one that asks
+ * again while running waits for the next round (its eventfd write wakes the
+ * loop again), and one that ends frees its slot. */
 static void on_defer(struct ev_handler *h, uint32_t events)
 {
 	struct daemon *d = h->arg;
+	bool due[DAEMON_MAX_SESSIONS];
 	uint64_t n;
-	struct session *list = d->deferred;
 
 	if (read(d->deferfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
-	d->deferred = NULL;
-	/* Each session is unlinked before it runs: running may close it or
-	 * defer it again onto the new list. */
-	while (list) {
-		struct session *s = list;
-		list = s->next_deferred;
-		s->deferred = false;
-		s->next_deferred = NULL;
-		/* A session closed earlier in this round is no longer on d->sessions. */
-		bool alive = false;
-		for (struct session *t = d->sessions; t; t = t->next)
-			alive |= t == s;
-		if (alive)
-			session_run(s);
+	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++) {
+		due[i] = d->slots[i].s && d->slots[i].deferred;
+		d->slots[i].deferred = false;
 	}
+	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++)
+		if (due[i] && d->slots[i].s)
+			session_resume(d->slots[i].s);
 }
 
 static struct session *session_on(struct daemon *d, const struct md9_guid *inst)
 {
-	for (struct session *s = d->sessions; s; s = s->next)
-		if (md9_guid_eq(&s->ch->instance, inst))
-			return s;
+	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++)
+		if (d->slots[i].s && md9_guid_eq(&d->slots[i].instance, inst))
+			return d->slots[i].s;
 	return NULL;
+}
+
+/* Start a session on ch (an open data channel) in a free slot. */
+static void start_session(struct daemon *d, struct daemon_slot *slot, struct md9_channel *ch)
+{
+	struct session_env env = {
+	    .loop = d->loop,
+	    .set = d->set.session, /* a copy: SIGHUP does not reach running sessions */
+	    .id = d->sessions_total + 1,
+	    .owner = slot,
+	    .defer = on_session_defer,
+	    .gone = on_session_gone,
+	};
+	struct md9_guid inst = ch->instance;
+	struct session *s = session_new(&env, ch);
+
+	if (!s)
+		return;
+	d->sessions_total++;
+	d->nsessions++;
+	slot->d = d;
+	slot->s = s;
+	slot->instance = inst;
+	slot->deferred = false;
+	session_start(s); /* may end it already */
+}
+
+/* The status answer: the daemon's part, then each session's own. */
+static void snapshot(void *arg, struct status_snapshot *out)
+{
+	struct daemon *d = arg;
+	unsigned n = 0;
+
+	out->transport = d->set.transport;
+	out->server = d->set.session.backend.spec;
+	out->security = md9_security_name(d->set.session.security);
+	out->ctrl = d->ctrl;
+	out->ctrl_offered = d->ctrl_offered;
+	out->ctrl_failures = d->ctrl_failures;
+	out->host_version = d->host_version;
+	out->sessions_total = d->sessions_total;
+	out->max_sessions = d->set.max_sessions;
+	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++) {
+		if (!d->slots[i].s)
+			continue;
+		session_snapshot(d->slots[i].s, &d->snap[n]);
+		/* oldest first */
+		for (unsigned j = n++; j > 0 && d->snap[j - 1].id > d->snap[j].id; j--) {
+			struct status_session t = d->snap[j];
+			d->snap[j] = d->snap[j - 1];
+			d->snap[j - 1] = t;
+		}
+	}
+	out->sessions = d->snap;
+	out->nsessions = n;
 }
 
 static void forget_pending(struct daemon *d, const struct md9_guid *inst)
@@ -158,6 +253,7 @@ static void forget_pending(struct daemon *d, const struct md9_guid *inst)
 /* Open a data channel and start its session. */
 static void open_data(struct daemon *d, const struct md9_guid *inst, const char *why)
 {
+	struct daemon_slot *slot = NULL;
 	struct md9_channel *ch;
 	char g[MD9_GUID_STRLEN];
 	int rc;
@@ -168,7 +264,10 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 		forget_pending(d, inst);
 		return;
 	}
-	if (d->nsessions >= d->set.max_sessions) {
+	for (int i = 0; i < DAEMON_MAX_SESSIONS && !slot; i++)
+		if (!d->slots[i].s)
+			slot = &d->slots[i];
+	if (d->nsessions >= d->set.max_sessions || !slot) {
 		log_warn("data channel %s: refusing a session: %u sessions open (max_sessions)", g,
 			 d->nsessions);
 		forget_pending(d, inst);
@@ -193,7 +292,7 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 		return;
 	}
 	log_debug("data channel %s opened (%s)", g, why);
-	session_new(d, ch);
+	start_session(d, slot, ch);
 }
 
 /* ---- control channel ---- */
@@ -561,7 +660,7 @@ int daemon_run(struct daemon *d)
 	int efd;
 
 	if (d->set.status_socket[0])
-		d->status = md9_status_start(d, d->set.status_socket);
+		d->status = md9_status_start(d->loop, d->set.status_socket, snapshot, d);
 	efd = d->tp->ops->event_fd(d->tp);
 	if (efd >= 0)
 		ev_set(d->loop, &d->tp_h, efd, EPOLLIN, on_transport, d);
@@ -583,8 +682,9 @@ int daemon_run(struct daemon *d)
 	md9_status_stop(d->status);
 	d->status = NULL;
 
-	while (d->sessions)
-		session_close(d->sessions, "md9 is stopping");
+	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++)
+		if (d->slots[i].s)
+			session_close(d->slots[i].s, "md9 is stopping");
 	ctrl_close(d);
 	return d->exit_code;
 }

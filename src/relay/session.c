@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include "adapter.h"
 #include "log.h"
 #include "mcs.h"
 #include "relay.h"
@@ -16,6 +17,54 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* Host bytes md9 holds before the relay starts: a Connection Request and an
+ * MCS Connect-Initial are each one TPKT (at most 65535 bytes). */
+#define SESSION_NEGO_BUF 65536
+
+enum session_state {
+	SS_CONNECT,   /* connecting to the server; the host's CR may arrive meanwhile */
+	SS_NEGOTIATE, /* CR sent to the server, waiting for its CC */
+	SS_TLS,       /* md9's TLS handshake with the server */
+	SS_WAIT_MCS,  /* waiting for the host's MCS Connect-Initial */
+	SS_RELAY,     /* bytes flow both ways untouched */
+	SS_DRAIN,     /* the server ended: let the host read what is queued, then close */
+};
+
+struct session {
+	struct session_env env;
+	bool deferred; /* a deferred run was asked for and has not happened yet */
+	struct md9_channel *ch;
+	struct pipe_rx in;  /* host -> guest ring */
+	struct pipe_tx out; /* guest -> host ring */
+	struct md9_stream *server;
+	int sock;
+	struct ev_handler ch_h, sock_h;
+	struct ev_timer timer;
+	enum session_state state;
+	struct adapter adapter;
+	struct timespec started;
+
+	/* Negotiation buffers: host bytes (CR, then Connect-Initial) and server
+	 * bytes (CC); q_* hold bytes still to be written to each side. */
+	uint8_t *hbuf;
+	size_t hlen;
+	size_t cr_len;
+	uint8_t *sbuf;
+	size_t slen;
+	uint8_t *q_server;
+	size_t q_server_len, q_server_off;
+	uint8_t *q_host;
+	size_t q_host_len, q_host_off;
+
+	bool server_writable_wait; /* ring -> server blocked on the socket */
+	bool host_full_wait;       /* server -> ring blocked on the TX ring */
+	bool refused;              /* pass the server's refusal to the host, then drain */
+	uint64_t bytes_h2s, bytes_s2h;
+	uint32_t last_sock_events;
+	const char *close_reason;
+	char reason_buf[256];
+};
 
 /* Room for the host's CR plus an RDP_NEG_REQ md9 may append (8 bytes). */
 #define Q_SERVER_CAP (SESSION_NEGO_BUF + 64)
@@ -38,15 +87,24 @@ static int end(struct session *s, const char *fmt, ...)
 
 static void on_timer(struct ev_timer *t);
 
+/* Ask the owner for another run soon (once until it happens). */
+static void defer(struct session *s)
+{
+	if (s->deferred)
+		return;
+	s->deferred = true;
+	s->env.defer(s->env.owner);
+}
+
 /* The session's one deadline: the negotiation's, then the drain's. */
 static void arm_timer(struct session *s, unsigned ms)
 {
-	ev_timer_arm(s->d->loop, &s->timer, ms, on_timer, s);
+	ev_timer_arm(s->env.loop, &s->timer, ms, on_timer, s);
 }
 
 static void disarm_timer(struct session *s)
 {
-	ev_timer_cancel(s->d->loop, &s->timer);
+	ev_timer_cancel(s->env.loop, &s->timer);
 }
 
 /* ---- host side (pipe) ---- */
@@ -115,14 +173,14 @@ static int flush_server(struct session *s)
 
 static int connect_server(struct session *s)
 {
-	int fd = md9_backend_connect(&s->d->set.session.backend);
+	int fd = md9_backend_connect(&s->env.set.backend);
 
 	if (fd < 0)
-		return end(s, "cannot connect to the server %s: %s", s->d->set.session.backend.spec,
+		return end(s, "cannot connect to the server %s: %s", s->env.set.backend.spec,
 		           strerror(-fd));
 	s->sock = fd;
 	s->state = SS_CONNECT;
-	return ev_set(s->d->loop, &s->sock_h, fd, EPOLLOUT, s->sock_h.fn, s);
+	return ev_set(s->env.loop, &s->sock_h, fd, EPOLLOUT, s->sock_h.fn, s);
 }
 
 /* Read away what the server sent that nobody will read any more. Closing a
@@ -143,7 +201,7 @@ static void discard_unread(int fd)
 static void drop_server(struct session *s)
 {
 	if (s->sock_h.active)
-		ev_del(s->d->loop, &s->sock_h);
+		ev_del(s->env.loop, &s->sock_h);
 	if (s->sock >= 0)
 		discard_unread(s->sock);
 	if (s->server)
@@ -177,8 +235,8 @@ static int take_cr(struct session *s)
 			       &s->q_server_len, &why) < 0)
 		return end(s, "cannot rewrite the Connection Request: %s", why);
 	s->q_server_off = 0;
-	log_debug("session %llu: host requested %s", (unsigned long long)s->id,
-		  x224_protocol_name(s->adapter.host_requested));
+	log_debug("session %llu: host requested %s", (unsigned long long)s->env.id,
+	          x224_protocol_name(s->adapter.host_requested));
 	return 1;
 }
 
@@ -196,10 +254,11 @@ static int start_relay_stream(struct session *s, bool tls)
 
 static void log_choice(struct session *s)
 {
-	log_info("session %llu: host requested %s, md9 (%s) asked the server for %s, server selected %s",
-		 (unsigned long long)s->id, x224_protocol_name(s->adapter.host_requested),
-		 md9_security_name(s->adapter.mode), x224_protocol_name(s->adapter.asked),
-		 x224_protocol_name(s->adapter.selected));
+	log_info(
+	    "session %llu: host requested %s, md9 (%s) asked the server for %s, server selected %s",
+	    (unsigned long long)s->env.id, x224_protocol_name(s->adapter.host_requested),
+	    md9_security_name(s->adapter.mode), x224_protocol_name(s->adapter.asked),
+	    x224_protocol_name(s->adapter.selected));
 }
 
 /* The server's Connection Confirm. */
@@ -229,8 +288,9 @@ static int take_cc(struct session *s)
 
 	switch (adapter_on_cc(&s->adapter, &cc, &why)) {
 	case ADAPTER_RETRY_RDP:
-		log_info("session %llu: the server refused TLS (%s); asking again for standard RDP security",
-			 (unsigned long long)s->id, x224_failure_name(cc.failure_code));
+		log_info("session %llu: the server refused TLS (%s); asking again for standard RDP "
+		         "security",
+		         (unsigned long long)s->env.id, x224_failure_name(cc.failure_code));
 		drop_server(s);
 		s->slen = 0;
 		if (adapter_rewrite_cr(&s->adapter, s->hbuf, s->cr_len, s->q_server, Q_SERVER_CAP,
@@ -240,14 +300,14 @@ static int take_cc(struct session *s)
 		return connect_server(s) < 0 ? -1 : 1;
 	case ADAPTER_REFUSED:
 		log_warn("session %llu: the server refused %s: %s; passing its answer to the host",
-			 (unsigned long long)s->id, x224_protocol_name(s->adapter.asked),
-			 x224_failure_name(cc.failure_code));
+		         (unsigned long long)s->env.id, x224_protocol_name(s->adapter.asked),
+		         x224_failure_name(cc.failure_code));
 		queue_host(s, s->sbuf, cc.pdu_len);
 		s->refused = true;
 		snprintf(s->reason_buf, sizeof(s->reason_buf), "the server refused %s: %s",
 			 x224_protocol_name(s->adapter.asked), x224_failure_name(cc.failure_code));
 		s->state = SS_DRAIN;
-		arm_timer(s, s->d->set.session.drain_timeout_ms);
+		arm_timer(s, s->env.set.drain_timeout_ms);
 		return 1;
 	case ADAPTER_FAIL:
 		log_choice(s);
@@ -262,8 +322,11 @@ static int take_cc(struct session *s)
 	case ADAPTER_PLAIN:
 		log_choice(s);
 		if (s->adapter.mode == MD9_SEC_PASSTHROUGH && s->adapter.selected != X224_PROTOCOL_RDP)
-			log_warn("session %llu: passthrough: the server selected %s; the host sends plaintext, so this only works if the server runs in vmconnect mode (xrdp vmconnect=true, FreeRDP /vmconnect)",
-				 (unsigned long long)s->id, x224_protocol_name(s->adapter.selected));
+			log_warn("session %llu: passthrough: the server selected %s; the host "
+			         "sends plaintext, so this only works if the server runs in "
+			         "vmconnect mode (xrdp vmconnect=true, FreeRDP /vmconnect)",
+			         (unsigned long long)s->env.id,
+			         x224_protocol_name(s->adapter.selected));
 		/* The CC and anything after it go to the host unchanged. */
 		queue_host(s, s->sbuf, s->slen);
 		s->state = SS_WAIT_MCS;
@@ -303,7 +366,7 @@ static int take_connect_initial(struct session *s)
 	s->hlen = 0;
 	s->state = SS_RELAY;
 	disarm_timer(s);
-	log_info("session %llu: relaying", (unsigned long long)s->id);
+	log_info("session %llu: relaying", (unsigned long long)s->env.id);
 	return 1;
 }
 
@@ -318,7 +381,7 @@ static int relay_h2s(struct session *s)
 		if (rc <= 0)
 			return rc;
 	}
-	r = relay_pipe_to_stream(&s->in, s->server, s->d->set.session.relay_budget);
+	r = relay_pipe_to_stream(&s->in, s->server, s->env.set.relay_budget);
 	s->bytes_h2s += r.moved;
 	switch (r.state) {
 	case RELAY_ERROR:
@@ -329,7 +392,7 @@ static int relay_h2s(struct session *s)
 		s->server_writable_wait = true;
 		break;
 	case RELAY_BUDGET:
-		daemon_defer(s->d, s);
+		defer(s);
 		/* fall through */
 	default:
 		s->server_writable_wait = false;
@@ -344,7 +407,7 @@ static int relay_s2h(struct session *s)
 
 	if (s->q_host_len && flush_host(s) == 0)
 		return 0;
-	r = relay_stream_to_pipe(s->server, &s->out, s->d->set.session.relay_budget);
+	r = relay_stream_to_pipe(s->server, &s->out, s->env.set.relay_budget);
 	s->bytes_s2h += r.moved;
 	switch (r.state) {
 	case RELAY_EOF:
@@ -356,7 +419,7 @@ static int relay_s2h(struct session *s)
 			snprintf(s->reason_buf, sizeof(s->reason_buf), "reading from the server failed: %s",
 				 strerror(-r.err));
 		s->state = SS_DRAIN;
-		arm_timer(s, s->d->set.session.drain_timeout_ms);
+		arm_timer(s, s->env.set.drain_timeout_ms);
 		return 1;
 	case RELAY_BLOCKED:
 		if (pipe_tx_wait(&s->out, 1)) {
@@ -366,11 +429,11 @@ static int relay_s2h(struct session *s)
 		s->host_full_wait = true;
 		return r.moved > 0;
 	case RELAY_BUDGET:
-		daemon_defer(s->d, s);
+		defer(s);
 		break;
 	default:
 		if (md9_stream_has_buffered(s->server))
-			daemon_defer(s->d, s);
+			defer(s);
 		break;
 	}
 	s->host_full_wait = false;
@@ -415,7 +478,7 @@ static int step(struct session *s)
 		rc = md9_backend_connected(s->sock);
 		if (rc < 0)
 			return end(s, "cannot connect to the server %s: %s",
-			           s->d->set.session.backend.spec, strerror(-rc));
+			           s->env.set.backend.spec, strerror(-rc));
 		s->state = SS_NEGOTIATE;
 		return 1;
 	case SS_NEGOTIATE:
@@ -442,13 +505,14 @@ static int step(struct session *s)
 	case SS_TLS: {
 		const char *why = NULL;
 		char desc[96];
-		rc = md9_tls_handshake(s->server, &s->d->set.session.tls_pin, &why);
+		rc = md9_tls_handshake(s->server, &s->env.set.tls_pin, &why);
 		if (rc == -EAGAIN)
 			return progress;
 		if (rc < 0)
 			return end(s, "TLS with the server failed: %s", why);
 		log_info("session %llu: TLS with the server established (%s)",
-			 (unsigned long long)s->id, md9_tls_describe(s->server, desc, sizeof(desc)));
+		         (unsigned long long)s->env.id,
+		         md9_tls_describe(s->server, desc, sizeof(desc)));
 		s->state = SS_WAIT_MCS;
 		return 1;
 	}
@@ -512,15 +576,13 @@ static uint32_t sock_events(const struct session *s)
 
 static void session_free(struct session *s)
 {
-	struct daemon *d = s->d;
-
 	drop_server(s);
 	if (s->ch_h.active)
-		ev_del(d->loop, &s->ch_h);
-	ev_timer_cancel(d->loop, &s->timer);
+		ev_del(s->env.loop, &s->ch_h);
+	ev_timer_cancel(s->env.loop, &s->timer);
 	if (s->ch)
 		s->ch->tp->ops->close(s->ch);
-	daemon_session_gone(d, s);
+	s->env.gone(s->env.owner);
 	free(s->hbuf);
 	free(s->sbuf);
 	free(s->q_server);
@@ -533,9 +595,10 @@ void session_close(struct session *s, const char *reason)
 	struct timespec now = timespec_now();
 	char g[MD9_GUID_STRLEN];
 	double age = timespec_diff_s(&s->started, &now);
-	log_info("session %llu: closed (%s): channel %s, %llu bytes host->server, %llu bytes server->host, %.1f s",
-		 (unsigned long long)s->id, reason, md9_guid_format(&s->ch->instance, g),
-		 (unsigned long long)s->bytes_h2s, (unsigned long long)s->bytes_s2h, age);
+	log_info("session %llu: closed (%s): channel %s, %llu bytes host->server, %llu bytes "
+	         "server->host, %.1f s",
+	         (unsigned long long)s->env.id, reason, md9_guid_format(&s->ch->instance, g),
+	         (unsigned long long)s->bytes_h2s, (unsigned long long)s->bytes_s2h, age);
 	session_free(s);
 }
 
@@ -561,7 +624,7 @@ static int session_drain(void *arg)
 	return wants_host(s) && !s->deferred ? 0 : 1;
 }
 
-void session_run(struct session *s)
+static void session_run(struct session *s)
 {
 	if (vmbus_ring_drain(&s->ch->rx, session_drain, s) == 0 &&
 	    (s->ch->rx.broken || s->ch->tx.broken))
@@ -575,7 +638,7 @@ void session_run(struct session *s)
 		return;
 	}
 	if (s->sock >= 0 && s->sock_h.active)
-		ev_mod(s->d->loop, &s->sock_h, sock_events(s));
+		ev_mod(s->env.loop, &s->sock_h, sock_events(s));
 }
 
 static void on_channel(struct ev_handler *h, uint32_t events)
@@ -623,46 +686,98 @@ static void on_timer(struct ev_timer *t)
 	}
 }
 
-int session_new(struct daemon *d, struct md9_channel *ch)
+struct session *session_new(const struct session_env *env, struct md9_channel *ch)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	char g[MD9_GUID_STRLEN];
 
-	md9_guid_format(&ch->instance, g);
-	if (!s) {
-		log_err("data channel %s: out of memory", g);
-		ch->tp->ops->close(ch);
-		return -1;
+	if (s) {
+		s->hbuf = malloc(SESSION_NEGO_BUF);
+		s->sbuf = malloc(SESSION_NEGO_BUF);
+		s->q_server = malloc(Q_SERVER_CAP);
+		s->q_host = malloc(SESSION_NEGO_BUF);
 	}
-	s->d = d;
+	if (!s || !s->hbuf || !s->sbuf || !s->q_server || !s->q_host) {
+		log_err("data channel %s: out of memory", md9_guid_format(&ch->instance, g));
+		ch->tp->ops->close(ch);
+		if (s) {
+			free(s->hbuf);
+			free(s->sbuf);
+			free(s->q_server);
+			free(s->q_host);
+		}
+		free(s);
+		return NULL;
+	}
+	s->env = *env;
 	s->ch = ch;
 	s->sock = -1;
-	s->hbuf = malloc(SESSION_NEGO_BUF);
-	s->sbuf = malloc(SESSION_NEGO_BUF);
-	s->q_server = malloc(Q_SERVER_CAP);
-	s->q_host = malloc(SESSION_NEGO_BUF);
-	s->id = ++d->sessions_total;
 	s->started = timespec_now();
 	pipe_rx_init(&s->in, &ch->rx);
 	pipe_tx_init(&s->out, &ch->tx);
-	adapter_init(&s->adapter, d->set.session.security);
-	s->next = d->sessions;
-	d->sessions = s;
-	d->nsessions++;
+	adapter_init(&s->adapter, env->set.security);
 	s->sock_h.fn = on_socket;
+	return s;
+}
+
+void session_start(struct session *s)
+{
+	char g[MD9_GUID_STRLEN];
+
 	log_info("session %llu: opened on data channel %s (server %s, security %s)",
-	         (unsigned long long)s->id, g, d->set.session.backend.spec,
-	         md9_security_name(d->set.session.security));
-	if (!s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
-	    ev_set(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0) {
+	         (unsigned long long)s->env.id, md9_guid_format(&s->ch->instance, g),
+	         s->env.set.backend.spec, md9_security_name(s->env.set.security));
+	if (ev_set(s->env.loop, &s->ch_h, s->ch->fd, EPOLLIN, on_channel, s) < 0) {
 		session_close(s, "cannot allocate session resources");
-		return -1;
+		return;
 	}
-	arm_timer(s, d->set.session.negotiate_timeout_ms);
+	arm_timer(s, s->env.set.negotiate_timeout_ms);
 	if (connect_server(s) < 0) {
 		session_close(s, s->close_reason);
-		return -1;
+		return;
 	}
 	session_run(s); /* may end it already */
-	return 0;
+}
+
+void session_resume(struct session *s)
+{
+	s->deferred = false;
+	session_run(s);
+}
+
+static const char *state_name(enum session_state st)
+{
+	switch (st) {
+	case SS_CONNECT:
+		return "connecting";
+	case SS_NEGOTIATE:
+		return "negotiating";
+	case SS_TLS:
+		return "tls-handshake";
+	case SS_WAIT_MCS:
+		return "waiting-for-mcs";
+	case SS_RELAY:
+		return "relaying";
+	case SS_DRAIN:
+		return "draining";
+	}
+	return "unknown";
+}
+
+void session_snapshot(const struct session *s, struct status_session *out)
+{
+	struct timespec now = timespec_now();
+	/* The server's choice is known once its Connection Confirm was accepted. */
+	bool selected_known = s->state == SS_TLS || s->state == SS_WAIT_MCS ||
+	                      s->state == SS_RELAY || (s->state == SS_DRAIN && !s->refused);
+
+	out->id = s->env.id;
+	out->instance = s->ch->instance;
+	out->state = state_name(s->state);
+	out->age_s = timespec_diff_s(&s->started, &now);
+	out->bytes_h2s = s->bytes_h2s;
+	out->bytes_s2h = s->bytes_s2h;
+	out->mode = md9_security_name(s->adapter.mode);
+	out->selected = selected_known ? x224_protocol_name(s->adapter.selected) : NULL;
+	out->refused = s->refused;
 }
