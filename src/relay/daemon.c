@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include "control.h"
+#include "ctrlchan.h"
 #include "evloop.h"
 #include "log.h"
 #include "pipe.h"
@@ -19,9 +20,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#define CTRL_VERSION_TIMEOUT_MS 5000
-#define CTRL_BACKOFF_MIN_MS     100
-#define CTRL_BACKOFF_MAX_MS     30000
 #define OPEN_RETRY_MS           50
 #define OPEN_GIVE_UP_MS         5000
 #define EXPECT_GIVE_UP_MS       10000
@@ -51,20 +49,11 @@ struct daemon {
 	struct md9_transport *tp;
 	struct ev_handler tp_h, sig_h, defer_h;
 	int sigfd, deferfd;
-	struct ev_timer ctrl_timer;   /* VersionResponse deadline, or end of the backoff */
 	struct ev_timer open_retry;   /* channels in `opening` are tried again */
 	struct ev_timer expect_timer; /* the earliest give-up in `expected` */
 	struct ev_timer rescan;       /* transports without an event fd are polled */
 
-	/* control channel */
-	enum ctrl_state ctrl;
-	struct md9_channel *ctrl_ch;
-	struct ev_handler ctrl_h;
-	struct pipe_rx ctrl_in;
-	struct pipe_tx ctrl_out;
-	uint32_t host_version;
-	unsigned ctrl_failures; /* consecutive, for the backoff */
-	bool ctrl_offered;
+	struct ctrlchan ctrl; /* the control channel */
 
 	/* Data channels named by CreateSession but not offered yet (deadline:
 	 * when md9 stops waiting), and those whose open returned -EAGAIN (uio
@@ -220,10 +209,10 @@ static void snapshot(void *arg, struct status_snapshot *out)
 	out->transport = d->set.transport;
 	out->server = d->set.session.backend.spec;
 	out->security = md9_security_name(d->set.session.security);
-	out->ctrl = d->ctrl;
-	out->ctrl_offered = d->ctrl_offered;
-	out->ctrl_failures = d->ctrl_failures;
-	out->host_version = d->host_version;
+	out->ctrl = d->ctrl.state;
+	out->ctrl_offered = d->ctrl.offered;
+	out->ctrl_failures = d->ctrl.failures;
+	out->host_version = d->ctrl.host_version;
 	out->sessions_total = d->sessions_total;
 	out->max_sessions = d->set.max_sessions;
 	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++) {
@@ -295,171 +284,13 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 	start_session(d, slot, ch);
 }
 
-/* ---- control channel ---- */
-
-static void ctrl_close(struct daemon *d)
-{
-	if (!d->ctrl_ch)
-		return;
-	ev_del(d->loop, &d->ctrl_h);
-	d->tp->ops->close(d->ctrl_ch);
-	d->ctrl_ch = NULL;
-}
-
-static void on_ctrl_timer(struct ev_timer *t);
-
-/* The control channel's one deadline: the VersionResponse (CTRL_WAIT_VERSION)
- * or the end of the backoff (CTRL_BACKOFF); no timer in the other states. */
-static void ctrl_arm_timer(struct daemon *d, unsigned ms)
-{
-	if (d->ctrl == CTRL_WAIT_VERSION || d->ctrl == CTRL_BACKOFF)
-		ev_timer_arm(d->loop, &d->ctrl_timer, ms, on_ctrl_timer, d);
-	else
-		ev_timer_cancel(d->loop, &d->ctrl_timer);
-}
-
-/* Any failure: close, log why, open again after a bounded backoff. */
-static void ctrl_fail(struct daemon *d, const char *why)
-{
-	unsigned ms = CTRL_BACKOFF_MIN_MS;
-
-	for (unsigned i = 0; i < d->ctrl_failures && ms < CTRL_BACKOFF_MAX_MS; i++)
-		ms *= 2;
-	if (ms > CTRL_BACKOFF_MAX_MS)
-		ms = CTRL_BACKOFF_MAX_MS;
-	d->ctrl_failures++;
-	ctrl_close(d);
-	if (!d->ctrl_offered) {
-		log_warn("control channel: %s; waiting for the host to offer it again", why);
-		d->ctrl = CTRL_WAIT_OFFER;
-	} else {
-		log_warn("control channel: %s; reopening in %u ms", why, ms);
-		d->ctrl = CTRL_BACKOFF;
-	}
-	ctrl_arm_timer(d, ms);
-}
-
-static void ctrl_send(struct daemon *d, const uint8_t *msg, size_t len)
-{
-	if (pipe_tx_write(&d->ctrl_out, msg, len) != len) {
-		ctrl_fail(d, "no room in the control ring for a request");
-		return;
-	}
-	if (pipe_tx_commit(&d->ctrl_out))
-		md9_channel_signal(d->ctrl_ch);
-}
-
-static void ctrl_message(struct daemon *d, const uint8_t *buf, size_t len)
-{
-	struct ctrl_msg m;
-	const char *why = NULL;
-	char g[MD9_GUID_STRLEN];
-
-	if (ctrl_decode(buf, len, &m, &why) < 0) {
-		ctrl_fail(d, why);
-		return;
-	}
-	switch (m.type) {
-	case CTRL_VERSION_RESPONSE:
-		if (d->ctrl != CTRL_WAIT_VERSION) {
-			ctrl_fail(d, "unexpected VersionResponse");
-			return;
-		}
-		if (m.is_accepted != CTRL_ACCEPTED_WITH_VERSION_EXCHANGE) {
-			char msg[96];
-			snprintf(msg, sizeof(msg), "the host did not accept protocol 1.0 (is_accepted=%u)",
-				 m.is_accepted);
-			ctrl_fail(d, msg);
-			return;
-		}
-		d->host_version = m.version;
-		d->ctrl = CTRL_READY;
-		d->ctrl_failures = 0;
-		log_info("control channel ready: host accepted SynthRdp protocol %u.%u",
-			 m.version & 0xffff, m.version >> 16);
-		ctrl_arm_timer(d, 0);
-		return;
-	case CTRL_CREATE_SESSION:
-		if (d->ctrl != CTRL_READY) {
-			ctrl_fail(d, "CreateSession before the version exchange");
-			return;
-		}
-		log_info("host asks for a session on data channel %s",
-			 md9_guid_format(&m.session, g));
-		open_data(d, &m.session, "CreateSession");
-		return;
-	default:
-		ctrl_fail(d, "unexpected control message from the host");
-	}
-}
-
-/* Every control message the ring holds; <0 when the channel failed (and is closed). */
-static int ctrl_drain(void *arg)
-{
-	struct daemon *d = arg;
-
-	for (;;) {
-		uint8_t buf[CTRL_MAX_LEN];
-		ssize_t n = pipe_rx_packet(&d->ctrl_in, buf, sizeof(buf));
-		size_t len = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf);
-		if (n < 0) {
-			ctrl_fail(d, d->ctrl_in.error);
-			return -1;
-		}
-		if (n == 0)
-			return 0;
-		if (pipe_rx_commit(&d->ctrl_in))
-			md9_channel_signal(d->ctrl_ch);
-		ctrl_message(d, buf, len);
-		if (!d->ctrl_ch)
-			return -1; /* it failed and was closed */
-	}
-}
-
-static void on_ctrl(struct ev_handler *h, uint32_t events)
-{
-	struct daemon *d = h->arg;
-
-	if (d->tp->ops->ack(d->ctrl_ch) == -EIO) {
-		ctrl_fail(d, "the host closed the control channel");
-		return;
-	}
-	if (vmbus_ring_drain(&d->ctrl_ch->rx, ctrl_drain, d) < 0)
-		return;
-	if (d->ctrl_ch->rx.broken)
-		ctrl_fail(d, d->ctrl_ch->rx.broken);
-}
-
-static void ctrl_open(struct daemon *d)
-{
-	uint8_t req[CTRL_VERSION_REQUEST_LEN];
-	int rc = d->tp->ops->open(d->tp, &md9_guid_control_instance, &d->ctrl_ch);
-
-	if (rc == -ENOENT) {
-		d->ctrl = CTRL_WAIT_OFFER;
-		d->ctrl_offered = false;
-		ctrl_arm_timer(d, 0);
-		return;
-	}
-	if (rc < 0) {
-		d->ctrl_ch = NULL;
-		ctrl_fail(d, rc == -EAGAIN ? "the control channel's device node is not ready"
-					   : strerror(-rc));
-		return;
-	}
-	pipe_rx_init(&d->ctrl_in, &d->ctrl_ch->rx);
-	pipe_tx_init(&d->ctrl_out, &d->ctrl_ch->tx);
-	ev_set(d->loop, &d->ctrl_h, d->ctrl_ch->fd, EPOLLIN, on_ctrl, d);
-	d->ctrl = CTRL_WAIT_VERSION;
-	ctrl_arm_timer(d, CTRL_VERSION_TIMEOUT_MS);
-	log_info("control channel opened; sending VersionRequest 1.0");
-	ctrl_encode_version_request(req, CTRL_VERSION_1_0, CTRL_VERSION_REQUEST_LEN);
-	ctrl_send(d, req, sizeof(req));
-	if (d->ctrl_ch)
-		on_ctrl(&d->ctrl_h, EPOLLIN); /* the answer may be there already */
-}
-
 /* ---- device events ---- */
+
+/* The host's CreateSession names a data channel. */
+static void on_create_session(void *arg, const struct md9_guid *instance)
+{
+	open_data(arg, instance, "CreateSession");
+}
 
 static void on_dev_event(void *arg, const struct md9_dev_event *ev)
 {
@@ -468,18 +299,10 @@ static void on_dev_event(void *arg, const struct md9_dev_event *ev)
 
 	md9_guid_format(&ev->instance, g);
 	if (md9_guid_eq(&ev->class_id, &md9_guid_control_class)) {
-		if (ev->kind == MD9_DEV_OFFER) {
-			log_info("control channel %s offered", g);
-			d->ctrl_offered = true;
-			if (d->ctrl == CTRL_WAIT_OFFER)
-				ctrl_open(d);
-		} else {
-			d->ctrl_offered = false;
-			if (d->ctrl_ch)
-				ctrl_fail(d, "the host rescinded the control channel");
-			d->ctrl = CTRL_WAIT_OFFER;
-			ctrl_arm_timer(d, 0);
-		}
+		if (ev->kind == MD9_DEV_OFFER)
+			ctrlchan_offer(&d->ctrl, &ev->instance);
+		else
+			ctrlchan_rescind(&d->ctrl);
 		return;
 	}
 	if (!md9_guid_eq(&ev->class_id, &md9_guid_data_class))
@@ -518,16 +341,6 @@ static void on_transport(struct ev_handler *h, uint32_t events)
 }
 
 /* ---- timers ---- */
-
-static void on_ctrl_timer(struct ev_timer *t)
-{
-	struct daemon *d = t->arg;
-
-	if (d->ctrl == CTRL_WAIT_VERSION)
-		ctrl_fail(d, "no VersionResponse from the host");
-	else if (d->ctrl == CTRL_BACKOFF)
-		ctrl_open(d);
-}
 
 static void on_expect_timeout(struct ev_timer *t)
 {
@@ -620,7 +433,7 @@ struct daemon *daemon_new(const struct daemon_settings *set, const struct daemon
 	if (hooks)
 		d->hooks = *hooks;
 	d->sigfd = d->deferfd = -1;
-	d->ctrl = CTRL_WAIT_OFFER;
+	d->ctrl.state = CTRL_WAIT_OFFER;
 	return d;
 }
 
@@ -647,6 +460,7 @@ int daemon_open(struct daemon *d)
 	d->tp = md9_transport_new(d->set.transport);
 	if (!d->tp)
 		return -1;
+	ctrlchan_init(&d->ctrl, d->loop, d->tp, on_create_session, d);
 	if (d->tp->ops->bind_class(d->tp, &md9_guid_control_class) < 0 ||
 	    d->tp->ops->bind_class(d->tp, &md9_guid_data_class) < 0) {
 		log_err("cannot bind the SynthRdp classes to the %s transport", d->tp->ops->name);
@@ -672,7 +486,7 @@ int daemon_run(struct daemon *d)
 		ev_timer_arm(d->loop, &d->rescan, RESCAN_MS, on_rescan, d);
 	if (d->hooks.ready)
 		d->hooks.ready(d->hooks.arg);
-	if (d->ctrl == CTRL_WAIT_OFFER && !d->ctrl_offered)
+	if (d->ctrl.state == CTRL_WAIT_OFFER && !d->ctrl.offered)
 		log_info("waiting for the host to offer the SynthRdp control channel");
 
 	if (ev_run(d->loop) < 0)
@@ -685,7 +499,7 @@ int daemon_run(struct daemon *d)
 	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++)
 		if (d->slots[i].s)
 			session_close(d->slots[i].s, "md9 is stopping");
-	ctrl_close(d);
+	ctrlchan_close(&d->ctrl);
 	return d->exit_code;
 }
 

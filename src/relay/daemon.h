@@ -1,7 +1,7 @@
-/* md9's daemon: the control channel's state machine (protocol.md §3), the
- * sessions it starts, and the event loop that drives both. The host is never
- * a reason to exit: every failure of the control channel leads back, after a
- * bounded backoff, to opening it again. */
+/* md9's daemon: the event loop, the transport's device events, the control
+ * channel (ctrlchan.h) and the registry of sessions it starts, one per data
+ * channel (session.h), and the status socket's snapshot (status.h). The host
+ * is never a reason to exit. */
 #ifndef MD9_DAEMON_H
 #define MD9_DAEMON_H
 
@@ -24,11 +24,12 @@ struct daemon_hooks {
 	void (*stopping)(void *arg);
 };
 
-/* The three steps of a daemon's life, in this order, so that the caller can
- * do what needs root between them: daemon_open sets up the loop and signals,
- * opens the transport and binds the SynthRdp classes to it (root on uio:
- * new_id); daemon_run starts the status socket and serves until SIGINT or
- * SIGTERM. 0 / -1 (logged); daemon_run returns the exit status. */
+/* A daemon's life, in this order: daemon_new; daemon_open sets up the loop
+ * and signals, opens the transport and binds the SynthRdp classes to it
+ * (root on uio: new_id); then the caller drops root; daemon_run starts the
+ * status socket and serves until SIGINT or SIGTERM; daemon_free. daemon_new
+ * returns NULL and daemon_open -1 on failure (logged); daemon_run returns
+ * the exit status. */
 struct daemon *daemon_new(const struct daemon_settings *set, const struct daemon_hooks *hooks);
 int daemon_open(struct daemon *d);
 int daemon_run(struct daemon *d);
