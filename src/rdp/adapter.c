@@ -34,23 +34,19 @@ void adapter_init(struct adapter *a, enum md9_security mode)
 	a->mode = mode;
 }
 
-int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, size_t len, uint8_t *out,
-		       size_t cap, size_t *out_len, const char **why)
+int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, const struct x224_cr *req,
+                       uint8_t *out, size_t cap, size_t *out_len, const char **why)
 {
-	struct x224_cr req;
-
-	if (x224_parse_cr(cr, len, &req, why) != 1)
-		return -1;
-	a->host_requested = req.has_neg_req ? req.requested_protocols : X224_PROTOCOL_RDP;
+	a->host_requested = req->has_neg_req ? req->requested_protocols : X224_PROTOCOL_RDP;
 	switch (a->mode) {
 	case MD9_SEC_PASSTHROUGH:
 		a->asked = a->host_requested;
-		if (len > cap) {
+		if (req->pdu_len > cap) {
 			*why = "Connection Request larger than the buffer";
 			return -1;
 		}
-		memcpy(out, cr, len);
-		*out_len = len;
+		memcpy(out, cr, req->pdu_len);
+		*out_len = req->pdu_len;
 		return 0;
 	case MD9_SEC_RDP:
 		a->asked = X224_PROTOCOL_RDP;
@@ -62,7 +58,7 @@ int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, size_t len, uint8_t
 		a->asked = a->retried ? X224_PROTOCOL_RDP : X224_PROTOCOL_SSL;
 		break;
 	}
-	return x224_set_requested_protocols(cr, len, a->asked, out, cap, out_len, why);
+	return x224_rewrite_cr(cr, req, a->asked, out, cap, out_len, why);
 }
 
 enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, const char **why)

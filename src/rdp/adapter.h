@@ -46,9 +46,10 @@ struct adapter {
 };
 
 void adapter_init(struct adapter *a, enum md9_security mode);
-/* The host's complete Connection Request in, the one for the server out. */
-int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, size_t len, uint8_t *out,
-		       size_t cap, size_t *out_len, const char **why);
+/* The host's Connection Request (its bytes, and what x224_parse_cr made of
+ * them) in, the one for the server out. */
+int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, const struct x224_cr *req,
+                       uint8_t *out, size_t cap, size_t *out_len, const char **why);
 /* The server's complete Connection Confirm: what to do next. */
 enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, const char **why);
 /* The host's MCS Connect-Initial (one complete TPKT), patched in place. */

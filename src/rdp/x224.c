@@ -148,21 +148,27 @@ int x224_set_requested_protocols(const uint8_t *in, size_t in_len, uint32_t prot
 		return -1;
 	if (cr.pdu_len != in_len)
 		return fail(why, "input holds bytes beyond the X.224 Connection Request");
+	return x224_rewrite_cr(in, &cr, protocols, out, out_cap, out_len, why);
+}
 
-	bool append = !cr.has_neg_req && protocols != X224_PROTOCOL_RDP;
-	size_t n = cr.pdu_len + (append ? X224_NEG_LEN : 0);
+int x224_rewrite_cr(const uint8_t *in, const struct x224_cr *cr, uint32_t protocols, uint8_t *out,
+                    size_t out_cap, size_t *out_len, const char **why)
+{
+	bool append = !cr->has_neg_req && protocols != X224_PROTOCOL_RDP;
+	size_t n = cr->pdu_len + (append ? X224_NEG_LEN : 0);
+
 	if (n > X224_CR_MAX_LEN)
 		return fail(why, "no room to append RDP_NEG_REQ: LI would exceed 254");
 	if (out_cap < n)
 		return fail(why, "output buffer too small for the rewritten Connection Request");
 
-	memmove(out, in, cr.pdu_len);
-	if (cr.has_neg_req) {
-		wr32le(out + cr.neg_req_off + 4, protocols);
+	memmove(out, in, cr->pdu_len);
+	if (cr->has_neg_req) {
+		wr32le(out + cr->neg_req_off + 4, protocols);
 	} else if (append) {
 		/* Without RDP_NEG_REQ there is no correlation info either, so the
 		 * PDU ends with the cookie/token (or the fixed part): append there. */
-		uint8_t *neg = out + cr.pdu_len;
+		uint8_t *neg = out + cr->pdu_len;
 		neg[0] = X224_TYPE_RDP_NEG_REQ;
 		neg[1] = 0;
 		neg[2] = X224_NEG_LEN;

@@ -1,12 +1,11 @@
 #include "session.h"
 
-#include "adapter.h"
 #include "log.h"
-#include "mcs.h"
+#include "negotiation.h"
 #include "relay.h"
+#include "session_private.h"
 #include "timespec.h"
 #include "tls.h"
-#include "tpkt.h"
 #include "x224.h"
 
 #include <errno.h>
@@ -15,64 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-/* Host bytes md9 holds before the relay starts: a Connection Request and an
- * MCS Connect-Initial are each one TPKT (at most 65535 bytes). */
-#define SESSION_NEGO_BUF 65536
-
-enum session_state {
-	SS_CONNECT,   /* connecting to the server; the host's CR may arrive meanwhile */
-	SS_NEGOTIATE, /* CR sent to the server, waiting for its CC */
-	SS_TLS,       /* md9's TLS handshake with the server */
-	SS_WAIT_MCS,  /* waiting for the host's MCS Connect-Initial */
-	SS_RELAY,     /* bytes flow both ways untouched */
-	SS_DRAIN,     /* the server ended: let the host read what is queued, then close */
-};
-
-struct session {
-	struct session_env env;
-	bool deferred; /* a deferred run was asked for and has not happened yet */
-	struct md9_channel *ch;
-	struct pipe_rx in;  /* host -> guest ring */
-	struct pipe_tx out; /* guest -> host ring */
-	struct md9_stream *server;
-	int sock;
-	struct ev_handler ch_h, sock_h;
-	struct ev_timer timer;
-	enum session_state state;
-	struct adapter adapter;
-	struct timespec started;
-
-	/* Negotiation buffers: host bytes (CR, then Connect-Initial) and server
-	 * bytes (CC); q_* hold bytes still to be written to each side. */
-	uint8_t *hbuf;
-	size_t hlen;
-	size_t cr_len;
-	uint8_t *sbuf;
-	size_t slen;
-	uint8_t *q_server;
-	size_t q_server_len, q_server_off;
-	uint8_t *q_host;
-	size_t q_host_len, q_host_off;
-
-	bool server_writable_wait; /* ring -> server blocked on the socket */
-	bool host_full_wait;       /* server -> ring blocked on the TX ring */
-	bool refused;              /* pass the server's refusal to the host, then drain */
-	uint64_t bytes_h2s, bytes_s2h;
-	uint32_t last_sock_events;
-	const char *close_reason;
-	char reason_buf[256];
-};
-
-/* Room for the host's CR plus an RDP_NEG_REQ md9 may append (8 bytes). */
-#define Q_SERVER_CAP (SESSION_NEGO_BUF + 64)
-
-static int end(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Record why the session ends; session_run closes it before returning. */
-static int end(struct session *s, const char *fmt, ...)
+int session_end(struct session *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -96,277 +39,46 @@ static void defer(struct session *s)
 	s->env.defer(s->env.owner);
 }
 
-/* The session's one deadline: the negotiation's, then the drain's. */
-static void arm_timer(struct session *s, unsigned ms)
+void session_arm_timer(struct session *s, unsigned ms)
 {
 	ev_timer_arm(s->env.loop, &s->timer, ms, on_timer, s);
 }
 
-static void disarm_timer(struct session *s)
+static enum session_state state_of(const struct session *s)
 {
-	ev_timer_cancel(s->env.loop, &s->timer);
+	if (s->state != SS_NEGOTIATE)
+		return s->state;
+	if (s->up.connecting)
+		return SS_CONNECT;
+	switch (negotiation_phase(s->nego)) {
+	case NEGO_TLS:
+		return SS_TLS;
+	case NEGO_CONNECT_INITIAL:
+		return SS_WAIT_MCS;
+	default:
+		return SS_NEGOTIATE;
+	}
 }
 
 /* ---- host side (pipe) ---- */
 
-/* Copy readable host bytes into hbuf. <0: the session ends. */
-static int read_host(struct session *s)
-{
-	ssize_t n;
-
-	if (s->hlen == SESSION_NEGO_BUF)
-		return end(s, "the host sent more than %d bytes without a complete PDU",
-			   SESSION_NEGO_BUF);
-	n = pipe_rx_read(&s->in, s->hbuf + s->hlen, SESSION_NEGO_BUF - s->hlen);
-	if (n < 0)
-		return end(s, "malformed data from the host: %s", s->in.error);
-	s->hlen += (size_t)n;
-	s->bytes_h2s += (size_t)n;
-	return (int)(n > 0);
-}
-
-/* Write q_host into the TX ring. 1: all written, 0: ring full (waiting). */
+/* Write to_host into the TX ring. 1: all written, 0: ring full (waiting). */
 static int flush_host(struct session *s)
 {
-	while (s->q_host_off < s->q_host_len) {
-		size_t n = pipe_tx_write(&s->out, s->q_host + s->q_host_off,
-					 s->q_host_len - s->q_host_off);
-		s->q_host_off += n;
+	struct pending *q = &s->to_host;
+
+	while (q->off < q->len) {
+		size_t n = pipe_tx_write(&s->out, q->p + q->off, q->len - q->off);
+		q->off += n;
 		s->bytes_s2h += n;
-		if (s->q_host_off == s->q_host_len)
+		if (q->off == q->len)
 			break;
 		if (!pipe_tx_wait(&s->out, 1)) {
 			s->host_full_wait = true;
 			return 0;
 		}
 	}
-	s->q_host_len = s->q_host_off = 0;
-	return 1;
-}
-
-static void queue_host(struct session *s, const uint8_t *p, size_t n)
-{
-	memcpy(s->q_host + s->q_host_len, p, n);
-	s->q_host_len += n;
-}
-
-/* ---- server side (socket) ---- */
-
-/* Write q_server to the server. 1: all written, 0: blocked, <0: ends. */
-static int flush_server(struct session *s)
-{
-	while (s->q_server_off < s->q_server_len) {
-		struct iovec iov = {s->q_server + s->q_server_off, s->q_server_len - s->q_server_off};
-		ssize_t n = s->server->ops->writev(s->server, &iov, 1);
-		if (n == -EAGAIN) {
-			s->server_writable_wait = true;
-			return 0;
-		}
-		if (n < 0)
-			return end(s, "writing to the server failed: %s", strerror((int)-n));
-		s->q_server_off += (size_t)n;
-	}
-	s->q_server_len = s->q_server_off = 0;
-	s->server_writable_wait = false;
-	return 1;
-}
-
-static int connect_server(struct session *s)
-{
-	int fd = md9_backend_connect(&s->env.set.backend);
-
-	if (fd < 0)
-		return end(s, "cannot connect to the server %s: %s", s->env.set.backend.spec,
-		           strerror(-fd));
-	s->sock = fd;
-	s->state = SS_CONNECT;
-	return ev_set(s->env.loop, &s->sock_h, fd, EPOLLOUT, s->sock_h.fn, s);
-}
-
-/* Read away what the server sent that nobody will read any more. Closing a
- * TCP socket with unread received data resets the connection (RFC 2525
- * 2.17; Linux tcp_close), and the reset throws away what md9 already wrote
- * but the kernel had not sent yet: the host's last bytes before the end of
- * the session would never reach the server. Bounded: a server that keeps
- * sending gets its reset after 8 MiB. */
-static void discard_unread(int fd)
-{
-	char buf[65536];
-
-	for (int i = 0; i < 128; i++)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			break;
-}
-
-static void drop_server(struct session *s)
-{
-	if (s->sock_h.active)
-		ev_del(s->env.loop, &s->sock_h);
-	if (s->sock >= 0)
-		discard_unread(s->sock);
-	if (s->server)
-		s->server->ops->free(s->server);
-	else if (s->sock >= 0)
-		close(s->sock);
-	s->server = NULL;
-	s->sock = -1;
-}
-
-/* ---- negotiation ---- */
-
-/* The host's Connection Request: parse it once complete, queue the rewritten one. */
-static int take_cr(struct session *s)
-{
-	struct x224_cr cr;
-	const char *why = NULL;
-	int rc;
-
-	if (s->cr_len)
-		return 1;
-	if (read_host(s) < 0)
-		return -1;
-	rc = x224_parse_cr(s->hbuf, s->hlen, &cr, &why);
-	if (rc < 0)
-		return end(s, "malformed X.224 Connection Request from the host: %s", why);
-	if (rc == 0)
-		return 0;
-	s->cr_len = cr.pdu_len;
-	if (adapter_rewrite_cr(&s->adapter, s->hbuf, s->cr_len, s->q_server, Q_SERVER_CAP,
-			       &s->q_server_len, &why) < 0)
-		return end(s, "cannot rewrite the Connection Request: %s", why);
-	s->q_server_off = 0;
-	log_debug("session %llu: host requested %s", (unsigned long long)s->env.id,
-	          x224_protocol_name(s->adapter.host_requested));
-	return 1;
-}
-
-static int start_relay_stream(struct session *s, bool tls)
-{
-	int fd = s->sock;
-
-	if (!tls) {
-		s->server = md9_stream_socket(fd);
-		return s->server ? 0 : end(s, "out of memory");
-	}
-	s->server = md9_tls_stream_new(fd, NULL);
-	return s->server ? 0 : end(s, "cannot set up TLS");
-}
-
-static void log_choice(struct session *s)
-{
-	log_info(
-	    "session %llu: host requested %s, md9 (%s) asked the server for %s, server selected %s",
-	    (unsigned long long)s->env.id, x224_protocol_name(s->adapter.host_requested),
-	    md9_security_name(s->adapter.mode), x224_protocol_name(s->adapter.asked),
-	    x224_protocol_name(s->adapter.selected));
-}
-
-/* The server's Connection Confirm. */
-static int take_cc(struct session *s)
-{
-	struct x224_cc cc;
-	const char *why = NULL;
-	ssize_t n;
-	int rc;
-
-	if (s->slen == SESSION_NEGO_BUF)
-		return end(s, "the server sent more than %d bytes without a Connection Confirm",
-			   SESSION_NEGO_BUF);
-	n = recv(s->sock, s->sbuf + s->slen, SESSION_NEGO_BUF - s->slen, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n < 0)
-		return end(s, "reading from the server failed: %s", strerror(errno));
-	if (n == 0)
-		return end(s, "the server closed the connection before its Connection Confirm");
-	s->slen += (size_t)n;
-	rc = x224_parse_cc(s->sbuf, s->slen, &cc, &why);
-	if (rc < 0)
-		return end(s, "malformed X.224 Connection Confirm from the server: %s", why);
-	if (rc == 0)
-		return 0;
-
-	switch (adapter_on_cc(&s->adapter, &cc, &why)) {
-	case ADAPTER_RETRY_RDP:
-		log_info("session %llu: the server refused TLS (%s); asking again for standard RDP "
-		         "security",
-		         (unsigned long long)s->env.id, x224_failure_name(cc.failure_code));
-		drop_server(s);
-		s->slen = 0;
-		if (adapter_rewrite_cr(&s->adapter, s->hbuf, s->cr_len, s->q_server, Q_SERVER_CAP,
-				       &s->q_server_len, &why) < 0)
-			return end(s, "cannot rewrite the Connection Request: %s", why);
-		s->q_server_off = 0;
-		return connect_server(s) < 0 ? -1 : 1;
-	case ADAPTER_REFUSED:
-		log_warn("session %llu: the server refused %s: %s; passing its answer to the host",
-		         (unsigned long long)s->env.id, x224_protocol_name(s->adapter.asked),
-		         x224_failure_name(cc.failure_code));
-		queue_host(s, s->sbuf, cc.pdu_len);
-		s->refused = true;
-		snprintf(s->reason_buf, sizeof(s->reason_buf), "the server refused %s: %s",
-			 x224_protocol_name(s->adapter.asked), x224_failure_name(cc.failure_code));
-		s->state = SS_DRAIN;
-		arm_timer(s, s->env.set.drain_timeout_ms);
-		return 1;
-	case ADAPTER_FAIL:
-		log_choice(s);
-		return end(s, "%s", why);
-	case ADAPTER_TLS:
-		if (s->slen != cc.pdu_len)
-			return end(s, "the server sent data after its Connection Confirm before TLS");
-		log_choice(s);
-		queue_host(s, s->sbuf, cc.pdu_len);
-		s->state = SS_TLS;
-		return start_relay_stream(s, true) < 0 ? -1 : 1;
-	case ADAPTER_PLAIN:
-		log_choice(s);
-		if (s->adapter.mode == MD9_SEC_PASSTHROUGH && s->adapter.selected != X224_PROTOCOL_RDP)
-			log_warn("session %llu: passthrough: the server selected %s; the host "
-			         "sends plaintext, so this only works if the server runs in "
-			         "vmconnect mode (xrdp vmconnect=true, FreeRDP /vmconnect)",
-			         (unsigned long long)s->env.id,
-			         x224_protocol_name(s->adapter.selected));
-		/* The CC and anything after it go to the host unchanged. */
-		queue_host(s, s->sbuf, s->slen);
-		s->state = SS_WAIT_MCS;
-		return start_relay_stream(s, false) < 0 ? -1 : 1;
-	}
-	return end(s, "internal error: unknown adapter verdict");
-}
-
-/* Host bytes after the CR: the MCS Connect-Initial, patched, then relay. */
-static int take_connect_initial(struct session *s)
-{
-	const char *why = NULL;
-	size_t pdu;
-	int rc;
-
-	if (s->cr_len) {
-		/* Host bytes after the CR were read with it: keep them. */
-		memmove(s->hbuf, s->hbuf + s->cr_len, s->hlen - s->cr_len);
-		s->hlen -= s->cr_len;
-		s->cr_len = 0;
-	}
-	if (s->hlen == 0 && read_host(s) < 0)
-		return -1;
-	rc = tpkt_pdu_length(s->hbuf, s->hlen, &pdu, &why);
-	if (rc < 0)
-		return end(s, "malformed PDU from the host after the Connection Confirm: %s", why);
-	if (rc == 0 || s->hlen < pdu) {
-		if (read_host(s) <= 0)
-			return s->close_reason ? -1 : 0;
-		return 1;
-	}
-	if (adapter_fix_connect_initial(&s->adapter, s->hbuf, pdu, &why) < 0)
-		return end(s, "malformed MCS Connect-Initial from the host: %s", why);
-	memcpy(s->q_server, s->hbuf, s->hlen);
-	s->q_server_len = s->hlen;
-	s->q_server_off = 0;
-	s->hlen = 0;
-	s->state = SS_RELAY;
-	disarm_timer(s);
-	log_info("session %llu: relaying", (unsigned long long)s->env.id);
+	*q = (struct pending){0};
 	return 1;
 }
 
@@ -376,26 +88,26 @@ static int relay_h2s(struct session *s)
 {
 	struct relay_result r;
 
-	if (s->q_server_len) {
-		int rc = flush_server(s);
+	if (s->up.owed_len) {
+		int rc = session_negotiate_flush(s);
 		if (rc <= 0)
 			return rc;
 	}
-	r = relay_pipe_to_stream(&s->in, s->server, s->env.set.relay_budget);
+	r = relay_pipe_to_stream(&s->in, s->up.stream, s->env.set.relay_budget);
 	s->bytes_h2s += r.moved;
 	switch (r.state) {
 	case RELAY_ERROR:
 		if (r.err == -EBADMSG)
-			return end(s, "malformed data from the host: %s", s->in.error);
-		return end(s, "writing to the server failed: %s", strerror(-r.err));
+			return session_end(s, "malformed data from the host: %s", s->in.error);
+		return session_end(s, "writing to the server failed: %s", strerror(-r.err));
 	case RELAY_BLOCKED:
-		s->server_writable_wait = true;
+		s->up.write_blocked = true;
 		break;
 	case RELAY_BUDGET:
 		defer(s);
 		/* fall through */
 	default:
-		s->server_writable_wait = false;
+		s->up.write_blocked = false;
 	}
 	/* RELAY_IDLE: the ring is drained; unmask+recheck sees new bytes, no second pass. */
 	return r.moved > 0 && r.state != RELAY_IDLE;
@@ -405,9 +117,9 @@ static int relay_s2h(struct session *s)
 {
 	struct relay_result r;
 
-	if (s->q_host_len && flush_host(s) == 0)
+	if (s->to_host.len && flush_host(s) == 0)
 		return 0;
-	r = relay_stream_to_pipe(s->server, &s->out, s->env.set.relay_budget);
+	r = relay_stream_to_pipe(s->up.stream, &s->out, s->env.set.relay_budget);
 	s->bytes_s2h += r.moved;
 	switch (r.state) {
 	case RELAY_EOF:
@@ -419,7 +131,7 @@ static int relay_s2h(struct session *s)
 			snprintf(s->reason_buf, sizeof(s->reason_buf), "reading from the server failed: %s",
 				 strerror(-r.err));
 		s->state = SS_DRAIN;
-		arm_timer(s, s->env.set.drain_timeout_ms);
+		session_arm_timer(s, s->env.set.drain_timeout_ms);
 		return 1;
 	case RELAY_BLOCKED:
 		if (pipe_tx_wait(&s->out, 1)) {
@@ -432,7 +144,7 @@ static int relay_s2h(struct session *s)
 		defer(s);
 		break;
 	default:
-		if (md9_stream_has_buffered(s->server))
+		if (md9_stream_has_buffered(s->up.stream))
 			defer(s);
 		break;
 	}
@@ -447,7 +159,7 @@ static int drain(struct session *s)
 {
 	struct vmbus_ring *tx = &s->ch->tx;
 
-	if (s->q_host_len && flush_host(s) == 0)
+	if (s->to_host.len && flush_host(s) == 0)
 		return 0;
 	if (pipe_tx_commit(&s->out))
 		md9_channel_signal(s->ch);
@@ -459,65 +171,27 @@ static int drain(struct session *s)
 	return 0;
 }
 
+/* Relaying has started and the negotiation's last bytes are out: its
+ * buffers go. */
+static void end_negotiation(struct session *s)
+{
+	if (!s->nego || s->up.owed_len || s->to_host.len)
+		return;
+	negotiation_result(s->nego, &s->result);
+	negotiation_free(s->nego);
+	s->nego = NULL;
+}
+
 /* One pass over the state machine. >0 progress, 0 nothing to do, <0 ended. */
 static int step(struct session *s)
 {
-	uint32_t ev = s->last_sock_events;
 	int rc, progress = 0;
 
-	if (s->q_host_len && s->state != SS_DRAIN && flush_host(s) > 0)
+	if (s->to_host.len && s->state != SS_DRAIN && flush_host(s) > 0)
 		progress = 1;
 	switch (s->state) {
-	case SS_CONNECT:
-		rc = take_cr(s);
-		if (rc < 0)
-			return -1;
-		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-			return rc > 0 && !s->cr_len ? 1 : progress;
-		s->last_sock_events = 0;
-		rc = md9_backend_connected(s->sock);
-		if (rc < 0)
-			return end(s, "cannot connect to the server %s: %s",
-			           s->env.set.backend.spec, strerror(-rc));
-		s->state = SS_NEGOTIATE;
-		return 1;
 	case SS_NEGOTIATE:
-		rc = take_cr(s);
-		if (rc <= 0)
-			return rc < 0 ? -1 : progress;
-		if (s->q_server_len) {
-			ssize_t n = send(s->sock, s->q_server + s->q_server_off,
-					 s->q_server_len - s->q_server_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				return end(s, "writing to the server failed: %s", strerror(errno));
-			if (n > 0)
-				s->q_server_off += (size_t)n;
-			if (s->q_server_off < s->q_server_len) {
-				s->server_writable_wait = true;
-				return progress;
-			}
-			s->server_writable_wait = false;
-			s->q_server_len = s->q_server_off = 0;
-			progress = 1;
-		}
-		rc = take_cc(s);
-		return rc < 0 ? -1 : rc > 0 ? 1 : progress;
-	case SS_TLS: {
-		const char *why = NULL;
-		char desc[96];
-		rc = md9_tls_handshake(s->server, &s->env.set.tls_pin, &why);
-		if (rc == -EAGAIN)
-			return progress;
-		if (rc < 0)
-			return end(s, "TLS with the server failed: %s", why);
-		log_info("session %llu: TLS with the server established (%s)",
-		         (unsigned long long)s->env.id,
-		         md9_tls_describe(s->server, desc, sizeof(desc)));
-		s->state = SS_WAIT_MCS;
-		return 1;
-	}
-	case SS_WAIT_MCS:
-		rc = take_connect_initial(s);
+		rc = session_negotiate_step(s);
 		return rc < 0 ? -1 : rc > 0 ? 1 : progress;
 	case SS_RELAY: {
 		int a = relay_h2s(s);
@@ -526,67 +200,52 @@ static int step(struct session *s)
 		int b = relay_s2h(s);
 		if (b < 0)
 			return -1;
+		end_negotiation(s);
 		return (a > 0 || b > 0) && !s->deferred ? 1 : progress;
 	}
 	case SS_DRAIN:
 		return drain(s);
+	default:
+		return 0;
 	}
-	return 0;
 }
 
 /* Does the session want to hear about new host bytes now? */
 static bool wants_host(const struct session *s)
 {
 	switch (s->state) {
-	case SS_CONNECT:
 	case SS_NEGOTIATE:
-		return s->cr_len == 0;
-	case SS_WAIT_MCS:
-		return true;
+		return negotiation_wants_host(s->nego);
 	case SS_RELAY:
-		return !s->server_writable_wait;
+		return !s->up.write_blocked;
 	default:
 		return false;
 	}
 }
 
-static uint32_t sock_events(const struct session *s)
+/* Does the session want to read the server now? */
+static bool wants_server(const struct session *s)
 {
-	bool want_read = false, want_write = s->server_writable_wait;
-
 	switch (s->state) {
-	case SS_CONNECT:
-		return EPOLLOUT;
 	case SS_NEGOTIATE:
-		return s->cr_len && !s->q_server_len ? EPOLLIN : s->server_writable_wait ? EPOLLOUT : 0;
-	case SS_TLS:
-		return s->server->ops->events_for(s->server, false, false);
-	case SS_WAIT_MCS:
-		want_write = s->server_writable_wait;
-		break;
+		return !s->up.owed_len && negotiation_wants_server(s->nego);
 	case SS_RELAY:
-		want_read = !s->host_full_wait;
-		break;
-	case SS_DRAIN:
-		return 0;
+		return !s->host_full_wait;
+	default:
+		return false;
 	}
-	return s->server ? s->server->ops->events_for(s->server, want_read, want_write)
-			 : (want_write ? EPOLLOUT : 0);
 }
 
 static void session_free(struct session *s)
 {
-	drop_server(s);
+	upstream_close(&s->up);
 	if (s->ch_h.active)
 		ev_del(s->env.loop, &s->ch_h);
 	ev_timer_cancel(s->env.loop, &s->timer);
 	if (s->ch)
 		s->ch->tp->ops->close(s->ch);
 	s->env.gone(s->env.owner);
-	free(s->hbuf);
-	free(s->sbuf);
-	free(s->q_server);
-	free(s->q_host);
+	negotiation_free(s->nego);
 	free(s);
 }
 
@@ -595,6 +254,7 @@ void session_close(struct session *s, const char *reason)
 	struct timespec now = timespec_now();
 	char g[MD9_GUID_STRLEN];
 	double age = timespec_diff_s(&s->started, &now);
+
 	log_info("session %llu: closed (%s): channel %s, %llu bytes host->server, %llu bytes "
 	         "server->host, %.1f s",
 	         (unsigned long long)s->env.id, reason, md9_guid_format(&s->ch->instance, g),
@@ -628,8 +288,8 @@ static void session_run(struct session *s)
 {
 	if (vmbus_ring_drain(&s->ch->rx, session_drain, s) == 0 &&
 	    (s->ch->rx.broken || s->ch->tx.broken))
-		end(s, "the host corrupted a ring index: %s",
-		    s->ch->rx.broken ? s->ch->rx.broken : s->ch->tx.broken);
+		session_end(s, "the host corrupted a ring index: %s",
+		            s->ch->rx.broken ? s->ch->rx.broken : s->ch->tx.broken);
 	if (s->close_reason) {
 		/* Bytes already in the TX ring are the host's to read. */
 		if (pipe_tx_commit(&s->out))
@@ -637,8 +297,10 @@ static void session_run(struct session *s)
 		session_close(s, s->close_reason);
 		return;
 	}
-	if (s->sock >= 0 && s->sock_h.active)
-		ev_mod(s->env.loop, &s->sock_h, sock_events(s));
+	if (s->state == SS_DRAIN)
+		upstream_mute(&s->up); /* the server has ended or refused */
+	else
+		upstream_watch(&s->up, wants_server(s), true);
 }
 
 static void on_channel(struct ev_handler *h, uint32_t events)
@@ -653,11 +315,11 @@ static void on_channel(struct ev_handler *h, uint32_t events)
 	session_run(s);
 }
 
-static void on_socket(struct ev_handler *h, uint32_t events)
+void session_on_socket(struct ev_handler *h, uint32_t events)
 {
 	struct session *s = h->arg;
 
-	s->last_sock_events |= events;
+	s->up.seen |= events;
 	if ((events & (EPOLLERR | EPOLLHUP)) && s->state == SS_RELAY && !(events & EPOLLIN)) {
 		session_close(s, "the server connection failed");
 		return;
@@ -667,21 +329,22 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 
 static void on_timer(struct ev_timer *t)
 {
+	static const char *const what[] = {
+	    [SS_CONNECT] = "connecting to the server",
+	    [SS_NEGOTIATE] = "the X.224 negotiation",
+	    [SS_TLS] = "the TLS handshake with the server",
+	    [SS_WAIT_MCS] = "the host's MCS Connect-Initial",
+	};
 	struct session *s = t->arg;
+	enum session_state st = state_of(s);
 
-	if (s->state == SS_DRAIN) {
+	if (st == SS_DRAIN) {
 		session_close(s, s->reason_buf);
 		return;
 	}
-	if (s->state != SS_RELAY) {
-		static const char *const what[] = {
-			[SS_CONNECT] = "connecting to the server",
-			[SS_NEGOTIATE] = "the X.224 negotiation",
-			[SS_TLS] = "the TLS handshake with the server",
-			[SS_WAIT_MCS] = "the host's MCS Connect-Initial",
-		};
+	if (st != SS_RELAY) {
 		snprintf(s->reason_buf, sizeof(s->reason_buf), "timed out waiting for %s",
-			 what[s->state]);
+		         what[st]);
 		session_close(s, s->reason_buf);
 	}
 }
@@ -691,32 +354,20 @@ struct session *session_new(const struct session_env *env, struct md9_channel *c
 	struct session *s = calloc(1, sizeof(*s));
 	char g[MD9_GUID_STRLEN];
 
-	if (s) {
-		s->hbuf = malloc(SESSION_NEGO_BUF);
-		s->sbuf = malloc(SESSION_NEGO_BUF);
-		s->q_server = malloc(Q_SERVER_CAP);
-		s->q_host = malloc(SESSION_NEGO_BUF);
-	}
-	if (!s || !s->hbuf || !s->sbuf || !s->q_server || !s->q_host) {
+	if (s)
+		s->nego = negotiation_new(env->set.security, env->id);
+	if (!s || !s->nego) {
 		log_err("data channel %s: out of memory", md9_guid_format(&ch->instance, g));
 		ch->tp->ops->close(ch);
-		if (s) {
-			free(s->hbuf);
-			free(s->sbuf);
-			free(s->q_server);
-			free(s->q_host);
-		}
 		free(s);
 		return NULL;
 	}
 	s->env = *env;
 	s->ch = ch;
-	s->sock = -1;
+	s->state = SS_NEGOTIATE;
 	s->started = timespec_now();
 	pipe_rx_init(&s->in, &ch->rx);
 	pipe_tx_init(&s->out, &ch->tx);
-	adapter_init(&s->adapter, env->set.security);
-	s->sock_h.fn = on_socket;
 	return s;
 }
 
@@ -731,8 +382,8 @@ void session_start(struct session *s)
 		session_close(s, "cannot allocate session resources");
 		return;
 	}
-	arm_timer(s, s->env.set.negotiate_timeout_ms);
-	if (connect_server(s) < 0) {
+	session_arm_timer(s, s->env.set.negotiate_timeout_ms);
+	if (session_negotiate_connect(s) < 0) {
 		session_close(s, s->close_reason);
 		return;
 	}
@@ -767,17 +418,17 @@ static const char *state_name(enum session_state st)
 void session_snapshot(const struct session *s, struct status_session *out)
 {
 	struct timespec now = timespec_now();
-	/* The server's choice is known once its Connection Confirm was accepted. */
-	bool selected_known = s->state == SS_TLS || s->state == SS_WAIT_MCS ||
-	                      s->state == SS_RELAY || (s->state == SS_DRAIN && !s->refused);
+	struct negotiation_result r = s->result;
 
+	if (s->nego)
+		negotiation_result(s->nego, &r);
 	out->id = s->env.id;
 	out->instance = s->ch->instance;
-	out->state = state_name(s->state);
+	out->state = state_name(state_of(s));
 	out->age_s = timespec_diff_s(&s->started, &now);
 	out->bytes_h2s = s->bytes_h2s;
 	out->bytes_s2h = s->bytes_s2h;
-	out->mode = md9_security_name(s->adapter.mode);
-	out->selected = selected_known ? x224_protocol_name(s->adapter.selected) : NULL;
+	out->mode = md9_security_name(r.mode);
+	out->selected = r.selected_known ? x224_protocol_name(r.selected) : NULL;
 	out->refused = s->refused;
 }

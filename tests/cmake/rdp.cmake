@@ -5,6 +5,7 @@
 
 md9_add_test(test_x224 md9rdp ${PROJECT_SOURCE_DIR}/tests/test_x224.c)
 md9_add_test(test_mcs md9rdp ${PROJECT_SOURCE_DIR}/tests/test_mcs.c)
+md9_add_test(test_negotiation md9rdp ${PROJECT_SOURCE_DIR}/tests/test_negotiation.c)
 
 if(MD9_FUZZ)
 	# md9core is instrumented for coverage by the top-level MD9_FUZZ block.
