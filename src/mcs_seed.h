@@ -1,12 +1,16 @@
-/* The MCS Connect-Initial md9-testclient sends: the seed's frame 3 shape
- * (protocol-facts §8), 462 bytes, byte for byte fuzz/corpus/mcs/ci_seed_frame3
- * (= tests/fixtures/rdp_probe.py build_mcs_connect_initial()), as a C array. */
-#ifndef MD9_CONNECT_INITIAL_SEED_H
-#define MD9_CONNECT_INITIAL_SEED_H
+/* What the Hyper-V host sends a guest first, as captured in the project's seed
+ * (docs/architecture.md): its X.224 Connection Request (frame 1) and the
+ * shape of its MCS Connect-Initial (frame 3: 462 bytes, clientCoreData of a
+ * vmconnect client, channels rdpdr, rdpsnd, cliprdr, drdynvc), byte for byte
+ * fuzz/corpus/mcs/ci_seed_frame3 (= tests/fixtures/rdp_probe.py
+ * build_mcs_connect_initial()). md9 doctor probes the server with them; the
+ * test and bench clients send them. One copy, here. */
+#ifndef MD9_MCS_SEED_H
+#define MD9_MCS_SEED_H
 
 #include <stdint.h>
 
-static const uint8_t tc_connect_initial[462] = {
+static const uint8_t mcs_seed_connect_initial[462] = {
 	0x03, 0x00, 0x01, 0xce, 0x02, 0xf0, 0x80, 0x7f, 0x65, 0x82, 0x01, 0xc2,
 	0x04, 0x01, 0x01, 0x04, 0x01, 0x01, 0x01, 0x01, 0xff, 0x30, 0x19, 0x02,
 	0x01, 0x22, 0x02, 0x01, 0x02, 0x02, 0x01, 0x00, 0x02, 0x01, 0x01, 0x02,
@@ -49,7 +53,7 @@ static const uint8_t tc_connect_initial[462] = {
 };
 
 /* The seed's 19-byte X.224 Connection Request (requestedProtocols 0x0B). */
-static const uint8_t tc_x224_cr[19] = {
+static const uint8_t mcs_seed_connection_request[19] = {
 	0x03, 0x00, 0x00, 0x13, 0x0e, 0xe0, 0x00, 0x00, 0x00, 0x00,
 	0x00, 0x01, 0x00, 0x08, 0x00, 0x0b, 0x00, 0x00, 0x00,
 };
