@@ -97,6 +97,7 @@ static enum adapter_verdict fail_nla(struct adapter *a, const char *what, const 
 		 "already authenticated the user and passes no credentials on",
 		 what);
 	a->fix = fix_nla;
+	a->cause = ADAPTER_CAUSE_NLA;
 	*why = a->why_buf;
 	return ADAPTER_FAIL;
 }
@@ -117,6 +118,7 @@ static enum adapter_verdict refused(struct adapter *a, const struct x224_cc *cc,
 		a->fix = fix_auto;
 		break;
 	}
+	a->cause = ADAPTER_CAUSE_MODE;
 	snprintf(a->why_buf, sizeof(a->why_buf), "the server refused %s: %s",
 		 x224_protocol_name(a->asked), x224_failure_name(cc->failure_code));
 	*why = a->why_buf;
@@ -128,6 +130,7 @@ static enum adapter_verdict refused(struct adapter *a, const struct x224_cc *cc,
 enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, const char **why)
 {
 	a->fix = NULL;
+	a->cause = ADAPTER_CAUSE_MODE;
 	if (cc->has_neg && cc->neg_type == X224_TYPE_RDP_NEG_FAILURE) {
 		a->failure_code = cc->failure_code;
 		/* SSL_NOT_ALLOWED_BY_SERVER (2): a server set to standard RDP
@@ -168,6 +171,7 @@ enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, 
 		if (a->selected == X224_PROTOCOL_RDP)
 			return ADAPTER_PLAIN;
 		*why = "the server selected a protocol md9 did not ask for";
+		a->cause = ADAPTER_CAUSE_PROTOCOL;
 		return ADAPTER_FAIL;
 	}
 	*why = "unknown security mode";
@@ -197,8 +201,10 @@ static bool needs_vmconnect(const struct adapter *a)
 
 const char *adapter_no_connect_response(struct adapter *a)
 {
+	a->cause = ADAPTER_CAUSE_PROTOCOL;
 	if (needs_vmconnect(a)) {
 		a->fix = fix_vmconnect;
+		a->cause = ADAPTER_CAUSE_NO_VMCONNECT;
 		return "passthrough: the server selected SSL and did not answer the host's plaintext "
 		       "Connect-Initial: it has no vmconnect mode";
 	}
@@ -213,6 +219,7 @@ enum adapter_verdict adapter_on_server_pdu(struct adapter *a, const uint8_t *pdu
 	const char *perr = NULL;
 
 	a->fix = NULL;
+	a->cause = ADAPTER_CAUSE_PROTOCOL;
 	if (!mcs_is_connect_response(pdu, len)) {
 		*why = adapter_no_connect_response(a);
 		return ADAPTER_REFUSED;
@@ -226,6 +233,7 @@ enum adapter_verdict adapter_on_server_pdu(struct adapter *a, const uint8_t *pdu
 	if (r.result != 0) {
 		snprintf(a->why_buf, sizeof(a->why_buf),
 			 "the server refused the MCS Connect-Initial (T.125 result %u)", r.result);
+		a->cause = ADAPTER_CAUSE_MODE;
 		*why = a->why_buf;
 		return ADAPTER_REFUSED;
 	}
@@ -237,6 +245,7 @@ enum adapter_verdict adapter_on_server_pdu(struct adapter *a, const uint8_t *pdu
 			 mcs_encryption_method_name(r.encryption_method),
 			 mcs_encryption_level_name(r.encryption_level));
 		a->fix = fix_encrypts;
+		a->cause = ADAPTER_CAUSE_ENCRYPTS;
 		*why = a->why_buf;
 		return ADAPTER_FAIL;
 	}

@@ -50,6 +50,16 @@ enum adapter_verdict {
 	ADAPTER_FAIL,      /* cannot work in this mode; end the session (*why) */
 };
 
+/* Why a session cannot work, for md9 doctor's verdict. */
+enum adapter_cause {
+	ADAPTER_CAUSE_NONE,
+	ADAPTER_CAUSE_NLA,          /* the server requires CredSSP */
+	ADAPTER_CAUSE_ENCRYPTS,     /* standard RDP security with encryption */
+	ADAPTER_CAUSE_NO_VMCONNECT, /* passthrough, SSL selected, no Connect-Response */
+	ADAPTER_CAUSE_MODE,         /* the server refused or chose against md9's mode */
+	ADAPTER_CAUSE_PROTOCOL,     /* malformed or unexpected answer */
+};
+
 struct adapter {
 	enum md9_security mode;
 	bool retried;            /* auto already fell back to RDP */
@@ -59,6 +69,7 @@ struct adapter {
 	uint32_t selected;       /* the server's choice */
 	uint32_t failure_code;   /* RDP_NEG_FAILURE code, when refused */
 	const char *fix;         /* with ADAPTER_REFUSED/FAIL: what to change, or NULL */
+	enum adapter_cause cause; /* with ADAPTER_REFUSED/FAIL */
 	char why_buf[224];       /* *why points here when it carries values */
 };
 
