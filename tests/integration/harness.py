@@ -375,9 +375,36 @@ class Harness:
         self.md9s.append(m)
         return m
 
-    def stack(self, security_layer="negotiate", security="auto"):
+    def doctor(self, backend, security, timeout=PROBE_TIMEOUT):
+        """``md9 doctor`` against backend (a port or a spec) in mode
+        security, on empty fake roots (only the server matters here);
+        returns (verdict, text) of its 'rdp security' line."""
+        if isinstance(backend, int):
+            backend = "tcp:%s:%d" % (LOOPBACK, backend)
+        roots = os.path.join(self.tmp, "doctor-roots")
+        os.makedirs(roots, exist_ok=True)
+        conf = os.path.join(self.tmp, "doctor.conf")
+        with open(conf, "w") as f:
+            f.write("[md9]\n")
+        argv = [_find_binary("MD9_BIN", "md9"), "doctor", "--config", conf,
+                "--backend", backend, "--security", security,
+                "--timeout", str(int(timeout * 1000))]
+        for r in ("sys", "proc", "etc", "dev", "run", "lib"):
+            argv += ["--root-" + r, roots]
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             timeout=timeout + 10, env=_child_env())
+        text = out.stdout.decode(errors="replace")
+        m = re.search(r"^(ok|warn|FAIL)\s+rdp security\s+(.*)$", text, re.M)
+        check(m is not None, "md9 doctor printed no 'rdp security' line:\n%s%s"
+              % (text, out.stderr.decode(errors="replace")))
+        check(out.returncode == 1, "md9 doctor exited %d on fake roots (expected "
+              "1: they are no Hyper-V guest)" % out.returncode)
+        self.notes.append("doctor: %s  rdp security  %s" % (m.group(1), m.group(2)))
+        return m.group(1), m.group(2)
+
+    def stack(self, security_layer="negotiate", security="auto", crypt_level=None):
         """xrdp + hostsim (raw front end) + md9, ready for probes."""
-        x = self.xrdp(security_layer)
+        x = self.xrdp(security_layer, crypt_level=crypt_level)
         hs = self.hostsim()
         m = self.md9(hs, x.port, security)
         return x, hs, m
