@@ -52,7 +52,7 @@ static const uint8_t cc_rdp[19] = {0x03, 0x00, 0x00, 0x13, 0x0e, 0xd0, 0x00, 0x0
                                    0x00, 0x02, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00};
 /* The seed's frames 1 and 3 (X.224 CR, MCS Connect-Initial), shared with md9
  * doctor and md9-testclient; the Connect-Response of md9-testserver. */
-#include "../../src/mcs_seed.h"
+#include "../../src/rdp/mcs_seed.h"
 #include "../../tests/tools/connect_response.h"
 #define seed_ci mcs_seed_connect_initial
 #define seed_cr mcs_seed_connection_request

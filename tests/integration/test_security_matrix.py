@@ -25,10 +25,10 @@ xrdp_iso_negotiate_security(); security_layer from xrdp_rdp.c):
 When xrdp selected SSL it waits for a TLS ClientHello; plaintext there makes
 it send an MCS Disconnect-Provider-Ultimatum and reset the connection.
 
-What md9 asks the server for (src/adapter.c): auto and tls ask for SSL, rdp
+What md9 asks the server for (src/rdp/adapter.c): auto and tls ask for SSL, rdp
 asks for RDP, passthrough forwards the host's 0x0B.
 
-What md9 reads next (src/adapter.c): the server's MCS Connect-Response,
+What md9 reads next (src/rdp/adapter.c): the server's MCS Connect-Response,
 whole, before the host sees it; a TS_UD_SC_SEC1 with an encryption method or
 level (xrdp's crypt_level low/medium/high/fips with standard RDP security)
 ends the session there: the host cannot do that encryption.
@@ -78,7 +78,7 @@ DOCTOR_TLS = ("ok", r"^TLS ok: .* selected SSL; md9 does TLS with it \(TLSv1\.[2
 DOCTOR_PLAIN = ("ok", r"^standard RDP security without encryption ok: .* selected "
                       r"RDP; MCS Connect-Response with encryption NONE")
 
-# One line each: the cause, then "; fix: " and what to change (src/adapter.c).
+# One line each: the cause, then "; fix: " and what to change (src/rdp/adapter.c).
 NO_VMCONNECT = (r"passthrough: the server selected SSL and did not answer the "
                 r"host's plaintext Connect-Initial: it has no vmconnect mode")
 FIX_VMCONNECT = r"; fix: sudo md9 setup --security auto \(md9 then does TLS"
@@ -165,7 +165,7 @@ MATRIX = {
     ("rdp", "auto"): Row(True, "SSL", "RDP", "RDP", "RDP", CLOSED_BY_HOST,
                          doctor=DOCTOR_PLAIN),
     # tls mode needs SSL; xrdp selected RDP: md9 ends the session at once
-    # (ADAPTER_FAIL, src/adapter.c), the host gets no CC at all.
+    # (ADAPTER_FAIL, src/rdp/adapter.c), the host gets no CC at all.
     ("rdp", "tls"): NOT_TLS_ROW,
     ("rdp", "rdp"): Row(True, "RDP", "RDP", "RDP", "RDP", CLOSED_BY_HOST,
                         doctor=DOCTOR_PLAIN),

@@ -19,7 +19,7 @@
  * verified=yes, 3 when some ended early but everything received verified,
  * 1 otherwise. --sessions K runs K sessions in parallel (seeds seed..seed+K-1).
  */
-#include "../../src/mcs_seed.h"
+#include "../../src/rdp/mcs_seed.h"
 #include "md9-testcommon.h"
 
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
 /* What the Hyper-V host sends a guest first, as captured in the project's seed
- * (docs/architecture.md): its X.224 Connection Request (frame 1) and the
+ * (docs/protocol.md §8): its X.224 Connection Request (frame 1) and the
  * shape of its MCS Connect-Initial (frame 3: 462 bytes, clientCoreData of a
  * vmconnect client, channels rdpdr, rdpsnd, cliprdr, drdynvc), byte for byte
  * fuzz/corpus/mcs/ci_seed_frame3 (= tests/fixtures/rdp_probe.py
