@@ -49,6 +49,16 @@ foreach(case negotiate_auto rdp_auto rdp_passthrough)
   md9_integration_test(integration_legacy_${case} test_security_matrix.py legacy_${case})
 endforeach()
 
+# A second RDP server: FreeRDP's shadow server (freerdp2-shadow-x11) with
+# /sec:tls|rdp|nla or all protocols ("all") x md9 --security (the expected
+# outcome of every cell is the CELLS table in the script).
+foreach(sec all tls rdp nla)
+  foreach(mode auto tls rdp passthrough)
+    md9_integration_test(integration_shadow_${sec}_${mode}
+                         test_servers.py shadow-${sec}_${mode})
+  endforeach()
+endforeach()
+
 # 2-5. the daemon: concurrency, backend down, control channel, garbage.
 foreach(case concurrent_sessions backend_down control_reset version_reject
              version_malformed garbage_from_host)

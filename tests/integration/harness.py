@@ -47,6 +47,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 
 import rdp_probe  # noqa: E402
+import shadow_fixture  # noqa: E402
 import xrdp_fixture  # noqa: E402
 
 SKIP = 77
@@ -349,6 +350,7 @@ class Harness:
         self.md9s = []
         self.hostsims = []
         self.xrdps = []
+        self.shadows = []
         self.notes = []
 
     # ---- things a case starts -------------------------------------------
@@ -362,6 +364,21 @@ class Harness:
         except xrdp_fixture.FixtureError as e:
             raise TestFailure("xrdp (security_layer=%s) did not start: %s"
                               % (security_layer, e))
+        return fx
+
+    def shadow(self, sec=None):
+        """FreeRDP's shadow server (tests/fixtures/shadow_fixture.py) with
+        /sec:SEC (None: all protocols), on its own Xvfb, 127.0.0.1."""
+        if not shutil.which(shadow_fixture.SHADOW):
+            raise Skip("%s is not installed (freerdp2-shadow-x11)"
+                       % shadow_fixture.SHADOW)
+        fx = shadow_fixture.ShadowServer(sec=sec, startup_timeout=STARTUP_TIMEOUT)
+        self.shadows.append(fx)
+        try:
+            fx.start()
+        except shadow_fixture.FixtureError as e:
+            raise TestFailure("the shadow server (sec %s) did not start: %s"
+                              % (sec or "all", e))
         return fx
 
     def hostsim(self, *args, commands=False):
@@ -469,6 +486,11 @@ class Harness:
                 fx.stop()
             except Exception as e:  # keep cleaning up
                 print("cleanup: xrdp stop failed: %s" % e, file=sys.stderr)
+        for fx in self.shadows:
+            try:
+                fx.stop()
+            except Exception as e:  # keep cleaning up
+                print("cleanup: shadow stop failed: %s" % e, file=sys.stderr)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def dump(self, out=sys.stderr):
@@ -488,6 +510,9 @@ class Harness:
             section("xrdp #%d (security_layer=%s, port %s)" % (
                 i + 1, fx.security_layer, fx.port),
                 fx.read_log().splitlines(), 40)
+        for i, fx in enumerate(self.shadows):
+            section("freerdp-shadow-cli #%d (sec %s, port %s)" % (
+                i + 1, fx.sec or "all", fx.port), fx.read_log().splitlines(), 40)
 
 
 def _prerequisites():
@@ -516,6 +541,9 @@ def run_case(name, fn):
         fn(h)
         h.finish()
         status = 0
+    except Skip as e:
+        print("SKIP %s: %s" % (name, e))
+        status = SKIP
     except TestFailure as e:
         print("FAIL %s: %s" % (name, e), file=sys.stderr)
         h.dump()
