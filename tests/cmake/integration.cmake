@@ -43,6 +43,10 @@ endforeach()
 foreach(layer rdp-low rdp-fips)
   md9_integration_test(integration_matrix_${layer}_auto test_security_matrix.py ${layer}_auto)
 endforeach()
+foreach(mode auto rdp)
+  md9_integration_test(integration_matrix_negotiate-none_${mode}
+                       test_security_matrix.py negotiate-none_${mode})
+endforeach()
 # A host Connection Request without RDP_NEG_REQ gets a legacy Connection
 # Confirm (MS-RDPBCGR 3.3.5.3.2), whatever md9 asked the server for.
 foreach(case negotiate_auto rdp_auto rdp_passthrough)

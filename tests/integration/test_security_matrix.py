@@ -120,6 +120,7 @@ NOT_TLS_ROW = Row(False, "SSL", "RDP", "RDP", None, NOT_TLS,
 # xrdp settings of each layer key: (security_layer, crypt_level).
 LAYERS = {
     "negotiate": ("negotiate", "high"),
+    "negotiate-none": ("negotiate", "none"),
     "tls": ("tls", "high"),
     "rdp": ("rdp", "none"),
     "rdp-high": ("rdp", "high"),
@@ -143,6 +144,12 @@ MATRIX = {
     # there instead of letting the client fail at the Demand Active PDU.
     ("negotiate", "rdp"): encrypts_row("RDP", "128BIT", "HIGH"),
     ("negotiate", "passthrough"): no_vmconnect_row(),
+    # What md9 setup --security rdp leaves (crypt_level=none; negotiate
+    # kept): rdp mode gets unencrypted standard RDP security, auto TLS.
+    ("negotiate-none", "auto"): Row(True, "SSL", "SSL", "SSL", "SSL",
+                                    CLOSED_BY_HOST, tls=True, doctor=DOCTOR_TLS),
+    ("negotiate-none", "rdp"): Row(True, "RDP", "RDP", "RDP", "RDP",
+                                   CLOSED_BY_HOST, doctor=DOCTOR_PLAIN),
 
     # tls: SSL requested -> SSL selected -> md9 does TLS.
     ("tls", "auto"): Row(True, "SSL", "SSL", "SSL", "SSL", CLOSED_BY_HOST,
