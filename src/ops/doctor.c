@@ -738,7 +738,8 @@ static void check_server(struct doctor *dr)
 			report(dr, V_OK, "rdp security", NULL,
 			       "standard RDP security without encryption ok: %s (md9 %s mode%s) "
 			       "selected RDP; MCS Connect-Response with encryption NONE",
-			       spec, mode, r.retried ? ", asked again after SSL_NOT_ALLOWED_BY_SERVER" : "");
+			       spec, mode,
+			       r.retried ? ", asked again after SSL_NOT_ALLOWED_BY_SERVER" : "");
 		else
 			report(dr, V_OK, "rdp security", NULL,
 			       "vmconnect mode ok: %s (md9 %s mode) selected %s and answered the "

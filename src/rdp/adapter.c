@@ -9,19 +9,19 @@
 /* The fixes named in md9's log lines and by md9 doctor. */
 static const char fix_auto[] = "let md9 do TLS with the server: sudo md9 setup --security auto";
 static const char fix_encrypts[] =
-	"turn the server's standard RDP security encryption off: crypt_level=none in xrdp.ini "
-	"[Globals] (sudo md9 setup --security rdp does it); or let the server offer TLS "
-	"(xrdp security_layer=negotiate or tls) and use md9's auto mode";
+    "turn the server's standard RDP security encryption off: crypt_level=none in xrdp.ini "
+    "[Globals] (sudo md9 setup --security rdp does it); or let the server offer TLS "
+    "(xrdp security_layer=negotiate or tls) and use md9's auto mode";
 static const char fix_nla[] =
-	"let the server accept TLS or standard RDP security without NLA (xrdp: "
-	"security_layer=negotiate or tls; FreeRDP: /sec:tls) and use md9's auto mode (sudo md9 "
-	"setup --security auto); a server that only does NLA cannot work behind md9";
+    "let the server accept TLS or standard RDP security without NLA (xrdp: "
+    "security_layer=negotiate or tls; FreeRDP: /sec:tls) and use md9's auto mode (sudo md9 "
+    "setup --security auto); a server that only does NLA cannot work behind md9";
 static const char fix_vmconnect[] =
-	"sudo md9 setup --security auto (md9 then does TLS with the server); passthrough needs "
-	"a server with a vmconnect mode (xrdp vmconnect=true, not in Debian 12's xrdp 0.9.21)";
+    "sudo md9 setup --security auto (md9 then does TLS with the server); passthrough needs "
+    "a server with a vmconnect mode (xrdp vmconnect=true, not in Debian 12's xrdp 0.9.21)";
 static const char fix_cert[] =
-	"give the server a certificate (xrdp.ini certificate and key_file), or sudo md9 setup "
-	"--security rdp";
+    "give the server a certificate (xrdp.ini certificate and key_file), or sudo md9 setup "
+    "--security rdp";
 
 static const char *const names[] = {
 	[MD9_SEC_AUTO] = "auto",
@@ -93,9 +93,9 @@ static bool nla_selected(uint32_t selected)
 static enum adapter_verdict fail_nla(struct adapter *a, const char *what, const char **why)
 {
 	snprintf(a->why_buf, sizeof(a->why_buf),
-		 "the server requires NLA (CredSSP): it %s; md9 cannot do NLA: the host has "
-		 "already authenticated the user and passes no credentials on",
-		 what);
+	         "the server requires NLA (CredSSP): it %s; md9 cannot do NLA: the host has "
+	         "already authenticated the user and passes no credentials on",
+	         what);
 	a->fix = fix_nla;
 	a->cause = ADAPTER_CAUSE_NLA;
 	*why = a->why_buf;
@@ -120,7 +120,7 @@ static enum adapter_verdict refused(struct adapter *a, const struct x224_cc *cc,
 	}
 	a->cause = ADAPTER_CAUSE_MODE;
 	snprintf(a->why_buf, sizeof(a->why_buf), "the server refused %s: %s",
-		 x224_protocol_name(a->asked), x224_failure_name(cc->failure_code));
+	         x224_protocol_name(a->asked), x224_failure_name(cc->failure_code));
 	*why = a->why_buf;
 	/* A host that sent no RDP_NEG_REQ cannot be given an RDP_NEG_FAILURE
 	 * (MS-RDPBCGR 3.3.5.3.2): it just sees the session end. */
@@ -179,7 +179,7 @@ enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, 
 }
 
 int adapter_cc_for_host(const struct adapter *a, const uint8_t *cc, size_t len, uint8_t *out,
-			size_t cap, size_t *out_len, const char **why)
+                        size_t cap, size_t *out_len, const char **why)
 {
 	if (!a->host_neg_req)
 		return x224_legacy_cc(cc, len, out, cap, out_len, why);
@@ -205,7 +205,8 @@ const char *adapter_no_connect_response(struct adapter *a)
 	if (needs_vmconnect(a)) {
 		a->fix = fix_vmconnect;
 		a->cause = ADAPTER_CAUSE_NO_VMCONNECT;
-		return "passthrough: the server selected SSL and did not answer the host's plaintext "
+		return "passthrough: the server selected SSL and did not answer the host's "
+		       "plaintext "
 		       "Connect-Initial: it has no vmconnect mode";
 	}
 	a->fix = NULL;
@@ -213,7 +214,7 @@ const char *adapter_no_connect_response(struct adapter *a)
 }
 
 enum adapter_verdict adapter_on_server_pdu(struct adapter *a, const uint8_t *pdu, size_t len,
-					   const char **why)
+                                           const char **why)
 {
 	struct mcs_connect_response r;
 	const char *perr = NULL;
@@ -225,14 +226,14 @@ enum adapter_verdict adapter_on_server_pdu(struct adapter *a, const uint8_t *pdu
 		return ADAPTER_REFUSED;
 	}
 	if (mcs_parse_connect_response(pdu, len, &r, &perr) < 0) {
-		snprintf(a->why_buf, sizeof(a->why_buf), "malformed MCS Connect-Response from the server: %s",
-			 perr);
+		snprintf(a->why_buf, sizeof(a->why_buf),
+		         "malformed MCS Connect-Response from the server: %s", perr);
 		*why = a->why_buf;
 		return ADAPTER_FAIL;
 	}
 	if (r.result != 0) {
 		snprintf(a->why_buf, sizeof(a->why_buf),
-			 "the server refused the MCS Connect-Initial (T.125 result %u)", r.result);
+		         "the server refused the MCS Connect-Initial (T.125 result %u)", r.result);
 		a->cause = ADAPTER_CAUSE_MODE;
 		*why = a->why_buf;
 		return ADAPTER_REFUSED;
@@ -240,10 +241,10 @@ enum adapter_verdict adapter_on_server_pdu(struct adapter *a, const uint8_t *pdu
 	if (r.encryption_method != MCS_ENCRYPTION_METHOD_NONE ||
 	    r.encryption_level != MCS_ENCRYPTION_LEVEL_NONE) {
 		snprintf(a->why_buf, sizeof(a->why_buf),
-			 "the server encrypts with standard RDP security (encryptionMethod %s, "
-			 "encryptionLevel %s), which the Hyper-V host cannot do",
-			 mcs_encryption_method_name(r.encryption_method),
-			 mcs_encryption_level_name(r.encryption_level));
+		         "the server encrypts with standard RDP security (encryptionMethod %s, "
+		         "encryptionLevel %s), which the Hyper-V host cannot do",
+		         mcs_encryption_method_name(r.encryption_method),
+		         mcs_encryption_level_name(r.encryption_level));
 		a->fix = fix_encrypts;
 		a->cause = ADAPTER_CAUSE_ENCRYPTS;
 		*why = a->why_buf;

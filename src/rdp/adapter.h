@@ -70,7 +70,7 @@ struct adapter {
 	uint32_t failure_code;   /* RDP_NEG_FAILURE code, when refused */
 	const char *fix;         /* with ADAPTER_REFUSED/FAIL: what to change, or NULL */
 	enum adapter_cause cause; /* with ADAPTER_REFUSED/FAIL */
-	char why_buf[224];       /* *why points here when it carries values */
+	char why_buf[224];        /* *why points here when it carries values */
 };
 
 void adapter_init(struct adapter *a, enum md9_security mode);
@@ -82,7 +82,7 @@ enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, 
 /* The Connection Confirm the host gets for the server's (one complete CC):
  * unchanged, or the legacy form when the host sent no RDP_NEG_REQ. 0 or -1. */
 int adapter_cc_for_host(const struct adapter *a, const uint8_t *cc, size_t len, uint8_t *out,
-			size_t cap, size_t *out_len, const char **why);
+                        size_t cap, size_t *out_len, const char **why);
 /* The host's MCS Connect-Initial (one complete TPKT), patched in place. */
 int adapter_fix_connect_initial(struct adapter *a, uint8_t *pdu, size_t len, const char **why);
 /* The server's first PDU after the Connect-Initial (one complete TPKT).
@@ -91,7 +91,7 @@ int adapter_fix_connect_initial(struct adapter *a, uint8_t *pdu, size_t len, con
  * Connect-Response (e.g. a Disconnect-Provider-Ultimatum): pass it on, then
  * end (*why, a->fix). */
 enum adapter_verdict adapter_on_server_pdu(struct adapter *a, const uint8_t *pdu, size_t len,
-					   const char **why);
+                                           const char **why);
 /* The server closed (or broke) the connection before a Connect-Response:
  * the reason, and a->fix. */
 const char *adapter_no_connect_response(struct adapter *a);

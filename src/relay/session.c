@@ -94,7 +94,7 @@ static int queue_host(struct session *s, const uint8_t *p, size_t n)
 {
 	if (n > SESSION_NEGO_BUF - s->q_host_len)
 		return end(s, "internal error: more than %d bytes queued for the host",
-			   SESSION_NEGO_BUF);
+		           SESSION_NEGO_BUF);
 	memcpy(s->q_host + s->q_host_len, p, n);
 	s->q_host_len += n;
 	return 0;
@@ -111,8 +111,9 @@ static int queue_cc(struct session *s, size_t cc_len, size_t upto)
 	if (adapter_cc_for_host(&s->adapter, s->sbuf, cc_len, cc, sizeof(cc), &n, &why) < 0)
 		return end(s, "cannot pass the Connection Confirm on: %s", why);
 	if (n != cc_len)
-		log_debug("session %llu: the host sent no RDP_NEG_REQ: passing the Connection Confirm on without rdpNegData",
-			  (unsigned long long)s->id);
+		log_debug("session %llu: the host sent no RDP_NEG_REQ: passing the Connection "
+		          "Confirm on without rdpNegData",
+		          (unsigned long long)s->id);
 	if (queue_host(s, cc, n) < 0)
 		return -1;
 	return queue_host(s, s->sbuf + cc_len, upto - cc_len);
@@ -123,7 +124,7 @@ static void log_cause(struct session *s, const char *why, const char *suffix)
 {
 	if (s->adapter.fix)
 		log_warn("session %llu: %s%s; fix: %s", (unsigned long long)s->id, why, suffix,
-			 s->adapter.fix);
+		         s->adapter.fix);
 	else
 		log_warn("session %llu: %s%s", (unsigned long long)s->id, why, suffix);
 }
@@ -299,8 +300,11 @@ static int take_cc(struct session *s)
 	case ADAPTER_PLAIN:
 		log_choice(s);
 		if (s->adapter.mode == MD9_SEC_PASSTHROUGH && s->adapter.selected != X224_PROTOCOL_RDP)
-			log_debug("session %llu: passthrough: the server selected %s; the host sends plaintext, so this only works if the server runs in vmconnect mode (xrdp vmconnect=true)",
-				 (unsigned long long)s->id, x224_protocol_name(s->adapter.selected));
+			log_debug("session %llu: passthrough: the server selected %s; the host "
+			          "sends plaintext, so this only works if the server runs in "
+			          "vmconnect mode (xrdp vmconnect=true)",
+			          (unsigned long long)s->id,
+			          x224_protocol_name(s->adapter.selected));
 		/* The CC and anything after it go to the host. */
 		if (queue_cc(s, cc.pdu_len, s->slen) < 0)
 			return -1;
@@ -734,11 +738,11 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 	}
 	if (s->state != SS_RELAY) {
 		static const char *const what[] = {
-			[SS_CONNECT] = "connecting to the server",
-			[SS_NEGOTIATE] = "the X.224 negotiation",
-			[SS_TLS] = "the TLS handshake with the server",
-			[SS_WAIT_MCS] = "the host's MCS Connect-Initial",
-			[SS_WAIT_RESP] = "the server's MCS Connect-Response",
+		    [SS_CONNECT] = "connecting to the server",
+		    [SS_NEGOTIATE] = "the X.224 negotiation",
+		    [SS_TLS] = "the TLS handshake with the server",
+		    [SS_WAIT_MCS] = "the host's MCS Connect-Initial",
+		    [SS_WAIT_RESP] = "the server's MCS Connect-Response",
 		};
 		snprintf(s->reason_buf, sizeof(s->reason_buf), "timed out waiting for %s",
 			 what[s->state]);

@@ -213,8 +213,7 @@ static const char *session_state_name(enum session_state s)
 static bool selected_known(const struct session *s)
 {
 	return s->state == SS_TLS || s->state == SS_WAIT_MCS || s->state == SS_WAIT_RESP ||
-	       s->state == SS_RELAY ||
-	       (s->state == SS_DRAIN && !s->refused);
+	       s->state == SS_RELAY || (s->state == SS_DRAIN && !s->refused);
 }
 
 static double age_of(const struct session *s, const struct timespec *now)

@@ -134,7 +134,8 @@ static void *session_main(void *arg)
 		goto out;
 	}
 	deadline = tc_now() + opt.timeout;
-	if (tc_write_all(fd, mcs_seed_connection_request, sizeof(mcs_seed_connection_request), deadline) < 0) {
+	if (tc_write_all(fd, mcs_seed_connection_request, sizeof(mcs_seed_connection_request),
+	                 deadline) < 0) {
 		snprintf(s->status, sizeof(s->status), "error: cannot send the Connection Request");
 		goto out;
 	}
@@ -148,7 +149,8 @@ static void *session_main(void *arg)
 		    (unsigned)buf[15] | (unsigned)buf[16] << 8);
 	else
 		say("session %u: Connection Confirm (%ld bytes)\n", s->idx, n);
-	if (tc_write_all(fd, mcs_seed_connect_initial, sizeof(mcs_seed_connect_initial), deadline) < 0) {
+	if (tc_write_all(fd, mcs_seed_connect_initial, sizeof(mcs_seed_connect_initial), deadline) <
+	    0) {
 		snprintf(s->status, sizeof(s->status), "eof: cannot send the Connect-Initial");
 		goto out;
 	}

@@ -333,7 +333,8 @@ static void *conn_main(void *arg)
 		say("conn %u: done status=error: no MCS Connect-Initial (%ld)\n", c->id, n);
 		goto out;
 	}
-	if (tc_write_all(c->fd, test_connect_response, sizeof(test_connect_response), deadline) < 0) {
+	if (tc_write_all(c->fd, test_connect_response, sizeof(test_connect_response), deadline) <
+	    0) {
 		say("conn %u: done status=error: cannot send the Connect-Response\n", c->id);
 		goto out;
 	}
