@@ -6,6 +6,9 @@
 md9_add_test(test_x224 md9rdp ${PROJECT_SOURCE_DIR}/tests/test_x224.c)
 md9_add_test(test_mcs md9rdp ${PROJECT_SOURCE_DIR}/tests/test_mcs.c)
 md9_add_test(test_mcs_response md9rdp ${PROJECT_SOURCE_DIR}/tests/test_mcs_response.c)
+# The adapter's decisions; reads Connect-Responses from fuzz/corpus/mcs_response.
+md9_add_test(test_adapter md9rdp ${PROJECT_SOURCE_DIR}/tests/test_adapter.c)
+target_compile_definitions(test_adapter PRIVATE MD9_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
 if(MD9_FUZZ)
 	# md9core is instrumented for coverage by the top-level MD9_FUZZ block.
