@@ -3,13 +3,16 @@
  * rewritten for each security mode; TLS, plain and refused answers; auto's
  * fallback reconnect; a Connection Request and Connect-Initial that arrive
  * in one piece or byte by byte; the Connect-Initial patched with the
- * server's choice; and the reasons it gives when it fails. */
+ * server's choice; the server's Connect-Response read whole before the host
+ * gets it; the legacy Connection Confirm; and the reasons it gives when it
+ * fails. */
 #include "log.h"
 #include "mcs.h"
 #include "negotiation.h"
 #include "x224.h"
 
-#include "tools/connect_initial_seed.h"
+#include "mcs_seed.h"
+#include "tools/connect_response.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,8 +90,8 @@ static uint32_t server_selected_protocol(const struct negotiation_action *a)
 	struct mcs_connect_initial ci;
 	const uint8_t *p;
 
-	assert_int_equal(mcs_parse_connect_initial(a->data, sizeof(tc_connect_initial), &ci, NULL),
-	                 1);
+	assert_int_equal(
+	    mcs_parse_connect_initial(a->data, sizeof(mcs_seed_connect_initial), &ci, NULL), 1);
 	p = a->data + ci.core_off + MCS_CORE_SSP_OFF;
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
@@ -134,13 +137,22 @@ static void test_auto_tls(void **state)
 
 	negotiation_tls_done(n);
 	assert_int_equal(negotiation_phase(n), NEGO_CONNECT_INITIAL);
-	for (size_t i = 0; i < sizeof(tc_connect_initial); i++) {
+	for (size_t i = 0; i < sizeof(mcs_seed_connect_initial); i++) {
 		assert_null(negotiation_action(n));
-		host_in(n, tc_connect_initial + i, 1); /* byte by byte */
+		host_in(n, mcs_seed_connect_initial + i, 1); /* byte by byte */
 	}
 	a = expect(n, NEGO_TO_SERVER);
-	assert_int_equal(a.len, sizeof(tc_connect_initial));
+	assert_int_equal(a.len, sizeof(mcs_seed_connect_initial));
 	assert_int_equal(server_selected_protocol(&a), X224_PROTOCOL_SSL);
+	assert_int_equal(negotiation_phase(n), NEGO_CONNECT_RESPONSE);
+	assert_false(negotiation_wants_host(n));
+	/* the answer is held until it is whole, then goes to the host */
+	server_in(n, test_connect_response, 50);
+	assert_null(negotiation_action(n));
+	server_in(n, test_connect_response + 50, sizeof(test_connect_response) - 50);
+	a = expect(n, NEGO_TO_HOST);
+	assert_int_equal(a.len, sizeof(test_connect_response));
+	assert_memory_equal(a.data, test_connect_response, sizeof(test_connect_response));
 	expect(n, NEGO_RELAY);
 	assert_int_equal(negotiation_phase(n), NEGO_DONE);
 	assert_false(negotiation_wants_host(n) || negotiation_wants_server(n));
@@ -154,13 +166,14 @@ static void test_auto_tls(void **state)
 static void test_rdp_coalesced(void **state)
 {
 	struct negotiation *n = negotiation_new(MD9_SEC_RDP, 2);
-	uint8_t both[sizeof(cr_vmconnect) + sizeof(tc_connect_initial)];
+	uint8_t both[sizeof(cr_vmconnect) + sizeof(mcs_seed_connect_initial)];
 	uint8_t cc_more[sizeof(cc_rdp) + 3];
 	struct negotiation_action a;
 
 	(void)state;
 	memcpy(both, cr_vmconnect, sizeof(cr_vmconnect));
-	memcpy(both + sizeof(cr_vmconnect), tc_connect_initial, sizeof(tc_connect_initial));
+	memcpy(both + sizeof(cr_vmconnect), mcs_seed_connect_initial,
+	       sizeof(mcs_seed_connect_initial));
 	memcpy(cc_more, cc_rdp, sizeof(cc_rdp));
 	memcpy(cc_more + sizeof(cc_rdp), "abc", 3);
 	negotiation_server_connected(n); /* connected before the request came */
@@ -170,22 +183,38 @@ static void test_rdp_coalesced(void **state)
 	assert_int_equal(requested(&a), X224_PROTOCOL_RDP);
 	server_in(n, cc_more, sizeof(cc_more));
 	a = expect(n, NEGO_TO_HOST);
-	assert_int_equal(a.len, sizeof(cc_more));
-	assert_memory_equal(a.data, cc_more, sizeof(cc_more));
+	assert_int_equal(a.len, sizeof(cc_rdp));
+	assert_memory_equal(a.data, cc_rdp, sizeof(cc_rdp));
+	a = expect(n, NEGO_TO_HOST);
+	assert_int_equal(a.len, 3);
+	assert_memory_equal(a.data, "abc", 3);
 	a = expect(n, NEGO_TO_SERVER);
-	assert_int_equal(a.len, sizeof(tc_connect_initial));
+	assert_int_equal(a.len, sizeof(mcs_seed_connect_initial));
 	assert_int_equal(server_selected_protocol(&a), X224_PROTOCOL_RDP);
-	expect(n, NEGO_RELAY);
+	/* the server ends without a Connect-Response: what it sent goes to
+	 * the host, and the session ends */
+	server_in(n, (const uint8_t *)"\x03\x00", 2);
+	negotiation_server_closed(n, 0);
+	a = expect(n, NEGO_TO_HOST);
+	assert_int_equal(a.len, 2);
+	a = expect(n, NEGO_REFUSED);
+	assert_string_equal(
+	    a.why, "the server did not answer the MCS Connect-Initial with a Connect-Response");
 	negotiation_free(n);
 
-	/* A legacy request stays as it is in rdp mode, and gets RDP_NEG_REQ
-	 * (SSL) appended in tls mode. */
+	/* A legacy request stays as it is in rdp mode, and its host gets the
+	 * legacy Connection Confirm, without rdpNegData (MS-RDPBCGR
+	 * 3.3.5.3.2); in tls mode it gets RDP_NEG_REQ (SSL) appended. */
 	n = negotiation_new(MD9_SEC_RDP, 3);
 	host_in(n, cr_legacy, sizeof(cr_legacy));
 	negotiation_server_connected(n);
 	a = expect(n, NEGO_TO_SERVER);
 	assert_int_equal(a.len, sizeof(cr_legacy));
 	assert_memory_equal(a.data, cr_legacy, sizeof(cr_legacy));
+	server_in(n, cc_rdp, sizeof(cc_rdp));
+	a = expect(n, NEGO_TO_HOST);
+	assert_int_equal(a.len, 11);
+	assert_int_equal(a.data[3], 11);
 	negotiation_free(n);
 	n = negotiation_new(MD9_SEC_TLS, 4);
 	host_in(n, cr_legacy, sizeof(cr_legacy));
@@ -222,6 +251,8 @@ static void test_auto_fallback_then_refused(void **state)
 	assert_memory_equal(a.data, cc_ssl_not_allowed, sizeof(cc_ssl_not_allowed));
 	a = expect(n, NEGO_REFUSED);
 	assert_string_equal(a.why, "the server refused RDP: SSL_NOT_ALLOWED_BY_SERVER");
+	negotiation_result(n, &r);
+	assert_int_equal(r.mode, MD9_SEC_AUTO);
 	assert_int_equal(negotiation_phase(n), NEGO_ENDED);
 	negotiation_result(n, &r);
 	assert_false(r.selected_known);
@@ -260,7 +291,7 @@ static void test_failures(void **state)
 	host_in(n, cr_vmconnect, sizeof(cr_vmconnect));
 	negotiation_server_connected(n);
 	expect(n, NEGO_TO_SERVER);
-	negotiation_server_closed(n);
+	negotiation_server_closed(n, 0);
 	a = expect(n, NEGO_FAIL);
 	assert_string_equal(a.why,
 	                    "the server closed the connection before its Connection Confirm");

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* At most three actions follow one input (TO_HOST, TO_SERVER, RELAY), and
- * no input is taken while any wait. */
+/* At most three actions follow one input (TO_HOST twice and TO_SERVER, or
+ * TO_HOST and RELAY), and no input is taken while any wait. */
 #define NEGO_QUEUE 4
 
 struct negotiation {
@@ -28,9 +28,12 @@ struct negotiation {
 	/* The request for the server: the adapter's rewrite of the host's. */
 	uint8_t cr_out[X224_CR_MAX_LEN];
 	size_t cr_out_len;
-	/* From the server: the Connection Confirm and what came with it. */
+	/* From the server: the Connection Confirm and what came with it, then
+	 * its answer to the Connect-Initial. */
 	uint8_t *server;
 	size_t server_len;
+	/* The Connection Confirm as the host gets it (adapter_cc_for_host). */
+	uint8_t cc_out[X224_CR_MAX_LEN];
 
 	struct negotiation_action q[NEGO_QUEUE];
 	int qhead, qlen;
@@ -63,6 +66,27 @@ static void end_with(struct negotiation *n, const char *fmt, ...)
 	va_end(ap);
 	n->phase = NEGO_ENDED;
 	push(n, NEGO_FAIL, NULL, 0);
+}
+
+/* One line naming what cannot work and its fix (adapter.h). */
+static void log_cause(const struct negotiation *n, const char *why, const char *suffix)
+{
+	if (n->adapter.fix)
+		log_warn("session %llu: %s%s; fix: %s", (unsigned long long)n->id, why, suffix,
+		         n->adapter.fix);
+	else
+		log_warn("session %llu: %s%s", (unsigned long long)n->id, why, suffix);
+}
+
+/* The session ends after the host has read what the server said (data,
+ * len: in the server buffer), for the reason why. */
+static void refuse(struct negotiation *n, const char *why, size_t len)
+{
+	snprintf(n->why, sizeof(n->why), "%s", why);
+	if (len)
+		push(n, NEGO_TO_HOST, n->server, len);
+	push(n, NEGO_REFUSED, NULL, 0);
+	n->phase = NEGO_ENDED;
 }
 
 static void log_choice(const struct negotiation *n)
@@ -155,11 +179,69 @@ static void take_connect_initial(struct negotiation *n)
 		return;
 	}
 	push(n, NEGO_TO_SERVER, n->host, n->host_len);
+	n->server_len = 0;
+	n->phase = NEGO_CONNECT_RESPONSE;
+}
+
+/* ---- CONNECT_RESPONSE: the server response step, again ---- */
+
+/* The server's answer to the Connect-Initial, read whole before the host
+ * sees any of it: a Connect-Response md9 can relay (adapter_on_server_pdu)
+ * goes to the host and the relay starts with it. */
+static void take_connect_response(struct negotiation *n)
+{
+	const char *why = NULL;
+	size_t pdu = 0;
+	int rc = tpkt_pdu_length(n->server, n->server_len, &pdu, &why);
+
+	if (rc < 0) {
+		why = adapter_no_connect_response(&n->adapter);
+		log_cause(n, why, " (its answer is not a TPKT)");
+		end_with(n, "%s", why);
+		return;
+	}
+	if (rc == 0 || n->server_len < pdu)
+		return; /* a TPKT fits: TPKT_MAX_LEN < NEGOTIATION_BUF */
+	switch (adapter_on_server_pdu(&n->adapter, n->server, pdu, &why)) {
+	case ADAPTER_PLAIN:
+		break;
+	case ADAPTER_REFUSED:
+		/* Not a Connect-Response: what the server said goes to the host,
+		 * then the session ends. */
+		log_cause(n, why, "");
+		refuse(n, why, n->server_len);
+		return;
+	default:
+		log_cause(n, why, "");
+		end_with(n, "%s", why);
+		return;
+	}
+	push(n, NEGO_TO_HOST, n->server, n->server_len);
 	push(n, NEGO_RELAY, NULL, 0);
 	n->phase = NEGO_DONE;
 }
 
 /* ---- CONFIRM: the server response step ---- */
+
+/* The server's Connection Confirm as the host gets it: unchanged, or the
+ * legacy form (adapter_cc_for_host). */
+static int cc_to_host(struct negotiation *n, size_t cc_len)
+{
+	const char *why = NULL;
+	size_t len = 0;
+
+	if (adapter_cc_for_host(&n->adapter, n->server, cc_len, n->cc_out, sizeof(n->cc_out), &len,
+	                        &why) < 0) {
+		end_with(n, "cannot pass the Connection Confirm on: %s", why);
+		return -1;
+	}
+	if (len != cc_len)
+		log_debug("session %llu: the host sent no RDP_NEG_REQ: passing the Connection "
+		          "Confirm on without rdpNegData",
+		          (unsigned long long)n->id);
+	push(n, NEGO_TO_HOST, n->cc_out, len);
+	return 0;
+}
 
 /* The server's Connection Confirm, once complete: the adapter's verdict. */
 static void take_cc(struct negotiation *n)
@@ -193,17 +275,13 @@ static void take_cc(struct negotiation *n)
 			push(n, NEGO_RECONNECT, NULL, 0);
 		return;
 	case ADAPTER_REFUSED:
-		log_warn("session %llu: the server refused %s: %s; passing its answer to the host",
-		         (unsigned long long)n->id, x224_protocol_name(n->adapter.asked),
-		         x224_failure_name(cc.failure_code));
-		snprintf(n->why, sizeof(n->why), "the server refused %s: %s",
-		         x224_protocol_name(n->adapter.asked), x224_failure_name(cc.failure_code));
-		push(n, NEGO_TO_HOST, n->server, cc.pdu_len);
-		push(n, NEGO_REFUSED, NULL, 0);
-		n->phase = NEGO_ENDED;
+		log_cause(n, why, "; passing its answer to the host");
+		refuse(n, why, cc.pdu_len);
 		return;
 	case ADAPTER_FAIL:
-		log_choice(n);
+		if (!cc.has_neg || cc.neg_type != X224_TYPE_RDP_NEG_FAILURE)
+			log_choice(n);
+		log_cause(n, why, "");
 		end_with(n, "%s", why);
 		return;
 	case ADAPTER_TLS:
@@ -213,7 +291,8 @@ static void take_cc(struct negotiation *n)
 		}
 		log_choice(n);
 		n->accepted = true;
-		push(n, NEGO_TO_HOST, n->server, cc.pdu_len);
+		if (cc_to_host(n, cc.pdu_len) < 0)
+			return;
 		push(n, NEGO_START_TLS, NULL, 0);
 		n->phase = NEGO_TLS;
 		return;
@@ -221,14 +300,17 @@ static void take_cc(struct negotiation *n)
 		log_choice(n);
 		if (n->adapter.mode == MD9_SEC_PASSTHROUGH &&
 		    n->adapter.selected != X224_PROTOCOL_RDP)
-			log_warn("session %llu: passthrough: the server selected %s; the host "
-			         "sends plaintext, so this only works if the server runs in "
-			         "vmconnect mode (xrdp vmconnect=true, FreeRDP /vmconnect)",
-			         (unsigned long long)n->id,
-			         x224_protocol_name(n->adapter.selected));
+			log_debug("session %llu: passthrough: the server selected %s; the host "
+			          "sends plaintext, so this only works if the server runs in "
+			          "vmconnect mode (xrdp vmconnect=true)",
+			          (unsigned long long)n->id,
+			          x224_protocol_name(n->adapter.selected));
 		n->accepted = true;
-		/* The CC and anything after it go to the host unchanged. */
-		push(n, NEGO_TO_HOST, n->server, n->server_len);
+		/* The CC and anything after it go to the host. */
+		if (cc_to_host(n, cc.pdu_len) < 0)
+			return;
+		if (n->server_len > cc.pdu_len)
+			push(n, NEGO_TO_HOST, n->server + cc.pdu_len, n->server_len - cc.pdu_len);
 		n->phase = NEGO_CONNECT_INITIAL;
 		take_connect_initial(n);
 		return;
@@ -303,7 +385,7 @@ void negotiation_host_in(struct negotiation *n, size_t len)
 
 bool negotiation_wants_server(const struct negotiation *n)
 {
-	return !n->qlen && n->phase == NEGO_CONFIRM;
+	return !n->qlen && (n->phase == NEGO_CONFIRM || n->phase == NEGO_CONNECT_RESPONSE);
 }
 
 uint8_t *negotiation_server_room(struct negotiation *n, size_t *room)
@@ -317,11 +399,23 @@ void negotiation_server_in(struct negotiation *n, size_t len)
 	n->server_len += len;
 	if (n->phase == NEGO_CONFIRM)
 		take_cc(n);
+	else if (n->phase == NEGO_CONNECT_RESPONSE)
+		take_connect_response(n);
 }
 
-void negotiation_server_closed(struct negotiation *n)
+void negotiation_server_closed(struct negotiation *n, int err)
 {
-	end_with(n, "the server closed the connection before its Connection Confirm");
+	const char *why;
+
+	if (n->phase == NEGO_CONNECT_RESPONSE) {
+		why = adapter_no_connect_response(&n->adapter);
+		log_cause(n, why, "");
+		refuse(n, why, n->server_len);
+	} else if (err) {
+		end_with(n, "reading from the server failed: %s", strerror(err));
+	} else {
+		end_with(n, "the server closed the connection before its Connection Confirm");
+	}
 }
 
 void negotiation_server_connected(struct negotiation *n)

@@ -9,7 +9,9 @@
  * negotiation_host_in, the same for the server's, says when the server
  * connection is up and when md9's TLS handshake is done, and carries out the
  * actions negotiation_action hands out, in order. While actions wait, the
- * negotiation takes no input (negotiation_wants_* say false).
+ * negotiation takes no input (negotiation_wants_* say false), and the caller
+ * gives it none before the data of those it took is written: the data lives
+ * in the buffers the next input goes to.
  *
  * Phases, in order:
  *   REQUEST          host bytes until the Connection Request is complete; it
@@ -18,15 +20,24 @@
  *                    connected (negotiation_server_connected: nothing is
  *                    written to the server before it)
  *   CONFIRM          server bytes until its Connection Confirm is complete
- *                    (the server response step); the adapter decides:
- *                    TO_HOST (the CC as it came) + START_TLS; TO_HOST (the CC
- *                    and whatever followed it); RECONNECT (auto, the server
- *                    refused TLS: connect again, the request asks for
- *                    standard RDP security); TO_HOST (the CC) + REFUSED; FAIL
+ *                    (a server response step); the adapter decides:
+ *                    TO_HOST (the CC for the host: as it came, or without
+ *                    rdpNegData when the host's request had none) +
+ *                    START_TLS; TO_HOST (that CC, then whatever followed
+ *                    it); RECONNECT (auto, the server refused TLS: connect
+ *                    again, the request asks for standard RDP security);
+ *                    TO_HOST (the CC) + REFUSED; FAIL (NLA, a mode mismatch)
  *   TLS              until negotiation_tls_done
  *   CONNECT_INITIAL  host bytes until the MCS Connect-Initial is complete; it
  *                    is patched (serverSelectedProtocol) and goes out with
- *                    any host bytes after it (TO_SERVER), then DONE
+ *                    any host bytes after it (TO_SERVER)
+ *   CONNECT_RESPONSE server bytes until one whole TPKT (the other server
+ *                    response step); the adapter judges it: a Connect-Response
+ *                    md9 can relay goes to the host (TO_HOST) and RELAY;
+ *                    any other PDU, or the end of the connection, goes to
+ *                    the host and REFUSED; standard RDP security with
+ *                    encryption or a malformed answer: FAIL
+ * Every REFUSED and FAIL is logged with its cause and fix (adapter.fix).
  *
  * The negotiation owns its buffers: an action's data stays valid until
  * negotiation_free, which the caller calls once relaying has started and
@@ -51,6 +62,7 @@ enum negotiation_phase {
 	NEGO_CONFIRM,
 	NEGO_TLS,
 	NEGO_CONNECT_INITIAL,
+	NEGO_CONNECT_RESPONSE,
 	NEGO_DONE,  /* relaying */
 	NEGO_ENDED, /* refused or failed */
 };
@@ -94,11 +106,12 @@ void negotiation_result(const struct negotiation *n, struct negotiation_result *
 bool negotiation_wants_host(const struct negotiation *n);
 uint8_t *negotiation_host_room(struct negotiation *n, size_t *room);
 void negotiation_host_in(struct negotiation *n, size_t len);
-/* Server bytes, the same way; negotiation_server_closed at end of file. */
+/* Server bytes, the same way; negotiation_server_closed when the server
+ * ended the connection (err 0) or reading failed (err: an errno). */
 bool negotiation_wants_server(const struct negotiation *n);
 uint8_t *negotiation_server_room(struct negotiation *n, size_t *room);
 void negotiation_server_in(struct negotiation *n, size_t len);
-void negotiation_server_closed(struct negotiation *n);
+void negotiation_server_closed(struct negotiation *n, int err);
 
 /* The (new) server connection is up; nothing has been written to it. */
 void negotiation_server_connected(struct negotiation *n);

@@ -55,6 +55,8 @@ static enum session_state state_of(const struct session *s)
 		return SS_TLS;
 	case NEGO_CONNECT_INITIAL:
 		return SS_WAIT_MCS;
+	case NEGO_CONNECT_RESPONSE:
+		return SS_WAIT_RESP;
 	default:
 		return SS_NEGOTIATE;
 	}
@@ -228,7 +230,7 @@ static bool wants_server(const struct session *s)
 {
 	switch (s->state) {
 	case SS_NEGOTIATE:
-		return !s->up.owed_len && negotiation_wants_server(s->nego);
+		return !s->up.owed_len && !s->to_host.len && negotiation_wants_server(s->nego);
 	case SS_RELAY:
 		return !s->host_full_wait;
 	default:
@@ -407,6 +409,8 @@ static const char *state_name(enum session_state st)
 		return "tls-handshake";
 	case SS_WAIT_MCS:
 		return "waiting-for-mcs";
+	case SS_WAIT_RESP:
+		return "waiting-for-mcs-response";
 	case SS_RELAY:
 		return "relaying";
 	case SS_DRAIN:

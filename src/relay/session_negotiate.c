@@ -43,10 +43,8 @@ static int read_server(struct session *s)
 
 	if (n == -EAGAIN)
 		return 0;
-	if (n < 0)
-		return session_end(s, "reading from the server failed: %s", strerror((int)-n));
-	if (n == 0)
-		negotiation_server_closed(s->nego);
+	if (n <= 0)
+		negotiation_server_closed(s->nego, (int)-n);
 	else
 		negotiation_server_in(s->nego, (size_t)n);
 	return 1;
@@ -156,13 +154,14 @@ static int feed(struct session *s)
 			return -1;
 		progress |= rc;
 	}
-	if (negotiation_wants_host(s->nego)) {
+	if (!s->up.owed_len && !s->to_host.len && negotiation_wants_host(s->nego)) {
 		rc = read_host(s);
 		if (rc < 0)
 			return -1;
 		progress |= rc;
 	}
-	if (!s->up.connecting && !s->up.owed_len && negotiation_wants_server(s->nego)) {
+	if (!s->up.connecting && !s->up.owed_len && !s->to_host.len &&
+	    negotiation_wants_server(s->nego)) {
 		rc = read_server(s);
 		if (rc < 0)
 			return -1;

@@ -20,6 +20,7 @@ enum session_state {
 	SS_NEGOTIATE, /* the X.224 negotiation (the host's CR, the server's CC) */
 	SS_TLS,       /* md9's TLS handshake with the server */
 	SS_WAIT_MCS,  /* waiting for the host's MCS Connect-Initial */
+	SS_WAIT_RESP, /* Connect-Initial sent; waiting for the server's Connect-Response */
 	SS_RELAY,     /* bytes flow both ways untouched */
 	SS_DRAIN,     /* the server ended: let the host read what is queued, then close */
 };
