@@ -49,25 +49,34 @@ static void run_until(struct ev_loop *l, struct rec *r, int want, int ms)
 	}
 }
 
-static void test_order(void **state)
+/* A loop and four timers tagged 'a'..'d' that record into r. */
+static struct ev_loop *fixture(struct rec *r, struct tagged t[4])
 {
 	struct ev_loop *l = ev_loop_new();
-	struct rec r = {.l = l};
-	struct tagged a = {.r = &r, .tag = 'a'}, b = {.r = &r, .tag = 'b'},
-	              c = {.r = &r, .tag = 'c'};
-	struct tagged d = {.r = &r, .tag = 'd'};
+
+	assert_non_null(l);
+	*r = (struct rec){.l = l};
+	for (int i = 0; i < 4; i++)
+		t[i] = (struct tagged){.r = r, .tag = (char)('a' + i)};
+	return l;
+}
+
+static void test_order(void **state)
+{
+	struct rec r;
+	struct tagged t[4], *a = &t[0], *b = &t[1], *c = &t[2], *d = &t[3];
+	struct ev_loop *l = fixture(&r, t);
 	struct timespec at = timespec_in_ms(40);
 
 	(void)state;
-	assert_non_null(l);
-	ev_timer_arm(l, &a.t, 60, on_fire, &a);
-	ev_timer_arm(l, &b.t, 20, on_fire, &b);
-	ev_timer_arm_at(l, &c.t, &at, on_fire, &c);
-	ev_timer_arm_at(l, &d.t, &at, on_fire, &d); /* same deadline as c: after c */
-	assert_true(a.t.armed && b.t.armed && c.t.armed);
+	ev_timer_arm(l, &a->t, 60, on_fire, a);
+	ev_timer_arm(l, &b->t, 20, on_fire, b);
+	ev_timer_arm_at(l, &c->t, &at, on_fire, c);
+	ev_timer_arm_at(l, &d->t, &at, on_fire, d); /* same deadline as c: after c */
+	assert_true(a->t.armed && b->t.armed && c->t.armed);
 	run_until(l, &r, 4, 5000);
 	assert_memory_equal(r.order, "bcda", 4);
-	assert_false(a.t.armed || b.t.armed || c.t.armed || d.t.armed);
+	assert_false(a->t.armed || b->t.armed || c->t.armed || d->t.armed);
 	ev_loop_free(l);
 }
 
@@ -81,26 +90,24 @@ static void on_cancel(struct ev_timer *t)
 
 static void test_move_and_cancel(void **state)
 {
-	struct ev_loop *l = ev_loop_new();
-	struct rec r = {.l = l};
-	struct tagged a = {.r = &r, .tag = 'a'}, b = {.r = &r, .tag = 'b'},
-	              c = {.r = &r, .tag = 'c'};
-	struct tagged d = {.r = &r, .tag = 'd'};
+	struct rec r;
+	struct tagged t[4], *a = &t[0], *b = &t[1], *c = &t[2], *d = &t[3];
+	struct ev_loop *l = fixture(&r, t);
 
 	(void)state;
 	/* a is moved from 10 s to 10 ms; b is cancelled before it is due. */
-	ev_timer_arm(l, &a.t, 10000, on_fire, &a);
-	ev_timer_arm(l, &b.t, 30, on_fire, &b);
-	ev_timer_arm(l, &a.t, 10, on_fire, &a);
-	ev_timer_cancel(l, &b.t);
-	ev_timer_cancel(l, &b.t); /* twice is fine */
+	ev_timer_arm(l, &a->t, 10000, on_fire, a);
+	ev_timer_arm(l, &b->t, 30, on_fire, b);
+	ev_timer_arm(l, &a->t, 10, on_fire, a);
+	ev_timer_cancel(l, &b->t);
+	ev_timer_cancel(l, &b->t); /* twice is fine */
 	/* c, due at the same time as d, cancels d from its callback. */
-	r.victim = &d.t;
-	ev_timer_arm(l, &c.t, 20, on_cancel, &c);
-	ev_timer_arm(l, &d.t, 20, on_fire, &d);
+	r.victim = &d->t;
+	ev_timer_arm(l, &c->t, 20, on_cancel, c);
+	ev_timer_arm(l, &d->t, 20, on_fire, d);
 	run_until(l, &r, 2, 5000);
 	assert_memory_equal(r.order, "ac", 2);
-	assert_false(d.t.armed);
+	assert_false(d->t.armed);
 	/* nothing left: the timerfd is disarmed, the loop sleeps */
 	assert_int_equal(ev_run_once(l, 100), 0);
 	assert_int_equal(r.n, 2);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,29 +39,21 @@ static const uint8_t cc_ssl_not_allowed[] = {0x03, 0x00, 0x00, 0x13, 0x0e, 0xd0,
                                              0x00, 0x12, 0x34, 0x00, 0x03, 0x00, 0x08,
                                              0x00, 0x02, 0x00, 0x00, 0x00};
 
-static void host_in(struct negotiation *n, const uint8_t *p, size_t len)
+/* Bytes from one side into the negotiation, the way the session puts them. */
+static void put(struct negotiation *n, bool from_host, const uint8_t *p, size_t len)
 {
 	size_t room;
 	uint8_t *at;
 
-	assert_true(negotiation_wants_host(n));
-	at = negotiation_host_room(n, &room);
+	assert_true(from_host ? negotiation_wants_host(n) : negotiation_wants_server(n));
+	at = from_host ? negotiation_host_room(n, &room) : negotiation_server_room(n, &room);
 	assert_true(room >= len);
 	memcpy(at, p, len);
-	negotiation_host_in(n, len);
+	(from_host ? negotiation_host_in : negotiation_server_in)(n, len);
 }
 
-static void server_in(struct negotiation *n, const uint8_t *p, size_t len)
-{
-	size_t room;
-	uint8_t *at;
-
-	assert_true(negotiation_wants_server(n));
-	at = negotiation_server_room(n, &room);
-	assert_true(room >= len);
-	memcpy(at, p, len);
-	negotiation_server_in(n, len);
-}
+#define host_in(n, p, len)   put(n, true, p, len)
+#define server_in(n, p, len) put(n, false, p, len)
 
 /* The next action must be `act`; returns it (popped). */
 static struct negotiation_action expect(struct negotiation *n, enum negotiation_act act)
@@ -74,6 +67,24 @@ static struct negotiation_action expect(struct negotiation *n, enum negotiation_
 	copy = *a;
 	negotiation_pop(n);
 	return copy;
+}
+
+/* The next action must hand out exactly these bytes. */
+static void expect_bytes(struct negotiation *n, enum negotiation_act act, const uint8_t *p,
+                         size_t len)
+{
+	struct negotiation_action a = expect(n, act);
+
+	assert_int_equal(a.len, len);
+	assert_memory_equal(a.data, p, len);
+}
+
+/* A PDU from the server in two pieces: nothing happens after the first. */
+static void server_in_two(struct negotiation *n, const uint8_t *p, size_t len, size_t first)
+{
+	server_in(n, p, first);
+	assert_null(negotiation_action(n));
+	server_in(n, p + first, len - first);
 }
 
 static uint32_t requested(const struct negotiation_action *a)
@@ -120,12 +131,8 @@ static void test_auto_tls(void **state)
 
 	negotiation_result(n, &r);
 	assert_false(r.selected_known);
-	server_in(n, cc_ssl, 7);
-	assert_null(negotiation_action(n));
-	server_in(n, cc_ssl + 7, sizeof(cc_ssl) - 7);
-	a = expect(n, NEGO_TO_HOST);
-	assert_int_equal(a.len, sizeof(cc_ssl));
-	assert_memory_equal(a.data, cc_ssl, sizeof(cc_ssl));
+	server_in_two(n, cc_ssl, sizeof(cc_ssl), 7);
+	expect_bytes(n, NEGO_TO_HOST, cc_ssl, sizeof(cc_ssl));
 	expect(n, NEGO_START_TLS);
 	assert_int_equal(negotiation_phase(n), NEGO_TLS);
 	assert_false(negotiation_wants_host(n));
@@ -147,12 +154,8 @@ static void test_auto_tls(void **state)
 	assert_int_equal(negotiation_phase(n), NEGO_CONNECT_RESPONSE);
 	assert_false(negotiation_wants_host(n));
 	/* the answer is held until it is whole, then goes to the host */
-	server_in(n, test_connect_response, 50);
-	assert_null(negotiation_action(n));
-	server_in(n, test_connect_response + 50, sizeof(test_connect_response) - 50);
-	a = expect(n, NEGO_TO_HOST);
-	assert_int_equal(a.len, sizeof(test_connect_response));
-	assert_memory_equal(a.data, test_connect_response, sizeof(test_connect_response));
+	server_in_two(n, test_connect_response, sizeof(test_connect_response), 50);
+	expect_bytes(n, NEGO_TO_HOST, test_connect_response, sizeof(test_connect_response));
 	expect(n, NEGO_RELAY);
 	assert_int_equal(negotiation_phase(n), NEGO_DONE);
 	assert_false(negotiation_wants_host(n) || negotiation_wants_server(n));
@@ -182,12 +185,8 @@ static void test_rdp_coalesced(void **state)
 	a = expect(n, NEGO_TO_SERVER);
 	assert_int_equal(requested(&a), X224_PROTOCOL_RDP);
 	server_in(n, cc_more, sizeof(cc_more));
-	a = expect(n, NEGO_TO_HOST);
-	assert_int_equal(a.len, sizeof(cc_rdp));
-	assert_memory_equal(a.data, cc_rdp, sizeof(cc_rdp));
-	a = expect(n, NEGO_TO_HOST);
-	assert_int_equal(a.len, 3);
-	assert_memory_equal(a.data, "abc", 3);
+	expect_bytes(n, NEGO_TO_HOST, cc_rdp, sizeof(cc_rdp));
+	expect_bytes(n, NEGO_TO_HOST, (const uint8_t *)"abc", 3);
 	a = expect(n, NEGO_TO_SERVER);
 	assert_int_equal(a.len, sizeof(mcs_seed_connect_initial));
 	assert_int_equal(server_selected_protocol(&a), X224_PROTOCOL_RDP);
@@ -208,9 +207,7 @@ static void test_rdp_coalesced(void **state)
 	n = negotiation_new(MD9_SEC_RDP, 3);
 	host_in(n, cr_legacy, sizeof(cr_legacy));
 	negotiation_server_connected(n);
-	a = expect(n, NEGO_TO_SERVER);
-	assert_int_equal(a.len, sizeof(cr_legacy));
-	assert_memory_equal(a.data, cr_legacy, sizeof(cr_legacy));
+	expect_bytes(n, NEGO_TO_SERVER, cr_legacy, sizeof(cr_legacy));
 	server_in(n, cc_rdp, sizeof(cc_rdp));
 	a = expect(n, NEGO_TO_HOST);
 	assert_int_equal(a.len, 11);
@@ -247,8 +244,7 @@ static void test_auto_fallback_then_refused(void **state)
 	a = expect(n, NEGO_TO_SERVER);
 	assert_int_equal(requested(&a), X224_PROTOCOL_RDP);
 	server_in(n, cc_ssl_not_allowed, sizeof(cc_ssl_not_allowed));
-	a = expect(n, NEGO_TO_HOST);
-	assert_memory_equal(a.data, cc_ssl_not_allowed, sizeof(cc_ssl_not_allowed));
+	expect_bytes(n, NEGO_TO_HOST, cc_ssl_not_allowed, sizeof(cc_ssl_not_allowed));
 	a = expect(n, NEGO_REFUSED);
 	assert_string_equal(a.why, "the server refused RDP: SSL_NOT_ALLOWED_BY_SERVER");
 	negotiation_result(n, &r);
@@ -257,6 +253,18 @@ static void test_auto_fallback_then_refused(void **state)
 	negotiation_result(n, &r);
 	assert_false(r.selected_known);
 	negotiation_free(n);
+}
+
+/* A negotiation in mode whose request went to a connected server. */
+static struct negotiation *request_sent(enum md9_security mode, uint64_t id)
+{
+	struct negotiation *n = negotiation_new(mode, id);
+
+	assert_non_null(n);
+	host_in(n, cr_vmconnect, sizeof(cr_vmconnect));
+	negotiation_server_connected(n);
+	expect(n, NEGO_TO_SERVER);
+	return n;
 }
 
 /* Failures end with the reason the session logs. */
@@ -277,20 +285,14 @@ static void test_failures(void **state)
 	negotiation_free(n);
 
 	/* tls mode and a server that selects RDP */
-	n = negotiation_new(MD9_SEC_TLS, 7);
-	host_in(n, cr_vmconnect, sizeof(cr_vmconnect));
-	negotiation_server_connected(n);
-	expect(n, NEGO_TO_SERVER);
+	n = request_sent(MD9_SEC_TLS, 7);
 	server_in(n, cc_rdp, sizeof(cc_rdp));
 	a = expect(n, NEGO_FAIL);
 	assert_non_null(strstr(a.why, "requires"));
 	negotiation_free(n);
 
 	/* the server hangs up before its Connection Confirm */
-	n = negotiation_new(MD9_SEC_AUTO, 8);
-	host_in(n, cr_vmconnect, sizeof(cr_vmconnect));
-	negotiation_server_connected(n);
-	expect(n, NEGO_TO_SERVER);
+	n = request_sent(MD9_SEC_AUTO, 8);
 	negotiation_server_closed(n, 0);
 	a = expect(n, NEGO_FAIL);
 	assert_string_equal(a.why,
@@ -298,10 +300,7 @@ static void test_failures(void **state)
 	negotiation_free(n);
 
 	/* TLS selected, but the server sent more right after its CC */
-	n = negotiation_new(MD9_SEC_AUTO, 9);
-	host_in(n, cr_vmconnect, sizeof(cr_vmconnect));
-	negotiation_server_connected(n);
-	expect(n, NEGO_TO_SERVER);
+	n = request_sent(MD9_SEC_AUTO, 9);
 	{
 		uint8_t more[sizeof(cc_ssl) + 1];
 		memcpy(more, cc_ssl, sizeof(cc_ssl));
@@ -313,10 +312,7 @@ static void test_failures(void **state)
 	negotiation_free(n);
 
 	/* a Connect-Initial that is not one */
-	n = negotiation_new(MD9_SEC_RDP, 10);
-	host_in(n, cr_vmconnect, sizeof(cr_vmconnect));
-	negotiation_server_connected(n);
-	expect(n, NEGO_TO_SERVER);
+	n = request_sent(MD9_SEC_RDP, 10);
 	server_in(n, cc_rdp, sizeof(cc_rdp));
 	expect(n, NEGO_TO_HOST);
 	host_in(n, cr_vmconnect, sizeof(cr_vmconnect)); /* a TPKT, but no MCS */

@@ -50,10 +50,10 @@ struct ev_loop *ev_loop_new(void)
 
 void ev_loop_free(struct ev_loop *l)
 {
-	if (!l)
-		return;
-	close(l->tfd);
-	close(l->epfd);
+	if (l) {
+		close(l->tfd);
+		close(l->epfd);
+	}
 	free(l);
 }
 int ev_set(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_fn fn, void *arg)

@@ -31,16 +31,12 @@
 #ifndef MD9_ADAPTER_H
 #define MD9_ADAPTER_H
 
+#include "security.h"
 #include "x224.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-enum md9_security { MD9_SEC_AUTO, MD9_SEC_TLS, MD9_SEC_RDP, MD9_SEC_PASSTHROUGH };
-
-const char *md9_security_name(enum md9_security s);
-int md9_security_parse(const char *s, enum md9_security *out);
 
 enum adapter_verdict {
 	ADAPTER_PLAIN,     /* relay as is */

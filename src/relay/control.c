@@ -6,17 +6,14 @@
 
 const char *ctrl_state_name(enum ctrl_state s)
 {
-	switch (s) {
-	case CTRL_WAIT_OFFER:
-		return "waiting-for-offer";
-	case CTRL_WAIT_VERSION:
-		return "version-exchange";
-	case CTRL_READY:
-		return "ready";
-	case CTRL_BACKOFF:
-		return "backoff";
-	}
-	return "unknown";
+	static const char *const names[] = {
+	    [CTRL_WAIT_OFFER] = "waiting-for-offer",
+	    [CTRL_WAIT_VERSION] = "version-exchange",
+	    [CTRL_READY] = "ready",
+	    [CTRL_BACKOFF] = "backoff",
+	};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
 
 size_t ctrl_msg_len(uint32_t type)

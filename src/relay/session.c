@@ -146,7 +146,7 @@ static int relay_s2h(struct session *s)
 		defer(s);
 		break;
 	default:
-		if (md9_stream_has_buffered(s->up.stream))
+		if (md9_tls_has_buffered(s->up.stream))
 			defer(s);
 		break;
 	}

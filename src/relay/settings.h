@@ -4,8 +4,8 @@
 #ifndef MD9_SETTINGS_H
 #define MD9_SETTINGS_H
 
-#include "adapter.h"
 #include "backend.h"
+#include "security.h"
 #include "tls.h"
 
 #include <stddef.h>
