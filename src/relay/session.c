@@ -217,7 +217,7 @@ static bool wants_host(const struct session *s)
 {
 	switch (s->state) {
 	case SS_NEGOTIATE:
-		return negotiation_wants_host(s->nego);
+		return session_owes_nothing(s) && negotiation_wants_host(s->nego);
 	case SS_RELAY:
 		return !s->up.write_blocked;
 	default:
@@ -230,7 +230,7 @@ static bool wants_server(const struct session *s)
 {
 	switch (s->state) {
 	case SS_NEGOTIATE:
-		return !s->up.owed_len && !s->to_host.len && negotiation_wants_server(s->nego);
+		return session_owes_nothing(s) && negotiation_wants_server(s->nego);
 	case SS_RELAY:
 		return !s->host_full_wait;
 	default:

@@ -154,14 +154,13 @@ static int feed(struct session *s)
 			return -1;
 		progress |= rc;
 	}
-	if (!s->up.owed_len && !s->to_host.len && negotiation_wants_host(s->nego)) {
+	if (session_owes_nothing(s) && negotiation_wants_host(s->nego)) {
 		rc = read_host(s);
 		if (rc < 0)
 			return -1;
 		progress |= rc;
 	}
-	if (!s->up.connecting && !s->up.owed_len && !s->to_host.len &&
-	    negotiation_wants_server(s->nego)) {
+	if (!s->up.connecting && session_owes_nothing(s) && negotiation_wants_server(s->nego)) {
 		rc = read_server(s);
 		if (rc < 0)
 			return -1;

@@ -55,6 +55,13 @@ struct session {
 	char reason_buf[256];
 };
 
+/* The negotiation gets input only once the bytes it handed out are written:
+ * they live in the buffers the input goes to (negotiation.h). */
+static inline bool session_owes_nothing(const struct session *s)
+{
+	return !s->up.owed_len && !s->to_host.len;
+}
+
 /* Record why the session ends (the first reason stays); session_run closes
  * it before returning. Returns -1. */
 int session_end(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
