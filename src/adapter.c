@@ -71,7 +71,8 @@ enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, 
 		a->failure_code = cc->failure_code;
 		/* SSL_NOT_ALLOWED_BY_SERVER (2): a server set to standard RDP
 		 * security only; auto asks again for that. */
-		if (a->mode == MD9_SEC_AUTO && !a->retried && cc->failure_code == 2) {
+		if (a->mode == MD9_SEC_AUTO && !a->require_tls && !a->retried &&
+		    cc->failure_code == 2) {
 			a->retried = true;
 			return ADAPTER_RETRY_RDP;
 		}
@@ -90,13 +91,20 @@ enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, 
 		return ADAPTER_PLAIN;
 	case MD9_SEC_TLS:
 		if (a->selected != X224_PROTOCOL_SSL) {
-			*why = "the server did not select TLS, which --security tls requires (use auto)";
+			*why = "the server did not select TLS, which --security tls requires (let the "
+			       "server offer TLS: xrdp security_layer=negotiate or tls)";
 			return ADAPTER_FAIL;
 		}
 		return ADAPTER_TLS;
 	case MD9_SEC_AUTO:
 		if (a->selected == X224_PROTOCOL_SSL)
 			return ADAPTER_TLS;
+		if (a->selected == X224_PROTOCOL_RDP && a->require_tls) {
+			*why = "the server selected standard RDP security, but tls_pin requires TLS to "
+			       "check its certificate (let the server offer TLS: xrdp "
+			       "security_layer=negotiate or tls)";
+			return ADAPTER_FAIL;
+		}
 		if (a->selected == X224_PROTOCOL_RDP)
 			return ADAPTER_PLAIN;
 		*why = "the server selected a protocol md9 did not ask for";

@@ -119,7 +119,7 @@ MATRIX = {
     ("rdp", "tls"): Row(
         False, "SSL", "RDP", "RDP", None,
         r"the server did not select TLS, which --security tls requires "
-        r"\(use auto\)",
+        r"\(let the server offer TLS: xrdp security_layer=negotiate or tls\)",
         reason=r"session 1: closed \(the server did not select TLS"),
     ("rdp", "rdp"): Row(True, "RDP", "RDP", "RDP", "RDP", CLOSED_BY_HOST),
     # passthrough forwards 0x0B; xrdp selects RDP: plaintext is right.
