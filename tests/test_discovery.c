@@ -1,4 +1,4 @@
-/* The uio_hv_generic transport (src/transport_uio.c, src/sysfs.c) on a fake
+/* The uio_hv_generic transport (src/vmbus/transport_uio.c, src/vmbus/sysfs.c) on a fake
  * sysfs and /dev tree built in a temporary directory:
  *
  *   <root>/sys/bus/vmbus/drivers/uio_hv_generic/new_id   regular file

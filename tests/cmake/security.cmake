@@ -1,12 +1,12 @@
 # Security tests (issue 15): real unprivileged users made by each test
 # (useradd/userdel), md9 dropped to one of them, Debian's xrdp run as its own
 # user, impostors as others. Needs root; without it (or without xrdp) a test
-# exits 77 and ctest reports it as skipped. Included from the top-level
-# CMakeLists.txt; paths are relative to the repository root.
+# exits 77 and ctest reports it as skipped. Included from
+# tests/CMakeLists.txt.
 #
 #   ctest -L security
 
-get_filename_component(MD9_SECURITY_ROOT "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
+set(MD9_SECURITY_ROOT "${PROJECT_SOURCE_DIR}")
 
 function(md9_security_test name script case)
   add_test(NAME ${name}
