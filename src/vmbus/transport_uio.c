@@ -171,7 +171,7 @@ static int uio_bind_class(struct md9_transport *t, const struct md9_guid *class_
 	/* Not root (the unit runs md9 as User=md9): only root may write
 	 * new_id; `md9 bind-classes` did it as root before (ExecStartPre=+,
 	 * the udev rule). */
-	if ((err == -EACCES || err == -EPERM) && geteuid() != 0) {
+	if ((err == -EACCES || err == -EPERM || err == -EROFS) && geteuid() != 0) {
 		log_debug("class %.36s: new_id is root's; relying on md9 bind-classes", text);
 		err = 0;
 	}
