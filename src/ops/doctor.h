@@ -51,6 +51,9 @@ bool md9_xrdp_listens_tcp(const struct md9_xrdp_ini *x, unsigned port);
 /* Does it listen on vsock (vsock://CID:PORT, or use_vsock=true)? *only:
  * on nothing else. */
 bool md9_xrdp_listens_vsock(const struct md9_xrdp_ini *x, bool *only);
+/* A listener that the network reaches (not loopback, not unix://,
+ * vsock://), copied to buf; NULL when there is none. */
+const char *md9_xrdp_network_listener(const struct md9_xrdp_ini *x, char *buf, size_t cap);
 /* xrdp's boolean spelling: true/yes/1 (any case). */
 bool md9_ini_true(const char *v);
 

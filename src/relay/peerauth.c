@@ -45,9 +45,14 @@ int md9_peer_policy_resolve(const char *name, struct md9_peer_policy *p, const c
 	return 0;
 }
 
+static uid_t own_uid(const struct md9_peer_policy *p)
+{
+	return p->self_set ? p->self_uid : geteuid();
+}
+
 bool md9_peer_allowed(const struct md9_peer_policy *p, uid_t uid)
 {
-	return uid == 0 || uid == geteuid() || (p->has_user && uid == p->uid);
+	return uid == 0 || uid == own_uid(p) || (p->has_user && uid == p->uid);
 }
 
 const char *md9_peer_user_name(uid_t uid, char *buf, size_t cap)
@@ -186,12 +191,12 @@ int md9_peerauth_check(int fd, const struct md9_backend *b, const struct md9_pee
 	*uid = (uid_t)-1;
 	if (p->has_user)
 		snprintf(want, sizeof(want), "%s (uid %u), root or md9's own uid %u", p->name,
-		         (unsigned)p->uid, (unsigned)geteuid());
+		         (unsigned)p->uid, (unsigned)own_uid(p));
 	else
 		snprintf(want, sizeof(want),
 		         "root or md9's own uid %u (server_user is not set and "
 		         "there is no user " DEFAULT_SERVER_USER ")",
-		         (unsigned)geteuid());
+		         (unsigned)own_uid(p));
 	switch (b->family) {
 	case AF_UNIX: {
 		struct ucred cr;

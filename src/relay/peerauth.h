@@ -34,6 +34,8 @@ struct md9_peer_policy {
 	bool has_user; /* false: only root and md9's own uid */
 	uid_t uid;     /* the server user's uid when has_user */
 	char name[64]; /* its name, for the log */
+	bool self_set; /* doctor: md9's uid is self_uid, not the caller's euid */
+	uid_t self_uid;
 };
 
 enum {
