@@ -48,6 +48,7 @@ static void usage(FILE *f)
 		"setup options:\n"
 		"  -n, --dry-run          show what would change (diffs included), change nothing\n"
 		"  -s, --security MODE    configure md9 and xrdp for this mode (md9.conf security)\n"
+		"      --tcp              keep md9 and xrdp on TCP (default: xrdp's UNIX socket)\n"
 		"      --root DIR         act on the system installed under DIR\n"
 		"\n"
 		"See md9(8) and md9.conf(5).\n",
@@ -323,6 +324,7 @@ static int cmd_setup(int argc, char **argv)
 		{"root", required_argument, NULL, 'r'},
 		{"security", required_argument, NULL, 's'},
 		{"md9-path", required_argument, NULL, 'P'},
+		{"tcp", no_argument, NULL, 'T'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -345,6 +347,9 @@ static int cmd_setup(int argc, char **argv)
 			break;
 		case 'P':
 			o.self = optarg;
+			break;
+		case 'T':
+			o.tcp = true;
 			break;
 		case 'v':
 			md9_log_set_level(MD9_LOG_DEBUG);

@@ -276,9 +276,8 @@ bool md9_xrdp_listens_vsock(const struct md9_xrdp_ini *x, bool *only)
 /* A TCP listener not on loopback ("3389": every interface; tcp://.:P is
  * 127.0.0.1 and tcp6://.:P ::1 in xrdp's spelling, see xrdp.ini's port=
  * comment), or NULL. */
-static bool is_network(const char *l, void *arg)
+bool md9_xrdp_listener_is_network(const char *l, const struct md9_xrdp_ini *x)
 {
-	const struct md9_xrdp_ini *x = arg;
 	const char *h, *colon;
 	char host[128];
 
@@ -308,7 +307,7 @@ const char *md9_xrdp_network_listener(const struct md9_xrdp_ini *x, char *buf, s
 
 	snprintf(list, sizeof(list), "%s", x->port);
 	for (char *t = strtok_r(list, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-		if (is_network(t, (void *)x)) {
+		if (md9_xrdp_listener_is_network(t, x)) {
 			snprintf(buf, cap, "%s", t);
 			return buf;
 		}
