@@ -26,3 +26,12 @@ endforeach()
 foreach(case tcp_auto tcp_tls_pin tcp_rdp unix_auto unix_auto_pin)
   md9_security_test(security_legit_${case} test_impostor.py legit_${case})
 endforeach()
+
+# After md9 setup, in each mode, no xrdp listener the network reaches
+# serves unencrypted RDP (a real xrdp and an RDP client probe).
+foreach(case control_unencrypted_detected
+             setup_auto_unix setup_auto_tcp setup_auto_rdp_unix setup_auto_rdp_tcp
+             setup_rdp_unix setup_rdp_tcp setup_tls_unix setup_tls_tcp
+             setup_passthrough_unix setup_passthrough_tcp)
+  md9_security_test(security_${case} test_setup_xrdp.py ${case})
+endforeach()
