@@ -395,7 +395,7 @@ def case_keep_tcp(root):
     check(rc == 0, out)
     ini = read(root, "/etc/xrdp/xrdp.ini")
     check(re.search(r"^port=tcp://\.:3389$", ini, re.M), ini)
-    check("backend" not in read(root, "/etc/md9/md9.conf").replace("#backend", ""),
+    check(not re.search(r"^backend\s*=", read(root, "/etc/md9/md9.conf"), re.M),
           "md9.conf backend changed")
 
 
