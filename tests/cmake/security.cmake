@@ -35,3 +35,7 @@ foreach(case control_unencrypted_detected
              setup_passthrough_unix setup_passthrough_tcp)
   md9_security_test(security_${case} test_setup_xrdp.py ${case})
 endforeach()
+
+# The status group asks md9 status and runs doctor; it cannot replace the
+# socket nor open a channel device (made as the shipped udev rule says).
+md9_security_test(security_status_group test_status_group.py status_group)
