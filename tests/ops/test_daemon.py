@@ -273,6 +273,29 @@ def case_bad_config(c):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
     check(r.returncode != 0 and "max_sessions must be 1-64" in r.stderr.decode(),
           r.stderr.decode())
+    # issue 15, point 8: each bad input is one line and a non-zero exit
+    good = c.config("[md9]\n", "good.conf")
+    for argv, needle in (
+            (["run", "--bogus"], "unknown option or missing value: --bogus"),
+            (["run", "-c", c.tmp], "is a directory"),
+            (["run", "-c", good, "--max-sessions", "+7"], "max_sessions must be 1-64"),
+            (["run", "-c", good, "--max-sessions", " 7"], "max_sessions must be 1-64"),
+            (["run", "-c", good, "--backend", "tcp:h: 3389"], "needs a host and a port"),
+            (["run", "-c", good, "--backend", "unix:relative.sock"], "absolute path"),
+            (["run", "-c", good, "--backend", "tcp:no-such-host.invalid:3389"],
+             "cannot resolve no-such-host.invalid"),
+            (["run", "-c", good, "--security", "rdp", "--tls-pin", "00" * 32],
+             "tls_pin needs TLS to the server"),
+            (["doctor", "--security", "bogus"], "--security bogus: security must be"),
+            (["status", "--bogus"], "unknown option or missing value: --bogus"),
+            (["setup", "extra"], "unexpected argument 'extra'"),
+            (["nonsense"], "unknown command 'nonsense'")):
+        r = subprocess.run([MD9] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=20)
+        lines = (r.stdout + r.stderr).decode().strip().splitlines()
+        check(r.returncode != 0 and len(lines) == 1 and needle in lines[0],
+              "md9 %s: exit %d, %r" % (" ".join(argv), r.returncode, lines))
+        check("No route to host" not in lines[0], lines)
 
 
 def notify_socket(path):
