@@ -14,45 +14,46 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: md9 run [options]     serve Enhanced Sessions from the Hyper-V host\n"
-		"       md9 status [--json]   what the running md9 is doing\n"
-		"       md9 doctor            check this guest for Enhanced Session, with fixes\n"
-		"       md9 setup [--dry-run] install and enable what is missing\n"
-		"       md9 bind-classes      give the SynthRdp classes to uio_hv_generic (udev)\n"
-		"       md9 --version | --help\n"
-		"\n"
-		"md9 relays the host's SynthRdp VMBus channels to a local RDP server, so\n"
-		"vmconnect's Enhanced Session works with nothing configured on the host.\n"
-		"\n"
-		"run options (each overrides the configuration file):\n"
-		"  -c, --config FILE      configuration file (default %s)\n"
-		"  -t, --transport T      uio (Hyper-V, default) or sim:PATH (md9-hostsim)\n"
-		"  -b, --backend SPEC     tcp:HOST:PORT (default tcp:127.0.0.1:3389), tcp:[V6]:PORT,\n"
-		"                         unix:/path or vsock:CID:PORT\n"
-		"  -s, --security MODE    auto (default), tls, rdp or passthrough\n"
-		"      --tls-pin SHA256   only accept a server certificate with this fingerprint\n"
-		"      --max-sessions N   sessions open at once (default 16)\n"
-		"  -v, --verbose          debug logging\n"
-		"\n"
-		"status options:\n"
-		"      --json             the same as JSON\n"
-		"  -c, --config FILE      read status_socket from FILE\n"
-		"      --socket PATH      ask md9 at PATH (default: status_socket, %s)\n"
-		"\n"
-		"doctor options:\n"
-		"  -c, --config FILE      the configuration to check against\n"
-		"  -s, --security MODE    check xrdp for this mode instead of the configured one\n"
-		"  -b, --backend SPEC     check this RDP server instead of the configured one\n"
-		"\n"
-		"setup options:\n"
-		"  -n, --dry-run          show what would change (diffs included), change nothing\n"
-		"  -s, --security MODE    configure md9 and xrdp for this mode (md9.conf security)\n"
-		"      --tcp              keep md9 and xrdp on TCP (default: xrdp's UNIX socket)\n"
-		"      --root DIR         act on the system installed under DIR\n"
-		"\n"
-		"See md9(8) and md9.conf(5).\n",
-		MD9_DEFAULT_CONFIG, MD9_DEFAULT_STATUS);
+	fprintf(
+	    f,
+	    "usage: md9 run [options]     serve Enhanced Sessions from the Hyper-V host\n"
+	    "       md9 status [--json]   what the running md9 is doing\n"
+	    "       md9 doctor            check this guest for Enhanced Session, with fixes\n"
+	    "       md9 setup [--dry-run] install and enable what is missing\n"
+	    "       md9 bind-classes      give the SynthRdp classes to uio_hv_generic (udev)\n"
+	    "       md9 --version | --help\n"
+	    "\n"
+	    "md9 relays the host's SynthRdp VMBus channels to a local RDP server, so\n"
+	    "vmconnect's Enhanced Session works with nothing configured on the host.\n"
+	    "\n"
+	    "run options (each overrides the configuration file):\n"
+	    "  -c, --config FILE      configuration file (default %s)\n"
+	    "  -t, --transport T      uio (Hyper-V, default) or sim:PATH (md9-hostsim)\n"
+	    "  -b, --backend SPEC     tcp:HOST:PORT (default tcp:127.0.0.1:3389), tcp:[V6]:PORT,\n"
+	    "                         unix:/path or vsock:CID:PORT\n"
+	    "  -s, --security MODE    auto (default), tls, rdp or passthrough\n"
+	    "      --tls-pin SHA256   only accept a server certificate with this fingerprint\n"
+	    "      --max-sessions N   sessions open at once (default 16)\n"
+	    "  -v, --verbose          debug logging\n"
+	    "\n"
+	    "status options:\n"
+	    "      --json             the same as JSON\n"
+	    "  -c, --config FILE      read status_socket from FILE\n"
+	    "      --socket PATH      ask md9 at PATH (default: status_socket, %s)\n"
+	    "\n"
+	    "doctor options:\n"
+	    "  -c, --config FILE      the configuration to check against\n"
+	    "  -s, --security MODE    check xrdp for this mode instead of the configured one\n"
+	    "  -b, --backend SPEC     check this RDP server instead of the configured one\n"
+	    "\n"
+	    "setup options:\n"
+	    "  -n, --dry-run          show what would change (diffs included), change nothing\n"
+	    "  -s, --security MODE    configure md9 and xrdp for this mode (md9.conf security)\n"
+	    "      --tcp              keep md9 and xrdp on TCP (default: xrdp's UNIX socket)\n"
+	    "      --root DIR         act on the system installed under DIR\n"
+	    "\n"
+	    "See md9(8) and md9.conf(5).\n",
+	    MD9_DEFAULT_CONFIG, MD9_DEFAULT_STATUS);
 }
 
 /* A bad flag or argument: one line, not the whole usage. getopt's own
@@ -219,7 +220,9 @@ static int cmd_status(int argc, char **argv)
 	}
 	if (err) {
 		fprintf(stderr, "md9 status: %s: %s%s\n", sock, strerror(-err),
-			err == -EACCES ? " (run as root or as a member of group " MD9_DEFAULT_STATUS_GROUP ")" : "");
+		        err == -EACCES
+		            ? " (run as root or as a member of group " MD9_DEFAULT_STATUS_GROUP ")"
+		            : "");
 		return 1;
 	}
 	return 0;
@@ -263,8 +266,9 @@ static int cmd_doctor(int argc, char **argv)
 		case 'T':
 			if (!optarg[0] || strspn(optarg, "0123456789") != strlen(optarg) ||
 			    strlen(optarg) > 6) {
-				fprintf(stderr, "md9 doctor: --timeout %s: milliseconds, digits only\n",
-					optarg);
+				fprintf(stderr,
+				        "md9 doctor: --timeout %s: milliseconds, digits only\n",
+				        optarg);
 				return 2;
 			}
 			o.timeout_ms = atoi(optarg);
@@ -320,14 +324,14 @@ static int cmd_doctor(int argc, char **argv)
 static int cmd_setup(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dry-run", no_argument, NULL, 'n'},
-		{"root", required_argument, NULL, 'r'},
-		{"security", required_argument, NULL, 's'},
-		{"md9-path", required_argument, NULL, 'P'},
-		{"tcp", no_argument, NULL, 'T'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"security", required_argument, NULL, 's'},
+	    {"md9-path", required_argument, NULL, 'P'},
+	    {"tcp", no_argument, NULL, 'T'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct md9_setup_opts o = {.root = "/"};
 	int c;
@@ -383,7 +387,8 @@ static int cmd_bind_classes(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: md9 run|status|doctor|setup|bind-classes [options] (md9 --help)\n");
+		fprintf(stderr,
+		        "usage: md9 run|status|doctor|setup|bind-classes [options] (md9 --help)\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {

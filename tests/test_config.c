@@ -358,12 +358,12 @@ static void test_set(void **state)
 static void test_strict_values(void **state)
 {
 	static const char *const bad[][2] = {
-	    {"max_sessions", "+7"},          {"max_sessions", " 7"},
-	    {"max_sessions", "-1"},          {"max_sessions", "7 "},
-	    {"relay_budget", "+65536"},      {"negotiate_timeout_ms", "0x100"},
-	    {"backend", "tcp:h: 3389"},      {"backend", "tcp:h:+3389"},
-	    {"backend", "tcp:h:-1"},         {"backend", "unix:relative/x.sock"},
-	    {"backend", "vsock:+2:3389"},    {"allow_root", "maybe"},
+	    {"max_sessions", "+7"},       {"max_sessions", " 7"},
+	    {"max_sessions", "-1"},       {"max_sessions", "7 "},
+	    {"relay_budget", "+65536"},   {"negotiate_timeout_ms", "0x100"},
+	    {"backend", "tcp:h: 3389"},   {"backend", "tcp:h:+3389"},
+	    {"backend", "tcp:h:-1"},      {"backend", "unix:relative/x.sock"},
+	    {"backend", "vsock:+2:3389"}, {"allow_root", "maybe"},
 	};
 	struct md9_config c;
 	const char *why;
@@ -390,7 +390,8 @@ static void test_finish(void **state)
 	char reason[400];
 
 	(void)state;
-	static const char pin[] = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+	static const char pin[] =
+	    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 	static const char *const no_tls[] = {"rdp", "passthrough"};
 	for (size_t i = 0; i < 2; i++) {
 		md9_config_defaults(&c);

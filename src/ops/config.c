@@ -181,17 +181,17 @@ int md9_config_finish(struct md9_config *c, char *why, size_t cap)
 	if (c->tls_pin.set && (c->security == MD9_SEC_RDP || c->security == MD9_SEC_PASSTHROUGH)) {
 		/* The pin can only be checked in a TLS handshake md9 makes. */
 		snprintf(why, cap,
-			 "tls_pin needs TLS to the server, which security = %s never uses "
-			 "(security = tls or auto honour the pin)",
-			 md9_security_name(c->security));
+		         "tls_pin needs TLS to the server, which security = %s never uses "
+		         "(security = tls or auto honour the pin)",
+		         md9_security_name(c->security));
 		return -1;
 	}
 	if (c->backend.family == AF_VSOCK && c->backend.vport >= 1024) {
 		snprintf(why, cap,
-			 "backend %s: any local user may listen on a vsock port above 1023, and "
-			 "a vsock peer has no credentials md9 could check (use a unix: backend, "
-			 "or a vsock port below 1024)",
-			 c->backend.spec);
+		         "backend %s: any local user may listen on a vsock port above 1023, and "
+		         "a vsock peer has no credentials md9 could check (use a unix: backend, "
+		         "or a vsock port below 1024)",
+		         c->backend.spec);
 		return -1;
 	}
 	if (md9_peer_policy_resolve(c->server_user, &c->peer, &w) < 0) {

@@ -25,11 +25,11 @@ struct md9_config {
 	unsigned negotiate_timeout_ms;  /* host CR + server CC + TLS, default 30000 */
 	unsigned drain_timeout_ms;      /* flushing to the host after the server closed, default 2000 */
 	size_t relay_budget;            /* bytes per direction per wake-up, default 1 MiB */
-	char run_user[64];              /* started as root: drop to this user after binding ("" = md9) */
-	bool allow_root;                /* allow_root = yes: md9 may keep running as root */
-	char server_user[64];           /* who may serve the backend ("" = xrdp if it exists) */
-	char status_group[64];          /* group that may use the status socket, default md9-status */
-	struct md9_peer_policy peer;    /* server_user, resolved by md9_config_finish */
+	char run_user[64];     /* started as root: drop to this user after binding ("" = md9) */
+	bool allow_root;       /* allow_root = yes: md9 may keep running as root */
+	char server_user[64];  /* who may serve the backend ("" = xrdp if it exists) */
+	char status_group[64]; /* group that may use the status socket, default md9-status */
+	struct md9_peer_policy peer; /* server_user, resolved by md9_config_finish */
 };
 
 #define MD9_DEFAULT_STATUS_GROUP "md9-status"

@@ -747,7 +747,8 @@ static void check_daemon(struct doctor *dr)
 static int backend_owner(struct doctor *dr, int fd, uid_t *uid, char *why, size_t cap)
 {
 	struct md9_peer_policy pol = dr->cfg.peer;
-	const struct passwd *me = getpwnam(dr->cfg.run_user[0] ? dr->cfg.run_user : MD9_DEFAULT_USER);
+	const struct passwd *me =
+	    getpwnam(dr->cfg.run_user[0] ? dr->cfg.run_user : MD9_DEFAULT_USER);
 	int rc, waited = 0;
 
 	/* Allowed are root, the server user and md9's own user: not whoever

@@ -64,7 +64,7 @@ static int write_all(int fd, const char *p, size_t len)
 /* Write text to a fresh mkstemp file beside target, with mode/owner, fsync,
  * rename over target. */
 static int replace(const char *target, const char *text, size_t len, mode_t mode, uid_t uid,
-		   gid_t gid)
+                   gid_t gid)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 32];
 	char *slash;
@@ -173,10 +173,11 @@ bool md9_fs_root_only(const char *path, char *real, char *why, size_t cap)
 		return false;
 	}
 	if (st.st_uid != 0 || (st.st_mode & 022)) {
-		snprintf(why, cap, "%s is %s (owner uid %u, mode %04o): root would run what another "
-			 "user can change",
-			 real, st.st_uid != 0 ? "not root's" : "writable by others",
-			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		snprintf(why, cap,
+		         "%s is %s (owner uid %u, mode %04o): root would run what another "
+		         "user can change",
+		         real, st.st_uid != 0 ? "not root's" : "writable by others",
+		         (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 		return false;
 	}
 	strcpy(dir, real);
@@ -194,10 +195,11 @@ bool md9_fs_root_only(const char *path, char *real, char *why, size_t cap)
 			return false;
 		}
 		if (st.st_uid != 0 || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
-			snprintf(why, cap, "%s (a directory above %s) is %s (owner uid %u, mode "
-				 "%04o): another user could replace the program",
-				 dir, real, st.st_uid != 0 ? "not root's" : "writable by others",
-				 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+			snprintf(why, cap,
+			         "%s (a directory above %s) is %s (owner uid %u, mode "
+			         "%04o): another user could replace the program",
+			         dir, real, st.st_uid != 0 ? "not root's" : "writable by others",
+			         (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 			return false;
 		}
 		if (strcmp(dir, "/") == 0)

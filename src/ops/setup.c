@@ -686,8 +686,12 @@ static void step_groups(struct setup *s)
 			say(s, "create", "group %s (may ask md9 status; nothing else)", groups[i]);
 			s->changes++;
 			if (!s->o->dry_run && have_prog("groupadd", prog, sizeof(prog))) {
-				char *argv[] = {prog, "--system", "--prefix", (char *)(s->live ? "/" : s->root),
-				                (char *)groups[i], NULL};
+				char *argv[] = {prog,
+				                "--system",
+				                "--prefix",
+				                (char *)(s->live ? "/" : s->root),
+				                (char *)groups[i],
+				                NULL};
 				if (run(s, argv) != 0)
 					failed(s, "groupadd %s failed", groups[i]);
 			}
@@ -698,15 +702,22 @@ static void step_groups(struct setup *s)
 		if (s->o->dry_run)
 			continue;
 		if (!have_prog("usermod", prog, sizeof(prog))) {
-			failed(s, "usermod not found: add %s to group %s yourself", MD9_DEFAULT_USER,
-			       groups[i]);
+			failed(s, "usermod not found: add %s to group %s yourself",
+			       MD9_DEFAULT_USER, groups[i]);
 			continue;
 		}
 		{
-			char *argv[] = {prog, "--prefix", (char *)(s->live ? "/" : s->root), "-a", "-G",
-			                (char *)groups[i], MD9_DEFAULT_USER, NULL};
+			char *argv[] = {prog,
+			                "--prefix",
+			                (char *)(s->live ? "/" : s->root),
+			                "-a",
+			                "-G",
+			                (char *)groups[i],
+			                MD9_DEFAULT_USER,
+			                NULL};
 			if (run(s, argv) != 0 || group_has(s, groups[i], MD9_DEFAULT_USER) != 1)
-				failed(s, "adding %s to group %s failed", MD9_DEFAULT_USER, groups[i]);
+				failed(s, "adding %s to group %s failed", MD9_DEFAULT_USER,
+				       groups[i]);
 		}
 	}
 }
@@ -806,8 +817,9 @@ static void step_udev(struct setup *s)
 		failed(s, "out of memory");
 		return;
 	}
-	installed = install_unless(s, packaged, "/etc/udev/rules.d/60-md9.rules", rules, 0644,
-	                           "binds the SynthRdp classes at boot, /dev/uioN to user md9 alone");
+	installed =
+	    install_unless(s, packaged, "/etc/udev/rules.d/60-md9.rules", rules, 0644,
+	                   "binds the SynthRdp classes at boot, /dev/uioN to user md9 alone");
 	free(rules);
 	if (!s->live)
 		return;
@@ -1141,11 +1153,16 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out)
 		snprintf(full, sizeof(full), "%s%s", s.root, s.self);
 		s.self_ok = md9_fs_root_only(full, resolved, why, sizeof(why));
 		if (s.self_ok)
-			say(&s, "note", "md9 for ExecStart= and RUN+=: %s (root's, only root can change "
-			    "it)", s.self);
+			say(&s, "note",
+			    "md9 for ExecStart= and RUN+=: %s (root's, only root can change "
+			    "it)",
+			    s.self);
 		else
-			failed(&s, "md9 for ExecStart= and RUN+=: %s (install md9 as root: cmake --install, "
-			       "or the package; then run that md9 setup)", why);
+			failed(&s,
+			       "md9 for ExecStart= and RUN+=: %s (install md9 as root: cmake "
+			       "--install, "
+			       "or the package; then run that md9 setup)",
+			       why);
 	}
 	s.want_unix = !o->tcp && exists(rp(&s, p, sizeof(p), "/etc/xrdp/xrdp.ini"));
 	step_sysusers(&s);

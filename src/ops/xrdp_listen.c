@@ -22,7 +22,7 @@ static void port_of(const char *tok, char *port, size_t cap)
 }
 
 int md9_xrdp_port_for(const struct md9_xrdp_ini *x, bool add_unix, bool no_network,
-		      const char *sock, char *out, size_t cap)
+                      const char *sock, char *out, size_t cap)
 {
 	char list[sizeof(x->port)], unix_tok[160], first_port[16] = "", *save = NULL;
 	bool have_unix = false, any = false;

@@ -23,6 +23,6 @@
  * Returns 1 when it differs from x->port, 0 when not, -1 when out is too
  * small. */
 int md9_xrdp_port_for(const struct md9_xrdp_ini *x, bool add_unix, bool no_network,
-		      const char *sock, char *out, size_t cap);
+                      const char *sock, char *out, size_t cap);
 
 #endif

@@ -91,8 +91,9 @@ enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, 
 		return ADAPTER_PLAIN;
 	case MD9_SEC_TLS:
 		if (a->selected != X224_PROTOCOL_SSL) {
-			*why = "the server did not select TLS, which --security tls requires (let the "
-			       "server offer TLS: xrdp security_layer=negotiate or tls)";
+			*why =
+			    "the server did not select TLS, which --security tls requires (let the "
+			    "server offer TLS: xrdp security_layer=negotiate or tls)";
 			return ADAPTER_FAIL;
 		}
 		return ADAPTER_TLS;
@@ -100,7 +101,8 @@ enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, 
 		if (a->selected == X224_PROTOCOL_SSL)
 			return ADAPTER_TLS;
 		if (a->selected == X224_PROTOCOL_RDP && a->require_tls) {
-			*why = "the server selected standard RDP security, but tls_pin requires TLS to "
+			*why = "the server selected standard RDP security, but tls_pin requires "
+			       "TLS to "
 			       "check its certificate (let the server offer TLS: xrdp "
 			       "security_layer=negotiate or tls)";
 			return ADAPTER_FAIL;

@@ -40,7 +40,7 @@ enum adapter_verdict {
 
 struct adapter {
 	enum md9_security mode;
-	bool require_tls;        /* tls_pin is set: TLS to the server or nothing (auto never falls back) */
+	bool require_tls; /* tls_pin is set: TLS to the server or nothing (auto never falls back) */
 	bool retried;            /* auto already fell back to RDP */
 	uint32_t host_requested; /* the host's requestedProtocols (0 when absent) */
 	uint32_t asked;          /* what md9 asked the server for */

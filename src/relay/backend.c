@@ -136,7 +136,7 @@ int md9_backend_resolve(struct md9_backend *b, char *why, size_t cap)
 	rc = getaddrinfo(b->host, b->port, &hints, &res);
 	if (rc != 0) {
 		snprintf(why, cap, "backend %s: cannot resolve %s: %s", b->spec, b->host,
-			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -1;
 	}
 	if (res->ai_addrlen > sizeof(b->addr)) {

@@ -9,7 +9,8 @@
 
 struct md9_backend {
 	char spec[256];
-	int family; /* AF_INET/AF_INET6 after resolving, AF_UNIX, AF_VSOCK; 0 = tcp, not resolved yet */
+	int family; /* AF_INET/AF_INET6 after resolving, AF_UNIX, AF_VSOCK; 0 = tcp, not resolved
+	               yet */
 	char host[200];
 	char port[16];
 	char path[108];
@@ -26,8 +27,8 @@ int md9_backend_parse(const char *spec, struct md9_backend *out, const char **wh
  * one-line reason in why (a DNS failure says so). Other kinds: 0. */
 int md9_backend_resolve(struct md9_backend *b, char *why, size_t cap);
 /* Start a non-blocking connect (a tcp backend not resolved yet is resolved
- * first, blocking: only for one-shot callers like doctor). Returns the socket (connect may still be in
- * progress: wait for EPOLLOUT, then md9_backend_connected) or -errno. */
+ * first, blocking: only for one-shot callers like doctor). Returns the socket (connect may still be
+ * in progress: wait for EPOLLOUT, then md9_backend_connected) or -errno. */
 int md9_backend_connect(const struct md9_backend *b);
 /* 0 when the connect finished well, else -errno (SO_ERROR). */
 int md9_backend_connected(int fd);

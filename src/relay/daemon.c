@@ -176,8 +176,8 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 		/* Opened only to be closed: the host sees the channel close and
 		 * ends the client's connection at once instead of waiting. */
 		log_warn("data channel %s: refusing a session: %u sessions open (max_sessions); "
-			 "closing the channel",
-			 g, d->nsessions);
+		         "closing the channel",
+		         g, d->nsessions);
 		ch->tp->ops->close(ch);
 		return;
 	}
@@ -580,9 +580,10 @@ int daemon_run(struct daemon *d)
 		 d->cfg.transport, d->cfg.backend.spec, md9_security_name(d->cfg.security));
 	if (d->cfg.peer.has_user)
 		log_info("the server must run as %s (uid %u), root or md9's own uid",
-			 d->cfg.peer.name, (unsigned)d->cfg.peer.uid);
+		         d->cfg.peer.name, (unsigned)d->cfg.peer.uid);
 	else
-		log_info("the server must run as root or md9's own uid (no server_user, no user xrdp)");
+		log_info(
+		    "the server must run as root or md9's own uid (no server_user, no user xrdp)");
 	poll_transport(d);
 	rearm_timer(d);
 	md9_notifyf("READY=1\nSTATUS=transport %s, server %s", d->cfg.transport, d->cfg.backend.spec);

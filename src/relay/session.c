@@ -173,11 +173,11 @@ static int auth_server(struct session *s)
 	char why[400];
 	uid_t uid;
 	int rc = md9_peerauth_check(s->sock, &s->d->cfg.backend, &s->d->cfg.peer, &uid, why,
-				    sizeof(why));
+	                            sizeof(why));
 
 	if (rc == MD9_PEERAUTH_OK) {
 		log_debug("session %llu: the server runs as uid %d: allowed",
-			  (unsigned long long)s->id, uid == (uid_t)-1 ? -1 : (int)uid);
+		          (unsigned long long)s->id, uid == (uid_t)-1 ? -1 : (int)uid);
 		return 1;
 	}
 	if (rc == MD9_PEERAUTH_PENDING) {
@@ -457,11 +457,11 @@ static int step(struct session *s)
 			rc = md9_backend_connected(s->sock);
 			if (rc < 0)
 				return end(s, "cannot connect to the server %s: %s",
-					   s->d->cfg.backend.spec, strerror(-rc));
+				           s->d->cfg.backend.spec, strerror(-rc));
 			s->connected = true;
 		} else if (ev & (EPOLLERR | EPOLLHUP)) {
 			return end(s, "the server closed the connection before md9 could check "
-				      "who it is");
+			              "who it is");
 		}
 		if (s->auth_wait)
 			return rc > 0 && !s->cr_len ? 1 : progress;
@@ -732,8 +732,8 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 	s->sock_h.fn = on_socket;
 	log_info("session %llu: opened on data channel %s (server %s, security %s)",
 		 (unsigned long long)s->id, g, d->cfg.backend.spec, md9_security_name(d->cfg.security));
-	if (s->timerfd < 0 || s->authfd < 0 || !s->hbuf || !s->sbuf || !s->q_server ||
-	    !s->q_host || ev_set(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0 ||
+	if (s->timerfd < 0 || s->authfd < 0 || !s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
+	    ev_set(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0 ||
 	    ev_set(d->loop, &s->timer_h, s->timerfd, EPOLLIN, on_timer, s) < 0 ||
 	    ev_set(d->loop, &s->auth_h, s->authfd, EPOLLIN, on_auth_timer, s) < 0) {
 		session_close(s, "cannot allocate session resources");

@@ -278,8 +278,8 @@ static int sim_open(struct md9_transport *tp, const struct md9_guid *instance,
 		if (fstat(fds[0], &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
 		    (uint64_t)st.st_size < (uint64_t)sc->map_len) {
 			log_warn("sim: the host's ring memory is smaller than the %zu bytes it "
-				 "announced; refusing the channel",
-				 sc->map_len);
+			         "announced; refusing the channel",
+			         sc->map_len);
 			goto fail;
 		}
 	}
