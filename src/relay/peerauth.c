@@ -219,6 +219,11 @@ int md9_peerauth_check(int fd, const struct md9_backend *b, const struct md9_pee
 			snprintf(why, cap, "the server has not accepted the connection yet");
 			return MD9_PEERAUTH_PENDING;
 		}
+		if (rc == -ECONNRESET) {
+			snprintf(why, cap, "the server closed the connection before md9 could check "
+			                   "who it is");
+			return MD9_PEERAUTH_GONE;
+		}
 		if (rc == -ENOENT) {
 			snprintf(why, cap,
 			         "no socket on this machine answers for %s (md9 serves only a "

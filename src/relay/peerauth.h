@@ -41,7 +41,8 @@ struct md9_peer_policy {
 enum {
 	MD9_PEERAUTH_OK = 1,      /* an allowed user serves this connection */
 	MD9_PEERAUTH_PENDING = 0, /* tcp: the server has not accept()ed it yet; ask again */
-	MD9_PEERAUTH_REFUSED = -1 /* a stranger, or it cannot be told (*why) */
+	MD9_PEERAUTH_REFUSED = -1, /* a stranger, or it cannot be told (*why) */
+	MD9_PEERAUTH_GONE = -2     /* tcp: the server closed the connection already */
 };
 
 /* Resolve `name` ("" = the default: user xrdp if it exists, else nobody

@@ -191,6 +191,8 @@ static int auth_server(struct session *s)
 		s->auth_wait = true;
 		return 0;
 	}
+	if (rc == MD9_PEERAUTH_GONE)
+		return end(s, "%s", why); /* nothing was sent; nobody to refuse */
 	log_warn("session %llu: %s; ending the session", (unsigned long long)s->id, why);
 	return end(s, "the server was refused: it does not run as an allowed user");
 }

@@ -525,6 +525,7 @@ def server_refuses(h):
         c = client(h, hs, 100 + sid, MiB, MiB)
         closed = m.closed(sid)
         check(re.search(r"the server closed the connection before its Connection Confirm|"
+                        r"the server closed the connection before md9 could check who it is|"
                         r"(writing to|reading from) the server failed|"
                         r"cannot connect to the server", closed.group("reason")),
               "session %d: %s" % (sid, closed.group(0)))
