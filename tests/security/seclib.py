@@ -5,6 +5,9 @@ userdel at the end (also on failure): md9 runs as one of them, an impostor
 as another, a status-group member as a third. Which user md9 runs as is
 always the test's choice (never whatever the machine has: a system user md9
 may or may not exist).
+
+Users and groups are named md9t<role><6 hex>; a test killed with SIGKILL
+leaves them behind: remove them with userdel/groupdel.
 """
 
 import atexit
