@@ -14,46 +14,48 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: md9 run [options]     serve Enhanced Sessions from the Hyper-V host\n"
-	    "       md9 status [--json]   what the running md9 is doing\n"
-	    "       md9 doctor            check this guest for Enhanced Session, with fixes\n"
-	    "       md9 setup [--dry-run] install and enable what is missing\n"
-	    "       md9 bind-classes      give the SynthRdp classes to uio_hv_generic (udev)\n"
-	    "       md9 --version | --help\n"
-	    "\n"
-	    "md9 relays the host's SynthRdp VMBus channels to a local RDP server, so\n"
-	    "vmconnect's Enhanced Session works with nothing configured on the host.\n"
-	    "\n"
-	    "run options (each overrides the configuration file):\n"
-	    "  -c, --config FILE      configuration file (default %s)\n"
-	    "  -t, --transport T      uio (Hyper-V, default) or sim:PATH (md9-hostsim)\n"
-	    "  -b, --backend SPEC     tcp:HOST:PORT (default tcp:127.0.0.1:3389), tcp:[V6]:PORT,\n"
-	    "                         unix:/path or vsock:CID:PORT\n"
-	    "  -s, --security MODE    auto (default), tls, rdp or passthrough\n"
-	    "      --tls-pin SHA256   only accept a server certificate with this fingerprint\n"
-	    "      --max-sessions N   sessions open at once (default 16)\n"
-	    "  -v, --verbose          debug logging\n"
-	    "\n"
-	    "status options:\n"
-	    "      --json             the same as JSON\n"
-	    "  -c, --config FILE      read status_socket from FILE\n"
-	    "      --socket PATH      ask md9 at PATH (default: status_socket, %s)\n"
-	    "\n"
-	    "doctor options:\n"
-	    "  -c, --config FILE      the configuration to check against\n"
-	    "  -s, --security MODE    check xrdp for this mode instead of the configured one\n"
-	    "  -b, --backend SPEC     check this RDP server instead of the configured one\n"
-	    "\n"
-	    "setup options:\n"
-	    "  -n, --dry-run          show what would change (diffs included), change nothing\n"
-	    "  -s, --security MODE    configure md9 and xrdp for this mode (md9.conf security)\n"
-	    "      --tcp              keep md9 and xrdp on TCP (default: xrdp's UNIX socket)\n"
-	    "      --root DIR         act on the system installed under DIR\n"
-	    "\n"
-	    "See md9(8) and md9.conf(5).\n",
-	    MD9_DEFAULT_CONFIG, MD9_DEFAULT_STATUS);
+	fprintf(f,
+		"usage: md9 run [options]     serve Enhanced Sessions from the Hyper-V host\n"
+		"       md9 status [--json]   what the running md9 is doing\n"
+		"       md9 doctor            check this guest for Enhanced Session, with fixes\n"
+		"       md9 setup [--dry-run] install and enable what is missing, prepare the desktop\n"
+		"       md9 setup --undo      put back what setup changed for the desktop\n"
+		"       md9 bind-classes      give the SynthRdp classes to uio_hv_generic (udev)\n"
+		"       md9 --version | --help\n"
+		"\n"
+		"md9 relays the host's SynthRdp VMBus channels to a local RDP server, so\n"
+		"vmconnect's Enhanced Session works with nothing configured on the host.\n"
+		"\n"
+		"run options (each overrides the configuration file):\n"
+		"  -c, --config FILE      configuration file (default %s)\n"
+		"  -t, --transport T      uio (Hyper-V, default) or sim:PATH (md9-hostsim)\n"
+		"  -b, --backend SPEC     tcp:HOST:PORT (default tcp:127.0.0.1:3389), tcp:[V6]:PORT,\n"
+		"                         unix:/path or vsock:CID:PORT\n"
+		"  -s, --security MODE    auto (default), tls, rdp or passthrough\n"
+		"      --tls-pin SHA256   only accept a server certificate with this fingerprint\n"
+		"      --max-sessions N   sessions open at once (default 16)\n"
+		"  -v, --verbose          debug logging\n"
+		"\n"
+		"status options:\n"
+		"      --json             the same as JSON\n"
+		"  -c, --config FILE      read status_socket from FILE\n"
+		"      --socket PATH      ask md9 at PATH (default: status_socket, %s)\n"
+		"\n"
+		"doctor options:\n"
+		"  -c, --config FILE      the configuration to check against\n"
+		"  -s, --security MODE    check xrdp for this mode instead of the configured one\n"
+		"  -b, --backend SPEC     check this RDP server instead of the configured one\n"
+		"\n"
+		"setup options:\n"
+		"  -n, --dry-run          show what would change (diffs included), change nothing\n"
+		"      --undo             restore the files the desktop steps edited, remove the\n"
+		"                         ones they created (only if unchanged since)\n"
+		"  -s, --security MODE    configure md9 and xrdp for this mode (md9.conf security)\n"
+		"      --tcp              keep md9 and xrdp on TCP (default: xrdp's UNIX socket)\n"
+		"      --root DIR         act on the system installed under DIR\n"
+		"\n"
+		"See md9(8) and md9.conf(5).\n",
+		MD9_DEFAULT_CONFIG, MD9_DEFAULT_STATUS);
 }
 
 /* A bad flag or argument: one line, not the whole usage. getopt's own
@@ -324,14 +326,15 @@ static int cmd_doctor(int argc, char **argv)
 static int cmd_setup(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"dry-run", no_argument, NULL, 'n'},
-	    {"root", required_argument, NULL, 'r'},
-	    {"security", required_argument, NULL, 's'},
-	    {"md9-path", required_argument, NULL, 'P'},
-	    {"tcp", no_argument, NULL, 'T'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"undo", no_argument, NULL, 'u'},
+		{"root", required_argument, NULL, 'r'},
+		{"security", required_argument, NULL, 's'},
+		{"md9-path", required_argument, NULL, 'P'},
+		{"tcp", no_argument, NULL, 'T'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct md9_setup_opts o = {.root = "/"};
 	int c;
@@ -342,6 +345,9 @@ static int cmd_setup(int argc, char **argv)
 		switch (c) {
 		case 'n':
 			o.dry_run = true;
+			break;
+		case 'u':
+			o.undo = true;
 			break;
 		case 'r':
 			o.root = optarg;

@@ -13,6 +13,9 @@ fi
 etc=$(mktemp -d /tmp/md9-etc-XXXXXX)
 trap 'rm -rf "$etc"' EXIT
 cp -a /etc/. "$etc/"
+# A useradd running elsewhere at the time of the copy leaves its lock files
+# in the copy, where no process will ever remove them.
+rm -f "$etc"/passwd.lock "$etc"/group.lock "$etc"/shadow.lock "$etc"/gshadow.lock "$etc"/.pwd.lock
 if ! grep -q '^md9:' "$etc/passwd"; then
 	echo 'md9:x:990:990:md9 Hyper-V Enhanced Session relay:/nonexistent:/usr/sbin/nologin' >>"$etc/passwd"
 	echo 'md9:x:990:' >>"$etc/group"

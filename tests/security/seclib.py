@@ -36,6 +36,13 @@ atexit.register(_cleanup)
 cleanup = _cleanup
 
 
+def _run(argv):
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(argv), r.returncode,
+                                                r.stdout.decode().strip()))
+
+
 class User:
     def __init__(self, name):
         pw = pwd.getpwnam(name)
@@ -46,8 +53,7 @@ class User:
 
 def make_group(role):
     name = "md9t%s%s" % (role, secrets.token_hex(3))
-    subprocess.run(["groupadd", "--system", name], check=True,
-                   stdout=subprocess.DEVNULL)
+    _run(["groupadd", "--system", name])
     _made_groups.append(name)
     return name
 
@@ -60,7 +66,7 @@ def make_user(role, groups=()):
     groups = [g for g in groups if g]
     if groups:
         argv += ["--groups", ",".join(groups)]
-    subprocess.run(argv + [name], check=True, stdout=subprocess.DEVNULL)
+    _run(argv + [name])
     _made_users.append(name)
     _made_groups.append(name)  # its user group; userdel usually takes it
     return User(name)
