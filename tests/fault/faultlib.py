@@ -67,9 +67,10 @@ CLOSED_RE = (r"session (?P<id>\d+): closed \((?P<reason>.*)\): channel "
 OPENED_RE = (r"session (?P<id>\d+): opened on data channel "
              r"(?P<channel>[0-9a-f-]{36})")
 # The bytes md9 counts host->server before the client's data: the seed's CR
-# (19) and Connect-Initial (462); server->host: the Connection Confirm (19).
+# (19) and Connect-Initial (462); server->host: the Connection Confirm (19)
+# and md9-testserver's MCS Connect-Response (118, tests/tools/connect_response.h).
 NEGO_H2S = 19 + 462
-NEGO_S2H = 19
+NEGO_S2H = 19 + 118
 
 
 def T(seconds):
