@@ -111,7 +111,7 @@ static uint32_t server_selected_protocol(const struct negotiation_action *a)
  * Connect-Initial says SSL. The request waits for the connect. */
 static void test_auto_tls(void **state)
 {
-	struct negotiation *n = negotiation_new(MD9_SEC_AUTO, 1);
+	struct negotiation *n = negotiation_new(MD9_SEC_AUTO, false, 1);
 	struct negotiation_action a;
 	struct negotiation_result r;
 
@@ -168,7 +168,7 @@ static void test_auto_tls(void **state)
  * the host unchanged. */
 static void test_rdp_coalesced(void **state)
 {
-	struct negotiation *n = negotiation_new(MD9_SEC_RDP, 2);
+	struct negotiation *n = negotiation_new(MD9_SEC_RDP, false, 2);
 	uint8_t both[sizeof(cr_vmconnect) + sizeof(mcs_seed_connect_initial)];
 	uint8_t cc_more[sizeof(cc_rdp) + 3];
 	struct negotiation_action a;
@@ -204,7 +204,7 @@ static void test_rdp_coalesced(void **state)
 	/* A legacy request stays as it is in rdp mode, and its host gets the
 	 * legacy Connection Confirm, without rdpNegData (MS-RDPBCGR
 	 * 3.3.5.3.2); in tls mode it gets RDP_NEG_REQ (SSL) appended. */
-	n = negotiation_new(MD9_SEC_RDP, 3);
+	n = negotiation_new(MD9_SEC_RDP, false, 3);
 	host_in(n, cr_legacy, sizeof(cr_legacy));
 	negotiation_server_connected(n);
 	expect_bytes(n, NEGO_TO_SERVER, cr_legacy, sizeof(cr_legacy));
@@ -213,7 +213,7 @@ static void test_rdp_coalesced(void **state)
 	assert_int_equal(a.len, 11);
 	assert_int_equal(a.data[3], 11);
 	negotiation_free(n);
-	n = negotiation_new(MD9_SEC_TLS, 4);
+	n = negotiation_new(MD9_SEC_TLS, false, 4);
 	host_in(n, cr_legacy, sizeof(cr_legacy));
 	negotiation_server_connected(n);
 	a = expect(n, NEGO_TO_SERVER);
@@ -227,7 +227,7 @@ static void test_rdp_coalesced(void **state)
  * passed to the host. */
 static void test_auto_fallback_then_refused(void **state)
 {
-	struct negotiation *n = negotiation_new(MD9_SEC_AUTO, 5);
+	struct negotiation *n = negotiation_new(MD9_SEC_AUTO, false, 5);
 	struct negotiation_action a;
 	struct negotiation_result r;
 
@@ -258,7 +258,7 @@ static void test_auto_fallback_then_refused(void **state)
 /* A negotiation in mode whose request went to a connected server. */
 static struct negotiation *request_sent(enum md9_security mode, uint64_t id)
 {
-	struct negotiation *n = negotiation_new(mode, id);
+	struct negotiation *n = negotiation_new(mode, false, id);
 
 	assert_non_null(n);
 	host_in(n, cr_vmconnect, sizeof(cr_vmconnect));
@@ -276,7 +276,7 @@ static void test_failures(void **state)
 	struct negotiation_action a;
 
 	(void)state;
-	n = negotiation_new(MD9_SEC_AUTO, 6);
+	n = negotiation_new(MD9_SEC_AUTO, false, 6);
 	host_in(n, not_cr, sizeof(not_cr));
 	a = expect(n, NEGO_FAIL);
 	assert_string_equal(a.why, "malformed X.224 Connection Request from the host: X.224 TPDU "

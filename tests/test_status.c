@@ -7,6 +7,7 @@
 #include "log.h"
 #include "status.h"
 #include "status_query.h"
+#include "timespec.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,8 +80,9 @@ static void fake_init(struct fake *f)
 	f->s[0].state = "relaying";
 	f->s[0].mode = "auto";
 	f->s[0].selected = "SSL";
-	f->s[0].bytes_h2s = 1234;
-	f->s[0].bytes_s2h = 56789;
+	/* as a session fills them: coarse (md9_status_counters) */
+	f->s[0].bytes_h2s = 0;
+	f->s[0].bytes_s2h = 3 * 65536;
 	f->s[1].state = "negotiating";
 	f->s[1].mode = "rdp";
 	f->snap.sessions = f->s;
@@ -92,6 +94,28 @@ static void fake_snapshot(void *arg, struct status_snapshot *out)
 	struct fake *f = arg;
 
 	*out = f->snap;
+}
+
+/* Counters move in 64 KiB steps and at most every 4 s: polling them must
+ * not show when a key was typed (status.c STATUS_COUNTER_UNIT/PERIOD). */
+static void test_coarse_counters(void **state)
+{
+	struct status_counters c = {0};
+	struct timespec now = timespec_now();
+
+	(void)state;
+	md9_status_counters(&c, 65535, 65536, &now);
+	assert_int_equal(c.h2s, 0);
+	assert_int_equal(c.s2h, 65536);
+	/* a keystroke's worth and then a megabyte later, within the period: unchanged */
+	md9_status_counters(&c, 65535 + 40, 65536 + (1u << 20), &now);
+	assert_int_equal(c.h2s, 0);
+	assert_int_equal(c.s2h, 65536);
+	/* the period over: the new totals, still rounded down */
+	now.tv_sec += 4;
+	md9_status_counters(&c, 65535 + 40, 65536 + (1u << 20), &now);
+	assert_int_equal(c.h2s, 65536);
+	assert_int_equal(c.s2h, 1114112);
 }
 
 static void test_format(void **state)
@@ -108,8 +132,8 @@ static void test_format(void **state)
 	assert_non_null(strstr(t, "control channel: ready, host protocol 1.0\n"));
 	assert_non_null(strstr(t, "sessions: 2 open, 7 since start, max 16\n"));
 	assert_non_null(strstr(t, "session 6: channel 99221fa1-24ad-11e2-be98-001aa01bbf6e, "
-	                          "relaying, age 3."));
-	assert_non_null(strstr(t, "1234 bytes host->server, 56789 bytes server->host, mode auto, "
+	                          "relaying, age 3 s"));
+	assert_non_null(strstr(t, "0 KiB host->server, 192 KiB server->host, mode auto, "
 	                          "server selected SSL\n"));
 	assert_non_null(strstr(t, "session 7: channel 99221fa2-24ad-11e2-be98-001aa01bbf6e, "
 	                          "negotiating"));
@@ -123,9 +147,9 @@ static void test_format(void **state)
 	                          "\"failures\":0,\"host_version\":\"1.0\"}"));
 	assert_non_null(strstr(t, "\"sessions_open\":2,\"sessions_total\":7"));
 	assert_non_null(strstr(t, "{\"id\":6,\"instance\":\"99221fa1-24ad-11e2-be98-001aa01bbf6e\","
-	                          "\"state\":\"relaying\",\"age_s\":3."));
+	                          "\"state\":\"relaying\",\"age_s\":3,"));
 	assert_non_null(
-	    strstr(t, "\"bytes_host_to_server\":1234,\"bytes_server_to_host\":56789,"
+	    strstr(t, "\"bytes_host_to_server\":0,\"bytes_server_to_host\":196608,"
 	              "\"mode\":\"auto\",\"selected_protocol\":\"SSL\",\"refused\":false}"));
 	assert_non_null(strstr(t, "\"mode\":\"rdp\",\"selected_protocol\":null"));
 	assert_int_equal(t[len - 1], '\n');
@@ -243,7 +267,7 @@ static void test_server(void **state)
 	f.loop = ev_loop_new();
 	assert_non_null(f.loop);
 	snprintf(path, sizeof(path), "%s/status.sock", tmpdir);
-	st = md9_status_start(f.loop, path, fake_snapshot, &f);
+	st = md9_status_start(f.loop, path, "md9-status", fake_snapshot, &f);
 	assert_non_null(st);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_true(S_ISSOCK(sb.st_mode));
@@ -314,7 +338,7 @@ static void test_server(void **state)
 		struct fake g;
 		fake_init(&g);
 		g.loop = ev_loop_new();
-		assert_null(md9_status_start(g.loop, path, fake_snapshot, &g));
+		assert_null(md9_status_start(g.loop, path, "md9-status", fake_snapshot, &g));
 		ev_loop_free(g.loop);
 	}
 	md9_status_stop(st);
@@ -329,7 +353,7 @@ static void test_server(void **state)
 		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 		close(fd);
 		assert_int_equal(md9_status_query_buf(path, false, 500, &c.answer), -ECONNREFUSED);
-		st = md9_status_start(f.loop, path, fake_snapshot, &f);
+		st = md9_status_start(f.loop, path, "md9-status", fake_snapshot, &f);
 		assert_non_null(st);
 		ask(f.loop, path, false, &c);
 		assert_int_equal(c.rc, 0);
@@ -340,7 +364,7 @@ static void test_server(void **state)
 	{
 		FILE *x = fopen(path, "w");
 		fclose(x);
-		assert_null(md9_status_start(f.loop, path, fake_snapshot, &f));
+		assert_null(md9_status_start(f.loop, path, "md9-status", fake_snapshot, &f));
 		unlink(path);
 	}
 	ev_loop_free(f.loop);
@@ -368,6 +392,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_quote),
 	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_coarse_counters),
 	    cmocka_unit_test(test_server),
 	};
 

@@ -12,11 +12,13 @@ struct run {
 	struct daemon *d;
 };
 
-/* Defaults, then the file, then the command line. 0, or the exit status
- * (1: the file, 2: a command-line setting); logged. */
+/* Defaults, then the file, then the command line, then the checks across
+ * settings (md9_config_finish). 0, or the exit status (1: the file, 2: a
+ * setting); logged. */
 static int load(const struct md9_run_opts *o, struct md9_config *c, bool reloading)
 {
 	const char *why;
+	char reason[400];
 
 	md9_config_defaults(c);
 	if (md9_config_load(c, o->config_path, o->config_optional) < 0) {
@@ -33,6 +35,13 @@ static int load(const struct md9_run_opts *o, struct md9_config *c, bool reloadi
 				log_err("--%s %s: %s", o->cli[i].key, o->cli[i].value, why);
 			return 2;
 		}
+	}
+	if (md9_config_finish(c, reason, sizeof(reason)) < 0) {
+		if (reloading)
+			log_err("reload: %s; keeping the running configuration", reason);
+		else
+			log_err("%s", reason);
+		return 2;
 	}
 	return 0;
 }
@@ -98,7 +107,7 @@ int md9_run(const struct md9_run_opts *o)
 		return 1;
 	/* Bind as root, drop, serve: root is needed for new_id only, and the
 	 * status socket is created by the user md9 runs as. */
-	if (daemon_open(r.d) < 0 || md9_privdrop(r.cfg.run_user, r.cfg.status_socket) < 0) {
+	if (daemon_open(r.d) < 0 || md9_privdrop(r.cfg.run_user, r.cfg.allow_root, r.cfg.status_socket) < 0) {
 		daemon_free(r.d);
 		return 1;
 	}

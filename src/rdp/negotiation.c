@@ -320,7 +320,7 @@ static void take_cc(struct negotiation *n)
 
 /* ---- the interface ---- */
 
-struct negotiation *negotiation_new(enum md9_security mode, uint64_t id)
+struct negotiation *negotiation_new(enum md9_security mode, bool require_tls, uint64_t id)
 {
 	struct negotiation *n = calloc(1, sizeof(*n));
 
@@ -335,6 +335,7 @@ struct negotiation *negotiation_new(enum md9_security mode, uint64_t id)
 	n->id = id;
 	n->phase = NEGO_REQUEST;
 	adapter_init(&n->adapter, mode);
+	n->adapter.require_tls = require_tls;
 	return n;
 }
 

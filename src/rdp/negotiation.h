@@ -95,8 +95,9 @@ struct negotiation_result {
 
 struct negotiation;
 
-/* id: the session's, for log lines. NULL when out of memory. */
-struct negotiation *negotiation_new(enum md9_security mode, uint64_t id);
+/* mode and require_tls (a tls_pin is set: never without TLS) as the
+ * adapter's; id: the session's, for log lines. NULL when out of memory. */
+struct negotiation *negotiation_new(enum md9_security mode, bool require_tls, uint64_t id);
 void negotiation_free(struct negotiation *n);
 enum negotiation_phase negotiation_phase(const struct negotiation *n);
 void negotiation_result(const struct negotiation *n, struct negotiation_result *out);

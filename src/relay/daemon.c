@@ -253,15 +253,6 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 		forget_pending(d, inst);
 		return;
 	}
-	for (int i = 0; i < DAEMON_MAX_SESSIONS && !slot; i++)
-		if (!d->slots[i].s)
-			slot = &d->slots[i];
-	if (d->nsessions >= d->set.max_sessions || !slot) {
-		log_warn("data channel %s: refusing a session: %u sessions open (max_sessions)", g,
-			 d->nsessions);
-		forget_pending(d, inst);
-		return;
-	}
 	rc = d->tp->ops->open(d->tp, inst, &ch);
 	if (rc == -EAGAIN) {
 		if (pending_add(&d->opening, inst, OPEN_GIVE_UP_MS))
@@ -278,6 +269,18 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 	forget_pending(d, inst);
 	if (rc < 0) {
 		log_warn("data channel %s: cannot open: %s", g, strerror(-rc));
+		return;
+	}
+	for (int i = 0; i < DAEMON_MAX_SESSIONS && !slot; i++)
+		if (!d->slots[i].s)
+			slot = &d->slots[i];
+	if (d->nsessions >= d->set.max_sessions || !slot) {
+		/* Opened only to be closed: the host sees the channel close and
+		 * ends the client's connection at once instead of waiting. */
+		log_warn("data channel %s: refusing a session: %u sessions open (max_sessions); "
+		         "closing the channel",
+		         g, d->nsessions);
+		ch->tp->ops->close(ch);
 		return;
 	}
 	log_debug("data channel %s opened (%s)", g, why);
@@ -394,14 +397,22 @@ static void on_rescan(struct ev_timer *t)
 
 void daemon_reconfigure(struct daemon *d, const struct daemon_settings *set)
 {
-	char transport[sizeof(d->set.transport)];
+	char transport[sizeof(d->set.transport)], status_socket[sizeof(d->set.status_socket)];
+	char status_group[sizeof(d->set.status_group)];
 
 	if (strcmp(set->transport, d->set.transport) != 0)
 		log_warn("reload: the transport cannot change while running; keeping %s",
 		         d->set.transport);
+	if (strcmp(set->status_socket, d->set.status_socket) != 0 ||
+	    strcmp(set->status_group, d->set.status_group) != 0)
+		log_warn("reload: status_socket and status_group change only at a restart");
 	memcpy(transport, d->set.transport, sizeof(transport));
+	memcpy(status_socket, d->set.status_socket, sizeof(status_socket));
+	memcpy(status_group, d->set.status_group, sizeof(status_group));
 	d->set = *set;
 	memcpy(d->set.transport, transport, sizeof(transport));
+	memcpy(d->set.status_socket, status_socket, sizeof(status_socket));
+	memcpy(d->set.status_group, status_group, sizeof(status_group));
 }
 
 static void on_signal(struct ev_handler *h, uint32_t events)
@@ -474,13 +485,20 @@ int daemon_run(struct daemon *d)
 	int efd;
 
 	if (d->set.status_socket[0])
-		d->status = md9_status_start(d->loop, d->set.status_socket, snapshot, d);
+		d->status = md9_status_start(d->loop, d->set.status_socket, d->set.status_group,
+		                              snapshot, d);
 	efd = d->tp->ops->event_fd(d->tp);
 	if (efd >= 0)
 		ev_set(d->loop, &d->tp_h, efd, EPOLLIN, on_transport, d);
 	log_info("md9 %s running: transport %s, server %s, security %s", MD9_VERSION,
 	         d->set.transport, d->set.session.backend.spec,
 	         md9_security_name(d->set.session.security));
+	if (d->set.session.peer.has_user)
+		log_info("the server must run as %s (uid %u), root or md9's own uid",
+		         d->set.session.peer.name, (unsigned)d->set.session.peer.uid);
+	else
+		log_info(
+		    "the server must run as root or md9's own uid (no server_user, no user xrdp)");
 	poll_transport(d);
 	if (efd < 0)
 		ev_timer_arm(d->loop, &d->rescan, RESCAN_MS, on_rescan, d);

@@ -48,7 +48,7 @@ static enum session_state state_of(const struct session *s)
 {
 	if (s->state != SS_NEGOTIATE)
 		return s->state;
-	if (s->up.connecting)
+	if (s->up.connecting || !s->authorized)
 		return SS_CONNECT;
 	switch (negotiation_phase(s->nego)) {
 	case NEGO_TLS:
@@ -244,6 +244,7 @@ static void session_free(struct session *s)
 	if (s->ch_h.active)
 		ev_del(s->env.loop, &s->ch_h);
 	ev_timer_cancel(s->env.loop, &s->timer);
+	ev_timer_cancel(s->env.loop, &s->auth_timer);
 	if (s->ch)
 		s->ch->tp->ops->close(s->ch);
 	s->env.gone(s->env.owner);
@@ -286,7 +287,7 @@ static int session_drain(void *arg)
 	return wants_host(s) && !s->deferred ? 0 : 1;
 }
 
-static void session_run(struct session *s)
+void session_run(struct session *s)
 {
 	if (vmbus_ring_drain(&s->ch->rx, session_drain, s) == 0 &&
 	    (s->ch->rx.broken || s->ch->tx.broken))
@@ -357,7 +358,7 @@ struct session *session_new(const struct session_env *env, struct md9_channel *c
 	char g[MD9_GUID_STRLEN];
 
 	if (s)
-		s->nego = negotiation_new(env->set.security, env->id);
+		s->nego = negotiation_new(env->set.security, env->set.tls_pin.set, env->id);
 	if (!s || !s->nego) {
 		log_err("data channel %s: out of memory", md9_guid_format(&ch->instance, g));
 		ch->tp->ops->close(ch);
@@ -419,7 +420,7 @@ static const char *state_name(enum session_state st)
 	return "unknown";
 }
 
-void session_snapshot(const struct session *s, struct status_session *out)
+void session_snapshot(struct session *s, struct status_session *out)
 {
 	struct timespec now = timespec_now();
 	struct negotiation_result r = s->result;
@@ -430,8 +431,9 @@ void session_snapshot(const struct session *s, struct status_session *out)
 	out->instance = s->ch->instance;
 	out->state = state_name(state_of(s));
 	out->age_s = timespec_diff_s(&s->started, &now);
-	out->bytes_h2s = s->bytes_h2s;
-	out->bytes_s2h = s->bytes_s2h;
+	md9_status_counters(&s->shown, s->bytes_h2s, s->bytes_s2h, &now);
+	out->bytes_h2s = s->shown.h2s;
+	out->bytes_s2h = s->shown.s2h;
 	out->mode = md9_security_name(r.mode);
 	out->selected = r.selected_known ? x224_protocol_name(r.selected) : NULL;
 	out->refused = s->refused;

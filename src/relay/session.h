@@ -39,7 +39,7 @@ void session_start(struct session *s);
 void session_resume(struct session *s);
 /* End the session: log the reason and the counters, close both sides. */
 void session_close(struct session *s, const char *reason);
-/* The session as `md9 status` shows it. */
-void session_snapshot(const struct session *s, struct status_session *out);
+/* The session as `md9 status` shows it (its counters coarse: status.h). */
+void session_snapshot(struct session *s, struct status_session *out);
 
 #endif

@@ -5,11 +5,13 @@
 #include "session_private.h"
 
 #include "log.h"
+#include "peerauth.h"
 #include "tls.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 /* Host bytes the negotiation wants. 1: some arrived, 0: none, <0: ends. */
 static int read_host(struct session *s)
@@ -54,23 +56,73 @@ int session_negotiate_connect(struct session *s)
 {
 	int rc = upstream_connect(&s->up, s->env.loop, &s->env.set.backend, session_on_socket, s);
 
+	s->authorized = false;
+	s->auth_delay_ms = 0;
+	ev_timer_cancel(s->env.loop, &s->auth_timer);
+
 	return rc < 0 ? session_end(s, "cannot connect to the server %s: %s",
 	                            s->env.set.backend.spec, strerror(-rc))
 	              : 0;
 }
 
-/* The connect finished. Nothing has been written to the server yet: a check
- * of who the server is belongs here, before the negotiation lets its first
- * byte out. */
+/* Nothing tells md9 when a tcp server accept()s: look again after 1 ms,
+ * doubling up to this, until the negotiation timeout ends the session. */
+#define AUTH_RETRY_MAX_MS 64
+
+static void on_auth_timer(struct ev_timer *t)
+{
+	session_run(t->arg);
+}
+
+/* Who the server is (peerauth.h), before the negotiation lets the first byte
+ * of the host's stream out to it. 1: an allowed user serves it; 0: not known
+ * yet (the timer asks again); <0: refused, the session ends. */
+static int check_server(struct session *s)
+{
+	char why[400];
+	uid_t uid;
+	int rc = md9_peerauth_check(s->up.stream->fd, &s->env.set.backend, &s->env.set.peer, &uid,
+	                            why, sizeof(why));
+
+	if (rc == MD9_PEERAUTH_OK) {
+		log_debug("session %llu: the server runs as uid %d: allowed",
+		          (unsigned long long)s->env.id, uid == (uid_t)-1 ? -1 : (int)uid);
+		s->authorized = true;
+		negotiation_server_connected(s->nego);
+		return 1;
+	}
+	if (rc == MD9_PEERAUTH_PENDING) {
+		s->auth_delay_ms = s->auth_delay_ms ? s->auth_delay_ms * 2 : 1;
+		if (s->auth_delay_ms > AUTH_RETRY_MAX_MS)
+			s->auth_delay_ms = AUTH_RETRY_MAX_MS;
+		ev_timer_arm(s->env.loop, &s->auth_timer, s->auth_delay_ms, on_auth_timer, s);
+		return 0;
+	}
+	if (rc == MD9_PEERAUTH_GONE)
+		return session_end(s, "%s", why); /* nothing was sent; nobody to refuse */
+	log_warn("session %llu: %s; ending the session", (unsigned long long)s->env.id, why);
+	return session_end(s, "the server was refused: it does not run as an allowed user");
+}
+
+/* The server step: the connect finished, then md9 learns who the server is.
+ * Nothing has been written to the server before check_server allows it. */
 static int server_connected(struct session *s)
 {
-	int rc = upstream_connected(&s->up);
+	int rc;
 
-	if (rc < 0)
-		return session_end(s, "cannot connect to the server %s: %s",
-		                   s->env.set.backend.spec, strerror(-rc));
-	negotiation_server_connected(s->nego);
-	return 1;
+	if (upstream_connect_done(&s->up)) {
+		rc = upstream_connected(&s->up);
+		if (rc < 0)
+			return session_end(s, "cannot connect to the server %s: %s",
+			                   s->env.set.backend.spec, strerror(-rc));
+		return check_server(s) < 0 ? -1 : 1;
+	}
+	if (s->up.connecting || s->authorized || s->auth_timer.armed)
+		return 0;
+	if (s->up.seen & (EPOLLERR | EPOLLHUP))
+		return session_end(s, "the server closed the connection before md9 could check "
+		                      "who it is");
+	return check_server(s);
 }
 
 /* NEGO_TLS: drive md9's handshake; the pin is the session's own setting. */
@@ -147,7 +199,7 @@ static int feed(struct session *s)
 {
 	int progress = 0, rc;
 
-	if (!s->up.connecting && negotiation_phase(s->nego) == NEGO_TLS &&
+	if (s->authorized && negotiation_phase(s->nego) == NEGO_TLS &&
 	    !negotiation_action(s->nego)) {
 		rc = tls_step(s);
 		if (rc < 0)
@@ -160,7 +212,7 @@ static int feed(struct session *s)
 			return -1;
 		progress |= rc;
 	}
-	if (!s->up.connecting && session_owes_nothing(s) && negotiation_wants_server(s->nego)) {
+	if (s->authorized && session_owes_nothing(s) && negotiation_wants_server(s->nego)) {
 		rc = read_server(s);
 		if (rc < 0)
 			return -1;
@@ -179,11 +231,10 @@ int session_negotiate_step(struct session *s)
 			return -1;
 		progress |= rc;
 	}
-	if (upstream_connect_done(&s->up)) {
-		if (server_connected(s) < 0)
-			return -1;
-		progress = 1;
-	}
+	rc = server_connected(s);
+	if (rc < 0)
+		return -1;
+	progress |= rc;
 	rc = act(s);
 	if (rc < 0)
 		return -1;

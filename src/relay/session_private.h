@@ -16,7 +16,8 @@
  * s->state holds SS_NEGOTIATE, SS_RELAY or SS_DRAIN; the finer states of the
  * negotiation come from it and the connect (state_of). */
 enum session_state {
-	SS_CONNECT,   /* connecting to the server; the host's CR may arrive meanwhile */
+	SS_CONNECT,   /* connecting to the server and learning who it is; the host's
+	               * CR may arrive meanwhile */
 	SS_NEGOTIATE, /* the X.224 negotiation (the host's CR, the server's CC) */
 	SS_TLS,       /* md9's TLS handshake with the server */
 	SS_WAIT_MCS,  /* waiting for the host's MCS Connect-Initial */
@@ -38,6 +39,12 @@ struct session {
 	struct pipe_rx in;  /* host -> guest ring */
 	struct pipe_tx out; /* guest -> host ring */
 	struct upstream up; /* the server */
+	/* The server is authenticated (peerauth.h) after the connect and
+	 * before md9 writes to it; a tcp server that has not accept()ed yet is
+	 * asked again on auth_timer. */
+	bool authorized;
+	unsigned auth_delay_ms;
+	struct ev_timer auth_timer;
 	struct ev_handler ch_h;
 	struct ev_timer timer;
 	enum session_state state;
@@ -51,6 +58,7 @@ struct session {
 	bool host_full_wait; /* server -> ring blocked on the TX ring */
 	bool refused;        /* pass the server's refusal to the host, then drain */
 	uint64_t bytes_h2s, bytes_s2h;
+	struct status_counters shown; /* what `md9 status` shows of them */
 	const char *close_reason;
 	char reason_buf[256];
 };
@@ -69,6 +77,8 @@ int session_end(struct session *s, const char *fmt, ...) __attribute__((format(p
 void session_arm_timer(struct session *s, unsigned ms);
 /* The server socket's events. */
 void session_on_socket(struct ev_handler *h, uint32_t events);
+/* Run the state machine now (events arrived, a timer fired). */
+void session_run(struct session *s);
 
 /* session_negotiate.c */
 /* Connect to the server (again). 0, or <0: the session ends. */

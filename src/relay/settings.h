@@ -5,6 +5,7 @@
 #define MD9_SETTINGS_H
 
 #include "backend.h"
+#include "peerauth.h"
 #include "security.h"
 #include "tls.h"
 
@@ -15,6 +16,7 @@
  * running one. */
 struct session_settings {
 	struct md9_backend backend;    /* the local RDP server (and the fallback reconnect's) */
+	struct md9_peer_policy peer;   /* who may serve it (peerauth.h) */
 	enum md9_security security;    /* the security adapter's mode */
 	struct md9_tls_pin tls_pin;    /* the server certificate's fingerprint, if set */
 	unsigned negotiate_timeout_ms; /* host CR + server CC + TLS + host Connect-Initial */
@@ -25,7 +27,8 @@ struct session_settings {
 /* What the daemon needs; `session` is what it gives each new session. */
 struct daemon_settings {
 	char transport[256];     /* "uio" or "sim:PATH"; fixed while running */
-	char status_socket[108]; /* "" = no status socket */
+	char status_socket[108]; /* "" = no status socket; fixed while running */
+	char status_group[64];   /* who may ask it; fixed while running */
 	unsigned max_sessions;   /* sessions open at once */
 	struct session_settings session;
 };

@@ -19,7 +19,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATUS_GROUP "md9"
+/* What `md9 status` shows of a session's byte counters: rounded down to
+ * STATUS_COUNTER_UNIT and taken at most every STATUS_COUNTER_PERIOD_S. A
+ * keystroke moves tens of bytes each way; exact counters polled by a member
+ * of the status group would show the rhythm of the typing (the password
+ * first). At this grain they show how much a session moved, not when. The
+ * exact totals go to the log (root's) when the session ends. */
+#define STATUS_COUNTER_UNIT     65536u
+#define STATUS_COUNTER_PERIOD_S 4
+
+void md9_status_counters(struct status_counters *c, uint64_t h2s, uint64_t s2h,
+                         const struct timespec *now)
+{
+	if ((c->at.tv_sec == 0 && c->at.tv_nsec == 0) ||
+	    now->tv_sec - c->at.tv_sec >= STATUS_COUNTER_PERIOD_S) {
+		c->h2s = h2s / STATUS_COUNTER_UNIT * STATUS_COUNTER_UNIT;
+		c->s2h = s2h / STATUS_COUNTER_UNIT * STATUS_COUNTER_UNIT;
+		c->at = *now;
+	}
+}
 
 /* ---- a bounded string builder ---- */
 
@@ -198,11 +216,11 @@ static void format_text(struct sbuf *b, const struct status_snapshot *d, double 
 	for (unsigned i = 0; i < d->nsessions; i++) {
 		const struct status_session *s = &d->sessions[i];
 		sb_printf(b,
-		          "  session %llu: channel %s, %s, age %.1f s, %llu bytes host->server, "
-		          "%llu bytes server->host, mode %s, server selected %s\n",
+		          "  session %llu: channel %s, %s, age %.0f s, %llu KiB host->server, "
+		          "%llu KiB server->host, mode %s, server selected %s\n",
 		          (unsigned long long)s->id, md9_guid_format(&s->instance, g), s->state,
-		          s->age_s, (unsigned long long)s->bytes_h2s,
-		          (unsigned long long)s->bytes_s2h, s->mode, selected_text(s));
+		          s->age_s, (unsigned long long)(s->bytes_h2s / 1024),
+		          (unsigned long long)(s->bytes_s2h / 1024), s->mode, selected_text(s));
 	}
 }
 
@@ -237,7 +255,7 @@ static void format_json(struct sbuf *b, const struct status_snapshot *d, double 
 		sb_printf(b, ",\"state\":");
 		sb_json(b, s->state);
 		sb_printf(b,
-		          ",\"age_s\":%.3f,\"bytes_host_to_server\":%llu,"
+		          ",\"age_s\":%.0f,\"bytes_host_to_server\":%llu,"
 		          "\"bytes_server_to_host\":%llu,\"mode\":",
 		          s->age_s, (unsigned long long)s->bytes_h2s,
 		          (unsigned long long)s->bytes_s2h);
@@ -448,7 +466,7 @@ static bool socket_alive(const struct sockaddr_un *sa)
 	return alive;
 }
 
-struct md9_status *md9_status_start(struct ev_loop *loop, const char *path,
+struct md9_status *md9_status_start(struct ev_loop *loop, const char *path, const char *group,
                                     status_snapshot_fn snapshot, void *arg)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -511,11 +529,18 @@ struct md9_status *md9_status_start(struct ev_loop *loop, const char *path,
 	umask(old);
 	if (rc < 0)
 		goto fail;
-	/* Group md9 when it exists: its members may ask. A process not in the
-	 * group cannot give the socket to it; the file keeps our group then. */
-	gr = getgrnam(STATUS_GROUP);
-	if (gr && gr->gr_gid != getegid() && chown(path, (uid_t)-1, gr->gr_gid) < 0)
-		log_debug("status socket %s: chgrp %s: %s", path, STATUS_GROUP, strerror(errno));
+	/* The status group (md9-status) when it exists: its members may ask,
+	 * and nothing else (the channels' device nodes are md9's alone). A
+	 * process not in the group cannot give the socket to it; the file
+	 * keeps md9's own group then. */
+	gr = getgrnam(group);
+	if (!gr)
+		log_info("status socket %s: no group %s: only root and md9's user may ask", path,
+		         group);
+	else if (gr->gr_gid != getegid() && chown(path, (uid_t)-1, gr->gr_gid) < 0)
+		log_warn("status socket %s: cannot give it to group %s (%s): only root and md9's "
+		         "user may ask",
+		         path, group, strerror(errno));
 	chmod(path, 0660);
 	if (listen(st->lfd, STATUS_MAX_CLIENTS) < 0)
 		goto fail_unlink;
