@@ -1,10 +1,10 @@
 /* md9: Hyper-V Enhanced Session for Linux guests over VMBus. */
 #include "config.h"
-#include "daemon.h"
 #include "doctor.h"
 #include "log.h"
+#include "run.h"
 #include "setup.h"
-#include "status.h"
+#include "status_query.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -87,9 +87,7 @@ static int cmd_run(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	static struct daemon d;
-	const char *why;
-	char reason[400];
+	struct md9_run_opts d = {0};
 	int c;
 
 	d.config_path = MD9_DEFAULT_CONFIG;
@@ -140,26 +138,7 @@ static int cmd_run(int argc, char **argv)
 	if (optind != argc)
 		return extra_args("run", argc, argv);
 	md9_log_init("md9", MD9_LOG_INFO);
-	md9_config_defaults(&d.cfg);
-	if (md9_config_load(&d.cfg, d.config_path, d.config_optional) < 0)
-		return 1;
-	for (int i = 0; i < d.ncli; i++) {
-		if (md9_config_set(&d.cfg, d.cli[i].key, d.cli[i].value, &why) < 0) {
-			log_err("--%s %s: %s", d.cli[i].key, d.cli[i].value, why);
-			return 2;
-		}
-	}
-	if (md9_config_finish(&d.cfg, reason, sizeof(reason)) < 0) {
-		log_err("%s", reason);
-		return 2;
-	}
-	md9_log_set_level(d.cfg.log_level);
-	log_debug("configuration: %s%s, %d command-line setting(s); max_sessions %u, "
-		  "negotiate_timeout_ms %u, drain_timeout_ms %u, relay_budget %zu, status_socket %s",
-		  d.config_path, d.config_optional ? " (if present)" : "", d.ncli,
-		  d.cfg.max_sessions, d.cfg.negotiate_timeout_ms, d.cfg.drain_timeout_ms,
-		  d.cfg.relay_budget, d.cfg.status_socket[0] ? d.cfg.status_socket : "(off)");
-	return daemon_run(&d);
+	return md9_run(&d);
 }
 
 static int cmd_status(int argc, char **argv)

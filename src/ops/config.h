@@ -7,6 +7,7 @@
 #include "backend.h"
 #include "log.h"
 #include "peerauth.h"
+#include "settings.h"
 #include "tls.h"
 
 #include <stddef.h>
@@ -45,5 +46,7 @@ int md9_config_set(struct md9_config *c, const char *key, const char *value, con
  * bind), resolve server_user and look the tcp backend's host up (blocking:
  * never called from the event loop). 0, or -1 with a one-line reason. */
 int md9_config_finish(struct md9_config *c, char *why, size_t cap);
+/* The settings the relay layer runs with (relay/settings.h), from c. */
+void md9_config_daemon_settings(const struct md9_config *c, struct daemon_settings *out);
 
 #endif

@@ -1,6 +1,7 @@
 #include "mcs.h"
 
 #include "bytes.h"
+#include "parse.h"
 #include "tpkt.h"
 
 #include <stdbool.h>
@@ -79,19 +80,19 @@ static const struct ber_field f_resp_user_data =
 static int ber_length(struct ber *b, const struct ber_field *f, size_t *n, const char **why)
 {
 	if (b->off >= b->end)
-		return fail(why, f->bad_len);
+		return parse_fail(why, f->bad_len);
 	uint8_t first = b->buf[b->off++];
 	size_t v = first;
 	if (first & 0x80) {
 		size_t k = first & 0x7F;
 		if (k == 0 || k > 4 || b->end - b->off < k)
-			return fail(why, f->bad_len);
+			return parse_fail(why, f->bad_len);
 		v = 0;
 		while (k--)
 			v = v << 8 | b->buf[b->off++];
 	}
 	if (v > b->end - b->off)
-		return fail(why, f->overrun);
+		return parse_fail(why, f->overrun);
 	*n = v;
 	return 1;
 }
@@ -103,7 +104,7 @@ static int ber_tlv_tag(struct ber *b, const uint8_t *tag, size_t tag_len, const 
 {
 	size_t n;
 	if (b->end - b->off < tag_len || memcmp(b->buf + b->off, tag, tag_len) != 0)
-		return fail(why, f->bad_tag);
+		return parse_fail(why, f->bad_tag);
 	b->off += tag_len;
 	if (ber_length(b, f, &n, why) < 0)
 		return -1;
@@ -131,10 +132,10 @@ static int ber_domain_parameters(struct ber *b, const struct ber_field *f, const
 		if (ber_tlv(&seq, &f_integer, &num, why) < 0)
 			return -1;
 		if (num.end == num.off)
-			return fail(why, "DomainParameters INTEGER with empty contents");
+			return parse_fail(why, "DomainParameters INTEGER with empty contents");
 	}
 	if (seq.off != seq.end)
-		return fail(why, "DomainParameters: bytes after the 8 INTEGERs");
+		return parse_fail(why, "DomainParameters: bytes after the 8 INTEGERs");
 	return 1;
 }
 
@@ -150,13 +151,13 @@ static int parse_connect_initial_ber(const uint8_t *pdu, size_t len, struct ber 
 	if (ber_tlv_tag(&all, tag_connect_initial, 2, &f_ci, &ci, why) < 0)
 		return -1;
 	if (all.off != all.end)
-		return fail(why, "bytes after the Connect-Initial within the TPKT");
+		return parse_fail(why, "bytes after the Connect-Initial within the TPKT");
 	if (ber_tlv(&ci, &f_calling, &tmp, why) < 0 || ber_tlv(&ci, &f_called, &tmp, why) < 0)
 		return -1;
 	if (ber_tlv(&ci, &f_upward, &tmp, why) < 0)
 		return -1;
 	if (tmp.end - tmp.off != 1)
-		return fail(why, "upwardFlag: BOOLEAN length is not 1");
+		return parse_fail(why, "upwardFlag: BOOLEAN length is not 1");
 	if (ber_domain_parameters(&ci, &f_target, why) < 0 ||
 	    ber_domain_parameters(&ci, &f_minimum, why) < 0 ||
 	    ber_domain_parameters(&ci, &f_maximum, why) < 0)
@@ -164,7 +165,7 @@ static int parse_connect_initial_ber(const uint8_t *pdu, size_t len, struct ber 
 	if (ber_tlv(&ci, &f_user_data, ud, why) < 0)
 		return -1;
 	if (ci.off != ci.end)
-		return fail(why, "Connect-Initial: bytes after userData");
+		return parse_fail(why, "Connect-Initial: bytes after userData");
 	return 1;
 }
 
@@ -240,24 +241,26 @@ static int per_connect_data(const uint8_t *buf, size_t off, size_t len, bool exa
 
 	/* Key ::= CHOICE { object OBJECT IDENTIFIER, h221NonStandard ... }: 1 bit. */
 	if (!per_bits(&r, 1, &choice))
-		return fail(why, "GCC ConnectData: empty");
+		return parse_fail(why, "GCC ConnectData: empty");
 	if (choice != 0)
-		return fail(why, "GCC ConnectData: t124Identifier is not an OBJECT IDENTIFIER");
+		return parse_fail(why,
+		                  "GCC ConnectData: t124Identifier is not an OBJECT IDENTIFIER");
 	if (!per_length(&r, &n) || !per_octets(&r, n, &at))
-		return fail(why, "GCC ConnectData: t124Identifier truncated");
+		return parse_fail(why, "GCC ConnectData: t124Identifier truncated");
 	if (n != sizeof(t124_oid) || memcmp(buf + at, t124_oid, n) != 0)
-		return fail(why, "GCC ConnectData: t124Identifier is not T.124 0.0.20.124.0.1");
+		return parse_fail(why,
+		                  "GCC ConnectData: t124Identifier is not T.124 0.0.20.124.0.1");
 	if (!exact_len) {
 		if (!per_length(&r, &n))
-			return fail(why, "GCC ConnectData: connectPDU length truncated");
+			return parse_fail(why, "GCC ConnectData: connectPDU length truncated");
 		per_align(&r);
 		*pdu = r;
 		return 1;
 	}
 	if (!per_length(&r, &n) || !per_octets(&r, n, &at))
-		return fail(why, "GCC ConnectData: connectPDU length exceeds userData");
+		return parse_fail(why, "GCC ConnectData: connectPDU length exceeds userData");
 	if (r.bit != r.end_bit)
-		return fail(why, "GCC ConnectData: bytes after connectPDU");
+		return parse_fail(why, "GCC ConnectData: bytes after connectPDU");
 	pdu->buf = buf;
 	pdu->bit = at * 8;
 	pdu->end_bit = (at + n) * 8;
@@ -273,15 +276,15 @@ static int per_conference_name(struct per *r, const char **why)
 {
 	unsigned ext, text, n, digit;
 	if (!per_bits(r, 1, &ext) || !per_bits(r, 1, &text) || !per_bits(r, 8, &n))
-		return fail(why, "GCC conferenceName truncated");
+		return parse_fail(why, "GCC conferenceName truncated");
 	if (ext || text)
-		return fail(why, "GCC conferenceName: extension or text form not supported");
+		return parse_fail(why, "GCC conferenceName: extension or text form not supported");
 	per_align(r);
 	for (unsigned i = 0; i <= n; i++) {
 		if (!per_bits(r, 4, &digit))
-			return fail(why, "GCC conferenceName truncated");
+			return parse_fail(why, "GCC conferenceName truncated");
 		if (digit > 9)
-			return fail(why, "GCC conferenceName: not a digit");
+			return parse_fail(why, "GCC conferenceName: not a digit");
 	}
 	return 1;
 }
@@ -300,24 +303,25 @@ static int per_ccr_header(struct per *r, unsigned *ext, const char **why)
 
 	/* ConnectGCCPDU ::= CHOICE { 8 alternatives, ... }: extension bit + 3 bits. */
 	if (!per_bits(r, 1, &ext_choice) || !per_bits(r, 3, &choice))
-		return fail(why, "GCC connectPDU truncated");
+		return parse_fail(why, "GCC connectPDU truncated");
 	if (ext_choice || choice != 0)
-		return fail(why, "GCC connectPDU is not a ConferenceCreateRequest");
+		return parse_fail(why, "GCC connectPDU is not a ConferenceCreateRequest");
 	if (!per_bits(r, 1, ext) || !per_bits(r, CCR_OPT_COUNT, &opts))
-		return fail(why, "GCC ConferenceCreateRequest truncated");
+		return parse_fail(why, "GCC ConferenceCreateRequest truncated");
 	if (!(opts & CCR_OPT_USERDATA))
-		return fail(why, "GCC ConferenceCreateRequest without userData");
+		return parse_fail(why, "GCC ConferenceCreateRequest without userData");
 	if (opts != CCR_OPT_USERDATA)
-		return fail(why, "GCC ConferenceCreateRequest: optional fields other than userData "
-		                 "not supported");
+		return parse_fail(
+		    why, "GCC ConferenceCreateRequest: optional fields other than userData "
+		         "not supported");
 	if (per_conference_name(r, why) < 0)
 		return -1;
 	/* lockedConference, listedConference, conductibleConference BOOLEANs;
 	 * terminationMethod ENUMERATED { automatic, manual, ... }. */
 	if (!per_bits(r, 3, &flags) || !per_bits(r, 1, &term_ext) || !per_bits(r, 1, &term))
-		return fail(why, "GCC ConferenceCreateRequest truncated");
+		return parse_fail(why, "GCC ConferenceCreateRequest truncated");
 	if (term_ext)
-		return fail(why, "GCC terminationMethod: extension value not supported");
+		return parse_fail(why, "GCC terminationMethod: extension value not supported");
 	return 1;
 }
 
@@ -334,20 +338,20 @@ static int per_user_data_element(struct per *r, const uint8_t key[4], bool *is_d
 	bool duca = false;
 
 	if (!per_bits(r, 1, &has_value) || !per_bits(r, 1, &key_choice))
-		return fail(why, "GCC userData element truncated");
+		return parse_fail(why, "GCC userData element truncated");
 	if (key_choice == 0) {
 		if (!per_length(r, &n) || !per_octets(r, n, &at))
-			return fail(why, "GCC userData key OBJECT IDENTIFIER truncated");
+			return parse_fail(why, "GCC userData key OBJECT IDENTIFIER truncated");
 	} else {
 		if (!per_bits(r, 8, &klen) || klen > 255 - 4 || !per_octets(r, klen + 4, &at))
-			return fail(why, "GCC userData h221NonStandard key truncated");
+			return parse_fail(why, "GCC userData h221NonStandard key truncated");
 		duca = klen == 0 && memcmp(r->buf + at, key, 4) == 0;
 	}
 	*is_duca = false;
 	if (!has_value)
 		return 1;
 	if (!per_length(r, &n) || !per_octets(r, n, &at))
-		return fail(why, "GCC userData value length exceeds connectPDU");
+		return parse_fail(why, "GCC userData value length exceeds connectPDU");
 	*is_duca = duca;
 	*voff = at;
 	*vlen = n;
@@ -367,9 +371,9 @@ static int parse_gcc(const uint8_t *buf, size_t off, size_t len, size_t *voff, s
 		return -1;
 	/* UserData ::= SET OF ...: unconstrained count, then the elements. */
 	if (!per_length(&r, &count))
-		return fail(why, "GCC userData set count truncated");
+		return parse_fail(why, "GCC userData set count truncated");
 	if (count == 0)
-		return fail(why, "GCC userData set is empty");
+		return parse_fail(why, "GCC userData set is empty");
 	for (size_t i = 0; i < count; i++) {
 		bool is_duca;
 		size_t o = 0, n = 0;
@@ -378,18 +382,18 @@ static int parse_gcc(const uint8_t *buf, size_t off, size_t len, size_t *voff, s
 		if (!is_duca)
 			continue;
 		if (found)
-			return fail(why, "GCC userData holds more than one \"Duca\" element");
+			return parse_fail(why, "GCC userData holds more than one \"Duca\" element");
 		found = true;
 		*voff = o;
 		*vlen = n;
 	}
 	if (!found)
-		return fail(why, "GCC userData has no h221NonStandard \"Duca\" element");
+		return parse_fail(why, "GCC userData has no h221NonStandard \"Duca\" element");
 	/* Extension additions (if the extension bit is set) follow the root
 	 * components; without them the connectPDU ends here. */
 	per_align(&r);
 	if (!ext && r.bit != r.end_bit)
-		return fail(why, "GCC connectPDU: bytes after ConferenceCreateRequest");
+		return parse_fail(why, "GCC connectPDU: bytes after ConferenceCreateRequest");
 	return 1;
 }
 
@@ -403,16 +407,17 @@ static int parse_blocks(const uint8_t *buf, size_t off, size_t len, struct mcs_c
 	ci->block_count = 0;
 	while (off < end) {
 		if (end - off < UD_HEADER_LEN)
-			return fail(why, "client data block header truncated");
+			return parse_fail(why, "client data block header truncated");
 		uint16_t type = rd16le(buf + off);
 		uint16_t blen = rd16le(buf + off + 2);
 		if (blen < UD_HEADER_LEN)
-			return fail(why, "client data block length below 4");
+			return parse_fail(why, "client data block length below 4");
 		if (blen > end - off)
-			return fail(why, "client data block length exceeds the GCC user data");
+			return parse_fail(why,
+			                  "client data block length exceeds the GCC user data");
 		if (type == MCS_CS_CORE) {
 			if (core)
-				return fail(why, "more than one TS_UD_CS_CORE block");
+				return parse_fail(why, "more than one TS_UD_CS_CORE block");
 			core = true;
 			ci->core_off = off;
 			ci->core_len = blen;
@@ -421,7 +426,7 @@ static int parse_blocks(const uint8_t *buf, size_t off, size_t len, struct mcs_c
 		off += blen;
 	}
 	if (!core)
-		return fail(why, "no TS_UD_CS_CORE (0xC001) client data block");
+		return parse_fail(why, "no TS_UD_CS_CORE (0xC001) client data block");
 	return 1;
 }
 
@@ -433,11 +438,12 @@ static int check_tpkt_dt(const uint8_t *pdu, size_t len, const char **why)
 	if (r < 0)
 		return -1;
 	if (r == 0 || n != len)
-		return fail(why, "buffer is not exactly one complete TPKT");
+		return parse_fail(why, "buffer is not exactly one complete TPKT");
 	if (pdu[4] != DT_LI || pdu[5] != DT_CODE)
-		return fail(why, "not an X.224 class 0 Data TPDU (02 F0)");
+		return parse_fail(why, "not an X.224 class 0 Data TPDU (02 F0)");
 	if (pdu[6] != DT_EOT)
-		return fail(why, "X.224 Data TPDU without EOT (fragmented MCS PDU) not supported");
+		return parse_fail(why,
+		                  "X.224 Data TPDU without EOT (fragmented MCS PDU) not supported");
 	return 1;
 }
 
@@ -494,22 +500,22 @@ static int parse_connect_response_ber(const uint8_t *pdu, size_t len, unsigned *
 	if (ber_tlv_tag(&all, tag_connect_response, 2, &f_cresp, &cr, why) < 0)
 		return -1;
 	if (all.off != all.end)
-		return fail(why, "bytes after the Connect-Response within the TPKT");
+		return parse_fail(why, "bytes after the Connect-Response within the TPKT");
 	if (ber_tlv(&cr, &f_result, &tmp, why) < 0)
 		return -1;
 	if (tmp.end - tmp.off != 1)
-		return fail(why, "Connect-Response result: ENUMERATED length is not 1");
+		return parse_fail(why, "Connect-Response result: ENUMERATED length is not 1");
 	*result = pdu[tmp.off];
 	if (ber_tlv(&cr, &f_called_id, &tmp, why) < 0)
 		return -1;
 	if (tmp.end == tmp.off)
-		return fail(why, "calledConnectId: INTEGER with empty contents");
+		return parse_fail(why, "calledConnectId: INTEGER with empty contents");
 	if (ber_domain_parameters(&cr, &f_domain, why) < 0)
 		return -1;
 	if (ber_tlv(&cr, &f_resp_user_data, ud, why) < 0)
 		return -1;
 	if (cr.off != cr.end)
-		return fail(why, "Connect-Response: bytes after userData");
+		return parse_fail(why, "Connect-Response: bytes after userData");
 	return 1;
 }
 
@@ -533,26 +539,26 @@ static int parse_gcc_response(const uint8_t *buf, size_t off, size_t len, size_t
 	if (per_connect_data(buf, off, len, false, &r, why) < 0)
 		return -1;
 	if (!per_bits(&r, 1, &ext_choice) || !per_bits(&r, 3, &choice))
-		return fail(why, "GCC connectPDU truncated");
+		return parse_fail(why, "GCC connectPDU truncated");
 	if (ext_choice || choice != 1)
-		return fail(why, "GCC connectPDU is not a ConferenceCreateResponse");
+		return parse_fail(why, "GCC connectPDU is not a ConferenceCreateResponse");
 	if (!per_bits(&r, 1, &ext) || !per_bits(&r, 1, &has_user_data))
-		return fail(why, "GCC ConferenceCreateResponse truncated");
+		return parse_fail(why, "GCC ConferenceCreateResponse truncated");
 	per_align(&r);
 	if (!per_bits(&r, 16, &node_id))
-		return fail(why, "GCC ConferenceCreateResponse nodeID truncated");
+		return parse_fail(why, "GCC ConferenceCreateResponse nodeID truncated");
 	if (!per_length(&r, &n) || n == 0 || !per_octets(&r, n, &at))
-		return fail(why, "GCC ConferenceCreateResponse tag truncated or empty");
+		return parse_fail(why, "GCC ConferenceCreateResponse tag truncated or empty");
 	if (!per_bits(&r, 1, &res_ext) || !per_bits(&r, 3, &res))
-		return fail(why, "GCC ConferenceCreateResponse result truncated");
+		return parse_fail(why, "GCC ConferenceCreateResponse result truncated");
 	if (res_ext || res != 0)
-		return fail(why, "GCC ConferenceCreateResponse result is not success");
+		return parse_fail(why, "GCC ConferenceCreateResponse result is not success");
 	if (!has_user_data)
-		return fail(why, "GCC ConferenceCreateResponse without userData");
+		return parse_fail(why, "GCC ConferenceCreateResponse without userData");
 	if (!per_length(&r, &count))
-		return fail(why, "GCC userData set count truncated");
+		return parse_fail(why, "GCC userData set count truncated");
 	if (count == 0)
-		return fail(why, "GCC userData set is empty");
+		return parse_fail(why, "GCC userData set is empty");
 	for (size_t i = 0; i < count; i++) {
 		bool is_mcdn;
 		size_t o = 0, vl = 0;
@@ -561,16 +567,16 @@ static int parse_gcc_response(const uint8_t *buf, size_t off, size_t len, size_t
 		if (!is_mcdn)
 			continue;
 		if (found)
-			return fail(why, "GCC userData holds more than one \"McDn\" element");
+			return parse_fail(why, "GCC userData holds more than one \"McDn\" element");
 		found = true;
 		*voff = o;
 		*vlen = vl;
 	}
 	if (!found)
-		return fail(why, "GCC userData has no h221NonStandard \"McDn\" element");
+		return parse_fail(why, "GCC userData has no h221NonStandard \"McDn\" element");
 	per_align(&r);
 	if (!ext && r.bit != r.end_bit)
-		return fail(why, "GCC connectPDU: bytes after ConferenceCreateResponse");
+		return parse_fail(why, "GCC connectPDU: bytes after ConferenceCreateResponse");
 	return 1;
 }
 
@@ -581,20 +587,21 @@ static int parse_server_security(const uint8_t *b, size_t blen, struct mcs_conne
                                  const char **why)
 {
 	if (blen < UD_HEADER_LEN + 8)
-		return fail(why, "TS_UD_SC_SEC1 shorter than 12 bytes");
+		return parse_fail(why, "TS_UD_SC_SEC1 shorter than 12 bytes");
 	cr->encryption_method = rd32le(b + 4);
 	cr->encryption_level = rd32le(b + 8);
 	if (cr->encryption_method == MCS_ENCRYPTION_METHOD_NONE &&
 	    cr->encryption_level == MCS_ENCRYPTION_LEVEL_NONE)
 		return 1;
 	if (blen < UD_HEADER_LEN + 16)
-		return fail(why, "TS_UD_SC_SEC1 with encryption but without serverRandomLen and "
-		                 "serverCertLen");
+		return parse_fail(why,
+		                  "TS_UD_SC_SEC1 with encryption but without serverRandomLen and "
+		                  "serverCertLen");
 	uint32_t rl = rd32le(b + 12), cl = rd32le(b + 16);
 	size_t room = blen - (UD_HEADER_LEN + 16);
 	if (rl > room || cl > room - rl)
-		return fail(why,
-		            "TS_UD_SC_SEC1: serverRandom and serverCertificate exceed the block");
+		return parse_fail(
+		    why, "TS_UD_SC_SEC1: serverRandom and serverCertificate exceed the block");
 	cr->server_random_len = rl;
 	cr->server_cert_len = cl;
 	return 1;
@@ -609,24 +616,25 @@ static int parse_server_blocks(const uint8_t *buf, size_t off, size_t len,
 	cr->block_count = 0;
 	while (off < end) {
 		if (end - off < UD_HEADER_LEN)
-			return fail(why, "server data block header truncated");
+			return parse_fail(why, "server data block header truncated");
 		const uint8_t *b = buf + off;
 		uint16_t type = rd16le(b);
 		uint16_t blen = rd16le(b + 2);
 		if (blen < UD_HEADER_LEN)
-			return fail(why, "server data block length below 4");
+			return parse_fail(why, "server data block length below 4");
 		if (blen > end - off)
-			return fail(why, "server data block length exceeds the GCC user data");
+			return parse_fail(why,
+			                  "server data block length exceeds the GCC user data");
 		if (type == MCS_SC_CORE) {
 			if (cr->has_core)
-				return fail(why, "more than one TS_UD_SC_CORE block");
+				return parse_fail(why, "more than one TS_UD_SC_CORE block");
 			if (blen < UD_HEADER_LEN + 4)
-				return fail(why, "TS_UD_SC_CORE shorter than 8 bytes");
+				return parse_fail(why, "TS_UD_SC_CORE shorter than 8 bytes");
 			cr->has_core = true;
 			cr->version = rd32le(b + 4);
 		} else if (type == MCS_SC_SECURITY) {
 			if (cr->has_security)
-				return fail(why, "more than one TS_UD_SC_SEC1 block");
+				return parse_fail(why, "more than one TS_UD_SC_SEC1 block");
 			if (parse_server_security(b, blen, cr, why) < 0)
 				return -1;
 			cr->has_security = true;
@@ -635,7 +643,7 @@ static int parse_server_blocks(const uint8_t *buf, size_t off, size_t len,
 		off += blen;
 	}
 	if (!cr->has_security)
-		return fail(why, "no TS_UD_SC_SEC1 (0x0C02) server data block");
+		return parse_fail(why, "no TS_UD_SC_SEC1 (0x0C02) server data block");
 	return 1;
 }
 

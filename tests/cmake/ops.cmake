@@ -2,7 +2,7 @@
 # systemd integration. Included from tests/CMakeLists.txt.
 
 md9_add_test(test_config md9ops ${PROJECT_SOURCE_DIR}/tests/test_config.c)
-md9_add_test(test_status md9relay ${PROJECT_SOURCE_DIR}/tests/test_status.c)
+md9_add_test(test_status md9ops ${PROJECT_SOURCE_DIR}/tests/test_status.c)
 if(TEST test_config)
 	set_tests_properties(test_config PROPERTIES
 		ENVIRONMENT "MD9_EXAMPLE_CONF=${PROJECT_SOURCE_DIR}/packaging/md9.conf")
