@@ -1,7 +1,9 @@
 #include "mcs.h"
 
+#include "ber.h"
 #include "bytes.h"
 #include "parse.h"
+#include "per.h"
 #include "tpkt.h"
 
 #include <stdbool.h>
@@ -14,11 +16,6 @@
 #define DT_EOT  0x80
 #define OFF_BER 7 /* TPKT (4) + DT (3) */
 
-#define BER_OCTET_STRING 0x04
-#define BER_BOOLEAN      0x01
-#define BER_INTEGER      0x02
-#define BER_ENUMERATED   0x0A
-#define BER_SEQUENCE     0x30
 /* [APPLICATION 101] / [APPLICATION 102] constructed, high tag number form (T.125 §7 part 2). */
 static const uint8_t tag_connect_initial[2] = {0x7F, 0x65};
 static const uint8_t tag_connect_response[2] = {0x7F, 0x66};
@@ -32,31 +29,6 @@ static const uint8_t h221_client_key[4] = {'D', 'u', 'c', 'a'};
 static const uint8_t h221_server_key[4] = {'M', 'c', 'D', 'n'};
 
 #define UD_HEADER_LEN 4
-
-/* ---- BER (X.690), definite lengths only (MS-RDPBCGR 2.2.1.3) ---- */
-
-/* Window buf[off..end) of an enclosing BER value. Invariant: off <= end and
- * buf[0..end) is readable. */
-struct ber {
-	const uint8_t *buf;
-	size_t off;
-	size_t end;
-};
-
-/* Reasons for one BER field; built from the field name at compile time. */
-struct ber_field {
-	uint8_t tag;
-	const char *bad_tag;
-	const char *bad_len;
-	const char *overrun;
-};
-
-#define BER_FIELD(t, name)                                                                         \
-	{                                                                                          \
-		(t), name ": unexpected BER tag or truncated",                                     \
-		    name ": invalid BER length (indefinite, over 4 octets, or truncated)",         \
-		    name ": BER length exceeds the enclosing value"                                \
-	}
 
 static const struct ber_field f_ci = BER_FIELD(0, "Connect-Initial");
 static const struct ber_field f_calling = BER_FIELD(BER_OCTET_STRING, "callingDomainSelector");
@@ -73,52 +45,6 @@ static const struct ber_field f_called_id = BER_FIELD(BER_INTEGER, "calledConnec
 static const struct ber_field f_domain = BER_FIELD(BER_SEQUENCE, "domainParameters");
 static const struct ber_field f_resp_user_data =
     BER_FIELD(BER_OCTET_STRING, "Connect-Response userData");
-
-/* Length octets at b->off: short form, or long form with 1..4 octets
- * (non-minimal long forms are accepted: FreeRDP always writes 0x82 for
- * Connect-Initial). The value must fit in what remains of b. */
-static int ber_length(struct ber *b, const struct ber_field *f, size_t *n, const char **why)
-{
-	if (b->off >= b->end)
-		return parse_fail(why, f->bad_len);
-	uint8_t first = b->buf[b->off++];
-	size_t v = first;
-	if (first & 0x80) {
-		size_t k = first & 0x7F;
-		if (k == 0 || k > 4 || b->end - b->off < k)
-			return parse_fail(why, f->bad_len);
-		v = 0;
-		while (k--)
-			v = v << 8 | b->buf[b->off++];
-	}
-	if (v > b->end - b->off)
-		return parse_fail(why, f->overrun);
-	*n = v;
-	return 1;
-}
-
-/* Reads tag (tag_len bytes) and length at b->off; *inner gets the contents
- * window and b->off moves past them. */
-static int ber_tlv_tag(struct ber *b, const uint8_t *tag, size_t tag_len, const struct ber_field *f,
-                       struct ber *inner, const char **why)
-{
-	size_t n;
-	if (b->end - b->off < tag_len || memcmp(b->buf + b->off, tag, tag_len) != 0)
-		return parse_fail(why, f->bad_tag);
-	b->off += tag_len;
-	if (ber_length(b, f, &n, why) < 0)
-		return -1;
-	inner->buf = b->buf;
-	inner->off = b->off;
-	inner->end = b->off + n;
-	b->off += n;
-	return 1;
-}
-
-static int ber_tlv(struct ber *b, const struct ber_field *f, struct ber *inner, const char **why)
-{
-	return ber_tlv_tag(b, &f->tag, 1, f, inner, why);
-}
 
 /* DomainParameters ::= SEQUENCE of exactly 8 INTEGERs (T.125 §7 part 2). The
  * values are not interpreted: mstsc encodes 65535 as 02 02 FF FF, which
@@ -167,64 +93,6 @@ static int parse_connect_initial_ber(const uint8_t *pdu, size_t len, struct ber 
 	if (ci.off != ci.end)
 		return parse_fail(why, "Connect-Initial: bytes after userData");
 	return 1;
-}
-
-/* ---- ALIGNED PER (X.691) subset for T.124 ---- */
-
-/* Bit cursor over buf: bit positions bit..end_bit, MSB first. Invariants:
- * bit <= end_bit, end_bit is a multiple of 8, buf[0..end_bit/8) readable. */
-struct per {
-	const uint8_t *buf;
-	size_t bit;
-	size_t end_bit;
-};
-
-static bool per_bits(struct per *r, unsigned n, unsigned *v)
-{
-	if (r->end_bit - r->bit < n)
-		return false;
-	unsigned x = 0;
-	for (unsigned i = 0; i < n; i++, r->bit++)
-		x = x << 1 | ((r->buf[r->bit / 8] >> (7 - r->bit % 8)) & 1u);
-	*v = x;
-	return true;
-}
-
-/* Cannot pass end_bit: end_bit is a multiple of 8 and bit <= end_bit. */
-static void per_align(struct per *r)
-{
-	r->bit = (r->bit + 7) & ~(size_t)7;
-}
-
-/* Unconstrained length determinant (X.691 §10.9.3.5-7), octet-aligned:
- * 0xxxxxxx, or 10xxxxxx xxxxxxxx; the fragmented form (11xxxxxx, >= 16K)
- * cannot occur inside one TPKT's worth of user data and is rejected. The
- * two-octet form is accepted for values below 128 (rdesktop writes it). */
-static bool per_length(struct per *r, size_t *n)
-{
-	unsigned a, b;
-	per_align(r);
-	if (!per_bits(r, 8, &a))
-		return false;
-	if (a < 0x80) {
-		*n = a;
-		return true;
-	}
-	if ((a & 0xC0) != 0x80 || !per_bits(r, 8, &b))
-		return false;
-	*n = (size_t)(a & 0x3F) << 8 | b;
-	return true;
-}
-
-/* n octet-aligned octets; *off gets their byte offset in buf. */
-static bool per_octets(struct per *r, size_t n, size_t *off)
-{
-	per_align(r);
-	if ((r->end_bit - r->bit) / 8 < n)
-		return false;
-	*off = r->bit / 8;
-	r->bit += n * 8;
-	return true;
 }
 
 /* ConnectData ::= SEQUENCE { t124Identifier Key, connectPDU OCTET STRING }
