@@ -544,7 +544,7 @@ int daemon_run(struct daemon *d)
 	ev_set(d->loop, &d->timer_h, d->timerfd, EPOLLIN, on_timer, d);
 	ev_set(d->loop, &d->defer_h, d->deferfd, EPOLLIN, on_defer, d);
 
-	d->tp = md9_transport_new(d->cfg.transport);
+	d->tp = md9_transport_new(d->cfg.transport, &d->roots);
 	if (!d->tp)
 		return 1;
 	if (d->tp->ops->bind_class(d->tp, &md9_guid_control_class) < 0 ||

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "evloop.h"
 #include "pipe.h"
+#include "roots.h"
 #include "transport.h"
 
 #include <stdint.h>
@@ -25,6 +26,7 @@ enum ctrl_state {
 
 struct daemon {
 	struct md9_config cfg;
+	struct md9_roots roots;  /* where the uio transport finds sysfs and /dev */
 	const char *config_path; /* for SIGHUP; NULL = no file */
 	bool config_optional;    /* the default path may be missing */
 	/* Settings given on the command line, applied over the file again on reload. */

@@ -26,16 +26,6 @@
 #include <cpuid.h>
 #endif
 
-void md9_roots_default(struct md9_roots *r)
-{
-	r->sys = "/sys";
-	r->proc = "/proc";
-	r->etc = "/etc";
-	r->dev = "/dev";
-	r->run = "/run";
-	r->lib = "/lib";
-}
-
 /* ---- small helpers ---- */
 
 /* strlcpy: copy what fits, always terminated. */
@@ -862,7 +852,7 @@ int md9_doctor(const struct md9_doctor_opts *o, FILE *out)
 		local.timeout_ms = 1500;
 	dr.o = &local;
 	dr.r = &local.roots;
-	dr.real_roots = strcmp(dr.r->sys, "/sys") == 0 && strcmp(dr.r->proc, "/proc") == 0;
+	dr.real_roots = md9_roots_are_default(dr.r);
 
 	check_hyperv(&dr);
 	check_vmbus(&dr);

@@ -21,6 +21,8 @@
 #ifndef MD9_SETUP_H
 #define MD9_SETUP_H
 
+#include "roots.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -35,9 +37,9 @@ struct md9_setup_opts {
 int md9_setup(const struct md9_setup_opts *o, FILE *out);
 
 /* `md9 bind-classes`: write both SynthRdp class GUIDs to
- * <sys_root>/bus/vmbus/drivers/uio_hv_generic/new_id (EEXIST is fine).
+ * <roots->sys>/bus/vmbus/drivers/uio_hv_generic/new_id (EEXIST is fine).
  * 0 or 1 (logged). The udev rule runs it. */
-int md9_bind_classes(const char *sys_root);
+int md9_bind_classes(const struct md9_roots *roots);
 
 /* A unified diff (3 lines of context) of two texts, for humans and patch(1). */
 void md9_unified_diff(FILE *out, const char *name_a, const char *name_b, const char *a,

@@ -9,6 +9,7 @@
 
 #include "guid.h"
 #include "ring.h"
+#include "roots.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,13 +69,13 @@ struct md9_transport {
 	const struct md9_transport_ops *ops;
 };
 
-/* uio: sysfs_root is normally "/sys", dev_root "/dev"; tests point them at a
- * fake tree. */
-struct md9_transport *md9_transport_uio_new(const char *sysfs_root, const char *dev_root);
+/* uio: devices under roots->sys, their nodes under roots->dev (tests point
+ * both into a fake tree). */
+struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots);
 /* sim: connect to md9-hostsim's bus socket. */
 struct md9_transport *md9_transport_sim_new(const char *socket_path);
-/* "uio" or "sim:PATH". NULL with a logged reason on error. */
-struct md9_transport *md9_transport_new(const char *spec);
+/* "uio" (on roots) or "sim:PATH". NULL with a logged reason on error. */
+struct md9_transport *md9_transport_new(const char *spec, const struct md9_roots *roots);
 
 static inline int md9_channel_signal(struct md9_channel *ch)
 {

@@ -40,6 +40,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
@@ -62,6 +63,8 @@
 /* uio_hv_generic map indices [K-uio enum hv_uio_map]. */
 enum { MAP_TXRX_RING = 0, MAP_INT_PAGE = 1, MAP_MON_PAGE = 2 };
 
+/* statfs f_type of sysfs (include/uapi/linux/magic.h SYSFS_MAGIC). */
+#define SYSFS_MAGIC_NUMBER 0x62656572
 /* Netlink multicast group of kernel uevents (lib/kobject_uevent.c). */
 #define UEVENT_GROUP_KERNEL 1u
 /* Events drained per poll_events call; more stay queued and keep the fd
@@ -802,10 +805,12 @@ static int open_inotify(struct uio_tp *tp)
 	return fd;
 }
 
-struct md9_transport *md9_transport_uio_new(const char *sysfs_root, const char *dev_root)
+struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots)
 {
+	const char *sysfs_root = roots->sys, *dev_root = roots->dev;
 	struct uio_tp *tp;
 	struct epoll_event ev = {.events = EPOLLIN};
+	struct statfs sfs;
 	struct stat st;
 	long page = sysconf(_SC_PAGESIZE);
 	int err;
@@ -836,8 +841,9 @@ struct md9_transport *md9_transport_uio_new(const char *sysfs_root, const char *
 		goto fail;
 	}
 	/* Kernel uevents are the only change notification real sysfs gives
-	 * (inotify sees nothing there); a fake tree is an ordinary directory. */
-	tp->uevent = strcmp(sysfs_root, "/sys") == 0;
+	 * (inotify sees nothing there); any other tree is an ordinary
+	 * directory, where inotify sees every change. */
+	tp->uevent = statfs(tp->devices_dir, &sfs) == 0 && sfs.f_type == SYSFS_MAGIC_NUMBER;
 	err = tp->uevent ? open_uevent_socket() : open_inotify(tp);
 	if (err < 0) {
 		log_err("uio: %s: %s", tp->uevent ? "uevent socket" : "inotify", strerror(-err));

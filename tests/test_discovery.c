@@ -1,5 +1,6 @@
 /* The uio_hv_generic transport (src/transport_uio.c, src/sysfs.c) on a fake
- * sysfs and /dev tree built in a temporary directory:
+ * sysfs and /dev tree built in a temporary directory <root>, reached the way
+ * `md9 --roots <root>` reaches it (md9_roots_under):
  *
  *   <root>/sys/bus/vmbus/drivers/uio_hv_generic/new_id   regular file
  *   <root>/sys/devices/<name>/{class_id,device_id,id,monitor_id,uio/uioN/maps/mapM/size,driver}
@@ -11,11 +12,12 @@
  * the fake device file is map M, so maps 1 and 2 alias the file's bytes at
  * page and 2 * page; the tests account for that.
  *
- * The EEXIST answer of new_id is injected by wrapping md9_sysfs_write at link
- * time (-Wl,--wrap, tests/CMakeLists.uio.cmake). */
+ * new_id is a plain file here: what the kernel answers to a write (EEXIST for
+ * a class already bound) is the emulated driver's to show (tests/uio). */
 #include "guid.h"
 #include "log.h"
 #include "ring.h"
+#include "roots.h"
 #include "sysfs.h"
 #include "transport.h"
 
@@ -47,27 +49,10 @@
 #define NETVSC_CLASS  "f8615163-df3e-46c5-913f-f2d2f965ed0e"
 #define NETVSC_INST   "0b1e5e9c-34a5-4c3e-9b0e-2b3d6a1c7f00"
 
-/* ---- link-time seam on md9_sysfs_write ---- */
-
-int __real_md9_sysfs_write(const char *path, const char *s);
-int __wrap_md9_sysfs_write(const char *path, const char *s);
-
-static int wrap_result; /* 0: pass through to the real function */
-static char wrap_path[PATH_MAX];
-static char wrap_text[128];
-
-int __wrap_md9_sysfs_write(const char *path, const char *s)
-{
-	snprintf(wrap_path, sizeof(wrap_path), "%s", path);
-	snprintf(wrap_text, sizeof(wrap_text), "%s", s);
-	if (wrap_result)
-		return wrap_result;
-	return __real_md9_sysfs_write(path, s);
-}
-
 /* ---- fake tree ---- */
 
 struct fake {
+	struct md9_roots roots;
 	char root[PATH_MAX];
 	char sys[PATH_MAX];
 	char dev[PATH_MAX];
@@ -282,14 +267,16 @@ static int setup(void **state)
 	mkdirs(f->dev);
 	put(pth(p, "%s/bus/vmbus/drivers/uio_hv_generic/new_id", f->sys), "");
 
-	f->tp = md9_transport_uio_new(f->sys, f->dev);
+	assert_int_equal(md9_roots_under(&f->roots, f->root), 0);
+	assert_string_equal(f->roots.sys, f->sys);
+	assert_string_equal(f->roots.dev, f->dev);
+	f->tp = md9_transport_uio_new(&f->roots);
 	assert_non_null(f->tp);
 	assert_string_equal(f->tp->ops->name, "uio");
 	f->ep = epoll_create1(EPOLL_CLOEXEC);
 	assert_true(f->ep >= 0);
 	assert_true(f->tp->ops->event_fd(f->tp) >= 0);
 	assert_int_equal(epoll_ctl(f->ep, EPOLL_CTL_ADD, f->tp->ops->event_fd(f->tp), &ev), 0);
-	wrap_result = 0;
 	*state = f;
 	return 0;
 }
@@ -349,6 +336,39 @@ static void test_parsers(void **state)
 	assert_int_equal(md9_parse_sysfs_guid("{" CONTROL_CLASS "}}", &g), -EINVAL);
 }
 
+/* --roots DIR: every root under DIR; "/" is the real system. */
+static void test_roots(void **state)
+{
+	struct md9_roots r, d;
+	char longdir[MD9_ROOT_MAX + 8];
+
+	(void)state;
+	md9_roots_default(&d);
+	assert_true(md9_roots_are_default(&d));
+	assert_string_equal(d.sys, "/sys");
+	assert_string_equal(d.dev, "/dev");
+	assert_string_equal(d.kmsg, "/dev/kmsg");
+	assert_int_equal(md9_roots_under(&r, "/tmp/t//"), 0);
+	assert_string_equal(r.sys, "/tmp/t/sys");
+	assert_string_equal(r.dev, "/tmp/t/dev");
+	assert_string_equal(r.proc, "/tmp/t/proc");
+	assert_string_equal(r.kmsg, "/tmp/t/dev/kmsg");
+	assert_string_equal(r.etc, "/tmp/t/etc");
+	assert_string_equal(r.run, "/tmp/t/run");
+	assert_string_equal(r.lib, "/tmp/t/lib");
+	assert_false(md9_roots_are_default(&r));
+	assert_int_equal(md9_roots_under(&r, "/"), 0);
+	assert_true(md9_roots_are_default(&r));
+	/* Refused, and r unchanged. */
+	assert_int_equal(md9_roots_under(&r, "relative"), -EINVAL);
+	assert_int_equal(md9_roots_under(&r, ""), -EINVAL);
+	memset(longdir, 'a', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = '\0';
+	assert_int_equal(md9_roots_under(&r, longdir), -ENAMETOOLONG);
+	assert_true(md9_roots_are_default(&r));
+}
+
 /* A file of cap - 1 bytes or more is refused, not truncated. */
 static void test_read_bounded(void **state)
 {
@@ -372,8 +392,10 @@ static void test_new_without_vmbus(void **state)
 {
 	struct fake *f = *state;
 	char p[PATH_MAX];
+	struct md9_roots r;
 
-	assert_null(md9_transport_uio_new(pth(p, "%s/nothing", f->root), f->dev));
+	assert_int_equal(md9_roots_under(&r, pth(p, "%s/nothing", f->root)), 0);
+	assert_null(md9_transport_uio_new(&r));
 }
 
 static void test_bind_writes_new_id(void **state)
@@ -384,7 +406,6 @@ static void test_bind_writes_new_id(void **state)
 	assert_false(readable(f, 0));
 	pth(p, "%s/bus/vmbus/drivers/uio_hv_generic/new_id", f->sys);
 	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_control_class), 0);
-	assert_string_equal(wrap_path, p);
 	assert_int_equal(md9_sysfs_read(AT_FDCWD, p, buf, sizeof(buf)), 37);
 	assert_string_equal(buf, CONTROL_CLASS "\n");
 	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_data_class), 0);
@@ -394,31 +415,20 @@ static void test_bind_writes_new_id(void **state)
 	assert_true(readable(f, 1000));
 }
 
-static void test_bind_eexist_is_success(void **state)
+/* A write the driver refuses is an error, not a bound class: /dev/full
+ * fails every write with ENOSPC. */
+static void test_bind_refused(void **state)
 {
 	struct fake *f = *state;
-
-	wrap_result = -EEXIST;
-	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_control_class), 0);
-	assert_string_equal(wrap_text, CONTROL_CLASS "\n");
-	wrap_result = -EACCES;
-	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_data_class), -EACCES);
-	wrap_result = -EINVAL;
-	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_data_class), -EINVAL);
-}
-
-/* The EEXIST-bound class counts as bound: its devices are offered. */
-static void test_eexist_class_offers(void **state)
-{
-	struct fake *f = *state;
+	char p[PATH_MAX];
 	struct evlog l;
 
+	pth(p, "%s/bus/vmbus/drivers/uio_hv_generic/new_id", f->sys);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(symlink("/dev/full", p), 0);
 	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
-	wrap_result = -EEXIST;
-	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_control_class), 0);
-	assert_true(readable(f, 1000));
-	assert_int_equal(poll_all(f, &l), 1);
-	assert_int_equal(l.ev[0].kind, MD9_DEV_OFFER);
+	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_control_class), -ENOSPC);
+	assert_int_equal(poll_all(f, &l), 0); /* the class is not bound: not offered */
 }
 
 static void test_bind_without_driver(void **state)
@@ -845,11 +855,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parsers),
+		cmocka_unit_test(test_roots),
 		cmocka_unit_test_setup_teardown(test_read_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_without_vmbus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_writes_new_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_eexist_is_success, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_eexist_class_offers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bind_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_without_driver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_poll_offers_bound_classes, setup,
 						teardown),

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""`md9 doctor` against fake system trees (--root-sys/--root-proc/--root-etc/
---root-dev/--root-run/--root-lib), and once for real on this machine.
+"""`md9 doctor` against fake system trees (--roots DIR: DIR/sys, DIR/proc,
+DIR/etc, DIR/dev, DIR/run, DIR/lib), and once for real on this machine.
 
 Cases: a healthy Hyper-V guest; not Hyper-V; uio_hv_generic missing; the
 control channel not offered; xrdp's security_layer incompatible with the rdp
@@ -165,9 +165,7 @@ class Tree:
               "\n[Logging]\nLogFile=xrdp.log\n\n[Xorg]\nname=Xorg\nport=-1\n")
 
     def doctor(self, *extra):
-        argv = [MD9, "doctor", "--root-sys", self.sys, "--root-proc", self.proc,
-                "--root-etc", self.etc, "--root-dev", self.dev, "--root-run", self.run,
-                "--root-lib", self.lib, "--timeout", "1000"] + list(extra)
+        argv = [MD9, "doctor", "--roots", self.base, "--timeout", "1000"] + list(extra)
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=30)
         return Report(r)
