@@ -15,7 +15,8 @@
 
 #define MAX_LISTED  64
 #define BURST_MAX   64   /* largest data bytes of a burst packet */
-#define BURST_EMPTY 7    /* every 7th burst packet carries no data */
+/* No burst packet is empty: a data packet of size 0 is the pipe's end of
+ * stream (docs/uio.md, K9), not filler. */
 #define BURST_PLAN  4096 /* packets planned per fill round */
 #define BURST_BUDGET (1u << 20) /* data bytes per fault_burst_fill call */
 
@@ -163,9 +164,7 @@ struct relay_result fault_burst_fill(struct hostchan *hc, struct md9_stream *cli
 		/* Plan packet sizes that certainly fit (a writer needs strictly
 		 * more free bytes than it writes), then read that much. */
 		while (nplan < BURST_PLAN) {
-			uint8_t k = (count % BURST_EMPTY == BURST_EMPTY - 1)
-			                ? 0
-			                : (uint8_t)(1 + rng(&F.burst_rng) % BURST_MAX);
+			uint8_t k = (uint8_t)(1 + rng(&F.burst_rng) % BURST_MAX);
 			uint32_t t = vmbus_pkt_total(PIPE_HDR_LEN + k);
 			if (used + t >= free)
 				break;

@@ -22,7 +22,7 @@
 #define CTRL_BACKOFF_MIN_MS     100
 #define CTRL_BACKOFF_MAX_MS     30000
 #define OPEN_RETRY_MS           50
-#define OPEN_GIVE_UP_MS         5000
+#define OPEN_WARN_MS            5000
 #define EXPECT_GIVE_UP_MS       10000
 #define RESCAN_MS               1000
 
@@ -148,19 +148,28 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 	}
 	rc = d->tp->ops->open(d->tp, inst, &ch);
 	if (rc == -EAGAIN) {
+		/* Not ready is never a reason to drop the channel (K7). */
 		for (int i = 0; i < d->nopening; i++)
 			if (md9_guid_eq(&d->opening[i].instance, inst))
 				return;
 		if (d->nopening < (int)(sizeof(d->opening) / sizeof(d->opening[0]))) {
 			d->opening[d->nopening].instance = *inst;
-			d->opening[d->nopening].deadline = now_mono();
-			timespec_add_ms(&d->opening[d->nopening].deadline, OPEN_GIVE_UP_MS);
+			d->opening[d->nopening].since = now_mono();
+			d->opening[d->nopening].warned = false;
 			d->nopening++;
+			log_debug("data channel %s: not ready yet (%s); retrying", g, d->tp->why);
+		} else {
+			log_warn("data channel %s: not ready (%s), and %d others wait already; "
+				 "dropped",
+				 g, d->tp->why, d->nopening);
 		}
 		rearm_timer(d);
 		return;
 	}
 	if (rc == -ENOENT) {
+		for (int i = 0; i < d->nopening; i++) /* it went away meanwhile */
+			if (md9_guid_eq(&d->opening[i].instance, inst))
+				d->opening[i--] = d->opening[--d->nopening];
 		for (int i = 0; i < d->nexpected; i++)
 			if (md9_guid_eq(&d->expected[i].instance, inst))
 				return;
@@ -174,6 +183,10 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 		return;
 	}
 	forget_pending(d, inst);
+	if (rc == -ENODEV) {
+		log_warn("data channel %s: cannot open: %s", g, d->tp->why);
+		return;
+	}
 	if (rc < 0) {
 		log_warn("data channel %s: cannot open: %s", g, strerror(-rc));
 		return;
@@ -222,8 +235,8 @@ static void ctrl_send(struct daemon *d, const uint8_t *msg, size_t len)
 		ctrl_fail(d, "no room in the control ring for a request");
 		return;
 	}
-	if (pipe_tx_commit(&d->ctrl_out))
-		md9_channel_signal(d->ctrl_ch);
+	if (pipe_tx_commit(&d->ctrl_out) && md9_channel_signal(d->ctrl_ch) == -EIO)
+		ctrl_fail(d, "the host closed the control channel");
 }
 
 static void ctrl_message(struct daemon *d, const uint8_t *buf, size_t len)
@@ -274,7 +287,8 @@ static void on_ctrl(struct ev_handler *h, uint32_t events)
 {
 	struct daemon *d = h->arg;
 
-	if (d->tp->ops->ack(d->ctrl_ch) == -EIO) {
+	/* Invariant (K4): after -EIO from ack or signal, no ring access. */
+	if (md9_channel_ack(d->ctrl_ch) == -EIO) {
 		ctrl_fail(d, "the host closed the control channel");
 		return;
 	}
@@ -288,10 +302,16 @@ static void on_ctrl(struct ev_handler *h, uint32_t events)
 				ctrl_fail(d, d->ctrl_in.error);
 				return;
 			}
+			if (n == 0 && d->ctrl_in.eof) {
+				ctrl_fail(d, "the host ended the control channel's stream");
+				return;
+			}
 			if (n == 0)
 				break;
-			if (pipe_rx_commit(&d->ctrl_in))
-				md9_channel_signal(d->ctrl_ch);
+			if (pipe_rx_commit(&d->ctrl_in) && md9_channel_signal(d->ctrl_ch) == -EIO) {
+				ctrl_fail(d, "the host closed the control channel");
+				return;
+			}
 			ctrl_message(d, buf, len);
 			if (!d->ctrl_ch)
 				return; /* it failed and was closed */
@@ -308,20 +328,36 @@ static void ctrl_open(struct daemon *d)
 	uint8_t req[CTRL_VERSION_REQUEST_LEN];
 	int rc = d->tp->ops->open(d->tp, &md9_guid_control_instance, &d->ctrl_ch);
 
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT || rc == -ENODEV) {
+		/* -ENODEV: the kernel kept a rescinded device (K3; the transport
+		 * said so and reports it rescinded): wait for a new offer. */
+		d->ctrl_ch = NULL;
 		d->ctrl = CTRL_WAIT_OFFER;
 		d->ctrl_offered = false;
+		rearm_timer(d);
+		return;
+	}
+	if (rc == -EAGAIN) {
+		/* Not ready yet (K7: the node not ours yet): retried on the timer,
+		 * then on device events; never a failure with a backoff. */
+		d->ctrl_ch = NULL;
+		if (d->ctrl != CTRL_WAIT_READY) {
+			d->ctrl = CTRL_WAIT_READY;
+			d->ctrl_wait_since = now_mono();
+			d->ctrl_wait_warned = false;
+			log_debug("control channel: not ready yet (%s); retrying", d->tp->why);
+		}
+		rearm_timer(d);
 		return;
 	}
 	if (rc < 0) {
 		d->ctrl_ch = NULL;
-		ctrl_fail(d, rc == -EAGAIN ? "the control channel's device node is not ready"
-					   : strerror(-rc));
+		ctrl_fail(d, strerror(-rc));
 		return;
 	}
 	pipe_rx_init(&d->ctrl_in, &d->ctrl_ch->rx);
 	pipe_tx_init(&d->ctrl_out, &d->ctrl_ch->tx);
-	ev_set(d->loop, &d->ctrl_h, d->ctrl_ch->fd, EPOLLIN, on_ctrl, d);
+	ev_set_first(d->loop, &d->ctrl_h, d->ctrl_ch->fd, EPOLLIN, on_ctrl, d);
 	d->ctrl = CTRL_WAIT_VERSION;
 	d->ctrl_retry_at = now_mono();
 	timespec_add_ms(&d->ctrl_retry_at, CTRL_VERSION_TIMEOUT_MS);
@@ -345,13 +381,16 @@ static void on_dev_event(void *arg, const struct md9_dev_event *ev)
 		if (ev->kind == MD9_DEV_OFFER) {
 			log_info("control channel %s offered", g);
 			d->ctrl_offered = true;
-			if (d->ctrl == CTRL_WAIT_OFFER)
+			if (d->ctrl == CTRL_WAIT_OFFER || d->ctrl == CTRL_WAIT_READY)
 				ctrl_open(d);
 		} else {
 			d->ctrl_offered = false;
-			if (d->ctrl_ch)
+			if (d->ctrl_ch) {
+				d->ctrl_ch->gone = true; /* its device is gone: K4 */
 				ctrl_fail(d, "the host rescinded the control channel");
+			}
 			d->ctrl = CTRL_WAIT_OFFER;
+			rearm_timer(d);
 		}
 		return;
 	}
@@ -369,8 +408,10 @@ static void on_dev_event(void *arg, const struct md9_dev_event *ev)
 		 * may offer the instance again in the same batch of events (the
 		 * next client), and open_data would take the dying session for a
 		 * live one and drop the new offer and its CreateSession. */
-		if (s)
+		if (s) {
+			s->ch->gone = true; /* its device is gone: K4 */
 			session_close(s, "the host closed the channel");
+		}
 	}
 }
 
@@ -385,9 +426,16 @@ static void poll_transport(struct daemon *d)
 	}
 }
 
+static void retry_opens(struct daemon *d, bool from_timer);
+
 static void on_transport(struct ev_handler *h, uint32_t events)
 {
-	poll_transport(h->arg);
+	struct daemon *d = h->arg;
+
+	poll_transport(d);
+	/* Something changed (a device, or a node's owner or mode): what was
+	 * not ready may be now. */
+	retry_opens(d, false);
 }
 
 /* ---- timer ---- */
@@ -402,7 +450,11 @@ static void rearm_timer(struct daemon *d)
 		next = d->ctrl_retry_at;
 		any = true;
 	}
-	if (d->nopening) {
+	bool fast = d->ctrl == CTRL_WAIT_READY && !d->ctrl_wait_warned;
+
+	for (int i = 0; i < d->nopening; i++)
+		fast |= !d->opening[i].warned;
+	if (fast) {
 		t = now_mono();
 		timespec_add_ms(&t, OPEN_RETRY_MS);
 		if (!any || ts_before(&t, &next))
@@ -456,18 +508,51 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 			d->expected[i--] = d->expected[--d->nexpected];
 		}
 	}
+	retry_opens(d, true);
+	rearm_timer(d);
+}
+
+/* Try again what was not ready. From the timer: only what has not been
+ * warned about yet, and warn about what waited OPEN_WARN_MS. From a device
+ * event: everything. */
+static void retry_opens(struct daemon *d, bool from_timer)
+{
+	struct timespec now = now_mono(), t;
+	char g[MD9_GUID_STRLEN];
+
+	if (d->stopping)
+		return;
+	if (d->ctrl == CTRL_WAIT_READY && !(from_timer && d->ctrl_wait_warned)) {
+		t = d->ctrl_wait_since;
+		timespec_add_ms(&t, OPEN_WARN_MS);
+		ctrl_open(d);
+		if (d->ctrl == CTRL_WAIT_READY && !d->ctrl_wait_warned && !ts_before(&now, &t)) {
+			log_warn("control channel %s: still not ready after %u s: %s; md9 retries "
+				 "when the device changes",
+				 md9_guid_format(&md9_guid_control_instance, g), OPEN_WARN_MS / 1000,
+				 d->tp->why);
+			d->ctrl_wait_warned = true;
+		}
+	}
 	for (int i = 0; i < d->nopening; i++) {
 		struct md9_guid inst = d->opening[i].instance;
-		if (!ts_before(&now, &d->opening[i].deadline)) {
-			log_warn("data channel %s: its device node never appeared",
-				 md9_guid_format(&inst, g));
-			d->opening[i--] = d->opening[--d->nopening];
+		int before = d->nopening;
+
+		if (from_timer && d->opening[i].warned)
+			continue;
+		t = d->opening[i].since;
+		timespec_add_ms(&t, OPEN_WARN_MS);
+		open_data(d, &inst, "retry");
+		if (d->nopening < before) {
+			i--; /* opened, or given up: the entry is gone */
 			continue;
 		}
-		int before = d->nopening;
-		open_data(d, &inst, "retry");
-		if (d->nopening < before)
-			i--;
+		if (!d->opening[i].warned && !ts_before(&now, &t)) {
+			log_warn("data channel %s: still not ready after %u s: %s; md9 retries when "
+				 "the device changes",
+				 md9_guid_format(&inst, g), OPEN_WARN_MS / 1000, d->tp->why);
+			d->opening[i].warned = true;
+		}
 	}
 	rearm_timer(d);
 }

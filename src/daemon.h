@@ -19,6 +19,7 @@ struct md9_status;
 
 enum ctrl_state {
 	CTRL_WAIT_OFFER,   /* the control channel is not offered (yet) */
+	CTRL_WAIT_READY,   /* offered, but open() said not ready yet (-EAGAIN) */
 	CTRL_WAIT_VERSION, /* version request sent */
 	CTRL_READY,        /* version accepted; waiting for CreateSession */
 	CTRL_BACKOFF,      /* failed; reopening after a delay */
@@ -49,6 +50,8 @@ struct daemon {
 	unsigned ctrl_failures;      /* consecutive, for the backoff */
 	struct timespec ctrl_retry_at;
 	bool ctrl_offered;
+	struct timespec ctrl_wait_since; /* CTRL_WAIT_READY since */
+	bool ctrl_wait_warned;
 
 	/* Data channels named by CreateSession but not offered yet. */
 	struct {
@@ -57,10 +60,14 @@ struct daemon {
 	} expected[8];
 	int nexpected;
 
-	/* Data instances whose open returned -EAGAIN (uio node not ready yet). */
+	/* Data instances whose open returned -EAGAIN (not ready yet: no uio
+	 * device or node yet, or the node not ours yet). Retried every
+	 * OPEN_RETRY_MS for OPEN_WARN_MS, then warned about once and retried on
+	 * every device event, until they open or the host rescinds them. */
 	struct {
 		struct md9_guid instance;
-		struct timespec deadline;
+		struct timespec since;
+		bool warned;
 	} opening[8];
 	int nopening;
 

@@ -65,6 +65,8 @@ static int read_host(struct session *s)
 	n = pipe_rx_read(&s->in, s->hbuf + s->hlen, SESSION_NEGO_BUF - s->hlen);
 	if (n < 0)
 		return end(s, "malformed data from the host: %s", s->in.error);
+	if (n == 0 && s->in.eof)
+		return end(s, "the host ended its stream before the RDP negotiation finished");
 	s->hlen += (size_t)n;
 	s->bytes_h2s += (size_t)n;
 	return (int)(n > 0);
@@ -249,6 +251,7 @@ static int take_cc(struct session *s)
 		s->refused = true;
 		snprintf(s->reason_buf, sizeof(s->reason_buf), "the server refused %s: %s",
 			 x224_protocol_name(s->adapter.asked), x224_failure_name(cc.failure_code));
+		s->send_eof = true;
 		s->state = SS_DRAIN;
 		arm_timer(s, s->d->cfg.drain_timeout_ms);
 		return 1;
@@ -337,6 +340,25 @@ static int relay_h2s(struct session *s)
 	default:
 		s->server_writable_wait = false;
 	}
+	if (r.state == RELAY_IDLE && s->in.eof && !s->server_shut) {
+		/* K9: the host will send nothing more, and every byte before its
+		 * end-of-stream packet is with the server: half-close, as TCP's
+		 * FIN does, and keep relaying what the server still sends. */
+		int rc = s->server->ops->shutdown_write(s->server);
+
+		if (rc == -EAGAIN) {
+			s->server_writable_wait = true;
+			return 0;
+		}
+		s->server_shut = true;
+		if (rc < 0)
+			log_debug("session %llu: half-closing the server connection: %s",
+				  (unsigned long long)s->id, strerror(-rc));
+		log_info("session %llu: the host ended its stream; the server connection is "
+			 "half-closed, the server's remaining bytes still go to the host",
+			 (unsigned long long)s->id);
+		return 1;
+	}
 	/* RELAY_IDLE: the ring is drained; unmask+recheck sees new bytes, no second pass. */
 	return r.moved > 0 && r.state != RELAY_IDLE;
 }
@@ -352,7 +374,9 @@ static int relay_s2h(struct session *s)
 	switch (r.state) {
 	case RELAY_EOF:
 	case RELAY_ERROR:
-		/* What the server sent before it went away still reaches the host. */
+		/* What the server sent before it went away still reaches the host;
+		 * an orderly end (EOF) is passed on as the pipe's end of stream. */
+		s->send_eof = r.state == RELAY_EOF;
 		if (r.state == RELAY_EOF)
 			snprintf(s->reason_buf, sizeof(s->reason_buf), "the server closed the connection");
 		else
@@ -382,15 +406,25 @@ static int relay_s2h(struct session *s)
 	return r.moved > 0 && r.state != RELAY_IDLE;
 }
 
-/* SS_DRAIN: the host reads what is queued, then the session ends. */
+/* SS_DRAIN: the host reads what is queued, then, after an orderly end, the
+ * end-of-stream packet; once it has read everything (the TX ring is empty)
+ * the session ends. Waiting for the host to consume the end of stream is
+ * what OpenVMM's pipe allows a guest to rely on before tearing the ring down
+ * (vmbus_async/src/pipe.rs, try_read_bytes). */
 static int drain(struct session *s)
 {
 	struct vmbus_ring *tx = &s->ch->tx;
 
 	if (s->q_host_len && flush_host(s) == 0)
 		return 0;
-	if (pipe_tx_commit(&s->out))
-		md9_channel_signal(s->ch);
+	while (s->send_eof && !s->eof_sent) {
+		if (pipe_tx_eof(&s->out))
+			s->eof_sent = true;
+		else if (!pipe_tx_wait(&s->out, 0))
+			return 0; /* woken when there is room */
+	}
+	if (pipe_tx_commit(&s->out) && md9_channel_signal(s->ch) == -EIO)
+		return end(s, "the host closed the channel");
 	/* Empty now, or ask for a signal once it is: free > size - 8 only then. */
 	if (vmbus_ring_writable(tx) == tx->size || vmbus_ring_write_wait(tx, tx->size - 8)) {
 		s->close_reason = s->reason_buf; /* set when the drain began */
@@ -483,7 +517,7 @@ static bool wants_host(const struct session *s)
 	case SS_WAIT_MCS:
 		return true;
 	case SS_RELAY:
-		return !s->server_writable_wait;
+		return !s->server_writable_wait && !s->in.eof;
 	default:
 		return false;
 	}
@@ -548,24 +582,29 @@ void session_close(struct session *s, const char *reason)
 	session_free(s);
 }
 
+/* Invariant (K4): once s->ch->gone is set, no path below touches the
+ * channel's rings or doorbell again; the session only closes. */
 void session_run(struct session *s)
 {
 	bool kick;
 
+	if (s->ch->gone) {
+		session_close(s, "the host closed the channel");
+		return;
+	}
 	for (;;) {
 		int rc;
 
 		vmbus_ring_mask(&s->ch->rx);
 		while ((rc = step(s)) > 0)
 			;
-		if (rc < 0)
+		if (rc < 0 || s->ch->gone)
 			break;
 		kick = pipe_tx_commit(&s->out);
 		kick |= pipe_rx_commit(&s->in);
-		if (kick) {
-			/* On uio this write also clears the RX interrupt mask. */
-			md9_channel_signal(s->ch);
-		}
+		/* On uio this write also clears the RX interrupt mask. */
+		if (kick && md9_channel_signal(s->ch) == -EIO)
+			break;
 		if (wants_host(s) && !s->deferred) {
 			if (vmbus_ring_unmask(&s->ch->rx))
 				continue; /* bytes arrived after the last look */
@@ -574,6 +613,10 @@ void session_run(struct session *s)
 			end(s, "the host corrupted a ring index: %s",
 			    s->ch->rx.broken ? s->ch->rx.broken : s->ch->tx.broken);
 		break;
+	}
+	if (s->ch->gone) {
+		session_close(s, "the host closed the channel");
+		return;
 	}
 	if (s->close_reason) {
 		/* Bytes already in the TX ring are the host's to read. */
@@ -589,7 +632,7 @@ void session_run(struct session *s)
 static void on_channel(struct ev_handler *h, uint32_t events)
 {
 	struct session *s = h->arg;
-	int rc = s->ch->tp->ops->ack(s->ch);
+	int rc = md9_channel_ack(s->ch);
 
 	if (rc == -EIO) {
 		session_close(s, "the host closed the channel");
@@ -665,7 +708,7 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 	log_info("session %llu: opened on data channel %s (server %s, security %s)",
 		 (unsigned long long)s->id, g, d->cfg.backend.spec, md9_security_name(d->cfg.security));
 	if (s->timerfd < 0 || !s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
-	    ev_set(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0 ||
+	    ev_set_first(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0 ||
 	    ev_set(d->loop, &s->timer_h, s->timerfd, EPOLLIN, on_timer, s) < 0) {
 		session_close(s, "cannot allocate session resources");
 		return -1;

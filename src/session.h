@@ -58,6 +58,9 @@ struct session {
 	bool server_writable_wait; /* ring -> server blocked on the socket */
 	bool host_full_wait;       /* server -> ring blocked on the TX ring */
 	bool refused;              /* pass the server's refusal to the host, then drain */
+	bool send_eof;             /* SS_DRAIN ends with an end-of-stream packet (orderly) */
+	bool eof_sent;             /* it is in the TX ring */
+	bool server_shut;          /* the host ended its stream: server half-closed */
 	uint64_t bytes_h2s, bytes_s2h;
 	uint32_t last_sock_events;
 	const char *close_reason;

@@ -178,6 +178,8 @@ static const char *ctrl_state_name(enum ctrl_state s)
 	switch (s) {
 	case CTRL_WAIT_OFFER:
 		return "waiting-for-offer";
+	case CTRL_WAIT_READY:
+		return "waiting-for-device";
 	case CTRL_WAIT_VERSION:
 		return "version-exchange";
 	case CTRL_READY:
@@ -236,6 +238,8 @@ static void format_text(struct sbuf *b, const struct daemon *d, double uptime)
 		          d->host_version >> 16);
 	else if (d->ctrl == CTRL_WAIT_OFFER)
 		sb_printf(b, " (the host has not offered the SynthRdp control channel)");
+	else if (d->ctrl == CTRL_WAIT_READY)
+		sb_printf(b, " (offered; its uio device is not ready: %s)", d->tp->why);
 	else if (d->ctrl_failures)
 		sb_printf(b, " (%u failure%s in a row)", d->ctrl_failures,
 		          d->ctrl_failures == 1 ? "" : "s");
