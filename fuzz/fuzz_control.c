@@ -1,5 +1,5 @@
 /* libFuzzer target: the SynthRdp control channel as md9 reads it
- * (src/control.c over src/pipe.c and src/ring.c), fed by a hostile host.
+ * (src/relay/control.c over src/vmbus/pipe.c and src/vmbus/ring.c), fed by a hostile host.
  *
  * md9's on_ctrl (daemon.c) reads the control channel one pipe packet at a
  * time with pipe_rx_packet into a CTRL_MAX_LEN buffer and decodes it with

@@ -1,5 +1,5 @@
 /* libFuzzer target: the ring and pipe reader over whatever the other side
- * could have written (src/ring.c, src/pipe.c).
+ * could have written (src/vmbus/ring.c, src/vmbus/pipe.c).
  *
  * Input: a 15-byte header, then the data area, then a script of reader
  * operations (make_ring_corpus.py writes the same format):

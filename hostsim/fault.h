@@ -19,8 +19,9 @@
  *   stall on|off [GUID]          stop / resume reading the guest's TX ring (all
  *                                data channels, or one instance)
  *   burst on|off [GUID]          write client bytes in tiny packets (1..64
- *                                bytes) and refill at once, so the guest's RX
- *                                ring stays full of packets
+ *                                bytes, never empty: that is end of stream) and
+ *                                refill at once, so the guest's RX ring stays
+ *                                full of packets
  *   eof on|off [GUID]            a client's FIN becomes the pipe's end of stream
  *                                (a zero-length data packet, docs/uio.md K9)
  *                                and the guest's bytes go on to the client;

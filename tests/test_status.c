@@ -1,4 +1,4 @@
-/* The status socket (src/status.c): JSON string escaping, the text and JSON
+/* The status socket (src/relay/status.c): JSON string escaping, the text and JSON
  * answers for a daemon with a session, and the server itself on a real
  * epoll loop: one request per connection, bad requests, idle clients timed
  * out, the client limit, the socket's mode, a stale socket replaced and a

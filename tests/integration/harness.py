@@ -57,7 +57,7 @@ STARTUP_TIMEOUT = 10.0
 LOG_TIMEOUT = 10.0
 PROBE_TIMEOUT = 8.0
 
-# md9's line prefix: "HH:MM:SS.mmm md9[PID] LEVEL: text" (src/log.c)
+# md9's line prefix: "HH:MM:SS.mmm md9[PID] LEVEL: text" (src/base/log.c)
 MD9_ERROR_LINE = re.compile(r"^\S+ md9\[\d+\] error: ")
 MD9_ANY_LINE = re.compile(r"^\S+ md9\[\d+\] (error|warning|info|debug): ")
 # session.c, session_close()

@@ -25,7 +25,7 @@ xrdp_iso_negotiate_security(); security_layer from xrdp_rdp.c):
 When xrdp selected SSL it waits for a TLS ClientHello; plaintext there makes
 it send an MCS Disconnect-Provider-Ultimatum and reset the connection.
 
-What md9 asks the server for (src/adapter.c): auto and tls ask for SSL, rdp
+What md9 asks the server for (src/rdp/adapter.c): auto and tls ask for SSL, rdp
 asks for RDP, passthrough forwards the host's 0x0B.
 
 Outcome (MATRIX below is the authoritative table, one comment per row):
@@ -115,7 +115,7 @@ MATRIX = {
     # auto's retry (on SSL_NOT_ALLOWED_BY_SERVER) is not needed: plain relay.
     ("rdp", "auto"): Row(True, "SSL", "RDP", "RDP", "RDP", CLOSED_BY_HOST),
     # tls mode needs SSL; xrdp selected RDP: md9 ends the session at once
-    # (ADAPTER_FAIL, src/adapter.c), the host gets no CC at all.
+    # (ADAPTER_FAIL, src/rdp/adapter.c), the host gets no CC at all.
     ("rdp", "tls"): Row(
         False, "SSL", "RDP", "RDP", None,
         r"the server did not select TLS, which --security tls requires "

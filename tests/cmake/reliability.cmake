@@ -1,14 +1,10 @@
 # Reliability: md9-hostsim fault injection (hostsim/fault.c, built with md9-hostsim), the test
 # backend/client pair (tests/tools/), the fault and integrity tests
 # (tests/fault/), the control-message fuzzer and the valgrind stage.
-# Included from the top-level CMakeLists.txt; paths are relative to the
-# repository root.
-get_filename_component(MD9_REL_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+# Included from tests/CMakeLists.txt.
 
-
-
-add_executable(md9-testserver ${MD9_REL_ROOT}/tests/tools/md9-testserver.c)
-add_executable(md9-testclient ${MD9_REL_ROOT}/tests/tools/md9-testclient.c)
+add_executable(md9-testserver ${PROJECT_SOURCE_DIR}/tests/tools/md9-testserver.c)
+add_executable(md9-testclient ${PROJECT_SOURCE_DIR}/tests/tools/md9-testclient.c)
 foreach(t md9-testserver md9-testclient)
   target_link_libraries(${t} PRIVATE PkgConfig::OPENSSL Threads::Threads)
 endforeach()
@@ -49,8 +45,8 @@ endif()
 # md9_rel_test(NAME SCRIPT CASE TIMEOUT LABELS [extra env...])
 function(md9_rel_test name script case timeout labels)
   add_test(NAME ${name}
-           COMMAND ${MD9_REL_PYTHON} ${MD9_REL_ROOT}/tests/fault/${script} ${case}
-           WORKING_DIRECTORY ${MD9_REL_ROOT})
+           COMMAND ${MD9_REL_PYTHON} ${PROJECT_SOURCE_DIR}/tests/fault/${script} ${case}
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(${name} PROPERTIES
     ENVIRONMENT "${MD9_REL_ENV};${ARGN}" TIMEOUT ${timeout} LABELS "${labels}")
 endfunction()
@@ -92,5 +88,5 @@ endif()
 # ---- fuzzing: the control channel (fuzz/fuzz_control.c) ----
 # Seeds: fuzz/corpus/control/, written by fuzz/make_control_corpus.py.
 if(MD9_FUZZ)
-  md9_add_fuzzer(fuzz_control ${MD9_REL_ROOT}/fuzz/fuzz_control.c)
+  md9_add_fuzzer(fuzz_control md9relay ${PROJECT_SOURCE_DIR}/fuzz/fuzz_control.c)
 endif()

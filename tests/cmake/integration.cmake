@@ -2,9 +2,7 @@
 # + a private xrdp started by each test (its own xrdp.ini copy, a free port),
 # all on 127.0.0.1.  Python 3 standard library only.
 #
-# Included from the top-level CMakeLists.txt after the md9 and md9-hostsim
-# targets exist; paths are taken relative to the repository root (this
-# file's parent directory), so the including directory does not matter.
+# Included from tests/CMakeLists.txt.
 #
 # Needs root (xrdp reads /etc/xrdp's keys) and xrdp + openssl installed;
 # without them each test exits 77 and ctest reports it as skipped.
@@ -17,14 +15,13 @@
 #   ctest -L integration             same, by label
 #   python3 tests/integration/test_security_matrix.py tls_auto   one by hand
 
-get_filename_component(MD9_INTEGRATION_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 set(MD9_INTEGRATION_PYTHON /usr/bin/python3 CACHE FILEPATH
     "Python 3 interpreter for the integration tests")
 
 function(md9_integration_test name script case)
   add_test(NAME ${name}
-           COMMAND ${MD9_INTEGRATION_PYTHON} ${MD9_INTEGRATION_ROOT}/tests/integration/${script} ${case}
-           WORKING_DIRECTORY ${MD9_INTEGRATION_ROOT})
+           COMMAND ${MD9_INTEGRATION_PYTHON} ${PROJECT_SOURCE_DIR}/tests/integration/${script} ${case}
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(${name} PROPERTIES
     ENVIRONMENT "MD9_BIN=$<TARGET_FILE:md9>;MD9_HOSTSIM=$<TARGET_FILE:md9-hostsim>;PYTHONDONTWRITEBYTECODE=1"
     # Every wait inside has its own deadline (<= 10 s); a case takes 0.5-3 s.

@@ -5,10 +5,9 @@
 # skips (77) only when the machine cannot debootstrap (not root, the mirror
 # unreachable). Not in sanitizer or fuzzer builds: their binaries need the
 # compiler's runtime, which a clean root does not have.
-include_guard(GLOBAL)
 if(NOT MD9_SANITIZE AND NOT MD9_FUZZ)
 	add_test(NAME package_deb
-		COMMAND ${CMAKE_CURRENT_LIST_DIR}/test-package.sh ${CMAKE_BINARY_DIR})
+		COMMAND ${PROJECT_SOURCE_DIR}/packaging/test-package.sh ${CMAKE_BINARY_DIR})
 	set_tests_properties(package_deb PROPERTIES
 		LABELS package TIMEOUT 420 SKIP_RETURN_CODE 77)
 endif()

@@ -1,0 +1,22 @@
+# Operations tests: configuration, status socket, doctor, setup, the daemon's
+# systemd integration. Included from tests/CMakeLists.txt.
+
+md9_add_test(test_config md9ops ${PROJECT_SOURCE_DIR}/tests/test_config.c)
+md9_add_test(test_status md9relay ${PROJECT_SOURCE_DIR}/tests/test_status.c)
+if(TEST test_config)
+	set_tests_properties(test_config PROPERTIES
+		ENVIRONMENT "MD9_EXAMPLE_CONF=${PROJECT_SOURCE_DIR}/packaging/md9.conf")
+endif()
+
+set(_md9_ops_env
+	"MD9_BIN=$<TARGET_FILE:md9>"
+	"MD9_HOSTSIM=$<TARGET_FILE:md9-hostsim>"
+	"MD9_REPO=${PROJECT_SOURCE_DIR}")
+foreach(_t test_doctor test_setup)
+	add_test(NAME ${_t} COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/${_t}.py)
+	set_tests_properties(${_t} PROPERTIES ENVIRONMENT "${_md9_ops_env}" TIMEOUT 120
+		SKIP_RETURN_CODE 77 LABELS ops)
+endforeach()
+add_test(NAME test_ops_daemon COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/ops/test_daemon.py)
+set_tests_properties(test_ops_daemon PROPERTIES ENVIRONMENT "${_md9_ops_env}" TIMEOUT 180
+	SKIP_RETURN_CODE 77 LABELS ops)
