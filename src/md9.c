@@ -19,7 +19,8 @@ static void usage(FILE *f)
 		"usage: md9 run [options]     serve Enhanced Sessions from the Hyper-V host\n"
 		"       md9 status [--json]   what the running md9 is doing\n"
 		"       md9 doctor            check this guest for Enhanced Session, with fixes\n"
-		"       md9 setup [--dry-run] install and enable what is missing\n"
+		"       md9 setup [--dry-run] install and enable what is missing, prepare the desktop\n"
+		"       md9 setup --undo      put back what setup changed for the desktop\n"
 		"       md9 bind-classes      give the SynthRdp classes to uio_hv_generic (udev)\n"
 		"       md9 --version | --help\n"
 		"\n"
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 		"\n"
 		"setup options:\n"
 		"  -n, --dry-run          show what would change (diffs included), change nothing\n"
+		"      --undo             restore the files the desktop steps edited, remove the\n"
+		"                         ones they created (only if unchanged since)\n"
 		"  -s, --security MODE    configure md9 and xrdp for this mode (md9.conf security)\n"
 		"      --root DIR         act on the system installed under DIR\n"
 		"\n"
@@ -283,6 +286,7 @@ static int cmd_setup(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"dry-run", no_argument, NULL, 'n'},
+		{"undo", no_argument, NULL, 'u'},
 		{"root", required_argument, NULL, 'r'},
 		{"security", required_argument, NULL, 's'},
 		{"md9-path", required_argument, NULL, 'P'},
@@ -298,6 +302,9 @@ static int cmd_setup(int argc, char **argv)
 		switch (c) {
 		case 'n':
 			o.dry_run = true;
+			break;
+		case 'u':
+			o.undo = true;
 			break;
 		case 'r':
 			o.root = optarg;
