@@ -154,7 +154,7 @@ class UioMd9(faultlib.Md9):
                 f.write(line + "\n")
         os.chmod(conf, 0o644)
         self.root = hostsim.root
-        self.argv = WRAPPER + [_bin("MD9_BIN", ["md9"]), "run", "-c", conf,
+        self.argv = WRAPPER + [_bin("MD9_BIN", ["src/md9", "md9"]), "run", "-c", conf,
                                "--roots", hostsim.root, "--transport", "uio",
                                "--backend", "tcp:%s:%d" % (LOOPBACK, server_port),
                                "-v"] + list(extra)
@@ -186,10 +186,14 @@ class UioHarness(faultlib.Harness):
         self.md9s.append(m)
         return m
 
-    def doctor(self, hostsim, *extra):
-        """md9 doctor --roots ROOT: (exit status, output lines)."""
-        argv = [_bin("MD9_BIN", ["md9"]), "doctor", "--roots",
+    def doctor(self, hostsim, *extra, as_user=None):
+        """md9 doctor --roots ROOT (as_user: run as that user, through
+        setpriv): (exit status, output lines)."""
+        argv = [_bin("MD9_BIN", ["src/md9", "md9"]), "doctor", "--roots",
                 hostsim.root] + list(extra)
+        if as_user:
+            argv = ["setpriv", "--reuid", as_user, "--regid", NODE_GROUP, "--clear-groups",
+                    "--"] + argv
         env = dict(os.environ)
         env.pop("JOURNAL_STREAM", None)
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
