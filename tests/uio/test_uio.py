@@ -118,6 +118,28 @@ def idle_session(hs):
     return s
 
 
+# epoll_wait, epoll_pwait, epoll_pwait2 (arch/*/entry/syscalls tables).
+EPOLL_SYSCALLS = {"x86_64": {232, 281, 441}, "aarch64": {22, 441}}
+
+
+def wait_asleep(m):
+    """Until md9 sleeps in its event loop's epoll_wait (/proc/PID/syscall):
+    its last round is over, so it sees nothing new before the next wake-up.
+    Without this a slow md9 (valgrind) may legitimately still be looking at
+    its rings when the host acts."""
+    nrs = EPOLL_SYSCALLS.get(os.uname().machine)
+    check(nrs, "no epoll syscall numbers for %s" % os.uname().machine)
+    deadline = time.monotonic() + T(10)
+    while True:
+        with open("/proc/%d/syscall" % m.proc.pid) as f:
+            first = f.read().split()[:1]
+        if first and first[0].isdigit() and int(first[0]) in nrs:
+            return
+        check(time.monotonic() < deadline, "md9 never went to sleep in epoll_wait (%s)"
+              % first)
+        time.sleep(0.01)
+
+
 def no_crash(m):
     bad = [x for x in m.log.snapshot() if MD9_CRASH.search(x)]
     check(not bad, "md9 crashed:\n  " + "\n  ".join(bad[:20]))
@@ -284,6 +306,7 @@ def k4_rescind_idle(h):
     srv, hs, m = stack(h, "6.11", hs_args=("--instances", "1"))
     s = idle_session(hs)
     m.wait_for_log(r"session 1: relaying", T(20))
+    wait_asleep(m)
     relid0 = hs.uio_status()[data_instance(0)]["relid"]
     mark = m.mark()
     hs.command("rescind-data last")
@@ -307,6 +330,7 @@ def k4_rescind_unread(h):
     srv, hs, m = stack(h, "6.11", hs_args=("--instances", "1"))
     s = idle_session(hs)
     m.wait_for_log(r"session 1: relaying", T(20))
+    wait_asleep(m)
     mark = m.mark()
     hs.command("rescind-unread last")
     freed_while_mapped(m, mark)
