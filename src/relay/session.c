@@ -402,8 +402,9 @@ static int relay_s2h(struct session *s)
 	}
 	s->host_full_wait = false;
 	/* RELAY_IDLE: the socket is drained (level-triggered epoll reports more);
-	 * a second pass would only cost a readv before the doorbell. */
-	return r.moved > 0 && r.state != RELAY_IDLE;
+	 * a second pass would only cost a readv before the doorbell. Without
+	 * socket events (server_hup) only that pass finds the server's EOF. */
+	return r.moved > 0 && (r.state != RELAY_IDLE || s->server_hup);
 }
 
 /* SS_DRAIN: the host reads what is queued, then, after an orderly end, the
@@ -625,8 +626,14 @@ void session_run(struct session *s)
 		session_close(s, s->close_reason);
 		return;
 	}
-	if (s->sock >= 0 && s->sock_h.active)
-		ev_mod(s->d->loop, &s->sock_h, sock_events(s));
+	if (s->sock >= 0 && s->sock_h.active) {
+		/* Draining, the server has nothing more to give: an error or
+		 * hang-up on its socket would be reported on every round. */
+		if (s->state == SS_DRAIN)
+			ev_del(s->d->loop, &s->sock_h);
+		else
+			ev_mod(s->d->loop, &s->sock_h, sock_events(s));
+	}
 }
 
 static void on_channel(struct ev_handler *h, uint32_t events)
@@ -646,6 +653,16 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 	struct session *s = h->arg;
 
 	s->last_sock_events |= events;
+	if ((events & EPOLLHUP) && !(events & EPOLLERR) && s->server_shut) {
+		/* Our FIN (the host's end of stream) and then the server's: not a
+		 * failure. What the server sent before it is read as the TX ring
+		 * makes room; epoll would report the hang-up on every round until
+		 * then, whatever the interest, so stop watching the socket. */
+		ev_del(s->d->loop, &s->sock_h);
+		s->server_hup = true;
+		session_run(s);
+		return;
+	}
 	if ((events & (EPOLLERR | EPOLLHUP)) && s->state == SS_RELAY && !(events & EPOLLIN)) {
 		session_close(s, "the server connection failed");
 		return;

@@ -61,6 +61,7 @@ struct session {
 	bool send_eof;             /* SS_DRAIN ends with an end-of-stream packet (orderly) */
 	bool eof_sent;             /* it is in the TX ring */
 	bool server_shut;          /* the host ended its stream: server half-closed */
+	bool server_hup;           /* ...and the server's FIN came: no socket events any more */
 	uint64_t bytes_h2s, bytes_s2h;
 	uint32_t last_sock_events;
 	const char *close_reason;
