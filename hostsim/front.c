@@ -136,7 +136,8 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 					ps->client_write_blocked = true;
 				} else {
 					ps->eof_from_guest = true;
-					log_info("hostsim: end of stream from the guest after %llu bytes; "
+					log_info("hostsim: end of stream from the guest after %llu "
+					         "bytes; "
 					         "the client connection is half-closed",
 					         (unsigned long long)ps->to_client);
 				}
@@ -153,15 +154,17 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 					ps->eof_to_guest = true;
 					ps->ring_full = false;
 					progress = true;
-					log_info("hostsim: end of stream to the guest after %llu bytes",
-					         (unsigned long long)ps->to_guest);
+					log_info(
+					    "hostsim: end of stream to the guest after %llu bytes",
+					    (unsigned long long)ps->to_guest);
 				} else if (pipe_tx_wait(&hc->out, 0)) {
 					progress = true;
 				} else {
 					ps->ring_full = true;
 				}
 			}
-		} else if (!drained && (!ps->ring_full || vmbus_ring_max_payload(&hc->rx) > PIPE_HDR_LEN)) {
+		} else if (!drained &&
+		           (!ps->ring_full || vmbus_ring_max_payload(&hc->rx) > PIPE_HDR_LEN)) {
 			r = burst ? fault_burst_fill(hc, client)
 				  : relay_stream_to_pipe(client, &hc->out, 1u << 20);
 			ps->to_guest += r.moved;
@@ -226,5 +229,5 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 uint32_t pump_client_events(struct md9_stream *client, const struct pump_state *ps)
 {
 	return client->ops->events_for(client, !ps->ring_full && !ps->client_fin,
-				       ps->client_write_blocked);
+	                               ps->client_write_blocked);
 }

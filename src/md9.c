@@ -65,7 +65,7 @@ static int set_roots(struct md9_roots *r, const char *dir)
 
 	if (err)
 		fprintf(stderr, "md9: --roots %s: %s\n", dir,
-			err == -EINVAL ? "must be an absolute path" : strerror(-err));
+		        err == -EINVAL ? "must be an absolute path" : strerror(-err));
 	return err;
 }
 

@@ -982,8 +982,8 @@ static void test_watchdog_lines(void **state)
 	/* Taken by another driver. */
 	add_device(f, DATA_INST3, DATA_CLASS, DATA_INST3, "16", NULL);
 	assert_int_equal(symlink("../../../bus/vmbus/drivers/hv_netvsc",
-				 pth(p, "%s/devices/%s/driver", f->sys, DATA_INST3)),
-			 0);
+	                         pth(p, "%s/devices/%s/driver", f->sys, DATA_INST3)),
+	                 0);
 	/* Taken by uio_hv_generic, but no node in /dev. */
 	add_device(f, DATA_INST4, DATA_CLASS, DATA_INST4, "17", NULL);
 	add_uio_std(f, DATA_INST4, 4);
@@ -1005,27 +1005,28 @@ static void test_watchdog_lines(void **state)
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	assert_true(ms >= 2900 && ms < 5000);
 	assert_int_equal(count_of(out, "warning: "), 4);
-	assert_int_equal(count_of(out, "vmbus device " CONTROL_INST " (SynthRdp control "
-				       "channel): no uio device 3 s after binding: uio_hv_generic "
-				       "did not take it and its channel has no monitor page; Linux "
-				       "before 6.10 refuses such channels (kernel log: \"vmbus "
-				       "channel requires hypercall\"), and this kernel is " OLD_KERNEL
-				       ". Fix: Linux 6.10 or later (Debian 12: linux-image-amd64 "
-				       "from bookworm-backports; Ubuntu 24.04: "
-				       "linux-generic-hwe-24.04) or an out-of-tree uio_hv_generic; "
-				       "md9 doctor tells more"),
-			 1);
+	assert_int_equal(count_of(out,
+	                          "vmbus device " CONTROL_INST " (SynthRdp control "
+	                          "channel): no uio device 3 s after binding: uio_hv_generic "
+	                          "did not take it and its channel has no monitor page; Linux "
+	                          "before 6.10 refuses such channels (kernel log: \"vmbus "
+	                          "channel requires hypercall\"), and this kernel is " OLD_KERNEL
+	                          ". Fix: Linux 6.10 or later (Debian 12: linux-image-amd64 "
+	                          "from bookworm-backports; Ubuntu 24.04: "
+	                          "linux-generic-hwe-24.04) or an out-of-tree uio_hv_generic; "
+	                          "md9 doctor tells more"),
+	                 1);
 	assert_int_equal(count_of(out, "vmbus device " DATA_INST1 " (SynthRdp data channel): "
-				       "no uio device 3 s after binding: uio_hv_generic did not "
-				       "take it (its channel has a monitor page; kernel " OLD_KERNEL
-				       "); its probe failed: see why in the kernel log"),
-			 1);
+	                               "no uio device 3 s after binding: uio_hv_generic did not "
+	                               "take it (its channel has a monitor page; kernel " OLD_KERNEL
+	                               "); its probe failed: see why in the kernel log"),
+	                 1);
 	assert_int_equal(count_of(out, "vmbus device " DATA_INST3 " (SynthRdp data channel): "
-				       "bound to driver hv_netvsc, not uio_hv_generic"),
-			 1);
+	                               "bound to driver hv_netvsc, not uio_hv_generic"),
+	                 1);
 	assert_int_equal(count_of(out, "vmbus device " DATA_INST4 " (SynthRdp data channel): "
-				       "uio_hv_generic took it as uio4, but"),
-			 1);
+	                               "uio_hv_generic took it as uio4, but"),
+	                 1);
 	assert_non_null(strstr(out, "/uio4 does not exist 3 s later"));
 
 	/* Ready now (K2 fixed by a new kernel, say): no line, offered. */
@@ -1081,13 +1082,13 @@ static void test_rescind_kept_enodev(void **state)
 	capture_end(&cap, out, sizeof(out));
 	assert_int_equal(count_of(out, "warning: "), 1);
 	assert_int_equal(count_of(out, "vmbus device " DATA_INST1 " (SynthRdp data channel): "
-				       "reopening "),
-			 1);
+	                               "reopening "),
+	                 1);
 	assert_non_null(strstr(out, "/uio3 fails (ENODEV): the host rescinded this channel and "
-				    "the kernel (" OLD_KERNEL ") kept the device instead of "
-				    "removing it, so the host's next offer of it never arrives: "
-				    "it stays lost until a reboot. Fix: a kernel with \"Drivers: "
-				    "hv: vmbus: Fix rescind handling in uio_hv_generic\""));
+	                            "the kernel (" OLD_KERNEL ") kept the device instead of "
+	                            "removing it, so the host's next offer of it never arrives: "
+	                            "it stays lost until a reboot. Fix: a kernel with \"Drivers: "
+	                            "hv: vmbus: Fix rescind handling in uio_hv_generic\""));
 
 	/* The host offers it again under a new relid: a new device. */
 	put(pth(p, "%s/devices/%s/id", f->sys, DATA_INST1), "21\n");
@@ -1120,33 +1121,31 @@ static void test_kernel_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parsers),
-		cmocka_unit_test(test_roots),
-		cmocka_unit_test_setup_teardown(test_read_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_new_without_vmbus, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_writes_new_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_without_driver, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_first_poll_offers_bound_classes, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_rescan_only_on_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uio_node_appears_later, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rescind, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reoffer_with_new_relid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_by_device_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_class_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_relid_and_monitor, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_map_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_ring_layout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signal_unmonitored_writes_one, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signal_monitored_sets_bits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_monitored_bad_maps, setup, teardown),
-		cmocka_unit_test(test_kernel_version),
-		cmocka_unit_test_setup_teardown(test_node_not_ours_yet, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rescind_kept_enodev, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watchdog_lines, setup, teardown),
+	    cmocka_unit_test(test_parsers),
+	    cmocka_unit_test(test_roots),
+	    cmocka_unit_test_setup_teardown(test_read_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_without_vmbus, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bind_writes_new_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bind_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bind_without_driver, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_poll_offers_bound_classes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rescan_only_on_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uio_node_appears_later, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rescind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reoffer_with_new_relid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_by_device_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_class_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_relid_and_monitor, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_map_size, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_ring_layout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_signal_unmonitored_writes_one, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_signal_monitored_sets_bits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_monitored_bad_maps, setup, teardown),
+	    cmocka_unit_test(test_kernel_version),
+	    cmocka_unit_test_setup_teardown(test_node_not_ours_yet, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rescind_kept_enodev, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watchdog_lines, setup, teardown),
 	};
 
 	md9_log_init("test_discovery", MD9_LOG_ERR);

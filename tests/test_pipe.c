@@ -858,16 +858,16 @@ static void test_tx_wait(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_write_splits_16k),
-		cmocka_unit_test(test_write_short_when_full),
-		cmocka_unit_test(test_peekv_many_packets),
-		cmocka_unit_test(test_partial_then_more),
-		cmocka_unit_test(test_partial_reads_across_wraps),
-		cmocka_unit_test(test_end_of_stream),
-		cmocka_unit_test(test_corrupt_pipe_headers),
-		cmocka_unit_test(test_corrupt_ring_under_pipe),
-		cmocka_unit_test(test_reserve_put),
-		cmocka_unit_test(test_tx_wait),
+	    cmocka_unit_test(test_write_splits_16k),
+	    cmocka_unit_test(test_write_short_when_full),
+	    cmocka_unit_test(test_peekv_many_packets),
+	    cmocka_unit_test(test_partial_then_more),
+	    cmocka_unit_test(test_partial_reads_across_wraps),
+	    cmocka_unit_test(test_end_of_stream),
+	    cmocka_unit_test(test_corrupt_pipe_headers),
+	    cmocka_unit_test(test_corrupt_ring_under_pipe),
+	    cmocka_unit_test(test_reserve_put),
+	    cmocka_unit_test(test_tx_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,7 +62,7 @@ int ev_set(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_
 }
 
 int ev_set_first(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_fn fn,
-		 void *arg)
+                 void *arg)
 {
 	int rc = ev_set(l, h, fd, events, fn, arg);
 

@@ -33,7 +33,7 @@ void ev_loop_free(struct ev_loop *l);
 int ev_set(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_fn fn, void *arg);
 /* ev_set, and the handler's errors and hang-ups go first in each round. */
 int ev_set_first(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_fn fn,
-		 void *arg);
+                 void *arg);
 int ev_mod(struct ev_loop *l, struct ev_handler *h, uint32_t events);
 void ev_del(struct ev_loop *l, struct ev_handler *h);
 /* Run one round: wait up to timeout_ms (-1 forever), dispatch. Returns the

@@ -48,11 +48,11 @@ static void sock_free(struct md9_stream *s)
 }
 
 static const struct md9_stream_ops sock_ops = {
-	.readv = sock_readv,
-	.writev = sock_writev,
-	.events_for = sock_events_for,
-	.shutdown_write = sock_shutdown_write,
-	.free = sock_free,
+    .readv = sock_readv,
+    .writev = sock_writev,
+    .events_for = sock_events_for,
+    .shutdown_write = sock_shutdown_write,
+    .free = sock_free,
 };
 
 struct md9_stream *md9_stream_socket(int fd)

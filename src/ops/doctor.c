@@ -677,19 +677,21 @@ static void check_kernel(struct doctor *dr)
 	}
 	if (!dv->has_monitor && old == 1) {
 		if (dr->kmsg_err)
-			report(dr, V_FAIL, "kernel", fix,
-			       "the SynthRdp %s channel %s has no driver and no uio device, its "
-			       "channel has no monitor page, and Linux %s is older than 6.10, whose "
-			       "uio_hv_generic refuses such channels (the kernel log, %s, is not "
-			       "readable here to confirm: %s; run md9 doctor as root)",
-			       what, dv->name, rel, dr->r->kmsg, strerror(-dr->kmsg_err));
+			report(
+			    dr, V_FAIL, "kernel", fix,
+			    "the SynthRdp %s channel %s has no driver and no uio device, its "
+			    "channel has no monitor page, and Linux %s is older than 6.10, whose "
+			    "uio_hv_generic refuses such channels (the kernel log, %s, is not "
+			    "readable here to confirm: %s; run md9 doctor as root)",
+			    what, dv->name, rel, dr->r->kmsg, strerror(-dr->kmsg_err));
 		else
-			report(dr, V_FAIL, "kernel", fix,
-			       "the SynthRdp %s channel %s has no driver and no uio device, its "
-			       "channel has no monitor page, and Linux %s is older than 6.10, whose "
-			       "uio_hv_generic refuses such channels once the class is bound (the "
-			       "kernel log has no probe of it yet: bind the classes to see it fail)",
-			       what, dv->name, rel);
+			report(
+			    dr, V_FAIL, "kernel", fix,
+			    "the SynthRdp %s channel %s has no driver and no uio device, its "
+			    "channel has no monitor page, and Linux %s is older than 6.10, whose "
+			    "uio_hv_generic refuses such channels once the class is bound (the "
+			    "kernel log has no probe of it yet: bind the classes to see it fail)",
+			    what, dv->name, rel);
 		return;
 	}
 	report(dr, V_WARN, "kernel", "md9 bind-classes (as root), then md9 doctor again",
@@ -697,7 +699,7 @@ static void check_kernel(struct doctor *dr)
 	       "is most likely not bound yet (Linux %s%s)",
 	       what, dv->name,
 	       dr->kmsg_err ? "the kernel log is not readable here"
-			    : "the kernel log has no probe of it",
+	                    : "the kernel log has no probe of it",
 	       rel, dv->has_monitor ? "; its channel has a monitor page" : ", 6.10 or later");
 }
 

@@ -1135,8 +1135,7 @@ int md9_bind_classes(const struct md9_roots *roots)
 	char path[PATH_MAX], text[MD9_GUID_STRLEN + 1];
 	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/bus/vmbus/drivers/uio_hv_generic/new_id",
-	         roots->sys);
+	snprintf(path, sizeof(path), "%s/bus/vmbus/drivers/uio_hv_generic/new_id", roots->sys);
 	if (!exists(path)) {
 		log_err("%s missing: uio_hv_generic is not loaded (modprobe uio_hv_generic)", path);
 		return 1;

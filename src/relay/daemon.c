@@ -160,8 +160,8 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 			log_debug("data channel %s: not ready yet (%s); retrying", g, d->tp->why);
 		} else {
 			log_warn("data channel %s: not ready (%s), and %d others wait already; "
-				 "dropped",
-				 g, d->tp->why, d->nopening);
+			         "dropped",
+			         g, d->tp->why, d->nopening);
 		}
 		rearm_timer(d);
 		return;
@@ -528,9 +528,9 @@ static void retry_opens(struct daemon *d, bool from_timer)
 		ctrl_open(d);
 		if (d->ctrl == CTRL_WAIT_READY && !d->ctrl_wait_warned && !ts_before(&now, &t)) {
 			log_warn("control channel %s: still not ready after %u s: %s; md9 retries "
-				 "when the device changes",
-				 md9_guid_format(&md9_guid_control_instance, g), OPEN_WARN_MS / 1000,
-				 d->tp->why);
+			         "when the device changes",
+			         md9_guid_format(&md9_guid_control_instance, g),
+			         OPEN_WARN_MS / 1000, d->tp->why);
 			d->ctrl_wait_warned = true;
 		}
 	}
@@ -548,9 +548,10 @@ static void retry_opens(struct daemon *d, bool from_timer)
 			continue;
 		}
 		if (!d->opening[i].warned && !ts_before(&now, &t)) {
-			log_warn("data channel %s: still not ready after %u s: %s; md9 retries when "
-				 "the device changes",
-				 md9_guid_format(&inst, g), OPEN_WARN_MS / 1000, d->tp->why);
+			log_warn(
+			    "data channel %s: still not ready after %u s: %s; md9 retries when "
+			    "the device changes",
+			    md9_guid_format(&inst, g), OPEN_WARN_MS / 1000, d->tp->why);
 			d->opening[i].warned = true;
 		}
 	}

@@ -245,12 +245,12 @@ static int take_cc(struct session *s)
 		return connect_server(s) < 0 ? -1 : 1;
 	case ADAPTER_REFUSED:
 		log_warn("session %llu: the server refused %s: %s; passing its answer to the host",
-			 (unsigned long long)s->id, x224_protocol_name(s->adapter.asked),
-			 x224_failure_name(cc.failure_code));
+		         (unsigned long long)s->id, x224_protocol_name(s->adapter.asked),
+		         x224_failure_name(cc.failure_code));
 		queue_host(s, s->sbuf, cc.pdu_len);
 		s->refused = true;
 		snprintf(s->reason_buf, sizeof(s->reason_buf), "the server refused %s: %s",
-			 x224_protocol_name(s->adapter.asked), x224_failure_name(cc.failure_code));
+		         x224_protocol_name(s->adapter.asked), x224_failure_name(cc.failure_code));
 		s->send_eof = true;
 		s->state = SS_DRAIN;
 		arm_timer(s, s->d->cfg.drain_timeout_ms);
@@ -268,8 +268,11 @@ static int take_cc(struct session *s)
 	case ADAPTER_PLAIN:
 		log_choice(s);
 		if (s->adapter.mode == MD9_SEC_PASSTHROUGH && s->adapter.selected != X224_PROTOCOL_RDP)
-			log_warn("session %llu: passthrough: the server selected %s; the host sends plaintext, so this only works if the server runs in vmconnect mode (xrdp vmconnect=true, FreeRDP /vmconnect)",
-				 (unsigned long long)s->id, x224_protocol_name(s->adapter.selected));
+			log_warn("session %llu: passthrough: the server selected %s; the host "
+			         "sends plaintext, so this only works if the server runs in "
+			         "vmconnect mode (xrdp vmconnect=true, FreeRDP /vmconnect)",
+			         (unsigned long long)s->id,
+			         x224_protocol_name(s->adapter.selected));
 		/* The CC and anything after it go to the host unchanged. */
 		queue_host(s, s->sbuf, s->slen);
 		s->state = SS_WAIT_MCS;
@@ -353,10 +356,10 @@ static int relay_h2s(struct session *s)
 		s->server_shut = true;
 		if (rc < 0)
 			log_debug("session %llu: half-closing the server connection: %s",
-				  (unsigned long long)s->id, strerror(-rc));
+			          (unsigned long long)s->id, strerror(-rc));
 		log_info("session %llu: the host ended its stream; the server connection is "
-			 "half-closed, the server's remaining bytes still go to the host",
-			 (unsigned long long)s->id);
+		         "half-closed, the server's remaining bytes still go to the host",
+		         (unsigned long long)s->id);
 		return 1;
 	}
 	/* RELAY_IDLE: the ring is drained; unmask+recheck sees new bytes, no second pass. */
@@ -683,10 +686,10 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 	}
 	if (s->state != SS_RELAY) {
 		static const char *const what[] = {
-			[SS_CONNECT] = "connecting to the server",
-			[SS_NEGOTIATE] = "the X.224 negotiation",
-			[SS_TLS] = "the TLS handshake with the server",
-			[SS_WAIT_MCS] = "the host's MCS Connect-Initial",
+		    [SS_CONNECT] = "connecting to the server",
+		    [SS_NEGOTIATE] = "the X.224 negotiation",
+		    [SS_TLS] = "the TLS handshake with the server",
+		    [SS_WAIT_MCS] = "the host's MCS Connect-Initial",
 		};
 		snprintf(s->reason_buf, sizeof(s->reason_buf), "timed out waiting for %s",
 			 what[s->state]);

@@ -465,47 +465,49 @@ static void warn_not_ready(struct uio_tp *tp, const struct md9_vmbus_dev *dev, c
 	driver_of(tp, dev->name, drv, sizeof(drv));
 	if (strcmp(why, "no uio") == 0 && drv[0] && strcmp(drv, "uio_hv_generic") != 0) {
 		log_warn("vmbus device %s (%s): bound to driver %s, not uio_hv_generic: give it to "
-			 "uio_hv_generic: echo %s > %s/bus/vmbus/drivers/%s/unbind; echo %s > "
-			 "%s/bus/vmbus/drivers/uio_hv_generic/bind",
-			 dev->name, what, drv, dev->name, tp->sysfs_root, drv, dev->name,
-			 tp->sysfs_root);
+		         "uio_hv_generic: echo %s > %s/bus/vmbus/drivers/%s/unbind; echo %s > "
+		         "%s/bus/vmbus/drivers/uio_hv_generic/bind",
+		         dev->name, what, drv, dev->name, tp->sysfs_root, drv, dev->name,
+		         tp->sysfs_root);
 	} else if (strcmp(why, "no uio") == 0 && !dev->has_monitor &&
-		   md9_kernel_before(rel, 6, 10) != 0) {
+	           md9_kernel_before(rel, 6, 10) != 0) {
 		/* K2: the pre-6.10 probe refuses channels without a monitor page. */
-		log_warn("vmbus device %s (%s): no uio device %u s after binding: uio_hv_generic "
-			 "did not take it and its channel has no monitor page; Linux before 6.10 "
-			 "refuses such channels (kernel log: \"vmbus channel requires hypercall\"), "
-			 "and this kernel is %s. Fix: Linux 6.10 or later (Debian 12: "
-			 "linux-image-amd64 from bookworm-backports; Ubuntu 24.04: "
-			 "linux-generic-hwe-24.04) or an out-of-tree uio_hv_generic; md9 doctor "
-			 "tells more",
-			 dev->name, what, secs, rel);
+		log_warn(
+		    "vmbus device %s (%s): no uio device %u s after binding: uio_hv_generic "
+		    "did not take it and its channel has no monitor page; Linux before 6.10 "
+		    "refuses such channels (kernel log: \"vmbus channel requires hypercall\"), "
+		    "and this kernel is %s. Fix: Linux 6.10 or later (Debian 12: "
+		    "linux-image-amd64 from bookworm-backports; Ubuntu 24.04: "
+		    "linux-generic-hwe-24.04) or an out-of-tree uio_hv_generic; md9 doctor "
+		    "tells more",
+		    dev->name, what, secs, rel);
 	} else if (strcmp(why, "no uio") == 0) {
 		log_warn("vmbus device %s (%s): no uio device %u s after binding: uio_hv_generic "
-			 "did not take it (%s; kernel %s); its probe failed: see why in the kernel "
-			 "log (dmesg | grep -i uio_hv_generic; md9 doctor reads it as root)",
-			 dev->name, what, secs,
-			 dev->has_monitor ? "its channel has a monitor page"
-					  : "Linux 6.10 or later takes channels without a monitor page",
-			 rel);
+		         "did not take it (%s; kernel %s); its probe failed: see why in the kernel "
+		         "log (dmesg | grep -i uio_hv_generic; md9 doctor reads it as root)",
+		         dev->name, what, secs,
+		         dev->has_monitor
+		             ? "its channel has a monitor page"
+		             : "Linux 6.10 or later takes channels without a monitor page",
+		         rel);
 	} else if (strcmp(why, "no node") == 0) {
 		log_warn("vmbus device %s (%s): uio_hv_generic took it as uio%d, but %s/uio%d does "
-			 "not exist %u s later: %s is not devtmpfs, or something removed the node "
-			 "(check: findmnt %s; systemctl status systemd-udevd)",
-			 dev->name, what, dev->uio_index, tp->dev_root, dev->uio_index, secs,
-			 tp->dev_root, tp->dev_root);
+		         "not exist %u s later: %s is not devtmpfs, or something removed the node "
+		         "(check: findmnt %s; systemctl status systemd-udevd)",
+		         dev->name, what, dev->uio_index, tp->dev_root, dev->uio_index, secs,
+		         tp->dev_root, tp->dev_root);
 	} else {
 		log_warn("vmbus device %s (%s): uio%d has no maps/map0 %u s after binding: not a "
-			 "uio_hv_generic device md9 knows (kernel %s)",
-			 dev->name, what, dev->uio_index, secs, rel);
+		         "uio_hv_generic device md9 knows (kernel %s)",
+		         dev->name, what, dev->uio_index, secs, rel);
 	}
 }
 
 /* Keep the watchdog's list in step with a scan: devs are the devices of
  * the bound classes, ready[i] whether devs[i] can be opened. Warns about
  * those waiting too long; arms tmr for the next deadline. */
-static void watchdog(struct uio_tp *tp, const struct md9_vmbus_dev *devs,
-		     const char *const *why, size_t ndevs)
+static void watchdog(struct uio_tp *tp, const struct md9_vmbus_dev *devs, const char *const *why,
+                     size_t ndevs)
 {
 	struct timespec now = now_mono();
 	struct waiting *w = NULL;
@@ -565,7 +567,7 @@ static void prune_stale(struct uio_tp *tp, const struct md9_vmbus_dev *devs, siz
 
 		for (size_t k = 0; k < ndevs; k++)
 			present |= md9_guid_eq(&devs[k].instance, &tp->stale[i].instance) &&
-				   devs[k].relid == tp->stale[i].relid;
+			           devs[k].relid == tp->stale[i].relid;
 		if (!present)
 			tp->stale[i--] = tp->stale[--tp->nstale];
 	}
@@ -788,7 +790,7 @@ static void rescind_kept(struct uio_tp *tp, const struct md9_vmbus_dev *dev, con
 	struct stale *ns;
 
 	snprintf(tp->base.why, sizeof(tp->base.why),
-		 "the kernel kept it after the host rescinded it and it cannot be reopened");
+	         "the kernel kept it after the host rescinded it and it cannot be reopened");
 	if (is_stale(tp, dev))
 		return;
 	ns = realloc(tp->stale, (tp->nstale + 1) * sizeof(*ns));
@@ -798,11 +800,11 @@ static void rescind_kept(struct uio_tp *tp, const struct md9_vmbus_dev *dev, con
 	tp->stale[tp->nstale++] = (struct stale){dev->instance, dev->relid};
 	md9_kernel_release(tp->proc_root, rel, sizeof(rel));
 	log_warn("vmbus device %s (%s): reopening %s fails (ENODEV): the host rescinded this "
-		 "channel and the kernel (%s) kept the device instead of removing it, so the "
-		 "host's next offer of it never arrives: it stays lost until a reboot. Fix: a "
-		 "kernel with \"Drivers: hv: vmbus: Fix rescind handling in uio_hv_generic\" "
-		 "(2024-08, also in stable updates)",
-		 dev->name, class_name(&dev->class_id), path, rel);
+	         "channel and the kernel (%s) kept the device instead of removing it, so the "
+	         "host's next offer of it never arrives: it stays lost until a reboot. Fix: a "
+	         "kernel with \"Drivers: hv: vmbus: Fix rescind handling in uio_hv_generic\" "
+	         "(2024-08, also in stable updates)",
+	         dev->name, class_name(&dev->class_id), path, rel);
 	kick(tp);
 }
 
@@ -831,7 +833,7 @@ static int uio_open(struct md9_transport *t, const struct md9_guid *instance,
 	}
 	if (is_stale(tp, &dev)) {
 		snprintf(t->why, sizeof(t->why),
-			 "the kernel kept it after the host rescinded it (see above)");
+		         "the kernel kept it after the host rescinded it (see above)");
 		return -ENODEV;
 	}
 	if (dev.uio_index < 0) {
@@ -892,12 +894,13 @@ static int uio_open(struct md9_transport *t, const struct md9_guid *instance,
 			/* K7: devtmpfs creates the node root 0600; udev gives it to
 			 * group md9 a moment later. Not ready yet, not a failure:
 			 * the change of owner/mode wakes event_fd (dev_wd). */
-			snprintf(t->why, sizeof(t->why),
-				 "%.200s: permission denied: the node is not md9's yet (udev applies "
-				 "GROUP=md9 from 60-md9.rules after the kernel creates it root-only); "
-				 "if this lasts, install the rule (md9 setup) and run: udevadm "
-				 "trigger --subsystem-match=uio --action=add",
-				 path);
+			snprintf(
+			    t->why, sizeof(t->why),
+			    "%.200s: permission denied: the node is not md9's yet (udev applies "
+			    "GROUP=md9 from 60-md9.rules after the kernel creates it root-only); "
+			    "if this lasts, install the rule (md9 setup) and run: udevadm "
+			    "trigger --subsystem-match=uio --action=add",
+			    path);
 			log_debug("open %s: %s", g, t->why);
 			return -EAGAIN;
 		}
@@ -1176,8 +1179,8 @@ struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots)
 		goto fail;
 	/* Uio nodes appearing, going, or changing owner or mode (K7). */
 	tp->dev_wd = inotify_add_watch(tp->ino, dev_root,
-				       IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB |
-					   IN_ONLYDIR);
+	                               IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
+	                                   IN_ATTRIB | IN_ONLYDIR);
 	if (tp->dev_wd < 0) {
 		log_err("uio: watching %s: %s", dev_root, strerror(errno));
 		goto fail;
@@ -1197,7 +1200,7 @@ struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots)
 	if (tp->nl < 0) {
 		/* Some containers have no uevent socket: poll instead. */
 		log_warn("uio: no kernel uevents (%s): rescanning %s every %d ms",
-			 strerror(-tp->nl), tp->devices_dir, RESCAN_MS);
+		         strerror(-tp->nl), tp->devices_dir, RESCAN_MS);
 		tp->nl = -1;
 		tp->periodic = true;
 	} else if (watch_fd(tp, tp->nl)) {

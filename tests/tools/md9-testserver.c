@@ -212,7 +212,8 @@ static void data_mode(struct conn *c)
 			if (n == 0) {
 				if (!peer_eof && opt.half_close_ok)
 					say("conn %u: half-closed by the peer: seed=0x%016" PRIx64
-					    " received=%" PRIu64 " sent=%" PRIu64 " owed=%" PRIu64 "\n",
+					    " received=%" PRIu64 " sent=%" PRIu64 " owed=%" PRIu64
+					    "\n",
 					    c->id, st.client_seed, st.received, st.sent,
 					    st.to_send > st.sent ? st.to_send - st.sent : 0);
 				peer_eof = peer_fin = true;
