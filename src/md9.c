@@ -52,6 +52,7 @@ static void usage(FILE *f)
 		"      --undo             restore the files the desktop steps edited, remove the\n"
 		"                         ones they created (only if unchanged since)\n"
 		"  -s, --security MODE    configure md9 and xrdp for this mode (md9.conf security)\n"
+		"      --tcp              keep md9 and xrdp on TCP (default: xrdp's UNIX socket)\n"
 		"      --root DIR         act on the system installed under DIR\n"
 		"\n"
 		"See md9(8) and md9.conf(5).\n",
@@ -67,6 +68,22 @@ static int set_roots(struct md9_roots *r, const char *dir)
 		fprintf(stderr, "md9: --roots %s: %s\n", dir,
 		        err == -EINVAL ? "must be an absolute path" : strerror(-err));
 	return err;
+}
+
+/* A bad flag or argument: one line, not the whole usage. getopt's own
+ * message is off (opterr = 0) so that this is the only line. */
+static int bad_usage(const char *cmd, int argc, char **argv)
+{
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+
+	fprintf(stderr, "md9 %s: unknown option or missing value: %s (md9 --help)\n", cmd, arg);
+	return 2;
+}
+
+static int extra_args(const char *cmd, int argc, char **argv)
+{
+	fprintf(stderr, "md9 %s: unexpected argument '%s' (md9 --help)\n", cmd, argv[optind]);
+	return 2;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -85,11 +102,13 @@ static int cmd_run(int argc, char **argv)
 	};
 	static struct daemon d;
 	const char *why;
+	char reason[400];
 	int c;
 
 	md9_roots_default(&d.roots);
 	d.config_path = MD9_DEFAULT_CONFIG;
 	d.config_optional = true;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "c:t:b:s:vh", opts, NULL)) != -1) {
 		const char *key = NULL;
 		switch (c) {
@@ -124,8 +143,7 @@ static int cmd_run(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return bad_usage("run", argc, argv);
 		}
 		if (key) {
 			if (d.ncli == (int)(sizeof(d.cli) / sizeof(d.cli[0]))) {
@@ -137,10 +155,8 @@ static int cmd_run(int argc, char **argv)
 			d.ncli++;
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return extra_args("run", argc, argv);
 	md9_log_init("md9", MD9_LOG_INFO);
 	md9_config_defaults(&d.cfg);
 	if (md9_config_load(&d.cfg, d.config_path, d.config_optional) < 0)
@@ -150,6 +166,10 @@ static int cmd_run(int argc, char **argv)
 			log_err("--%s %s: %s", d.cli[i].key, d.cli[i].value, why);
 			return 2;
 		}
+	}
+	if (md9_config_finish(&d.cfg, reason, sizeof(reason)) < 0) {
+		log_err("%s", reason);
+		return 2;
 	}
 	md9_log_set_level(d.cfg.log_level);
 	log_debug("configuration: %s%s, %d command-line setting(s); max_sessions %u, "
@@ -176,6 +196,7 @@ static int cmd_status(int argc, char **argv)
 	int c, err;
 
 	md9_log_init("md9", MD9_LOG_INFO);
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
@@ -195,14 +216,11 @@ static int cmd_status(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return bad_usage("status", argc, argv);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return extra_args("status", argc, argv);
 	if (!sock) {
 		md9_config_defaults(&cfg);
 		if (md9_config_load(&cfg, config, optional) < 0)
@@ -222,7 +240,9 @@ static int cmd_status(int argc, char **argv)
 	}
 	if (err) {
 		fprintf(stderr, "md9 status: %s: %s%s\n", sock, strerror(-err),
-			err == -EACCES ? " (run as root or as a member of group md9)" : "");
+		        err == -EACCES
+		            ? " (run as root or as a member of group " MD9_DEFAULT_STATUS_GROUP ")"
+		            : "");
 		return 1;
 	}
 	return 0;
@@ -246,6 +266,7 @@ static int cmd_doctor(int argc, char **argv)
 
 	md9_log_init("md9", MD9_LOG_WARN);
 	md9_roots_default(&o.roots);
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "c:s:b:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -258,6 +279,13 @@ static int cmd_doctor(int argc, char **argv)
 			o.backend = optarg;
 			break;
 		case 'T':
+			if (!optarg[0] || strspn(optarg, "0123456789") != strlen(optarg) ||
+			    strlen(optarg) > 6) {
+				fprintf(stderr,
+				        "md9 doctor: --timeout %s: milliseconds, digits only\n",
+				        optarg);
+				return 2;
+			}
 			o.timeout_ms = atoi(optarg);
 			break;
 		case 'R':
@@ -271,13 +299,25 @@ static int cmd_doctor(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return bad_usage("doctor", argc, argv);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
+	if (optind != argc)
+		return extra_args("doctor", argc, argv);
+	{
+		/* Bad flags are the caller's mistake, not a finding: one line. */
+		struct md9_config cfg;
+		const char *why;
+
+		md9_config_defaults(&cfg);
+		if (o.security && md9_config_set(&cfg, "security", o.security, &why) < 0) {
+			fprintf(stderr, "md9 doctor: --security %s: %s\n", o.security, why);
+			return 2;
+		}
+		if (o.backend && md9_config_set(&cfg, "backend", o.backend, &why) < 0) {
+			fprintf(stderr, "md9 doctor: --backend %s: %s\n", o.backend, why);
+			return 2;
+		}
 	}
 	return md9_doctor(&o, stdout);
 }
@@ -290,6 +330,7 @@ static int cmd_setup(int argc, char **argv)
 		{"root", required_argument, NULL, 'r'},
 		{"security", required_argument, NULL, 's'},
 		{"md9-path", required_argument, NULL, 'P'},
+		{"tcp", no_argument, NULL, 'T'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -298,6 +339,7 @@ static int cmd_setup(int argc, char **argv)
 	int c;
 
 	md9_log_init("md9", MD9_LOG_INFO);
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "nr:s:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -315,6 +357,9 @@ static int cmd_setup(int argc, char **argv)
 		case 'P':
 			o.self = optarg;
 			break;
+		case 'T':
+			o.tcp = true;
+			break;
 		case 'v':
 			md9_log_set_level(MD9_LOG_DEBUG);
 			break;
@@ -322,14 +367,11 @@ static int cmd_setup(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return bad_usage("setup", argc, argv);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return extra_args("setup", argc, argv);
 	return md9_setup(&o, stdout);
 }
 
@@ -343,7 +385,7 @@ static int cmd_bind_classes(int argc, char **argv)
 		if (set_roots(&roots, argv[2]))
 			return 2;
 	} else if (argc != 1) {
-		usage(stderr);
+		fprintf(stderr, "md9 bind-classes: takes no arguments (md9 --help)\n");
 		return 2;
 	}
 	return md9_bind_classes(&roots);
@@ -352,7 +394,8 @@ static int cmd_bind_classes(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage(stderr);
+		fprintf(stderr,
+		        "usage: md9 run|status|doctor|setup|bind-classes [options] (md9 --help)\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
@@ -374,7 +417,6 @@ int main(int argc, char **argv)
 		return cmd_setup(argc - 1, argv + 1);
 	if (strcmp(argv[1], "bind-classes") == 0)
 		return cmd_bind_classes(argc - 1, argv + 1);
-	fprintf(stderr, "md9: unknown command '%s'\n\n", argv[1]);
-	usage(stderr);
+	fprintf(stderr, "md9: unknown command '%s' (md9 --help)\n", argv[1]);
 	return 2;
 }

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import traceback
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MD9 = os.environ.get("MD9_BIN") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "build", "md9")
 
@@ -36,8 +37,10 @@ RELEASE = "6.1.0-99-amd64"
 
 CHECKS = ["hyper-v", "hv_vmbus", "uio_hv_generic", "module loaded",
           "control channel", "classes bound", "kernel", "device nodes", "md9 user",
-          "configuration", "md9 running", "rdp server", "xrdp config",
+          "configuration", "md9 running", "rdp server", "rdp security", "xrdp config",
           "hvsocket leftover", "drives", "audio"]
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus",
+                      "mcs_response")
 
 
 class Failure(AssertionError):
@@ -93,6 +96,91 @@ class StatusServer:
         self.sock.close()
 
 
+# The fake tree's user md9: the uid that owns the files the test makes
+# (uid 0 would be root's, which doctor flags).
+MD9_UID = os.getuid() or 999
+
+
+def _cc(kind, value):
+    """X.224 Connection Confirm with RDP_NEG_RSP (2) or RDP_NEG_FAILURE (3)."""
+    return bytes([3, 0, 0, 19, 14, 0xD0, 0, 0, 0x12, 0x34, 0, kind, 0, 8, 0]) + \
+        value.to_bytes(4, "little")
+
+
+def _recv_tpkt(c):
+    head = b""
+    while len(head) < 4:
+        d = c.recv(4 - len(head))
+        if not d:
+            return None
+        head += d
+    n = int.from_bytes(head[2:4], "big")
+    body = b""
+    while len(body) < n - 4:
+        d = c.recv(n - 4 - len(body))
+        if not d:
+            return None
+        body += d
+    return head + body
+
+
+class FakeRdpServer:
+    """An RDP server just deep enough for md9 doctor's probe, answering as
+    real servers were seen to (the Connect-Responses are captures and
+    variants from fuzz/corpus/mcs_response):
+      plain        selects RDP, Connect-Response with encryption NONE
+      encrypts     selects RDP, Connect-Response with 128BIT/HIGH
+      nla          RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER
+      nla_selected selects HYBRID
+      ssl_close    selects SSL, closes on the plaintext Connect-Initial
+      silent       accepts and never answers"""
+
+    def __init__(self, listener):
+        self.listener = listener
+        self.listener.settimeout(0.2)
+        self.mode = "plain"
+        self.requests = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.listener.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(5)
+                try:
+                    self.serve(c)
+                except OSError:
+                    pass
+
+    def serve(self, c):
+        mode = self.mode
+        cr = _recv_tpkt(c)
+        if cr is None or mode == "silent":
+            _recv_tpkt(c)
+            return
+        self.requests.append(cr)
+        if mode == "nla":
+            c.sendall(_cc(3, 5))
+            return
+        c.sendall(_cc(2, {"nla_selected": 2, "ssl_close": 1}.get(mode, 0)))
+        if mode == "nla_selected" or _recv_tpkt(c) is None or mode == "ssl_close":
+            return
+        name = "rdp_128bit_high" if mode == "encrypts" else "shadow_rdp_capture"
+        with open(os.path.join(CORPUS, name), "rb") as f:
+            c.sendall(f.read())
+        _recv_tpkt(c)   # until md9 hangs up
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.listener.close()
+
+
 class Tree:
     """A fake Hyper-V guest: sysfs, procfs, /etc, /dev, /run, /lib/modules,
     healthy unless a case changes it."""
@@ -110,6 +198,7 @@ class Tree:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(8)
         self.port = self.listener.getsockname()[1]
+        self.rdp = FakeRdpServer(self.listener)
 
         write(self.p(self.sys, "class/dmi/id/sys_vendor"), "Microsoft Corporation\n")
         write(self.p(self.sys, "class/dmi/id/product_name"), "Virtual Machine\n")
@@ -133,11 +222,13 @@ class Tree:
         gid = os.getgid()
         write(self.p(self.etc, "passwd"),
               "root:x:0:0:root:/root:/bin/bash\n"
-              "md9:x:999:%d:md9:/nonexistent:/usr/sbin/nologin\n" % gid)
+              "md9:x:%d:%d:md9:/nonexistent:/usr/sbin/nologin\n" % (MD9_UID, gid))
         write(self.p(self.etc, "group"), "root:x:0:\nmd9:x:%d:\n" % gid)
         self.config("auto")
         self.xrdp("port=%d\nsecurity_layer=negotiate\ncrypt_level=high\n" % self.port)
-        write(self.p(self.dev, "uio0"), "", 0o660)
+        write(self.p(self.dev, "uio0"), "", 0o600)   # the udev rule: owner md9, 0600
+        if os.getuid() == 0:
+            os.chown(self.p(self.dev, "uio0"), MD9_UID, -1)
         # the session's redirections: xrdp's FUSE drives, the PipeWire module
         write(self.p(self.etc, "xrdp/sesman.ini"),
               "[Chansrv]\n; drive redirection\nFuseMountName=shared-drives\nFileUmask=077\n")
@@ -186,7 +277,7 @@ class Tree:
     def close(self):
         for s in self.servers:
             s.close()
-        self.listener.close()
+        self.rdp.close()
 
 
 class Report:
@@ -242,7 +333,12 @@ def case_healthy(t):
     r.expect("kernel", "ok", RELEASE, "took the SynthRdp device(s)")
     r.expect("md9 running", "ok", "control channel: ready, host protocol 1.0")
     r.expect("rdp server", "ok", "tcp:127.0.0.1:%d" % t.port)
+    r.expect("rdp security", "ok", "standard RDP security without encryption ok",
+             "encryption NONE")
     r.expect("xrdp config", "ok", "fits md9's auto mode")
+    # md9 asked for SSL (auto), with the seed's 19-byte Connection Request
+    check(t.rdp.requests and t.rdp.requests[-1][11:16] == b"\x01\x00\x08\x00\x01",
+          "the probe did not ask for SSL: %r" % t.rdp.requests)
     check("(ready for Enhanced Session)" in r.out, r.out)
     # a bound data channel counts too
     t.device("99221fa1-24ad-11e2-be98-001aa01bbf6e", DATA_CLASS, 15,
@@ -368,9 +464,19 @@ def case_xrdp_rdp_mode(t):
     check("security_layer=negotiate" in r.text("xrdp config")
           and "crypt_level=none" in r.text("xrdp config"), r.out)
     check(r.rc == 1, "exit status %d" % r.rc)
-    # what md9 setup writes for rdp mode passes
-    t.xrdp("port=%d\nsecurity_layer=negotiate\ncrypt_level=none\n" % t.port)
+    # what md9 setup writes for rdp mode passes: crypt_level=none on loopback
+    t.xrdp("port=tcp://.:%d\nsecurity_layer=negotiate\ncrypt_level=none\n" % t.port)
     t.doctor().expect("xrdp config", "ok", "fits md9's rdp mode")
+    # ... but never where the network reaches (issue 15, point 3)
+    for port in ("%d" % t.port, "tcp://:%d" % t.port, "tcp://0.0.0.0:%d" % t.port,
+                 "tcp6://:%d" % t.port, "tcp://.:%d tcp://192.0.2.7:3390" % t.port):
+        t.xrdp("port=%s\nsecurity_layer=negotiate\ncrypt_level=none\n" % port)
+        r = t.doctor()
+        r.expect("xrdp config", "FAIL", "crypt_level=none with a network listener",
+                 "unencrypted RDP")
+        check("tcp://.:3389" in r.text("xrdp config"), r.out)
+    t.xrdp("port=tcp6://{::1}:%d\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
+    t.doctor().expect("xrdp config", "ok")
     # --security overrides the file; tls mode with security_layer=rdp fails
     t.xrdp("port=%d\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
     t.doctor("--security", "tls").expect("xrdp config", "FAIL", "security_layer=rdp")
@@ -385,7 +491,7 @@ def case_xrdp_rdp_mode(t):
 
 
 def case_leftover_vsock(t):
-    t.xrdp("port=%d vsock://-1:3389\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
+    t.xrdp("port=tcp://.:%d vsock://-1:3389\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
     write(t.p(t.proc, "modules"),
           "hv_sock 28672 0 - Live 0x0\nuio_hv_generic 16384 0 - Live 0x0\n")
     r = t.doctor()
@@ -406,29 +512,89 @@ def case_leftover_vsock(t):
 
 
 def case_node_and_daemon(t):
-    # the uio node is root's: md9 (the user) cannot open it
-    write(t.p(t.etc, "group"), "root:x:0:\nmd9:x:%d:\n" % (os.getgid() + 4242))
+    # the uio node is not md9's: md9 (the user) cannot open it
+    write(t.p(t.etc, "passwd"), "root:x:0:0:root:/root:/bin/bash\n"
+          "md9:x:%d:0:md9:/nonexistent:/usr/sbin/nologin\n" % (MD9_UID + 4242))
     r = t.doctor()
     r.expect("device nodes", "warn", "user md9 cannot open it")
     check("60-md9.rules" in r.text("device nodes"), r.out)
     check(r.rc == 0, "a warning alone must not fail: %d" % r.rc)
+    # readable by a group (the old GROUP=md9 MODE=0660 rule): FAIL, issue 15
+    os.chmod(t.p(t.dev, "uio0"), 0o660)
+    r = t.doctor()
+    r.expect("device nodes", "FAIL", "mode 0660", "others than md9 can open it")
+    check("OWNER=md9, MODE=0600" in r.text("device nodes"), r.out)
+    os.chmod(t.p(t.dev, "uio0"), 0o600)
     # md9 not running; the backend not listening; no md9 user
     t.status.close()
     os.unlink(t.status.path)
     t.servers.remove(t.status)
-    t.listener.close()
+    t.rdp.close()
     write(t.p(t.etc, "passwd"), "root:x:0:0:root:/root:/bin/bash\n")
     r = t.doctor()
     r.all_printed()
     r.expect("md9 running", "FAIL", "md9 is not running")
     check("systemctl enable --now md9" in r.text("md9 running"), r.out)
     r.expect("rdp server", "FAIL", "Connection refused")
+    r.expect("rdp security", "FAIL", "cannot ask the server")
     r.expect("md9 user", "warn")
     # a broken configuration: FAIL with the file's line on stderr
     write(t.p(t.etc, "md9/md9.conf"), "[md9]\nsecurity = sometimes\n")
     r = t.doctor()
     r.expect("configuration", "FAIL", "does not load")
     check(re.search(r"md9\.conf:2: security: ", r.err), r.err)
+
+
+STRANGER = r"""
+import os, socket, sys, threading
+kind, where = sys.argv[1], sys.argv[2]
+if kind == "tcp":
+    ls = socket.socket(); ls.bind(("127.0.0.1", 0))
+else:
+    ls = socket.socket(socket.AF_UNIX); ls.bind(where); os.chmod(where, 0o777)
+ls.listen(8)
+print(ls.getsockname()[1] if kind == "tcp" else where, flush=True)
+def hold(c):
+    with c:
+        while c.recv(4096):
+            pass
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=hold, args=(c,), daemon=True).start()
+"""
+
+
+def case_stranger(t):
+    """Another local user listens where md9 connects: doctor names it and
+    FAILs (md9 would refuse it, src/relay/peerauth.c)."""
+    if os.geteuid() != 0:
+        print("  (not root: no stranger user)")
+        return
+    sys.path.insert(0, os.path.join(REPO, "tests", "security"))
+    import seclib
+    try:
+        u = seclib.make_user("doc")
+        os.chmod(t.base, 0o755)
+        d = os.path.join(t.base, "stranger")
+        os.mkdir(d)
+        os.chown(d, u.uid, u.gid)
+        for kind, where in (("tcp", ""), ("unix", os.path.join(d, "xrdp.sock"))):
+            p = subprocess.Popen(["/usr/bin/python3", "-c", STRANGER, kind, where],
+                                 stdout=subprocess.PIPE, cwd="/", **seclib.as_user(u))
+            try:
+                addr = p.stdout.readline().decode().strip()
+                backend = ("tcp:127.0.0.1:%s" % addr) if kind == "tcp" else "unix:" + addr
+                r = t.doctor("--backend", backend)
+                check(r.lines, "doctor printed nothing: %s" % r.err)
+                r.expect("rdp server", "FAIL", "refused the server at %s" % backend,
+                         "it runs as %s (uid %d)" % (u.name, u.uid))
+                check("md9 would refuse every session" in r.text("rdp server"), r.out)
+                check(r.rc == 1, "exit status %d" % r.rc)
+            finally:
+                p.kill()
+                p.wait()
+    finally:
+        seclib.cleanup()
 
 
 def case_session_redirections(t):
@@ -491,8 +657,33 @@ def case_real_roots(t):
     check(rep.rc != 0, "exit status 0 on a machine that is not Hyper-V")
 
 
-CASES = [case_healthy, case_not_hyperv, case_module_missing, case_not_offered,
-         case_kernel_refuses,
+def case_server_security(t):
+    """The 'rdp security' verdicts, from a server answering like real ones.
+    (Real servers: tests/integration/test_security_matrix.py, test_servers.py.)"""
+    t.rdp.mode = "encrypts"
+    r = t.doctor()
+    r.expect("rdp security", "FAIL", "encrypts:", "encryptionMethod 128BIT",
+             "encryptionLevel HIGH", "crypt_level=none")
+    check(r.rc == 1, "exit status %d with a FAIL" % r.rc)
+    t.rdp.mode = "nla"
+    t.doctor().expect("rdp security", "FAIL", "NLA only:", "HYBRID_REQUIRED_BY_SERVER",
+                      "no credentials", "security_layer=negotiate or tls")
+    t.rdp.mode = "nla_selected"
+    t.doctor("--security", "passthrough").expect(
+        "rdp security", "FAIL", "NLA only:", "selected HYBRID")
+    t.rdp.mode = "ssl_close"
+    t.doctor("--security", "passthrough").expect(
+        "rdp security", "FAIL", "no vmconnect mode:", "setup --security auto")
+    t.rdp.mode = "silent"
+    t.doctor().expect("rdp security", "FAIL", "did not answer within the timeout")
+    t.rdp.mode = "plain"
+    t.doctor("--security", "rdp").expect("rdp security", "ok", "(md9 rdp mode)")
+    check(t.rdp.requests[-1][11:16] == b"\x01\x00\x08\x00\x00",
+          "rdp mode did not ask for RDP: %r" % t.rdp.requests[-1])
+
+
+CASES = [case_stranger, case_healthy, case_server_security, case_not_hyperv,
+         case_module_missing, case_not_offered, case_kernel_refuses,
          case_xrdp_rdp_mode, case_leftover_vsock, case_node_and_daemon,
          case_session_redirections, case_real_roots]
 

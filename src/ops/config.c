@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void md9_config_defaults(struct md9_config *c)
 {
@@ -20,6 +21,7 @@ void md9_config_defaults(struct md9_config *c)
 	c->drain_timeout_ms = 2000;
 	c->relay_budget = 1u << 20;
 	strcpy(c->status_socket, MD9_DEFAULT_STATUS);
+	strcpy(c->status_group, MD9_DEFAULT_STATUS_GROUP);
 }
 
 static int parse_uint(const char *v, unsigned long min, unsigned long max, unsigned long *out)
@@ -27,6 +29,10 @@ static int parse_uint(const char *v, unsigned long min, unsigned long max, unsig
 	char *end;
 	unsigned long x;
 
+	/* Digits only: strtoul alone takes "+7", " 7" and "-1" (as ULONG_MAX - 0). */
+	for (const char *p = v; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
 	errno = 0;
 	x = strtoul(v, &end, 10);
 	if (errno || end == v || *end || x < min || x > max)
@@ -115,6 +121,27 @@ int md9_config_set(struct md9_config *c, const char *key, const char *value, con
 			return -1;
 		}
 		strcpy(c->run_user, value);
+	} else if (strcmp(key, "allow_root") == 0) {
+		if (strcmp(value, "yes") == 0)
+			c->allow_root = true;
+		else if (strcmp(value, "no") == 0 || !*value)
+			c->allow_root = false;
+		else {
+			*why = "allow_root must be yes or no";
+			return -1;
+		}
+	} else if (strcmp(key, "server_user") == 0) {
+		if (strlen(value) >= sizeof(c->server_user)) {
+			*why = "server_user name too long";
+			return -1;
+		}
+		strcpy(c->server_user, value);
+	} else if (strcmp(key, "status_group") == 0) {
+		if (!*value || strlen(value) >= sizeof(c->status_group)) {
+			*why = "status_group must be a group name";
+			return -1;
+		}
+		strcpy(c->status_group, value);
 	} else {
 		*why = "unknown setting";
 		return -1;
@@ -147,17 +174,50 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	return 0;
 }
 
+int md9_config_finish(struct md9_config *c, char *why, size_t cap)
+{
+	const char *w = NULL;
+
+	if (c->tls_pin.set && (c->security == MD9_SEC_RDP || c->security == MD9_SEC_PASSTHROUGH)) {
+		/* The pin can only be checked in a TLS handshake md9 makes. */
+		snprintf(why, cap,
+		         "tls_pin needs TLS to the server, which security = %s never uses "
+		         "(security = tls or auto honour the pin)",
+		         md9_security_name(c->security));
+		return -1;
+	}
+	if (c->backend.family == AF_VSOCK && c->backend.vport >= 1024) {
+		snprintf(why, cap,
+		         "backend %s: any local user may listen on a vsock port above 1023, and "
+		         "a vsock peer has no credentials md9 could check (use a unix: backend, "
+		         "or a vsock port below 1024)",
+		         c->backend.spec);
+		return -1;
+	}
+	if (md9_peer_policy_resolve(c->server_user, &c->peer, &w) < 0) {
+		snprintf(why, cap, "%s: %s", w, c->server_user);
+		return -1;
+	}
+	return md9_backend_resolve(&c->backend, why, cap);
+}
+
 int md9_config_load(struct md9_config *c, const char *path, bool optional)
 {
 	struct load_ctx l = {.path = path};
 	struct md9_config tmp = *c;
 	FILE *f = fopen(path, "r");
+	struct stat st;
 	int rc;
 
 	if (!f) {
 		if (optional && errno == ENOENT)
 			return 0;
 		log_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) < 0 || S_ISDIR(st.st_mode)) {
+		log_err("%s: is a directory, not a configuration file", path);
+		fclose(f);
 		return -1;
 	}
 	l.c = &tmp;

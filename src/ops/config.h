@@ -6,6 +6,7 @@
 #include "adapter.h"
 #include "backend.h"
 #include "log.h"
+#include "peerauth.h"
 #include "tls.h"
 
 #include <stddef.h>
@@ -24,8 +25,14 @@ struct md9_config {
 	unsigned negotiate_timeout_ms;  /* host CR + server CC + TLS, default 30000 */
 	unsigned drain_timeout_ms;      /* flushing to the host after the server closed, default 2000 */
 	size_t relay_budget;            /* bytes per direction per wake-up, default 1 MiB */
-	char run_user[64];              /* started as root: drop to this user after binding ("" = md9 if it exists, "root" = stay) */
+	char run_user[64];     /* started as root: drop to this user after binding ("" = md9) */
+	bool allow_root;       /* allow_root = yes: md9 may keep running as root */
+	char server_user[64];  /* who may serve the backend ("" = xrdp if it exists) */
+	char status_group[64]; /* group that may use the status socket, default md9-status */
+	struct md9_peer_policy peer; /* server_user, resolved by md9_config_finish */
 };
+
+#define MD9_DEFAULT_STATUS_GROUP "md9-status"
 
 void md9_config_defaults(struct md9_config *c);
 /* Parse an INI file over c. 0, or -1 after logging "FILE:LINE: reason".
@@ -33,5 +40,10 @@ void md9_config_defaults(struct md9_config *c);
 int md9_config_load(struct md9_config *c, const char *path, bool optional);
 /* One "key = value" setting (same keys as the file, used by flags too). */
 int md9_config_set(struct md9_config *c, const char *key, const char *value, const char **why);
+/* After the file and the flags: refuse combinations that contradict each
+ * other (tls_pin with a mode that never uses TLS, a vsock port any user can
+ * bind), resolve server_user and look the tcp backend's host up (blocking:
+ * never called from the event loop). 0, or -1 with a one-line reason. */
+int md9_config_finish(struct md9_config *c, char *why, size_t cap);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "mcs.h"
+#include "peerauth.h"
 #include "relay.h"
 #include "tls.h"
 #include "tpkt.h"
@@ -91,10 +92,44 @@ static int flush_host(struct session *s)
 	return 1;
 }
 
-static void queue_host(struct session *s, const uint8_t *p, size_t n)
+/* Queue bytes for the host. <0: they do not fit (the session ends). */
+static int queue_host(struct session *s, const uint8_t *p, size_t n)
 {
+	if (n > SESSION_NEGO_BUF - s->q_host_len)
+		return end(s, "internal error: more than %d bytes queued for the host",
+		           SESSION_NEGO_BUF);
 	memcpy(s->q_host + s->q_host_len, p, n);
 	s->q_host_len += n;
+	return 0;
+}
+
+/* The server's Connection Confirm as the host gets it (adapter_cc_for_host),
+ * then the server's bytes after it, if any. */
+static int queue_cc(struct session *s, size_t cc_len, size_t upto)
+{
+	uint8_t cc[X224_CR_MAX_LEN];
+	size_t n = 0;
+	const char *why = NULL;
+
+	if (adapter_cc_for_host(&s->adapter, s->sbuf, cc_len, cc, sizeof(cc), &n, &why) < 0)
+		return end(s, "cannot pass the Connection Confirm on: %s", why);
+	if (n != cc_len)
+		log_debug("session %llu: the host sent no RDP_NEG_REQ: passing the Connection "
+		          "Confirm on without rdpNegData",
+		          (unsigned long long)s->id);
+	if (queue_host(s, cc, n) < 0)
+		return -1;
+	return queue_host(s, s->sbuf + cc_len, upto - cc_len);
+}
+
+/* One line naming what cannot work and its fix (adapter.h). */
+static void log_cause(struct session *s, const char *why, const char *suffix)
+{
+	if (s->adapter.fix)
+		log_warn("session %llu: %s%s; fix: %s", (unsigned long long)s->id, why, suffix,
+		         s->adapter.fix);
+	else
+		log_warn("session %llu: %s%s", (unsigned long long)s->id, why, suffix);
 }
 
 /* ---- server side (socket) ---- */
@@ -127,6 +162,8 @@ static int connect_server(struct session *s)
 			   strerror(-fd));
 	s->sock = fd;
 	s->state = SS_CONNECT;
+	s->connected = s->auth_wait = false;
+	s->auth_delay_ms = 0;
 	return ev_set(s->d->loop, &s->sock_h, fd, EPOLLOUT, s->sock_h.fn, s);
 }
 
@@ -157,6 +194,43 @@ static void drop_server(struct session *s)
 		close(s->sock);
 	s->server = NULL;
 	s->sock = -1;
+}
+
+/* ---- who the server is ---- */
+
+/* Nothing tells md9 when a tcp server accept()s: look again after 1 ms,
+ * doubling up to this, until the negotiation timeout ends the session. */
+#define AUTH_RETRY_MAX_MS 64
+
+/* 1: an allowed user serves this connection; 0: not known yet (timer armed);
+ * <0: refused, the session ends before a byte of the host's reached it. */
+static int auth_server(struct session *s)
+{
+	char why[400];
+	uid_t uid;
+	int rc = md9_peerauth_check(s->sock, &s->d->cfg.backend, &s->d->cfg.peer, &uid, why,
+	                            sizeof(why));
+
+	if (rc == MD9_PEERAUTH_OK) {
+		log_debug("session %llu: the server runs as uid %d: allowed",
+		          (unsigned long long)s->id, uid == (uid_t)-1 ? -1 : (int)uid);
+		return 1;
+	}
+	if (rc == MD9_PEERAUTH_PENDING) {
+		struct itimerspec its = {0};
+
+		s->auth_delay_ms = s->auth_delay_ms ? s->auth_delay_ms * 2 : 1;
+		if (s->auth_delay_ms > AUTH_RETRY_MAX_MS)
+			s->auth_delay_ms = AUTH_RETRY_MAX_MS;
+		its.it_value.tv_nsec = (long)s->auth_delay_ms * 1000000;
+		timerfd_settime(s->authfd, 0, &its, NULL);
+		s->auth_wait = true;
+		return 0;
+	}
+	if (rc == MD9_PEERAUTH_GONE)
+		return end(s, "%s", why); /* nothing was sent; nobody to refuse */
+	log_warn("session %llu: %s; ending the session", (unsigned long long)s->id, why);
+	return end(s, "the server was refused: it does not run as an allowed user");
 }
 
 /* ---- negotiation ---- */
@@ -244,37 +318,40 @@ static int take_cc(struct session *s)
 		s->q_server_off = 0;
 		return connect_server(s) < 0 ? -1 : 1;
 	case ADAPTER_REFUSED:
-		log_warn("session %llu: the server refused %s: %s; passing its answer to the host",
-		         (unsigned long long)s->id, x224_protocol_name(s->adapter.asked),
-		         x224_failure_name(cc.failure_code));
-		queue_host(s, s->sbuf, cc.pdu_len);
+		log_cause(s, why, "; passing its answer to the host");
+		if (queue_host(s, s->sbuf, cc.pdu_len) < 0)
+			return -1;
 		s->refused = true;
-		snprintf(s->reason_buf, sizeof(s->reason_buf), "the server refused %s: %s",
-		         x224_protocol_name(s->adapter.asked), x224_failure_name(cc.failure_code));
-		s->send_eof = true;
+		snprintf(s->reason_buf, sizeof(s->reason_buf), "%s", why);
+		s->send_eof = true; /* an orderly end: the server answered, then closes */
 		s->state = SS_DRAIN;
 		arm_timer(s, s->d->cfg.drain_timeout_ms);
 		return 1;
 	case ADAPTER_FAIL:
-		log_choice(s);
+		if (!cc.has_neg || cc.neg_type != X224_TYPE_RDP_NEG_FAILURE)
+			log_choice(s);
+		log_cause(s, why, "");
 		return end(s, "%s", why);
 	case ADAPTER_TLS:
 		if (s->slen != cc.pdu_len)
 			return end(s, "the server sent data after its Connection Confirm before TLS");
 		log_choice(s);
-		queue_host(s, s->sbuf, cc.pdu_len);
+		if (queue_cc(s, cc.pdu_len, cc.pdu_len) < 0)
+			return -1;
 		s->state = SS_TLS;
 		return start_relay_stream(s, true) < 0 ? -1 : 1;
 	case ADAPTER_PLAIN:
 		log_choice(s);
 		if (s->adapter.mode == MD9_SEC_PASSTHROUGH && s->adapter.selected != X224_PROTOCOL_RDP)
-			log_warn("session %llu: passthrough: the server selected %s; the host "
-			         "sends plaintext, so this only works if the server runs in "
-			         "vmconnect mode (xrdp vmconnect=true, FreeRDP /vmconnect)",
-			         (unsigned long long)s->id,
-			         x224_protocol_name(s->adapter.selected));
-		/* The CC and anything after it go to the host unchanged. */
-		queue_host(s, s->sbuf, s->slen);
+			log_debug("session %llu: passthrough: the server selected %s; the host "
+			          "sends plaintext, so this only works if the server runs in "
+			          "vmconnect mode (xrdp vmconnect=true)",
+			          (unsigned long long)s->id,
+			          x224_protocol_name(s->adapter.selected));
+		/* The CC and anything after it go to the host. */
+		if (queue_cc(s, cc.pdu_len, s->slen) < 0)
+			return -1;
+		s->slen = 0;
 		s->state = SS_WAIT_MCS;
 		return start_relay_stream(s, false) < 0 ? -1 : 1;
 	}
@@ -310,6 +387,74 @@ static int take_connect_initial(struct session *s)
 	s->q_server_len = s->hlen;
 	s->q_server_off = 0;
 	s->hlen = 0;
+	s->slen = 0;
+	s->state = SS_WAIT_RESP;
+	return 1;
+}
+
+/* The server's answer to the Connect-Initial, read whole before the host
+ * sees any of it: a Connect-Response md9 can relay (adapter_on_server_pdu),
+ * then the relay starts with it. */
+static int take_connect_response(struct session *s)
+{
+	const char *why = NULL;
+	size_t pdu = 0;
+	int rc;
+
+	if (s->q_host_len)
+		return 0; /* the host's ring is full; its signal brings us back */
+	if (s->q_server_len) {
+		rc = flush_server(s);
+		if (rc <= 0)
+			return rc;
+	}
+	for (;;) {
+		rc = tpkt_pdu_length(s->sbuf, s->slen, &pdu, &why);
+		if (rc < 0) {
+			why = adapter_no_connect_response(&s->adapter);
+			log_cause(s, why, " (its answer is not a TPKT)");
+			return end(s, "%s", why);
+		}
+		if (rc == 1 && s->slen >= pdu)
+			break;
+		struct iovec iov = {s->sbuf + s->slen, SESSION_NEGO_BUF - s->slen};
+		ssize_t n = s->server->ops->readv(s->server, &iov, 1);
+		if (n == -EAGAIN)
+			return 0;
+		if (n <= 0) {
+			why = adapter_no_connect_response(&s->adapter);
+			log_cause(s, why, "");
+			if (s->slen && queue_host(s, s->sbuf, s->slen) < 0)
+				return -1;
+			s->slen = 0;
+			snprintf(s->reason_buf, sizeof(s->reason_buf), "%s", why);
+			s->state = SS_DRAIN;
+			arm_timer(s, s->d->cfg.drain_timeout_ms);
+			return 1;
+		}
+		s->slen += (size_t)n;
+	}
+	switch (adapter_on_server_pdu(&s->adapter, s->sbuf, pdu, &why)) {
+	case ADAPTER_PLAIN:
+		break;
+	case ADAPTER_REFUSED:
+		/* Not a Connect-Response: what the server said goes to the host,
+		 * then the session ends. */
+		log_cause(s, why, "");
+		if (queue_host(s, s->sbuf, s->slen) < 0)
+			return -1;
+		s->slen = 0;
+		snprintf(s->reason_buf, sizeof(s->reason_buf), "%s", why);
+		s->state = SS_DRAIN;
+		arm_timer(s, s->d->cfg.drain_timeout_ms);
+		return 1;
+	default:
+		log_cause(s, why, "");
+		return end(s, "%s", why);
+	}
+	if (queue_host(s, s->sbuf, s->slen) < 0)
+		return -1;
+	s->slen = 0;
 	s->state = SS_RELAY;
 	disarm_timer(s);
 	log_info("session %llu: relaying", (unsigned long long)s->id);
@@ -450,13 +595,24 @@ static int step(struct session *s)
 		rc = take_cr(s);
 		if (rc < 0)
 			return -1;
-		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		if (!s->connected) {
+			if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+				return rc > 0 && !s->cr_len ? 1 : progress;
+			s->last_sock_events = 0;
+			rc = md9_backend_connected(s->sock);
+			if (rc < 0)
+				return end(s, "cannot connect to the server %s: %s",
+				           s->d->cfg.backend.spec, strerror(-rc));
+			s->connected = true;
+		} else if (ev & (EPOLLERR | EPOLLHUP)) {
+			return end(s, "the server closed the connection before md9 could check "
+			              "who it is");
+		}
+		if (s->auth_wait)
 			return rc > 0 && !s->cr_len ? 1 : progress;
-		s->last_sock_events = 0;
-		rc = md9_backend_connected(s->sock);
-		if (rc < 0)
-			return end(s, "cannot connect to the server %s: %s", s->d->cfg.backend.spec,
-				   strerror(-rc));
+		rc = auth_server(s);
+		if (rc <= 0)
+			return rc < 0 ? -1 : progress;
 		s->state = SS_NEGOTIATE;
 		return 1;
 	case SS_NEGOTIATE:
@@ -496,6 +652,9 @@ static int step(struct session *s)
 	case SS_WAIT_MCS:
 		rc = take_connect_initial(s);
 		return rc < 0 ? -1 : rc > 0 ? 1 : progress;
+	case SS_WAIT_RESP:
+		rc = take_connect_response(s);
+		return rc < 0 ? -1 : rc > 0 ? 1 : progress;
 	case SS_RELAY: {
 		int a = relay_h2s(s);
 		if (a < 0)
@@ -533,12 +692,18 @@ static uint32_t sock_events(const struct session *s)
 
 	switch (s->state) {
 	case SS_CONNECT:
-		return EPOLLOUT;
+		/* Connected and waiting to learn who the server is: nothing to
+		 * write (ERR/HUP are reported anyway). */
+		return s->connected ? 0 : EPOLLOUT;
 	case SS_NEGOTIATE:
 		return s->cr_len && !s->q_server_len ? EPOLLIN : s->server_writable_wait ? EPOLLOUT : 0;
 	case SS_TLS:
 		return s->server->ops->events_for(s->server, false, false);
 	case SS_WAIT_MCS:
+		want_write = s->server_writable_wait;
+		break;
+	case SS_WAIT_RESP:
+		want_read = s->q_host_len == 0;
 		want_write = s->server_writable_wait;
 		break;
 	case SS_RELAY:
@@ -562,6 +727,10 @@ static void session_free(struct session *s)
 		ev_del(d->loop, &s->timer_h);
 	if (s->timerfd >= 0)
 		close(s->timerfd);
+	if (s->auth_h.active)
+		ev_del(d->loop, &s->auth_h);
+	if (s->authfd >= 0)
+		close(s->authfd);
 	if (s->ch)
 		s->ch->tp->ops->close(s->ch);
 	daemon_session_gone(d, s);
@@ -673,6 +842,17 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 	session_run(s);
 }
 
+static void on_auth_timer(struct ev_handler *h, uint32_t events)
+{
+	struct session *s = h->arg;
+	uint64_t n;
+
+	if (read(s->authfd, &n, sizeof(n)) < 0)
+		return;
+	s->auth_wait = false;
+	session_run(s);
+}
+
 static void on_timer(struct ev_handler *h, uint32_t events)
 {
 	struct session *s = h->arg;
@@ -690,6 +870,7 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 		    [SS_NEGOTIATE] = "the X.224 negotiation",
 		    [SS_TLS] = "the TLS handshake with the server",
 		    [SS_WAIT_MCS] = "the host's MCS Connect-Initial",
+		    [SS_WAIT_RESP] = "the server's MCS Connect-Response",
 		};
 		snprintf(s->reason_buf, sizeof(s->reason_buf), "timed out waiting for %s",
 			 what[s->state]);
@@ -712,6 +893,7 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 	s->ch = ch;
 	s->sock = -1;
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	s->authfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	s->hbuf = malloc(SESSION_NEGO_BUF);
 	s->sbuf = malloc(SESSION_NEGO_BUF);
 	s->q_server = malloc(Q_SERVER_CAP);
@@ -721,15 +903,17 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 	pipe_rx_init(&s->in, &ch->rx);
 	pipe_tx_init(&s->out, &ch->tx);
 	adapter_init(&s->adapter, d->cfg.security);
+	s->adapter.require_tls = d->cfg.tls_pin.set;
 	s->next = d->sessions;
 	d->sessions = s;
 	d->nsessions++;
 	s->sock_h.fn = on_socket;
 	log_info("session %llu: opened on data channel %s (server %s, security %s)",
 		 (unsigned long long)s->id, g, d->cfg.backend.spec, md9_security_name(d->cfg.security));
-	if (s->timerfd < 0 || !s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
+	if (s->timerfd < 0 || s->authfd < 0 || !s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
 	    ev_set_first(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0 ||
-	    ev_set(d->loop, &s->timer_h, s->timerfd, EPOLLIN, on_timer, s) < 0) {
+	    ev_set(d->loop, &s->timer_h, s->timerfd, EPOLLIN, on_timer, s) < 0 ||
+	    ev_set(d->loop, &s->auth_h, s->authfd, EPOLLIN, on_auth_timer, s) < 0) {
 		session_close(s, "cannot allocate session resources");
 		return -1;
 	}

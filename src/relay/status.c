@@ -22,7 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATUS_GROUP "md9"
+/* What `md9 status` shows of a session's byte counters: rounded down to
+ * STATUS_COUNTER_UNIT and taken at most every STATUS_COUNTER_PERIOD_S. A
+ * keystroke moves tens of bytes each way; exact counters polled by a member
+ * of the status group would show the rhythm of the typing (the password
+ * first). At this grain they show how much a session moved, not when. The
+ * exact totals go to the log (root's) when the session ends. */
+#define STATUS_COUNTER_UNIT     65536u
+#define STATUS_COUNTER_PERIOD_S 4
 
 /* ---- a bounded string builder ---- */
 
@@ -201,6 +208,8 @@ static const char *session_state_name(enum session_state s)
 		return "tls-handshake";
 	case SS_WAIT_MCS:
 		return "waiting-for-mcs";
+	case SS_WAIT_RESP:
+		return "waiting-for-mcs-response";
 	case SS_RELAY:
 		return "relaying";
 	case SS_DRAIN:
@@ -212,14 +221,28 @@ static const char *session_state_name(enum session_state s)
 /* The server's choice is known once its Connection Confirm was accepted. */
 static bool selected_known(const struct session *s)
 {
-	return s->state == SS_TLS || s->state == SS_WAIT_MCS || s->state == SS_RELAY ||
-	       (s->state == SS_DRAIN && !s->refused);
+	return s->state == SS_TLS || s->state == SS_WAIT_MCS || s->state == SS_WAIT_RESP ||
+	       s->state == SS_RELAY || (s->state == SS_DRAIN && !s->refused);
 }
 
 static double age_of(const struct session *s, const struct timespec *now)
 {
 	return (double)(now->tv_sec - s->started.tv_sec) +
 	       (double)(now->tv_nsec - s->started.tv_nsec) / 1e9;
+}
+
+/* The session's counters as status shows them (see STATUS_COUNTER_UNIT). */
+static void shown_counters(struct session *s, const struct timespec *now, uint64_t *h2s,
+                           uint64_t *s2h)
+{
+	if ((s->shown_at.tv_sec == 0 && s->shown_at.tv_nsec == 0) ||
+	    now->tv_sec - s->shown_at.tv_sec >= STATUS_COUNTER_PERIOD_S) {
+		s->shown_h2s = s->bytes_h2s / STATUS_COUNTER_UNIT * STATUS_COUNTER_UNIT;
+		s->shown_s2h = s->bytes_s2h / STATUS_COUNTER_UNIT * STATUS_COUNTER_UNIT;
+		s->shown_at = *now;
+	}
+	*h2s = s->shown_h2s;
+	*s2h = s->shown_s2h;
 }
 
 static void format_text(struct sbuf *b, const struct daemon *d, double uptime)
@@ -246,13 +269,16 @@ static void format_text(struct sbuf *b, const struct daemon *d, double uptime)
 	sb_printf(b, "\n");
 	sb_printf(b, "sessions: %u open, %llu since start, max %u\n", d->nsessions,
 	          (unsigned long long)d->sessions_total, d->cfg.max_sessions);
-	for (const struct session *s = d->sessions; s; s = s->next) {
+	for (struct session *s = d->sessions; s; s = s->next) {
+		uint64_t h2s, s2h;
+
+		shown_counters(s, &now, &h2s, &s2h);
 		sb_printf(b,
-		          "  session %llu: channel %s, %s, age %.1f s, %llu bytes host->server, "
-		          "%llu bytes server->host, mode %s, server selected %s\n",
+		          "  session %llu: channel %s, %s, age %.0f s, %llu KiB host->server, "
+		          "%llu KiB server->host, mode %s, server selected %s\n",
 		          (unsigned long long)s->id, md9_guid_format(&s->ch->instance, g),
 		          session_state_name(s->state), age_of(s, &now),
-		          (unsigned long long)s->bytes_h2s, (unsigned long long)s->bytes_s2h,
+		          (unsigned long long)(h2s / 1024), (unsigned long long)(s2h / 1024),
 		          md9_security_name(s->adapter.mode),
 		          selected_known(s) ? x224_protocol_name(s->adapter.selected)
 		                            : (s->refused ? "nothing (refused)" : "(not yet)"));
@@ -285,17 +311,19 @@ static void format_json(struct sbuf *b, const struct daemon *d, double uptime)
 	sb_printf(
 	    b, "},\"sessions_open\":%u,\"sessions_total\":%llu,\"max_sessions\":%u,\"sessions\":[",
 	    d->nsessions, (unsigned long long)d->sessions_total, d->cfg.max_sessions);
-	for (const struct session *s = d->sessions; s; s = s->next) {
+	for (struct session *s = d->sessions; s; s = s->next) {
+		uint64_t h2s, s2h;
+
+		shown_counters(s, &now, &h2s, &s2h);
 		sb_printf(b, "%s{\"id\":%llu,\"instance\":", first ? "" : ",",
 		          (unsigned long long)s->id);
 		sb_json(b, md9_guid_format(&s->ch->instance, g));
 		sb_printf(b, ",\"state\":");
 		sb_json(b, session_state_name(s->state));
 		sb_printf(b,
-		          ",\"age_s\":%.3f,\"bytes_host_to_server\":%llu,"
+		          ",\"age_s\":%.0f,\"bytes_host_to_server\":%llu,"
 		          "\"bytes_server_to_host\":%llu,\"mode\":",
-		          age_of(s, &now), (unsigned long long)s->bytes_h2s,
-		          (unsigned long long)s->bytes_s2h);
+		          age_of(s, &now), (unsigned long long)h2s, (unsigned long long)s2h);
 		sb_json(b, md9_security_name(s->adapter.mode));
 		sb_printf(b, ",\"selected_protocol\":");
 		if (selected_known(s))
@@ -602,11 +630,18 @@ struct md9_status *md9_status_start(struct daemon *d, const char *path)
 	umask(old);
 	if (rc < 0)
 		goto fail;
-	/* Group md9 when it exists: its members may ask. A process not in the
-	 * group cannot give the socket to it; the file keeps our group then. */
-	gr = getgrnam(STATUS_GROUP);
-	if (gr && gr->gr_gid != getegid() && chown(path, (uid_t)-1, gr->gr_gid) < 0)
-		log_debug("status socket %s: chgrp %s: %s", path, STATUS_GROUP, strerror(errno));
+	/* The status group (md9-status) when it exists: its members may ask,
+	 * and nothing else (the channels' device nodes are md9's alone). A
+	 * process not in the group cannot give the socket to it; the file
+	 * keeps md9's own group then. */
+	gr = getgrnam(d->cfg.status_group);
+	if (!gr)
+		log_info("status socket %s: no group %s: only root and md9's user may ask", path,
+		         d->cfg.status_group);
+	else if (gr->gr_gid != getegid() && chown(path, (uid_t)-1, gr->gr_gid) < 0)
+		log_warn("status socket %s: cannot give it to group %s (%s): only root and md9's "
+		         "user may ask",
+		         path, d->cfg.status_group, strerror(errno));
 	chmod(path, 0660);
 	if (listen(st->lfd, STATUS_MAX_CLIENTS) < 0)
 		goto fail_unlink;

@@ -47,6 +47,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 
 import rdp_probe  # noqa: E402
+import shadow_fixture  # noqa: E402
 import xrdp_fixture  # noqa: E402
 
 SKIP = 77
@@ -242,6 +243,13 @@ class Hostsim:
         self.log.join()
 
 
+# Which user md9 runs as is the test's choice, never the machine's (a system
+# user md9 may exist or not): started as root, md9 would drop to user md9 or
+# refuse to run. These tests are about the data path, so as root they keep
+# md9 root explicitly; tests/security/ runs it as real unprivileged users.
+RUN_AS = "user = root\nallow_root = yes\n" if os.geteuid() == 0 else ""
+
+
 class Md9:
     def __init__(self, tmp, hostsim, backend, security, extra=(),
                  wait_ready=True):
@@ -250,7 +258,7 @@ class Md9:
             # A private (empty) configuration: /etc/md9/md9.conf must not
             # leak into the test.
             with open(self.conf, "w") as f:
-                f.write("[md9]\n")
+                f.write("[md9]\n" + RUN_AS)
         if isinstance(backend, int):
             backend = "tcp:%s:%d" % (LOOPBACK, backend)
         self.backend = backend
@@ -349,6 +357,7 @@ class Harness:
         self.md9s = []
         self.hostsims = []
         self.xrdps = []
+        self.shadows = []
         self.notes = []
 
     # ---- things a case starts -------------------------------------------
@@ -364,6 +373,21 @@ class Harness:
                               % (security_layer, e))
         return fx
 
+    def shadow(self, sec=None):
+        """FreeRDP's shadow server (tests/fixtures/shadow_fixture.py) with
+        /sec:SEC (None: all protocols), on its own Xvfb, 127.0.0.1."""
+        if not shutil.which(shadow_fixture.SHADOW):
+            raise Skip("%s is not installed (freerdp2-shadow-x11)"
+                       % shadow_fixture.SHADOW)
+        fx = shadow_fixture.ShadowServer(sec=sec, startup_timeout=STARTUP_TIMEOUT)
+        self.shadows.append(fx)
+        try:
+            fx.start()
+        except shadow_fixture.FixtureError as e:
+            raise TestFailure("the shadow server (sec %s) did not start: %s"
+                              % (sec or "all", e))
+        return fx
+
     def hostsim(self, *args, commands=False):
         hs = Hostsim(self.tmp, args, commands)
         self.hostsims.append(hs)
@@ -375,9 +399,36 @@ class Harness:
         self.md9s.append(m)
         return m
 
-    def stack(self, security_layer="negotiate", security="auto"):
+    def doctor(self, backend, security, timeout=PROBE_TIMEOUT):
+        """``md9 doctor`` against backend (a port or a spec) in mode
+        security, on empty fake roots (only the server matters here);
+        returns (verdict, text) of its 'rdp security' line."""
+        if isinstance(backend, int):
+            backend = "tcp:%s:%d" % (LOOPBACK, backend)
+        roots = os.path.join(self.tmp, "doctor-roots")
+        os.makedirs(roots, exist_ok=True)
+        conf = os.path.join(self.tmp, "doctor.conf")
+        with open(conf, "w") as f:
+            f.write("[md9]\n")
+        argv = [_find_binary("MD9_BIN", "md9"), "doctor", "--config", conf,
+                "--backend", backend, "--security", security,
+                "--timeout", str(int(timeout * 1000))]
+        for r in ("sys", "proc", "etc", "dev", "run", "lib"):
+            argv += ["--root-" + r, roots]
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             timeout=timeout + 10, env=_child_env())
+        text = out.stdout.decode(errors="replace")
+        m = re.search(r"^(ok|warn|FAIL)\s+rdp security\s+(.*)$", text, re.M)
+        check(m is not None, "md9 doctor printed no 'rdp security' line:\n%s%s"
+              % (text, out.stderr.decode(errors="replace")))
+        check(out.returncode == 1, "md9 doctor exited %d on fake roots (expected "
+              "1: they are no Hyper-V guest)" % out.returncode)
+        self.notes.append("doctor: %s  rdp security  %s" % (m.group(1), m.group(2)))
+        return m.group(1), m.group(2)
+
+    def stack(self, security_layer="negotiate", security="auto", crypt_level=None):
         """xrdp + hostsim (raw front end) + md9, ready for probes."""
-        x = self.xrdp(security_layer)
+        x = self.xrdp(security_layer, crypt_level=crypt_level)
         hs = self.hostsim()
         m = self.md9(hs, x.port, security)
         return x, hs, m
@@ -442,6 +493,11 @@ class Harness:
                 fx.stop()
             except Exception as e:  # keep cleaning up
                 print("cleanup: xrdp stop failed: %s" % e, file=sys.stderr)
+        for fx in self.shadows:
+            try:
+                fx.stop()
+            except Exception as e:  # keep cleaning up
+                print("cleanup: shadow stop failed: %s" % e, file=sys.stderr)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def dump(self, out=sys.stderr):
@@ -461,6 +517,9 @@ class Harness:
             section("xrdp #%d (security_layer=%s, port %s)" % (
                 i + 1, fx.security_layer, fx.port),
                 fx.read_log().splitlines(), 40)
+        for i, fx in enumerate(self.shadows):
+            section("freerdp-shadow-cli #%d (sec %s, port %s)" % (
+                i + 1, fx.sec or "all", fx.port), fx.read_log().splitlines(), 40)
 
 
 def _prerequisites():
@@ -489,6 +548,9 @@ def run_case(name, fn):
         fn(h)
         h.finish()
         status = 0
+    except Skip as e:
+        print("SKIP %s: %s" % (name, e))
+        status = SKIP
     except TestFailure as e:
         print("FAIL %s: %s" % (name, e), file=sys.stderr)
         h.dump()
