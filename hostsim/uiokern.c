@@ -264,9 +264,23 @@ static void dev_probe(struct ukdev *d)
 		dev_udev(d);
 }
 
+/* Wake every reader for good: the kernel's end of each open file goes,
+ * with md9's PIN unread, so md9's fd reports EPOLLERR|EPOLLHUP|EPOLLIN
+ * (uioproto.h). */
+static void close_files(struct ukdev *d)
+{
+	while (d->files) {
+		struct ukfile *f = d->files;
+		d->files = f->next;
+		file_free(f);
+	}
+}
+
 /* hv_uio_remove (through vmbus_device_unregister): the uio device goes
  * (idev->info = NULL), then vmbus_free_ring frees the ring pages, whatever
- * user space still maps (K4). */
+ * user space still maps (K4). The emulator changes that state before it
+ * wakes the readers, so what md9 finds once woken does not depend on how
+ * fast it is. */
 static void dev_unbind(struct ukdev *d)
 {
 	struct uiokern *k = d->k;
@@ -281,6 +295,9 @@ static void dev_unbind(struct ukdev *d)
 		log_info("hostsim uio: ring pages of uio%d freed (K4)%s", d->minor,
 		         d->refcnt ? " while an open file maps them" : "");
 	}
+	/* The readers were woken before (hv_uio_rescind's uio_event_notify
+	 * comes before the unregistration); they find this state. */
+	close_files(d);
 	uiotree_unbind(&k->tree, d->name, d->minor);
 	k->minor_used[d->minor] = false;
 	log_info("hostsim uio: uio%d removed", d->minor);
@@ -291,11 +308,7 @@ static void dev_free(struct ukdev *d)
 {
 	struct uiokern *k = d->k;
 
-	while (d->files) {
-		struct ukfile *f = d->files;
-		d->files = f->next;
-		file_free(f);
-	}
+	close_files(d);
 	if (d->irq.active)
 		ev_del(k->loop, &d->irq);
 	if (d->state)
@@ -420,11 +433,7 @@ static void bus_gone(void *arg, struct simdev *sd)
 	 * the error (kernel side of each file closed, uioproto.h). md9's
 	 * close of them is not seen any more: the count goes with them. */
 	d->dead = true;
-	while (d->files) {
-		struct ukfile *f = d->files;
-		d->files = f->next;
-		file_free(f);
-	}
+	close_files(d);
 	d->refcnt = 0;
 	log_info("hostsim uio: %s rescinded; uio%d stays registered, dead (kernel %s)", d->name,
 	         d->minor, k->o.profile->name);

@@ -37,14 +37,15 @@
  * Freed ring pages (K4, 6.11+): when the kernel's hv_uio_remove freed the
  * ring (state page: ring_freed), the ring memory is truncated to nothing
  * here, so every access to md9's old mapping of map 0 faults (SIGBUS) and
- * the test fails loudly. It is done at the first moment md9 can know of the
- * rescind: when an epoll_wait, epoll_pwait(2), poll or ppoll returns (md9's
- * event loop wakes up, whichever fd woke it: the uio fd's EPOLLERR, the
- * inotify watch on the vanishing sysfs directory, ...), or when read() or
- * write() on the fd fail. Not earlier: md9 may be copying into the ring at
- * the instant the host rescinds, a window no user-space driver can close
- * (the kernel's own bug, fixed by page-counted mappings); every access after
- * md9 was woken is md9's bug and is caught.
+ * the test fails loudly. It is done the moment the rescind is delivered to
+ * md9 on that fd: an epoll_wait, epoll_pwait(2), poll or ppoll returns it
+ * with EPOLLERR/EPOLLHUP (epoll_ctl registrations are recorded to know
+ * which returned event is the fd's), or read() or write() on it fail. Not
+ * earlier: md9 may be copying into the ring at the instant the host
+ * rescinds, or be woken by something else before it could know, a window
+ * no user-space driver can close (the kernel's own bug, fixed by
+ * page-counted mappings); every access after the fd told md9 is md9's bug
+ * and is caught.
  *
  * Everything else passes through untouched; without $MD9_UIO_KERNEL the
  * library does nothing at all. It is built without sanitizers so that it can
@@ -101,6 +102,12 @@ struct efile {
 	struct stat st; /* the node's, for fstat */
 	int32_t event;
 	bool poisoned; /* the freed ring was made to fault (K4) */
+	/* epoll sets the fd is in: (epfd, the caller's data). */
+	struct {
+		int epfd;
+		uint64_t data;
+	} reg[4];
+	int nreg;
 	struct emap maps[MAX_MAPS];
 	int nmaps;
 };
@@ -114,6 +121,7 @@ static struct {
 	void *(*mmap)(void *, size_t, int, int, int, off_t);
 	int (*munmap)(void *, size_t);
 	int (*fstat)(int, struct stat *);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
 	int (*epoll_wait)(int, struct epoll_event *, int, int);
 	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
 	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
@@ -164,6 +172,8 @@ static void resolve(void)
 	real.mmap = (void *(*)(void *, size_t, int, int, int, off_t))dlsym(RTLD_NEXT, "mmap");
 	real.munmap = (int (*)(void *, size_t))dlsym(RTLD_NEXT, "munmap");
 	real.fstat = (int (*)(int, struct stat *))dlsym(RTLD_NEXT, "fstat");
+	real.epoll_ctl =
+	    (int (*)(int, int, int, struct epoll_event *))dlsym(RTLD_NEXT, "epoll_ctl");
 	real.epoll_wait =
 	    (int (*)(int, struct epoll_event *, int, int))dlsym(RTLD_NEXT, "epoll_wait");
 	real.epoll_pwait = (int (*)(int, struct epoll_event *, int, int, const sigset_t *))dlsym(
@@ -341,17 +351,49 @@ static void poison(struct efile *f)
 		    f->minor);
 }
 
-/* md9 may know of every rescind so far: poison what was freed. */
-static void deliver(void)
+/* epoll_wait returned these events from epfd: poison the files whose
+ * error or hang-up is among them. */
+static void deliver_epoll(int epfd, const struct epoll_event *ev, int n)
 {
 	int e = errno;
 
-	if (__atomic_load_n(&nfiles, __ATOMIC_SEQ_CST) == 0)
+	if (n <= 0 || __atomic_load_n(&nfiles, __ATOMIC_SEQ_CST) == 0)
 		return;
 	pthread_mutex_lock(&lock);
-	for (int i = 0; i < MAX_FILES; i++)
-		if (files[i].used)
-			poison(&files[i]);
+	for (int k = 0; k < n; k++) {
+		if (!(ev[k].events & (EPOLLERR | EPOLLHUP)))
+			continue;
+		for (int i = 0; i < MAX_FILES; i++) {
+			struct efile *f = &files[i];
+
+			if (!f->used || f->kind != KIND_UIO)
+				continue;
+			for (int r = 0; r < f->nreg; r++)
+				if (f->reg[r].epfd == epfd && f->reg[r].data == ev[k].data.u64)
+					poison(f);
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	errno = e;
+}
+
+/* poll returned these: the same for the files it names. */
+static void deliver_poll(const struct pollfd *fds, nfds_t n, int r)
+{
+	int e = errno;
+
+	if (r <= 0 || __atomic_load_n(&nfiles, __ATOMIC_SEQ_CST) == 0)
+		return;
+	pthread_mutex_lock(&lock);
+	for (nfds_t k = 0; k < n; k++) {
+		struct efile *f;
+
+		if (!(fds[k].revents & (POLLERR | POLLHUP)))
+			continue;
+		f = find(fds[k].fd);
+		if (f)
+			poison(f);
+	}
 	pthread_mutex_unlock(&lock);
 	errno = e;
 }
@@ -863,10 +905,35 @@ EXPORT int fstat64(int fd, struct stat64 *st)
 	return fstat(fd, (struct stat *)st);
 }
 
-/* ---- md9's event loop wakes up: the moment it can know (K4) ---- */
+/* ---- the fd reports the rescind: the moment md9 knows (K4) ---- */
 
 int epoll_pwait2(int epfd, struct epoll_event *ev, int n, const struct timespec *t,
                  const sigset_t *mask);
+
+/* Record which epoll sets a uio fd is in, with the data md9 gave. */
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct efile *f;
+	int r;
+
+	init();
+	r = real.epoll_ctl(epfd, op, fd, ev);
+	if (r < 0)
+		return r;
+	f = lookup(fd);
+	if (!f)
+		return r;
+	for (int i = 0; i < f->nreg; i++)
+		if (f->reg[i].epfd == epfd)
+			f->reg[i--] = f->reg[--f->nreg];
+	if (op != EPOLL_CTL_DEL && ev && f->nreg < (int)(sizeof(f->reg) / sizeof(f->reg[0]))) {
+		f->reg[f->nreg].epfd = epfd;
+		f->reg[f->nreg].data = ev->data.u64;
+		f->nreg++;
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
 
 EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int n, int timeout)
 {
@@ -874,7 +941,7 @@ EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int n, int timeout)
 
 	init();
 	r = real.epoll_wait(epfd, ev, n, timeout);
-	deliver();
+	deliver_epoll(epfd, ev, r);
 	return r;
 }
 
@@ -884,7 +951,7 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int n, int timeout, con
 
 	init();
 	r = real.epoll_pwait(epfd, ev, n, timeout, mask);
-	deliver();
+	deliver_epoll(epfd, ev, r);
 	return r;
 }
 
@@ -897,7 +964,7 @@ EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int n, const struct ti
 	if (!real.epoll_pwait2)
 		return fail(ENOSYS);
 	r = real.epoll_pwait2(epfd, ev, n, t, mask);
-	deliver();
+	deliver_epoll(epfd, ev, r);
 	return r;
 }
 
@@ -907,7 +974,7 @@ EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 
 	init();
 	r = real.poll(fds, n, timeout);
-	deliver();
+	deliver_poll(fds, n, r);
 	return r;
 }
 
@@ -917,6 +984,6 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const s
 
 	init();
 	r = real.ppoll(fds, n, t, mask);
-	deliver();
+	deliver_poll(fds, n, r);
 	return r;
 }
