@@ -550,8 +550,8 @@ static void file_hup(struct ev_handler *h, uint32_t events)
 }
 
 /* uio_open + hv_uio_open. */
-static int dev_open(struct uiokern *k, struct ukconn *c, uint32_t minor,
-                    struct uioemu_open_reply *r, int fds[UIOEMU_NFDS])
+static int dev_open(struct uiokern *k, uint32_t minor, struct uioemu_open_reply *r,
+                    int fds[UIOEMU_NFDS])
 {
 	struct ukdev *d = minor < MAX_MINORS ? dev_by_minor(k, (int)minor) : NULL;
 	const struct uio_profile *p = k->o.profile;
@@ -592,7 +592,6 @@ static int dev_open(struct uiokern *k, struct ukconn *c, uint32_t minor,
 	fds[UIOEMU_FD_PAGES] = k->pages_fd;
 	fds[UIOEMU_FD_DOORBELL] = hc->from_guest;
 	fds[UIOEMU_FD_STATE] = d->state_fd;
-	(void)c;
 	return 0;
 }
 
@@ -705,7 +704,7 @@ static void conn_readable(struct ev_handler *h, uint32_t events)
 		struct ukfile *f;
 		struct ukdev *d;
 
-		r.status = dev_open(k, c, q.minor, &r, fds);
+		r.status = dev_open(k, q.minor, &r, fds);
 		if (r.status < 0) {
 			if (fdpass_send(c->sock, &r, sizeof(r), NULL, 0) < 0)
 				conn_free(c, true);
@@ -841,7 +840,7 @@ void uiokern_free(struct uiokern *k)
 
 /* ---- commands ---- */
 
-static void rescind_unread(struct uiokern *k, struct hostctl *ctl, struct simdev *sd)
+static void rescind_unread(struct hostctl *ctl, struct simdev *sd)
 {
 	static const uint8_t data[] = "md9 must not read this: the channel is rescinded";
 	struct hostchan *hc = sd->chan;
@@ -853,7 +852,6 @@ static void rescind_unread(struct uiokern *k, struct hostctl *ctl, struct simdev
 	if (hc && pipe_tx_write(&hc->out, data, sizeof(data)) == sizeof(data))
 		(void)pipe_tx_commit(&hc->out);
 	hostctl_rescind_data(ctl, &inst);
-	(void)k;
 }
 
 int uiokern_command(struct uiokern *k, struct hostctl *ctl, const char *line)
@@ -880,7 +878,7 @@ int uiokern_command(struct uiokern *k, struct hostctl *ctl, const char *line)
 			log_warn("hostsim uio: rescind-unread: no such data channel");
 			return -1;
 		}
-		rescind_unread(k, ctl, sd);
+		rescind_unread(ctl, sd);
 		return 1;
 	}
 	if (strcmp(line, "uio-status") == 0) {

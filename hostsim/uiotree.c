@@ -57,6 +57,7 @@ static int put(const char *dir, const char *rel, mode_t mode, const char *fmt, .
 {
 	char path[PATH_MAX], text[512];
 	va_list ap;
+	ssize_t w;
 	int fd, n, err = 0;
 
 	if (pathf(path, sizeof(path), "%s/%s", dir, rel))
@@ -69,8 +70,11 @@ static int put(const char *dir, const char *rel, mode_t mode, const char *fmt, .
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, text, (size_t)n) != n || fchmod(fd, mode) < 0)
-		err = -errno ? -errno : -EIO;
+	w = write(fd, text, (size_t)n);
+	if (w < 0 || fchmod(fd, mode) < 0)
+		err = -errno;
+	else if (w != n)
+		err = -EIO;
 	close(fd);
 	return err;
 }
