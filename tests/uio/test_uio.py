@@ -98,6 +98,8 @@ def transfer(h, hs, srv, m, sid0, seed, nbytes, sessions=1):
     # must match them.
     for sid in range(sid0, sid0 + sessions):
         check_md9_counts(m.closed(sid, T(30)), pair[0], pair[1], "md9 session %d" % sid)
+    h.note("%d session(s) x %d MiB each way: %s MB/s host->server per session" % (
+        sessions, nbytes // MiB, "/".join(r.get("send_MBps") or "?" for r in res.values())))
     return res
 
 
