@@ -33,6 +33,9 @@ Cases (K1-K9: the kernel facts in docs/uio.md):
                        instance, each a new device
   e2e_xrdp             6.18: the host's seed bytes through md9 to a real
                        xrdp: MCS Connect-Response
+  e2e_desktop          6.18: xfreerdp -> md9-hostsim's RDP front end (TLS as
+                       the host) -> md9 over uio -> xrdp/sesman/Xorg: login,
+                       pixels and clipboard both ways
 """
 
 import os
@@ -489,6 +492,45 @@ def e2e_xrdp(h):
             print("xrdp stop: %s" % e, file=sys.stderr)
 
 
+@needs("root", "xrdp", "xrdp-sesman", "xfreerdp", "Xvfb", "xdotool", "xclip")
+def e2e_desktop(h):
+    """A real client to a logged-in desktop through md9's uio transport
+    (tests/fixtures/desktop_fixture.py, as tests/e2e/test_e2e.py does over
+    the simulated bus)."""
+    import desktop_fixture
+    started = {}
+
+    def start_md9(srv):
+        hs = h.hostsim("6.18", "--rdp-listen", "%s:0" % uiolib.LOOPBACK)
+        check(hs.rdp_port > 0, "hostsim has no RDP front end")
+        m = h.md9(hs, srv.port, "--security", "auto")
+        started["hs"], started["md9"] = hs, m
+        return (uiolib.LOOPBACK, hs.rdp_port)
+
+    artifacts = os.path.join(h.tmp, "artifacts")
+    os.makedirs(artifacts, exist_ok=True)
+    res = desktop_fixture.run_desktop_check(
+        sec="tls", security_layer="tls", crypt_level="high", before_connect=start_md9,
+        artifacts=artifacts, login_timeout=T(25), pixel_timeout=T(15), clip_timeout=T(10),
+        log=print)
+    check("md9" in started, "md9 never started: %s" % res.get("error"))
+    hs, m = started["hs"], started["md9"]
+    failed = [k for k, v in res["checks"].items() if not v[0]]
+    check(res["ok"], "desktop check failed (%s): %s; screenshot %s" % (
+        ", ".join(failed) or "-", res.get("error"), res.get("screenshot")))
+    for name in ("login (sesman log)", "login (xrdp log)", "client pixels",
+                 "clipboard session->client", "clipboard client->session"):
+        check(res["checks"].get(name, (False,))[0], "check missing: " + name)
+    # Through the emulated uio_hv_generic: md9 opened the data channel's
+    # uio device, the host saw the TLS session relayed.
+    opened_line(m, data_instance(0), False)
+    m.wait_for_log(r"session 1: TLS with the server established", T(5))
+    m.wait_for_log(r"session 1: relaying", T(5))
+    hs.log.wait_for(r"hostsim rdp 1: guest selected SSL; relaying", T(5))
+    h.note("desktop through md9 (uio): %s" % ", ".join(
+        "%s %.1fs" % (k, v) for k, v in res["timings"].items()))
+
+
 CASES = {
     "emulator_selftest": emulator_selftest,
     "k2_refused": k2_refused,
@@ -504,6 +546,7 @@ CASES = {
     "k7_udev_late": k7_udev_late,
     "reoffer_same": reoffer_same,
     "e2e_xrdp": e2e_xrdp,
+    "e2e_desktop": e2e_desktop,
 }
 
 if __name__ == "__main__":

@@ -104,9 +104,10 @@ class UioHostsim(faultlib.Hostsim):
                                      start_new_session=True)
         self.out = LogStream("md9-hostsim stdout", self.proc.stdout)
         self.log = LogStream("md9-hostsim", self.proc.stderr)
-        m = self.out.wait_for(r"^ready uio:(\S+) raw=(-?\d+)", T(10))[0]
+        m = self.out.wait_for(r"^ready uio:(\S+) raw=(-?\d+) rdp=(-?\d+)", T(10))[0]
         check(m.group(1) == self.root, "hostsim serves %s, not %s" % (m.group(1), self.root))
         self.raw_port = int(m.group(2))
+        self.rdp_port = int(m.group(3))
         check(self.raw_port > 0, "hostsim has no raw front end")
         self.exit_code = None
 
