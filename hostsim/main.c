@@ -318,6 +318,7 @@ int main(int argc, char **argv)
 	if (ev_run(loop) < 0)
 		rc = 1;
 	raw_stop();
+	rdpfront_stop();
 	hostctl_free(ctl);
 	simbus_free(bus);
 	uiokern_free(kern);
