@@ -29,6 +29,9 @@ Cases (K1-K9: the kernel facts in docs/uio.md):
   sessions_5           6.18 without: 5 sessions at once
   k7_udev_late         6.18: nodes stay root 0600 until udev runs; md9 (as
                        nobody) waits for them and then serves
+  k7_udev_after_warning  6.18: udev runs only after md9 warned (5 s) about
+                       each channel; md9 then retries on the device event
+                       alone and serves
   reoffer_same         6.18: three sessions one after the other on the same
                        instance, each a new device
   e2e_xrdp             6.18: the host's seed bytes through md9 to a real
@@ -443,6 +446,35 @@ def k7_udev_late(h):
     check_md9_counts(m.closed(1, T(30)), res[0], srv.conns()[res[0]["seed"]], "session 1")
 
 
+K7_WARN = (r"warning: %s channel %s: still not ready after 5 s: \S+/uio\d+: permission denied: "
+           r"the node is not md9's yet")
+
+
+@needs("root")
+def k7_udev_after_warning(h):
+    # After its warning md9 stops retrying on its 50 ms timer (the control
+    # channel's in ctrlchan.c, the data channels' in daemon.c): only a
+    # device event (here udev's chown/chmod of the node) makes it try again.
+    # If that path were broken the channel would never open.
+    srv, hs, m = stack(h, "6.18", udev="manual", wait_ready=False)
+    m.wait_for_log(r"dropped privileges: running as user nobody", T(10))
+    m.wait_for_log(K7_WARN % ("control", CONTROL), T(30))
+    check(not m.find(r"control channel opened"), "md9 opened a root 0600 node as nobody")
+    hs.command("udev")
+    m.wait_ready()
+    check(len(m.find(K7_WARN % ("control", CONTROL))) == 1,
+          "md9 warned more than once about the control channel")
+    c = client(h, hs, 100, 2 * MiB, 2 * MiB)
+    m.wait_for_log(K7_WARN % ("data", data_instance(0)), T(30))
+    check(not m.find(r"session 1: opened"), "md9 opened a root 0600 node as nobody")
+    hs.command("udev")
+    res = c.wait(T(120))
+    check_complete(res[0], srv.wait_conn(res[0]["seed"], T(30)), "session after udev")
+    check_md9_counts(m.closed(1, T(30)), res[0], srv.conns()[res[0]["seed"]], "session 1")
+    check(len(m.find(K7_WARN % ("data", data_instance(0)))) == 1,
+          "md9 warned more than once about the data channel")
+
+
 # ---------------------------------------------------------------------------
 # the same instance offered again
 # ---------------------------------------------------------------------------
@@ -544,6 +576,7 @@ CASES = {
     "k6_monitored_5": k6_monitored_5,
     "sessions_5": sessions_5,
     "k7_udev_late": k7_udev_late,
+    "k7_udev_after_warning": k7_udev_after_warning,
     "reoffer_same": reoffer_same,
     "e2e_xrdp": e2e_xrdp,
     "e2e_desktop": e2e_desktop,
