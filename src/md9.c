@@ -2,6 +2,7 @@
 #include "config.h"
 #include "doctor.h"
 #include "log.h"
+#include "roots.h"
 #include "run.h"
 #include "setup.h"
 #include "status_query.h"
@@ -58,6 +59,17 @@ static void usage(FILE *f)
 		MD9_DEFAULT_CONFIG, MD9_DEFAULT_STATUS);
 }
 
+/* --roots DIR (hidden; for tests): every system path md9 reads under DIR. */
+static int set_roots(struct md9_roots *r, const char *dir)
+{
+	int err = md9_roots_under(r, dir);
+
+	if (err)
+		fprintf(stderr, "md9: --roots %s: %s\n", dir,
+		        err == -EINVAL ? "must be an absolute path" : strerror(-err));
+	return err;
+}
+
 /* A bad flag or argument: one line, not the whole usage. getopt's own
  * message is off (opterr = 0) so that this is the only line. */
 static int bad_usage(const char *cmd, int argc, char **argv)
@@ -84,12 +96,14 @@ static int cmd_run(int argc, char **argv)
 		{"tls-pin", required_argument, NULL, 'p'},
 		{"max-sessions", required_argument, NULL, 'm'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"roots", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct md9_run_opts d = {0};
 	int c;
 
+	md9_roots_default(&d.roots);
 	d.config_path = MD9_DEFAULT_CONFIG;
 	d.config_optional = true;
 	opterr = 0;
@@ -118,6 +132,10 @@ static int cmd_run(int argc, char **argv)
 		case 'v':
 			key = "log_level";
 			optarg = "debug";
+			break;
+		case 'R':
+			if (set_roots(&d.roots, optarg))
+				return 2;
 			break;
 		case 'h':
 			usage(stdout);
@@ -211,23 +229,18 @@ static int cmd_status(int argc, char **argv)
 
 static int cmd_doctor(int argc, char **argv)
 {
-	/* The --root-* flags are for tests (fake trees); not in the usage. */
+	/* --roots and --timeout are for tests (fake trees); not in the usage. */
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"security", required_argument, NULL, 's'},
 		{"backend", required_argument, NULL, 'b'},
 		{"timeout", required_argument, NULL, 'T'},
-		{"root-sys", required_argument, NULL, 1},
-		{"root-proc", required_argument, NULL, 2},
-		{"root-etc", required_argument, NULL, 3},
-		{"root-dev", required_argument, NULL, 4},
-		{"root-run", required_argument, NULL, 5},
-		{"root-lib", required_argument, NULL, 6},
+		{"roots", required_argument, NULL, 'R'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct md9_doctor_opts o = {0};
+	static struct md9_doctor_opts o;
 	int c;
 
 	md9_log_init("md9", MD9_LOG_WARN);
@@ -254,23 +267,9 @@ static int cmd_doctor(int argc, char **argv)
 			}
 			o.timeout_ms = atoi(optarg);
 			break;
-		case 1:
-			o.roots.sys = optarg;
-			break;
-		case 2:
-			o.roots.proc = optarg;
-			break;
-		case 3:
-			o.roots.etc = optarg;
-			break;
-		case 4:
-			o.roots.dev = optarg;
-			break;
-		case 5:
-			o.roots.run = optarg;
-			break;
-		case 6:
-			o.roots.lib = optarg;
+		case 'R':
+			if (set_roots(&o.roots, optarg))
+				return 2;
 			break;
 		case 'v':
 			md9_log_set_level(MD9_LOG_DEBUG);
@@ -357,16 +356,18 @@ static int cmd_setup(int argc, char **argv)
 
 static int cmd_bind_classes(int argc, char **argv)
 {
-	const char *sys = "/sys";
+	static struct md9_roots roots;
 
 	md9_log_init("md9", MD9_LOG_INFO);
-	if (argc == 3 && strcmp(argv[1], "--root-sys") == 0)
-		sys = argv[2];
-	else if (argc != 1) {
+	md9_roots_default(&roots);
+	if (argc == 3 && strcmp(argv[1], "--roots") == 0) {
+		if (set_roots(&roots, argv[2]))
+			return 2;
+	} else if (argc != 1) {
 		fprintf(stderr, "md9 bind-classes: takes no arguments (md9 --help)\n");
 		return 2;
 	}
-	return md9_bind_classes(sys);
+	return md9_bind_classes(&roots);
 }
 
 int main(int argc, char **argv)

@@ -841,7 +841,10 @@ static void step_udev(struct setup *s)
 	if (exists("/sys/bus/vmbus/drivers/uio_hv_generic") && unbound_device()) {
 		say(s, "bind", "the SynthRdp classes to uio_hv_generic now (md9 bind-classes)");
 		s->changes++;
-		if (!s->o->dry_run && md9_bind_classes("/sys") != 0)
+		static struct md9_roots live;
+
+		md9_roots_default(&live); /* live only: the running system's /sys */
+		if (!s->o->dry_run && md9_bind_classes(&live) != 0)
 			failed(s, "binding the classes failed (see above)");
 	}
 }
@@ -1220,14 +1223,14 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out)
 	return s.failures ? 1 : 0;
 }
 
-int md9_bind_classes(const char *sys_root)
+int md9_bind_classes(const struct md9_roots *roots)
 {
 	static const struct md9_guid *const classes[] = {&md9_guid_control_class,
 	                                                 &md9_guid_data_class};
 	char path[PATH_MAX], text[MD9_GUID_STRLEN + 1];
 	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/bus/vmbus/drivers/uio_hv_generic/new_id", sys_root);
+	snprintf(path, sizeof(path), "%s/bus/vmbus/drivers/uio_hv_generic/new_id", roots->sys);
 	if (!exists(path)) {
 		log_err("%s missing: uio_hv_generic is not loaded (modprobe uio_hv_generic)", path);
 		return 1;

@@ -21,6 +21,8 @@
 #ifndef MD9_SETUP_H
 #define MD9_SETUP_H
 
+#include "roots.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -39,9 +41,9 @@ struct md9_setup_opts {
 int md9_setup(const struct md9_setup_opts *o, FILE *out);
 
 /* `md9 bind-classes`: write both SynthRdp class GUIDs to
- * <sys_root>/bus/vmbus/drivers/uio_hv_generic/new_id (EEXIST is fine).
+ * <roots->sys>/bus/vmbus/drivers/uio_hv_generic/new_id (EEXIST is fine).
  * 0 or 1 (logged). The udev rule runs it. */
-int md9_bind_classes(const char *sys_root);
+int md9_bind_classes(const struct md9_roots *roots);
 
 /* setup's file access for the desktop steps: read (NULL and *err = -errno
  * when it cannot) and write atomically, keeping an existing file's mode. */

@@ -323,3 +323,44 @@ int md9_sysfs_scan(const char *devices_dir, const struct md9_guid *classes, size
 	*n = len;
 	return 0;
 }
+
+void md9_kernel_release(const char *proc_root, char *buf, size_t cap)
+{
+	char path[PATH_MAX];
+	ssize_t r = -ENOENT;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/sys/kernel/osrelease", proc_root) <
+	    sizeof(path))
+		r = md9_sysfs_read(AT_FDCWD, path, buf, cap);
+	if (r > 0)
+		buf[strcspn(buf, "\n")] = '\0';
+	if (r <= 0 || !buf[0] || body_len(buf) < 0)
+		snprintf(buf, cap, "unknown");
+}
+
+int md9_parse_kernel_version(const char *release, unsigned *major, unsigned *minor)
+{
+	char *end;
+	unsigned long a, b;
+
+	if (release[0] < '0' || release[0] > '9')
+		return -EINVAL;
+	a = strtoul(release, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9' || a > 1000)
+		return -EINVAL;
+	b = strtoul(end + 1, &end, 10);
+	if (b > 1000)
+		return -EINVAL;
+	*major = (unsigned)a;
+	*minor = (unsigned)b;
+	return 0;
+}
+
+int md9_kernel_before(const char *release, unsigned major, unsigned minor)
+{
+	unsigned a, b;
+
+	if (md9_parse_kernel_version(release, &a, &b))
+		return -1;
+	return a < major || (a == major && b < minor);
+}

@@ -61,6 +61,14 @@ int md9_sysfs_read_dev(int devices_fd, const char *name, const struct md9_guid *
 		       size_t nclasses, struct md9_vmbus_dev *out);
 /* The N of `<devdir>/uio/uioN`, -ENOENT when there is none. */
 int md9_sysfs_uio_index(int devdir_fd);
+/* The running kernel's release ("6.1.0-31-amd64") from
+ * <proc_root>/sys/kernel/osrelease, trimmed; "unknown" when unreadable. */
+void md9_kernel_release(const char *proc_root, char *buf, size_t cap);
+/* Its leading "MAJOR.MINOR": 0, or -EINVAL when it does not start so. */
+int md9_parse_kernel_version(const char *release, unsigned *major, unsigned *minor);
+/* 1 when release is older than major.minor, 0 when not, -1 when unknown. */
+int md9_kernel_before(const char *release, unsigned major, unsigned minor);
+
 /* Read every device under devices_dir whose class is among classes (all when
  * nclasses is 0). Devices that cannot be read are skipped (logged). *out is
  * malloc'ed (NULL when *n is 0). 0 or -errno when the directory itself cannot

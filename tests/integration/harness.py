@@ -412,9 +412,7 @@ class Harness:
             f.write("[md9]\n")
         argv = [_find_binary("MD9_BIN", "md9"), "doctor", "--config", conf,
                 "--backend", backend, "--security", security,
-                "--timeout", str(int(timeout * 1000))]
-        for r in ("sys", "proc", "etc", "dev", "run", "lib"):
-            argv += ["--root-" + r, roots]
+                "--timeout", str(int(timeout * 1000)), "--roots", roots]
         out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              timeout=timeout + 10, env=_child_env())
         text = out.stdout.decode(errors="replace")
