@@ -1,6 +1,7 @@
-/* The uio_hv_generic transport (src/vmbus/transport_uio.c, src/vmbus/sysfs.c)
- * on a fake sysfs and /dev tree built in a temporary directory <root>,
- * reached the way `md9 --roots <root>` reaches it (md9_roots_under):
+/* The uio_hv_generic transport (src/vmbus/transport_uio.c and uio_*.c,
+ * src/vmbus/sysfs.c) on a fake sysfs and /dev tree built in a temporary
+ * directory <root>, reached the way `md9 --roots <root>` reaches it
+ * (md9_roots_under):
  *
  *   <root>/sys/bus/vmbus/drivers/uio_hv_generic/new_id   regular file
  *   <root>/sys/devices/<name>/{class_id,device_id,id,monitor_id,uio/uioN/maps/mapM/size,driver}
