@@ -6,6 +6,7 @@
 #include "uio_private.h"
 
 #include "log.h"
+#include "timespec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +15,6 @@
 /* A device of a bound class not ready this long after it was first seen is
  * reported once. */
 #define UIO_WAIT_MS 3000
-
-static struct timespec now_mono(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t;
-}
-
-static long ms_since(const struct timespec *then, const struct timespec *now)
-{
-	return (long)(now->tv_sec - then->tv_sec) * 1000 + (now->tv_nsec - then->tv_nsec) / 1000000;
-}
 
 /* Basename of <devices>/<name>/driver into out; "" when unbound. */
 static void driver_of(struct uio_tp *tp, const char *name, char *out, size_t cap)
@@ -101,7 +89,7 @@ static void warn_not_ready(struct uio_tp *tp, const struct md9_vmbus_dev *dev, c
 long uio_watch_update(struct uio_tp *tp, const struct md9_vmbus_dev *devs, const char *const *why,
                       size_t ndevs)
 {
-	struct timespec now = now_mono();
+	struct timespec now = timespec_now();
 	struct uio_waiting *w = NULL;
 	size_t nw = 0;
 	long next = -1;
@@ -120,12 +108,12 @@ long uio_watch_update(struct uio_tp *tp, const struct md9_vmbus_dev *devs, const
 		w[nw].dev = devs[i];
 		w[nw].since = old ? old->since : now;
 		w[nw].warned = old && old->warned;
-		if (!w[nw].warned && ms_since(&w[nw].since, &now) >= UIO_WAIT_MS) {
+		if (!w[nw].warned && (long)timespec_diff_ms(&w[nw].since, &now) >= UIO_WAIT_MS) {
 			warn_not_ready(tp, &devs[i], why[i]);
 			w[nw].warned = true;
 		}
 		if (!w[nw].warned) {
-			long left = UIO_WAIT_MS - ms_since(&w[nw].since, &now);
+			long left = UIO_WAIT_MS - (long)timespec_diff_ms(&w[nw].since, &now);
 
 			if (next < 0 || left < next)
 				next = left;
