@@ -37,7 +37,6 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 int transport_uio_pathf(char *buf, size_t n, const char *fmt, ...)
@@ -77,8 +76,7 @@ static void uio_destroy(struct md9_transport *t)
 		close(tp->nl);
 	if (tp->ino >= 0)
 		close(tp->ino);
-	if (tp->tmr >= 0)
-		close(tp->tmr);
+	ev_timer_cancel(tp->loop, &tp->tmr);
 	if (tp->kick >= 0)
 		close(tp->kick);
 	free(tp->classes);
@@ -115,7 +113,7 @@ static int watch_fd(struct uio_tp *tp, int fd)
 	return 0;
 }
 
-struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots)
+struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots, struct ev_loop *loop)
 {
 	const char *sysfs_root = roots->sys;
 	struct uio_tp *tp;
@@ -130,7 +128,8 @@ struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots)
 	if (!tp)
 		return NULL;
 	tp->base.ops = &uio_ops;
-	tp->epfd = tp->nl = tp->ino = tp->tmr = tp->kick = tp->dev_wd = -1;
+	tp->loop = loop;
+	tp->epfd = tp->nl = tp->ino = tp->kick = tp->dev_wd = -1;
 	tp->page = (size_t)page;
 	tp->sysfs_root = strdup(sysfs_root);
 	tp->dev_root = strdup(roots->dev);
@@ -151,13 +150,12 @@ struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots)
 	}
 	tp->epfd = epoll_create1(EPOLL_CLOEXEC);
 	tp->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	tp->tmr = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	tp->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (tp->epfd < 0 || tp->kick < 0 || tp->tmr < 0 || tp->ino < 0) {
+	if (tp->epfd < 0 || tp->kick < 0 || tp->ino < 0) {
 		log_err("uio: %s", strerror(errno));
 		goto fail;
 	}
-	if (watch_fd(tp, tp->kick) || watch_fd(tp, tp->tmr) || watch_fd(tp, tp->ino))
+	if (watch_fd(tp, tp->kick) || watch_fd(tp, tp->ino))
 		goto fail;
 	if (uio_discover_init(tp))
 		goto fail;

@@ -16,7 +16,6 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 /* statfs f_type of sysfs (include/uapi/linux/magic.h SYSFS_MAGIC). */
@@ -116,29 +115,23 @@ static int drain_inotify(struct uio_tp *tp)
 	return relevant;
 }
 
-/* 1: the timer expired. */
-static int drain_timer(struct uio_tp *tp)
+/* The deadline passed: the next poll_events rescans (and so runs the
+ * watchdog). */
+static void on_timer(struct ev_timer *t)
 {
-	uint64_t n;
-
-	return read(tp->tmr, &n, sizeof(n)) == (ssize_t)sizeof(n);
+	transport_uio_kick(t->arg);
 }
 
 /* Arm the timer for the watchdog's next deadline (ms, -1: none) or the next
- * periodic rescan, whichever comes first; disarm it when neither is due. */
+ * periodic rescan, whichever comes first; cancel it when neither is due. */
 static void arm_timer(struct uio_tp *tp, long next)
 {
-	struct itimerspec its = {0};
-
 	if (tp->periodic && (next < 0 || next > UIO_RESCAN_MS))
 		next = UIO_RESCAN_MS;
-	if (next >= 0) {
-		if (next < 1)
-			next = 1;
-		its.it_value.tv_sec = next / 1000;
-		its.it_value.tv_nsec = (next % 1000) * 1000000;
-	}
-	timerfd_settime(tp->tmr, 0, &its, NULL);
+	if (next < 0)
+		ev_timer_cancel(tp->loop, &tp->tmr);
+	else
+		ev_timer_arm(tp->loop, &tp->tmr, next < 1 ? 1u : (unsigned)next, on_timer, tp);
 }
 
 /* Plain trees only: watch the directories whose changes make a device appear,
@@ -221,7 +214,6 @@ int uio_discover_poll(struct md9_transport *t, md9_dev_event_cb cb, void *arg)
 	if (r < 0)
 		return r;
 	rescan |= r > 0;
-	rescan |= drain_timer(tp) > 0;
 	if (!rescan)
 		return 0;
 

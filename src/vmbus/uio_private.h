@@ -26,6 +26,7 @@
 #ifndef MD9_UIO_PRIVATE_H
 #define MD9_UIO_PRIVATE_H
 
+#include "evloop.h"
 #include "guid.h"
 #include "sysfs.h"
 #include "transport.h"
@@ -82,10 +83,12 @@ struct uio_tp {
 	int nl;
 	int ino;
 	int dev_wd;
-	/* timerfd: periodic rescans and the watchdog's next deadline. */
-	int tmr;
-	/* eventfd written by bind_class and open: the next poll_events must
-	 * rescan. */
+	/* The caller's loop holds tmr: periodic rescans and the watchdog's next
+	 * deadline. When it expires it kicks. */
+	struct ev_loop *loop;
+	struct ev_timer tmr;
+	/* eventfd written by bind_class, open and tmr: the next poll_events
+	 * must rescan. */
 	int kick;
 	/* event_fd: an epoll set of all of the above. */
 	int epfd;
