@@ -1,6 +1,6 @@
 /* md9-hostsim's emulated guest kernel: the VMBus bus driver's sysfs side,
  * uio_hv_generic and the uio core, devtmpfs and udev, as md9's uio transport
- * (src/transport_uio.c) meets them on a real guest, so that `md9 run
+ * (src/vmbus/transport_uio.c, uio_*.c) meets them on a real guest, so that `md9 run
  * --transport uio --roots DIR` runs md9's production code against the
  * simulated host (docs/uio.md, "The emulated kernel").
  *

@@ -1,6 +1,7 @@
-/* The uio_hv_generic transport (src/vmbus/transport_uio.c, src/vmbus/sysfs.c)
- * on a fake sysfs and /dev tree built in a temporary directory <root>,
- * reached the way `md9 --roots <root>` reaches it (md9_roots_under):
+/* The uio_hv_generic transport (src/vmbus/transport_uio.c and uio_*.c,
+ * src/vmbus/sysfs.c) on a fake sysfs and /dev tree built in a temporary
+ * directory <root>, reached the way `md9 --roots <root>` reaches it
+ * (md9_roots_under):
  *
  *   <root>/sys/bus/vmbus/drivers/uio_hv_generic/new_id   regular file
  *   <root>/sys/devices/<name>/{class_id,device_id,id,monitor_id,uio/uioN/maps/mapM/size,driver}
@@ -14,11 +15,13 @@
  *
  * new_id is a plain file here: what the kernel answers to a write (EEXIST for
  * a class already bound) is the emulated driver's to show (tests/uio). */
+#include "evloop.h"
 #include "guid.h"
 #include "log.h"
 #include "ring.h"
 #include "roots.h"
 #include "sysfs.h"
+#include "timespec.h"
 #include "transport.h"
 
 #include <dirent.h>
@@ -62,7 +65,11 @@ struct fake {
 	char dev[PATH_MAX];
 	size_t page;
 	struct md9_transport *tp;
-	int ep; /* epoll set holding the transport's event_fd */
+	/* The loop the transport's timer runs in, as md9's daemon loop is;
+	 * tp_h watches its event_fd and sets ready. */
+	struct ev_loop *loop;
+	struct ev_handler tp_h;
+	bool ready;
 };
 
 struct evlog {
@@ -221,11 +228,36 @@ static void add_ready(struct fake *f, const char *name, const char *cls, const c
 	add_uio_std(f, name, idx);
 }
 
+static void on_event_fd(struct ev_handler *h, uint32_t events)
+{
+	struct fake *f = h->arg;
+
+	(void)events;
+	f->ready = true;
+}
+
+/* Does event_fd become readable within timeout_ms? The loop runs meanwhile,
+ * so an expired transport timer counts: it makes event_fd readable in the
+ * round after it ran. */
 static bool readable(struct fake *f, int timeout_ms)
 {
-	struct epoll_event ev;
+	struct timespec end = timespec_in_ms((unsigned)timeout_ms), now;
+	long long left = timeout_ms;
 
-	return epoll_wait(f->ep, &ev, 1, timeout_ms) == 1;
+	f->ready = false;
+	for (;;) {
+		int n = ev_run_once(f->loop, (int)left);
+
+		assert_true(n >= 0);
+		if (f->ready)
+			return true;
+		now = timespec_now();
+		left = timespec_diff_ms(&now, &end);
+		if (left < 0)
+			left = 0;
+		if (n == 0 && left == 0)
+			return false;
+	}
 }
 
 static int poll_all(struct fake *f, struct evlog *l)
@@ -256,7 +288,6 @@ static int setup(void **state)
 {
 	struct fake *f = calloc(1, sizeof(*f));
 	char p[PATH_MAX];
-	struct epoll_event ev = {.events = EPOLLIN};
 
 	assert_non_null(f);
 	f->page = (size_t)sysconf(_SC_PAGESIZE);
@@ -278,13 +309,14 @@ static int setup(void **state)
 	assert_int_equal(md9_roots_under(&f->roots, f->root), 0);
 	assert_string_equal(f->roots.sys, f->sys);
 	assert_string_equal(f->roots.dev, f->dev);
-	f->tp = md9_transport_uio_new(&f->roots);
+	f->loop = ev_loop_new();
+	assert_non_null(f->loop);
+	f->tp = md9_transport_uio_new(&f->roots, f->loop);
 	assert_non_null(f->tp);
 	assert_string_equal(f->tp->ops->name, "uio");
-	f->ep = epoll_create1(EPOLL_CLOEXEC);
-	assert_true(f->ep >= 0);
 	assert_true(f->tp->ops->event_fd(f->tp) >= 0);
-	assert_int_equal(epoll_ctl(f->ep, EPOLL_CTL_ADD, f->tp->ops->event_fd(f->tp), &ev), 0);
+	assert_int_equal(
+	    ev_set(f->loop, &f->tp_h, f->tp->ops->event_fd(f->tp), EPOLLIN, on_event_fd, f), 0);
 	*state = f;
 	return 0;
 }
@@ -295,7 +327,7 @@ static int teardown(void **state)
 
 	if (f->tp)
 		f->tp->ops->destroy(f->tp);
-	close(f->ep);
+	ev_loop_free(f->loop);
 	rm_rf(f->root);
 	free(f);
 	return 0;
@@ -403,7 +435,7 @@ static void test_new_without_vmbus(void **state)
 	struct md9_roots r;
 
 	assert_int_equal(md9_roots_under(&r, pth(p, "%s/nothing", f->root)), 0);
-	assert_null(md9_transport_uio_new(&r));
+	assert_null(md9_transport_uio_new(&r, f->loop));
 }
 
 static void test_bind_writes_new_id(void **state)
@@ -963,8 +995,9 @@ static void test_node_not_ours_yet(void **state)
 
 /* Never wait silently: a device of a bound class that is still not ready
  * UIO_WAIT_MS (3 s) after md9 first saw it gets exactly one warning line
- * saying what is wrong and the fix, K2 first. The timer that makes event_fd
- * readable is the transport's own. */
+ * saying what is wrong and the fix, K2 first. What makes event_fd readable
+ * at the deadline is the transport's ev_timer in the loop (readable runs
+ * it). */
 static void test_watchdog_lines(void **state)
 {
 	struct fake *f = *state;

@@ -526,7 +526,7 @@ int daemon_open(struct daemon *d)
 	ev_set(d->loop, &d->sig_h, d->sigfd, EPOLLIN, on_signal, d);
 	ev_set(d->loop, &d->defer_h, d->deferfd, EPOLLIN, on_defer, d);
 
-	d->tp = md9_transport_new(d->set.transport, &d->set.roots);
+	d->tp = md9_transport_new(d->set.transport, &d->set.roots, d->loop);
 	if (!d->tp)
 		return -1;
 	ctrlchan_init(&d->ctrl, d->loop, d->tp, on_create_session, d);

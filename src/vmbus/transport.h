@@ -1,9 +1,10 @@
 /* How md9 reaches VMBus channels. Two implementations share this interface:
- *  - uio (transport_uio.c): real Hyper-V through uio_hv_generic (protocol.md §6);
+ *  - uio (transport_uio.c, uio_*.c): real Hyper-V through uio_hv_generic (protocol.md §6);
  *  - sim (transport_sim.c): md9-hostsim over a UNIX socket; only offers,
  *    rescinds and file descriptors travel there, every data byte goes through
  *    the shared-memory rings of ring.c exactly as on Hyper-V.
- * Everything is non-blocking and driven by the caller's epoll loop. */
+ * Everything is non-blocking and driven by the caller's event loop
+ * (evloop.h): the transport's own deadlines are ev_timers in it. */
 #ifndef MD9_TRANSPORT_H
 #define MD9_TRANSPORT_H
 
@@ -15,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct ev_loop;
 struct md9_transport;
 
 enum md9_dev_event_kind {
@@ -88,12 +90,16 @@ struct md9_transport {
 };
 
 /* uio: devices under roots->sys, their nodes under roots->dev (tests point
- * both into a fake tree). */
-struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots);
+ * both into a fake tree). Its rescan and watchdog deadline is an ev_timer in
+ * loop, which must outlive the transport; when it expires, event_fd becomes
+ * readable. */
+struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots, struct ev_loop *loop);
 /* sim: connect to md9-hostsim's bus socket. */
 struct md9_transport *md9_transport_sim_new(const char *socket_path);
-/* "uio" (on roots) or "sim:PATH". NULL with a logged reason on error. */
-struct md9_transport *md9_transport_new(const char *spec, const struct md9_roots *roots);
+/* "uio" (on roots, timers in loop) or "sim:PATH". NULL with a logged reason
+ * on error. */
+struct md9_transport *md9_transport_new(const char *spec, const struct md9_roots *roots,
+                                        struct ev_loop *loop);
 
 /* Doorbell to the host; -EIO (and nothing done) once the channel is gone. */
 static inline int md9_channel_signal(struct md9_channel *ch)

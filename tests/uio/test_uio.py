@@ -84,6 +84,13 @@ def opened_line(m, guid, monitored):
                    (guid, "monitored" if monitored else "not monitored"))
 
 
+def ring_line(m, guid, kib):
+    """K8: md9 sized the rings from maps/map0/size: kib KiB of data per
+    direction, as it says when it opens the channel."""
+    m.wait_for_log(r"opened vmbus channel %s \(uio\d+, relid \d+, not monitored, ring %d KiB "
+                   r"per direction\)" % (guid, kib))
+
+
 def transfer(h, hs, srv, m, sid0, seed, nbytes, sessions=1):
     """`sessions` sessions at once (md9's sessions sid0..), nbytes each way
     each, every byte verified at both ends and in md9's counters."""
@@ -393,6 +400,8 @@ def k4_rescind_blocked(h):
 def k5_kernel_mask(h):
     srv, hs, m = stack(h, "6.11")
     transfer(h, hs, srv, m, 1, 100, 64 * MiB // BYTES_SCALE)
+    # K8: up to 6.12, 2 MiB per direction including the control page.
+    ring_line(m, data_instance(0), 2048 - os.sysconf("SC_PAGE_SIZE") // 1024)
     # Tiny packets: an interrupt (and, on this kernel, a mask) per refill.
     hs.command("burst on")
     transfer(h, hs, srv, m, 2, 200, 8 * MiB // BYTES_SCALE)
@@ -401,6 +410,8 @@ def k5_kernel_mask(h):
 def k5_user_mask(h):
     srv, hs, m = stack(h, "6.18")
     transfer(h, hs, srv, m, 1, 100, 64 * MiB // BYTES_SCALE)
+    # K8: 6.18 allocates 2 MiB of data plus the control page.
+    ring_line(m, data_instance(0), 2048)
     hs.command("burst on")
     transfer(h, hs, srv, m, 2, 200, 8 * MiB // BYTES_SCALE)
 
