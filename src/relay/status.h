@@ -37,9 +37,4 @@ int md9_status_query(const char *path, bool json, int timeout_ms, FILE *out);
 /* Same, into a malloc'ed NUL-terminated buffer (*answer). */
 int md9_status_query_buf(const char *path, bool json, int timeout_ms, char **answer);
 
-/* s as a JSON string literal, quotes included: '"' '\\' and control
- * characters escaped, invalid UTF-8 replaced by U+FFFD. Returns the length
- * of the literal (like snprintf: out holds at most cap - 1 bytes of it). */
-size_t md9_json_quote(const char *s, char *out, size_t cap);
-
 #endif
