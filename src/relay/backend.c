@@ -1,5 +1,7 @@
 #include "backend.h"
 
+#include "number.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
@@ -14,14 +16,9 @@
 
 static int parse_u32(const char *s, uint32_t *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	if (!*s)
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 0xffffffffUL)
+	if (md9_number_parse(s, 0, UINT32_MAX, &v) < 0)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;

@@ -1,6 +1,7 @@
 #include "sysfs.h"
 
 #include "log.h"
+#include "number.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -83,30 +84,17 @@ static long body_len(const char *s)
 	return (long)n;
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int md9_parse_dec_u32(const char *s, uint32_t max, uint32_t *out)
 {
 	long n = body_len(s);
-	uint64_t v = 0;
+	char body[12];
+	uint64_t v;
 
-	if (n <= 0 || n > 10 || (s[0] == '0' && n > 1))
+	if (n <= 0 || (size_t)n >= sizeof(body))
 		return -EINVAL;
-	for (long i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > max)
+	memcpy(body, s, (size_t)n);
+	body[n] = '\0';
+	if (md9_number_parse(body, 0, max, &v) < 0)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
@@ -120,7 +108,7 @@ int md9_parse_hex_u64(const char *s, uint64_t *out)
 	if (n < 3 || n > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
 		return -EINVAL;
 	for (long i = 2; i < n; i++) {
-		int d = hexdigit(s[i]);
+		int d = md9_number_hexdigit(s[i]);
 
 		if (d < 0)
 			return -EINVAL;

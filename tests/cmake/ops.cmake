@@ -1,6 +1,7 @@
 # Operations tests: configuration, status socket, doctor, setup, the daemon's
 # systemd integration. Included from tests/CMakeLists.txt.
 
+md9_add_test(test_number md9base ${PROJECT_SOURCE_DIR}/tests/test_number.c)
 md9_add_test(test_config md9ops ${PROJECT_SOURCE_DIR}/tests/test_config.c)
 md9_add_test(test_status md9relay ${PROJECT_SOURCE_DIR}/tests/test_status.c)
 if(TEST test_config)
