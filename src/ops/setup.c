@@ -987,7 +987,7 @@ static void step_config(struct setup *s, const char *want_security, enum md9_sec
 	rp(s, p, sizeof(p), conf);
 	cur = read_text(p, &err);
 	had = cur != NULL;
-	if (!had && !(cur = strdup(md9_asset_config))) {
+	if (!had && !(cur = md9_config_template_text())) {
 		failed(s, "out of memory");
 		return;
 	}

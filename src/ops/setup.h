@@ -5,7 +5,8 @@
  *   - modules-load.d/md9.conf (uio_hv_generic at boot; loaded now too);
  *   - the udev rule 60-md9.rules (binds the SynthRdp classes, /dev/uioN to
  *     group md9); udev reloaded and the devices re-triggered;
- *   - /etc/md9/md9.conf (the documented example) when there is none;
+ *   - /etc/md9/md9.conf (md9_config_template: every setting documented)
+ *     when there is none;
  *   - md9.service when no unit is installed, and its enablement
  *     (systemctl enable --now md9 when systemd runs; the WantedBy symlink
  *     otherwise);
@@ -49,6 +50,5 @@ extern const char md9_asset_service[];
 extern const char md9_asset_udev_rules[];
 extern const char md9_asset_modules_load[];
 extern const char md9_asset_sysusers[];
-extern const char md9_asset_config[];
 
 #endif

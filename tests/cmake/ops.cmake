@@ -4,10 +4,19 @@
 md9_add_test(test_number md9base ${PROJECT_SOURCE_DIR}/tests/test_number.c)
 md9_add_test(test_config md9ops ${PROJECT_SOURCE_DIR}/tests/test_config.c)
 md9_add_test(test_status md9relay ${PROJECT_SOURCE_DIR}/tests/test_status.c)
-if(TEST test_config)
-	set_tests_properties(test_config PROPERTIES
-		ENVIRONMENT "MD9_EXAMPLE_CONF=${PROJECT_SOURCE_DIR}/packaging/md9.conf")
-endif()
+# test_config holds packaging/md9.conf and man/md9.conf.5 to the settings
+# table (src/ops/config.c): the file must be what the table generates, and
+# the man page must document every key with its default.
+set_tests_properties(test_config PROPERTIES ENVIRONMENT
+	"MD9_EXAMPLE_CONF=${PROJECT_SOURCE_DIR}/packaging/md9.conf;MD9_MAN_CONF=${PROJECT_SOURCE_DIR}/man/md9.conf.5")
+
+# After a setting changed: cmake --build BUILD --target md9.conf rewrites
+# packaging/md9.conf from the table.
+add_executable(md9-conf-template ${PROJECT_SOURCE_DIR}/tests/tools/md9-conf-template.c)
+target_link_libraries(md9-conf-template PRIVATE md9ops)
+add_custom_target(md9.conf
+	COMMAND md9-conf-template ${PROJECT_SOURCE_DIR}/packaging/md9.conf
+	COMMENT "Writing packaging/md9.conf from the settings table")
 
 set(_md9_ops_env
 	"MD9_BIN=$<TARGET_FILE:md9>"
