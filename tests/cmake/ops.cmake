@@ -30,3 +30,8 @@ endforeach()
 add_test(NAME test_ops_daemon COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/ops/test_daemon.py)
 set_tests_properties(test_ops_daemon PROPERTIES ENVIRONMENT "${_md9_ops_env}" TIMEOUT 180
 	SKIP_RETURN_CODE 77 LABELS ops)
+# The command line: one-line usage errors, strict numbers, every setting an
+# option, help text and md9(8) in step.
+add_test(NAME test_ops_cli COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/ops/test_cli.py)
+set_tests_properties(test_ops_cli PROPERTIES ENVIRONMENT "${_md9_ops_env}" TIMEOUT 120
+	LABELS ops)
