@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes fuzz/corpus/control/: seeds for fuzz/fuzz_control.c, built from the
-SynthRdp control protocol (protocol-facts section 3). Each file is
+SynthRdp control protocol (docs/protocol.md §3). Each file is
   u8 size8, then operations (u8 op, u16 len LE, len bytes)
 in fuzz_control.c's format; the bytes of a single message are also a valid
 input for its first step (the raw input goes through ctrl_decode as is)."""

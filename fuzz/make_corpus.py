@@ -2,7 +2,7 @@
 """Writes the seed corpora fuzz/corpus/x224/* and fuzz/corpus/mcs/*.
 
 The PDUs follow MS-RDPBCGR 2.2.1.1-2.2.1.3 and the seed capture
-(shared/seed/md9-seed.md): the 19-byte Connection Request and Confirm, and
+(docs/protocol.md §7, §9): the 19-byte Connection Request and Confirm, and
 the 462-byte MCS Connect-Initial of frame 3, plus variants (cookie, routing
 token, correlation info, no RDP_NEG_REQ, long-form BER lengths, short core
 block, ...). Deterministic: rerunning rewrites identical files.

@@ -4,7 +4,7 @@
 Each input is the target's format (see the comment at the top of
 fuzz_ring.c): a 15-byte header (u16 size8, u32 read_index, u32 write_index,
 u32 pending_send_sz, u8 flags), the ring's data area, then 3-byte reader
-operations. The rings hold VMBus packets as protocol-facts §4/§5 describe
+operations. The rings hold VMBus packets as protocol.md §4/§5 describe
 them (16-byte descriptor, payload padded to 8, 8-byte trailer carrying the
 start index in its upper half; pipe header u32 type, u32 data_size), well
 formed and broken in each way the reader must refuse. Deterministic:

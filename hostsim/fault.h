@@ -19,8 +19,9 @@
  *   stall on|off [GUID]          stop / resume reading the guest's TX ring (all
  *                                data channels, or one instance)
  *   burst on|off [GUID]          write client bytes in tiny packets (1..64
- *                                bytes, every 7th empty) and refill at once, so
- *                                the guest's RX ring stays full of packets
+ *                                bytes, never empty: that is end of stream) and
+ *                                refill at once, so the guest's RX ring stays
+ *                                full of packets
  *   ctrl-send error|unknown|short|version-response|create-unoffered|huge
  *                                an unexpected control message at any time
  *   version-reply R              answer the next VersionRequests with R

@@ -1,4 +1,4 @@
-/* The host's side of the SynthRdp control channel (protocol-facts §3): offer
+/* The host's side of the SynthRdp control channel (protocol.md §3): offer
  * the control channel, answer the guest's VersionRequest, and for each new
  * client connection send CreateSession naming the next data instance
  * (99221FA1 ... 99221FA5, rotating) and offer that data channel. */

@@ -1,5 +1,5 @@
 /* md9-hostsim's RDP front end: towards a real RDP client it behaves as the
- * Hyper-V host does (protocol-facts §1, §7): it answers the client's X.224
+ * Hyper-V host does (protocol.md §1, §7): it answers the client's X.224
  * Connection Request selecting TLS, completes TLS itself, then opens a
  * session (CreateSession + data channel), forwards the client's original
  * Connection Request into it, consumes the guest's Connection Confirm, and

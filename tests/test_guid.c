@@ -23,7 +23,7 @@ static void expect_text(const struct md9_guid *g, const char *text)
 	assert_int_equal(strlen(buf), MD9_GUID_STRLEN - 1);
 }
 
-/* The known GUIDs format as protocol-facts §2 writes them. */
+/* The known GUIDs format as protocol.md §2 writes them. */
 static void test_known_guids_format(void **state)
 {
 	(void)state;

@@ -1,6 +1,6 @@
 /* cmocka tests for mcs.h. The Connect-Initial under test is assembled here
  * field by field with BER (T.125) and ALIGNED PER (T.124) encodings; its
- * default form reproduces the seed's frame 3 (protocol-facts §8): a 462-byte
+ * default form reproduces the seed's frame 3 (protocol.md §8): a 462-byte
  * TPKT with clientCoreData (234), clientClusterData, clientSecurityData,
  * clientNetworkData (4 channels), clientMsgChannelData and
  * clientMultiTransportData. Parses run on exact-size heap copies (ASan). */

@@ -1,4 +1,4 @@
-/* VMBus pipe framing (src/vmbus/pipe.c), protocol-facts §5: every in-band packet's
+/* VMBus pipe framing (src/vmbus/pipe.c), protocol.md §5: every in-band packet's
  * payload is { u32 type = 1; u32 data_size } and data; at most 16384 data
  * bytes per packet; the pipe is a byte stream.
  *

@@ -1,4 +1,4 @@
-/* VMBus ring buffers (src/vmbus/ring.c), protocol-facts §4.
+/* VMBus ring buffers (src/vmbus/ring.c), protocol.md §4.
  *
  * Every ring here lives in a memfd mapped twice, once for the writer's view
  * and once for the reader's, as the guest and md9-hostsim see the same pages

@@ -13,7 +13,7 @@
 #include "tpkt.h"
 #include "x224.h"
 
-/* Seed frame 1 (protocol-facts §7): RDP_NEG_REQ, requestedProtocols 0x0B. */
+/* Seed frame 1 (protocol.md §7): RDP_NEG_REQ, requestedProtocols 0x0B. */
 static const uint8_t seed_cr[19] = {0x03, 0x00, 0x00, 0x13, 0x0e, 0xe0, 0x00, 0x00, 0x00, 0x00,
                                     0x00, 0x01, 0x00, 0x08, 0x00, 0x0b, 0x00, 0x00, 0x00};
 /* Seed frame 2: RDP_NEG_RSP, flags 0x03, selectedProtocol SSL. */

@@ -34,7 +34,7 @@ struct md9_doctor_opts {
 int md9_doctor(const struct md9_doctor_opts *o, FILE *out);
 
 /* The [Globals] settings of an xrdp.ini that matter to md9
- * (protocol-facts §7). Absent keys keep xrdp's defaults: port 3389,
+ * (protocol.md §7). Absent keys keep xrdp's defaults: port 3389,
  * security_layer negotiate, crypt_level high, vmconnect false. */
 struct md9_xrdp_ini {
 	char port[256];

@@ -1,4 +1,4 @@
-/* The RDP security adapter (protocol-facts §7): the host does TLS/CredSSP
+/* The RDP security adapter (protocol.md §7): the host does TLS/CredSSP
  * with the real client and then sends the MCS Connect-Initial in plaintext,
  * even when the guest's Connection Confirm selected TLS. A stock server that
  * selected TLS then waits for a ClientHello and fails (the seed's bug). The

@@ -1,4 +1,4 @@
-/* SynthRdp control messages (protocol-facts §3; Mile.HyperV headers [S2],
+/* SynthRdp control messages (protocol.md §3; Mile.HyperV headers [S2],
  * rdpcorets.dll notes [S3]). They travel as pipe data (pipe.h) on the control
  * channel, as the public Linux prototype does (SherryPlatform/HvGin,
  * UioHvDevice.Send wraps every message in a pipe header).

@@ -1,4 +1,4 @@
-/* md9's daemon: the control channel's state machine (protocol-facts §3), the
+/* md9's daemon: the control channel's state machine (protocol.md §3), the
  * sessions it starts, and the event loop that drives both. The host is never
  * a reason to exit: every failure of the control channel leads back, after a
  * bounded backoff, to opening it again. */

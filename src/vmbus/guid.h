@@ -1,7 +1,7 @@
 /* GUIDs as they travel on VMBus: the Windows in-memory layout, i.e. Data1
  * (u32), Data2 (u16) and Data3 (u16) little-endian, then Data4's 8 bytes in
  * order. The CreateSession message carries a GUID in exactly this layout
- * (protocol-facts §3). Text form: lower-case, dashed, as Linux sysfs prints it. */
+ * (protocol.md §3). Text form: lower-case, dashed, as Linux sysfs prints it. */
 #ifndef MD9_GUID_H
 #define MD9_GUID_H
 
@@ -14,7 +14,7 @@ struct md9_guid {
 
 #define MD9_GUID_STRLEN 37 /* 36 characters and the NUL */
 
-/* protocol-facts §2 */
+/* protocol.md §2 */
 extern const struct md9_guid md9_guid_control_class;    /* F8E65716-3CB3-4A06-9A60-1889C5CCCAB5 */
 extern const struct md9_guid md9_guid_control_instance; /* 99221FA0-24AD-11E2-BE98-001AA01BBF6E */
 extern const struct md9_guid md9_guid_data_class;       /* F9E9C0D3-B511-4A48-8046-D38079A8830C */

@@ -1,4 +1,4 @@
-/* VMBus pipe framing over a ring pair (protocol-facts §5): every in-band
+/* VMBus pipe framing over a ring pair (protocol.md §5): every in-band
  * packet's payload starts with { u32 type; u32 data_size } and data_size bytes
  * follow. Type 1 is data; type 2 ("partial") is reader bookkeeping that the
  * other end never sends, so md9 keeps its partial-read position here, in

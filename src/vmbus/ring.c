@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-/* Ordering (protocol-facts §4, Linux ring_buffer.c): the other side's index
+/* Ordering (protocol.md §4, Linux ring_buffer.c): the other side's index
  * is loaded with acquire so the bytes it covers are visible; our index is
  * stored with release so the bytes we wrote (or finished reading) are done
  * first; a full fence separates storing our index from loading the other

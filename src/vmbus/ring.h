@@ -1,4 +1,4 @@
-/* VMBus ring buffers, one direction each (protocol-facts §4; Linux
+/* VMBus ring buffers, one direction each (protocol.md §4; Linux
  * include/linux/hyperv.h struct hv_ring_buffer, drivers/hv/ring_buffer.c;
  * DPDK drivers/bus/vmbus/vmbus_bufring.c).
  *

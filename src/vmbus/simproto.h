@@ -6,7 +6,7 @@
  * the rings in the shared memory whose fd comes with SIM_OPENED.
  *
  * Shared memory layout of a channel, as uio_hv_generic's map 0
- * (protocol-facts §6): TX ring (guest->host) control page + data, then the
+ * (protocol.md §6): TX ring (guest->host) control page + data, then the
  * RX ring (host->guest) control page + data; each half of the map. */
 #ifndef MD9_SIMPROTO_H
 #define MD9_SIMPROTO_H

@@ -1,5 +1,5 @@
 /* How md9 reaches VMBus channels. Two implementations share this interface:
- *  - uio (transport_uio.c): real Hyper-V through uio_hv_generic (protocol-facts §6);
+ *  - uio (transport_uio.c): real Hyper-V through uio_hv_generic (protocol.md §6);
  *  - sim (transport_sim.c): md9-hostsim over a UNIX socket; only offers,
  *    rescinds and file descriptors travel there, every data byte goes through
  *    the shared-memory rings of ring.c exactly as on Hyper-V.

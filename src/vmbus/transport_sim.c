@@ -71,7 +71,7 @@ static void mark_rescinded(struct sim_channel *sc)
 	uint64_t one = 1;
 
 	/* Make the channel fd readable so the owner's ack() sees -EIO, as a
-	 * uio read() does after a rescind (protocol-facts §6). */
+	 * uio read() does after a rescind (protocol.md §6). */
 	sc->rescinded = true;
 	if (write(sc->ch.fd, &one, sizeof(one)) < 0)
 		log_debug("sim: waking rescinded channel: %s", strerror(errno));

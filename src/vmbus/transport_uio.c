@@ -1,5 +1,5 @@
 /* Real Hyper-V: VMBus channels through the Linux uio_hv_generic driver
- * (protocol-facts §6, docs/uio.md). Sources:
+ * (protocol.md §6, docs/uio.md). Sources:
  *  [K-uio]  Linux drivers/uio/uio_hv_generic.c (maps, open/release,
  *           hv_uio_irqcontrol, hv_uio_rescind);
  *  [K-core] Linux drivers/uio/uio.c (uio_read, uio_write, uio_poll, mmap

@@ -421,7 +421,7 @@ def burst(h):
           "burst is not on for every data channel: %s" % st)
     ca, _, _ = finish_ok(h, a, srv, m, 1, "burst session 1")
     cb, _, _ = finish_ok(h, b, srv, m, 2, "burst session 2")
-    h.note("burst (1..64-byte packets, every 7th empty): 2 sessions x %d MiB each way, "
+    h.note("burst (1..64-byte packets): 2 sessions x %d MiB each way, "
            "%.1f / %.1f MB/s host->guest" % (n // MiB, float(ca["send_MBps"]),
                                             float(cb["send_MBps"])))
     hs.command("burst off")

@@ -54,7 +54,7 @@ MD9 = binary("MD9_BIN", "md9")
 HOSTSIM = binary("MD9_HOSTSIM", "hostsim/md9-hostsim")
 TIMEOUT = 10.0
 
-# protocol-facts §7: the vmconnect Connection Request (requestedProtocols 0x0B)
+# protocol.md §7: the vmconnect Connection Request (requestedProtocols 0x0B)
 CR = bytes.fromhex("03000013" "0ee00000000000" "010008000b000000")
 # A Connection Confirm selecting PROTOCOL_RDP (RDP_NEG_RSP, selectedProtocol 0)
 CC_RDP = bytes.fromhex("03000013" "0ed000001234" "00" "0200080000000000")

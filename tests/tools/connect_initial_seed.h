@@ -1,5 +1,5 @@
 /* The MCS Connect-Initial md9-testclient sends: the seed's frame 3 shape
- * (protocol-facts §8), 462 bytes, byte for byte fuzz/corpus/mcs/ci_seed_frame3
+ * (protocol.md §8), 462 bytes, byte for byte fuzz/corpus/mcs/ci_seed_frame3
  * (= tests/fixtures/rdp_probe.py build_mcs_connect_initial()), as a C array. */
 #ifndef MD9_CONNECT_INITIAL_SEED_H
 #define MD9_CONNECT_INITIAL_SEED_H
