@@ -18,11 +18,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.environ.get("MD9_REPO") or os.path.dirname(HERE)
-MD9 = os.environ.get("MD9_BIN") or os.path.join(REPO, "build", "md9")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+
+import md9test  # noqa: E402
+from md9test import REPO, TmpDir, binary, check, main  # noqa: E402
+
+MD9 = binary("MD9_BIN", "src/md9", "md9")
 MD9_PATH = "/usr/bin/md9"  # what the installed unit and rule name (--md9-path)
 
 # A Debian-like xrdp.ini (the parts that matter, with comments around).
@@ -62,15 +65,6 @@ port=-1
 """
 
 
-class Failure(AssertionError):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
 def snapshot(root):
     """{relative path: (kind, content hash or link target, mode)}."""
     out = {}
@@ -96,22 +90,25 @@ def read(root, rel):
 
 
 def write(root, rel, text):
-    p = os.path.join(root, rel.lstrip("/"))
-    os.makedirs(os.path.dirname(p), exist_ok=True)
-    with open(p, "w") as f:
-        f.write(text)
+    md9test.write(os.path.join(root, rel.lstrip("/")), text)
 
 
-def new_root(xrdp=XRDP_INI):
-    root = tempfile.mkdtemp(prefix="md9-setup-")
-    write(root, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
-    write(root, "/etc/group", "root:x:0:\n")
-    write(root, "/etc/shadow", "root:*:19000:0:99999:7:::\n")
-    write(root, "/etc/gshadow", "root:*::\n")
-    os.chmod(os.path.join(root, "etc/shadow"), 0o640)
-    if xrdp is not None:
-        write(root, "/etc/xrdp/xrdp.ini", xrdp)
-    return root
+class Root(TmpDir):
+    """A case's root: a bare Debian-like /etc, with a stock xrdp.ini unless
+    the case is about a system without xrdp. The case is given its path."""
+
+    prefix = "md9-setup-"
+
+    def __init__(self, name):
+        super().__init__(name)
+        root = self.tmp
+        write(root, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+        write(root, "/etc/group", "root:x:0:\n")
+        write(root, "/etc/shadow", "root:*:19000:0:99999:7:::\n")
+        write(root, "/etc/gshadow", "root:*::\n")
+        os.chmod(os.path.join(root, "etc/shadow"), 0o640)
+        if name != "packaged_and_no_xrdp":
+            write(root, "/etc/xrdp/xrdp.ini", XRDP_INI)
 
 
 def setup(root, *args):
@@ -312,30 +309,5 @@ CASES = [case_dry_run, case_real_run_then_nothing, case_modes, case_packaged_and
          case_bind_classes]
 
 
-def main():
-    if not os.access(MD9, os.X_OK):
-        print("md9 binary not found: set $MD9_BIN")
-        return 1
-    only = sys.argv[1:]
-    passed = failed = 0
-    for case in CASES:
-        name = case.__name__[5:]
-        if only and name not in only:
-            continue
-        root = new_root(None if name == "packaged_and_no_xrdp" else XRDP_INI)
-        try:
-            case(root)
-            print("PASS %s" % name)
-            passed += 1
-        except Exception:
-            print("FAIL %s" % name)
-            traceback.print_exc(file=sys.stdout)
-            failed += 1
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(CASES, Root))

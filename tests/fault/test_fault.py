@@ -20,8 +20,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from faultlib import (BYTES_SCALE, MiB, NEGO_H2S, NEGO_S2H, T, WRAPPER,  # noqa: E402
-                      check, check_complete, check_md9_counts, main)
+from faultlib import (BYTES_SCALE, NEGO_H2S, NEGO_S2H, FaultHarness,  # noqa: E402
+                      check_complete, check_md9_counts)
+from md9test import WRAPPER, MiB, T, check, main  # noqa: E402
 
 SERVER_SEED = 7
 # A finite transfer each way for the "other" sessions.
@@ -607,4 +608,4 @@ CASES.update({
 })
 
 if __name__ == "__main__":
-    sys.exit(main(CASES))
+    sys.exit(main(CASES, FaultHarness))

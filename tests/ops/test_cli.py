@@ -22,23 +22,16 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.environ.get("MD9_REPO") or os.path.dirname(os.path.dirname(HERE))
-MD9 = os.environ.get("MD9_BIN") or os.path.join(REPO, "build", "src", "md9")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "lib"))
+
+from md9test import REPO, TmpDir, binary, check, main  # noqa: E402
+
+MD9 = binary("MD9_BIN", "src/md9", "md9")
 KEYS = ["transport", "backend", "security", "tls_pin", "log_level", "status_socket",
         "max_sessions", "negotiate_timeout_ms", "drain_timeout_ms", "relay_budget", "user"]
-
-
-class Failure(AssertionError):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 def md9(*args):
@@ -163,27 +156,5 @@ CASES = [case_bad_option, case_strict_numbers, case_setting_values, case_every_s
          case_help]
 
 
-def main():
-    only = sys.argv[1:]
-    passed = failed = 0
-    for case in CASES:
-        name = case.__name__[5:]
-        if only and name not in only:
-            continue
-        tmp = tempfile.mkdtemp(prefix="md9-cli-")
-        try:
-            case(tmp)
-            print("PASS %s" % name)
-            passed += 1
-        except Exception:
-            print("FAIL %s" % name)
-            traceback.print_exc(file=sys.stdout)
-            failed += 1
-        finally:
-            subprocess.run(["rm", "-rf", tmp])
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(CASES, TmpDir))
