@@ -130,6 +130,7 @@ static int cmd_setup(const struct cli_args *a)
 	md9_log_init("md9", MD9_LOG_INFO);
 	verbose(a);
 	o.dry_run = cli_get(a, "dry-run") != NULL;
+	o.undo = cli_get(a, "undo") != NULL;
 	if (cli_get(a, "root"))
 		o.root = cli_get(a, "root");
 	o.security = cli_get(a, "security");
@@ -225,6 +226,9 @@ static const struct cli_opt setup_opts[] = {
     {.name = "dry-run",
      .short_name = 'n',
      .doc = "show what would change (diffs included), change nothing"},
+    {.name = "undo",
+     .doc = "restore the files the desktop steps edited, remove the ones they created "
+            "(only if unchanged since)"},
     {.name = "security",
      .doc = "configure md9 and xrdp for this mode (md9.conf security)",
      .setting = "security"},
@@ -267,8 +271,8 @@ static const struct cli_command commands[] = {
     },
     {
         .name = "setup",
-        .synopsis = "[--dry-run]",
-        .summary = "install and enable what is missing",
+        .synopsis = "[--dry-run | --undo]",
+        .summary = "install and enable what is missing, prepare the desktop",
         .opts = setup_opts,
         .exec = cmd_setup,
     },

@@ -5,8 +5,9 @@
 Cases: a healthy Hyper-V guest; not Hyper-V; uio_hv_generic missing; the
 control channel not offered; xrdp's security_layer incompatible with the rdp
 mode; a leftover HvSocket setup (vsock listener, hv_sock loaded); the device
-node not given to md9; md9 not running; the real roots of this (non-Hyper-V)
-machine.
+node not given to md9; md9 not running; the session's drives (FUSE) and
+sound (xrdp's PipeWire/PulseAudio module, the package per distribution);
+the real roots of this (non-Hyper-V) machine.
 
 Python 3 standard library only.  $MD9_BIN is md9 (ctest sets it).
 Exit status 0 when every case passes, 1 otherwise; one line per case and a
@@ -37,7 +38,7 @@ RELEASE = "6.1.0-99-amd64"
 CHECKS = ["hyper-v", "hv_vmbus", "uio_hv_generic", "module loaded",
           "control channel", "classes bound", "device nodes", "md9 user",
           "configuration", "md9 running", "rdp server", "xrdp config",
-          "hvsocket leftover"]
+          "hvsocket leftover", "drives", "audio"]
 
 
 class StatusServer:
@@ -124,6 +125,15 @@ class Tree(Harness):
         self.config("auto")
         self.xrdp("port=%d\nsecurity_layer=negotiate\ncrypt_level=high\n" % self.port)
         write(self.p(self.dev, "uio0"), "", 0o660)
+        # the session's redirections: xrdp's FUSE drives, the PipeWire module
+        write(self.p(self.etc, "xrdp/sesman.ini"),
+              "[Chansrv]\n; drive redirection\nFuseMountName=shared-drives\nFileUmask=077\n")
+        write(self.p(self.etc, "fuse.conf"), "#user_allow_other\n")
+        write(self.p(self.dev, "fuse"), "")
+        write(self.p(self.lib, "x86_64-linux-gnu/pipewire-0.3/libpipewire-module-xrdp.so"), "")
+        write(self.p(self.etc, "xdg/autostart/pipewire-xrdp.desktop"), "[Desktop Entry]\n")
+        write(self.p(self.etc, "os-release"), 'ID=debian\nVERSION_ID="13"\n'
+              'VERSION_CODENAME=trixie\n')
         self.status = StatusServer(self.p(self.run, "md9/status.sock"))
         self.servers.append(self.status)
 
@@ -352,6 +362,46 @@ def case_node_and_daemon(t):
     check(re.search(r"md9\.conf:2: security: ", r.err), r.err)
 
 
+def case_session_redirections(t):
+    """Drives (xrdp's chansrv, FUSE) and sound (xrdp's PipeWire/PulseAudio
+    module), with the package to install for the distribution."""
+    r = t.doctor()
+    r.expect("drives", "ok", "~/shared-drives/<drive>")
+    r.expect("audio", "ok", "PipeWire", "libpipewire-module-xrdp.so",
+             "xdg/autostart/pipewire-xrdp.desktop")
+    os.remove(t.p(t.etc, "xdg/autostart/pipewire-xrdp.desktop"))
+    t.doctor().expect("audio", "warn", "nothing loads it")
+    os.remove(t.p(t.lib, "x86_64-linux-gnu/pipewire-0.3/libpipewire-module-xrdp.so"))
+    r = t.doctor()
+    r.expect("audio", "warn", "no xrdp sound module")
+    check("-- fix: apt-get install pipewire-module-xrdp" in r.text("audio"), r.out)
+    check(r.rc == 0, "a missing sound module is not a failure:\n" + r.out)
+    write(t.p(t.etc, "os-release"), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'
+          'VERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
+    r = t.doctor()
+    check("apt-get install -t bookworm-backports pipewire-module-xrdp" in r.text("audio"), r.out)
+    write(t.p(t.etc, "os-release"), 'ID=ubuntu\nVERSION_ID="24.04"\n')
+    r = t.doctor()
+    check("apt-cache policy pipewire-module-xrdp pulseaudio-module-xrdp" in r.text("audio")
+          and "ubuntu 24.04" in r.text("audio"), r.out)
+    # PulseAudio's module, in the directory of its version, with its loader
+    write(t.p(t.lib, "pulse-16.1/modules/module-xrdp-sink.so"), "")
+    write(t.p(t.etc, "xdg/autostart/pulseaudio-xrdp.desktop"), "[Desktop Entry]\n")
+    t.doctor().expect("audio", "ok", "PulseAudio", "module-xrdp-sink.so")
+    # drives: fusermount missing, /dev/fuse missing, switched off, no xrdp
+    os.remove(t.p(t.etc, "fuse.conf"))
+    t.doctor().expect("drives", "warn", "fusermount")
+    check("-- fix: apt-get install fuse3" in t.doctor().text("drives"), "fix")
+    write(t.p(t.etc, "fuse.conf"), "")
+    os.remove(t.p(t.dev, "fuse"))
+    t.doctor().expect("drives", "warn", "/fuse is missing")
+    write(t.p(t.dev, "fuse"), "")
+    write(t.p(t.etc, "xrdp/sesman.ini"), "[Chansrv]\nEnableFuseMount=false\n")
+    t.doctor().expect("drives", "warn", "EnableFuseMount=false")
+    os.remove(t.p(t.etc, "xrdp/sesman.ini"))
+    t.doctor().expect("drives", "warn", "xrdp is not installed")
+
+
 def case_real_roots(t):
     """This machine, for real: CI is not a Hyper-V guest."""
     vendor = ""
@@ -373,7 +423,8 @@ def case_real_roots(t):
 
 
 CASES = [case_healthy, case_not_hyperv, case_module_missing, case_not_offered,
-         case_xrdp_rdp_mode, case_leftover_vsock, case_node_and_daemon, case_real_roots]
+         case_xrdp_rdp_mode, case_leftover_vsock, case_node_and_daemon,
+         case_session_redirections, case_real_roots]
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #include "guid.h"
 #include "log.h"
 #include "privdrop.h"
+#include "sessioncheck.h"
 #include "status.h"
 #include "sysfs.h"
 
@@ -822,6 +823,17 @@ static bool hv_sock_loaded(struct doctor *dr, char *where, size_t cap)
 	return found;
 }
 
+/* The session's own redirections (sessioncheck.c): drives and sound. */
+static void check_session(struct doctor *dr, const char *name,
+                          void (*fn)(const char *, const char *, struct sessioncheck *),
+                          const char *second_root)
+{
+	struct sessioncheck c;
+
+	fn(dr->r->etc, second_root, &c);
+	report(dr, (enum verdict)c.verdict, name, c.fix, "%s", c.what);
+}
+
 static void check_hvsocket(struct doctor *dr)
 {
 	static const char fix[] =
@@ -878,6 +890,8 @@ int md9_doctor(const struct md9_doctor_opts *o, FILE *out)
 	check_backend(&dr);
 	check_xrdp(&dr);
 	check_hvsocket(&dr);
+	check_session(&dr, "drives", sessioncheck_drives, dr.r->dev);
+	check_session(&dr, "audio", sessioncheck_audio, dr.r->lib);
 	fprintf(out, "md9 doctor: %u ok, %u warn, %u FAIL%s\n", dr.n[V_OK], dr.n[V_WARN],
 	        dr.n[V_FAIL],
 	        dr.n[V_FAIL]   ? ""

@@ -1,5 +1,7 @@
 #include "setup.h"
 
+#include "desktop.h"
+
 #include "adapter.h"
 #include "config.h"
 #include "doctor.h"
@@ -1027,6 +1029,16 @@ out:
 	free(neu);
 }
 
+char *md9_setup_read_file(const char *path, int *err)
+{
+	return read_text(path, err);
+}
+
+int md9_setup_write_file(const char *path, const char *text, unsigned mode)
+{
+	return write_text(path, text, (mode_t)mode);
+}
+
 int md9_setup(const struct md9_setup_opts *o, FILE *out)
 {
 	struct setup s = {.o = o, .out = out};
@@ -1070,6 +1082,19 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out)
 		fprintf(out,
 		        "md9 setup: not root: changing the system will fail (sudo md9 setup)\n");
 
+	if (o->undo) {
+		struct desktop_run d = {.root = s.root, .dry_run = o->dry_run, .out = out};
+
+		fprintf(out, "md9 setup --undo%s: root %s\n", o->dry_run ? " --dry-run" : "",
+		        s.live ? "/" : s.root);
+		desktop_undo(&d);
+		if (d.failures)
+			fprintf(out, "md9 setup --undo: %u step(s) failed\n", d.failures);
+		else
+			fprintf(out, "md9 setup --undo: %u change(s)%s\n", d.changes,
+			        o->dry_run ? " would be made; nothing was changed" : " made");
+		return d.failures ? 1 : 0;
+	}
 	fprintf(out, "md9 setup%s: root %s, security mode %s\n", o->dry_run ? " --dry-run" : "",
 	        s.live ? "/" : s.root, md9_security_name(mode));
 	step_sysusers(&s);
@@ -1079,6 +1104,12 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out)
 	step_config(&s, o->security, cfg.security);
 	step_unit(&s);
 	step_xrdp(&s, mode);
+	{
+		struct desktop_run d = {.root = s.root, .dry_run = o->dry_run, .out = out};
+		desktop_setup(&d);
+		s.changes += d.changes;
+		s.failures += d.failures;
+	}
 
 	if (s.failures)
 		fprintf(out, "md9 setup: %u step(s) failed, %u change(s)%s\n", s.failures,

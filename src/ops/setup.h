@@ -30,15 +30,23 @@ struct md9_setup_opts {
 	bool dry_run;
 	const char *security; /* NULL: the configuration's */
 	const char *self; /* md9's own path, for the unit and the udev rule; NULL: /proc/self/exe */
+	bool undo;        /* put back what the desktop steps changed (desktop.h) */
 };
 
-/* 0: done (or nothing to do), 1: something failed (said why). */
+/* 0: done (or nothing to do), 1: something failed (said why). After md9's
+ * own steps come the desktop steps of desktop.h (drive mount name, X
+ * wrapper, colord's polkit rule); with undo, only those are put back. */
 int md9_setup(const struct md9_setup_opts *o, FILE *out);
 
 /* `md9 bind-classes`: write both SynthRdp class GUIDs to
  * <sys_root>/bus/vmbus/drivers/uio_hv_generic/new_id (EEXIST is fine).
  * 0 or 1 (logged). The udev rule runs it. */
 int md9_bind_classes(const char *sys_root);
+
+/* setup's file access for the desktop steps: read (NULL and *err = -errno
+ * when it cannot) and write atomically, keeping an existing file's mode. */
+char *md9_setup_read_file(const char *path, int *err);
+int md9_setup_write_file(const char *path, const char *text, unsigned mode);
 
 /* A unified diff (3 lines of context) of two texts, for humans and patch(1). */
 void md9_unified_diff(FILE *out, const char *name_a, const char *name_b, const char *a,

@@ -139,7 +139,7 @@ def backend_down(h):
     h.assert_no_connect_response(r, "probe with the backend down")
     check(r.cc is None, "the host got a Connection Confirm from nowhere: %r"
           % r.cc)
-    closed = m.closed(1)
+    closed = m.wait_closed(1)
     check(re.fullmatch(r"cannot connect to the server tcp:127\.0\.0\.1:%d: "
                        r"Connection refused" % port, closed.group("reason")),
           "session 1 closed with %r" % closed.group("reason"))
@@ -156,7 +156,7 @@ def backend_down(h):
     check(m.pid == pid and len(h.md9s) == 1, "md9 was restarted")
     m.wait_for_log(r"session 2: host requested .* server selected SSL$",
                    since=mark)
-    closed = m.closed(2, since=mark)
+    closed = m.wait_closed(2, since=mark)
     check(closed.group("reason") == "the host closed the channel",
           "session 2 closed with %r" % closed.group("reason"))
 
@@ -173,7 +173,7 @@ def control_reset(h):
     m = h.md9(hs, x.port, "auto")      # waits for the first "ready"
     r = h.probe(hs.raw_port)
     h.assert_connect_response(r, "probe before the reset")
-    m.closed(1)
+    m.wait_closed(1)
 
     for cycle in (1, 2):
         mark = m.log.mark()
@@ -289,7 +289,7 @@ def garbage_from_host(h):
     r = h.probe(hs.raw_port)
     h.assert_connect_response(r, "a new probe after the garbage")
     good.close()
-    closed = m.closed(1)
+    closed = m.wait_closed(1)
     check(closed.group("reason") == "the host closed the channel",
           "session 1 closed with %r" % closed.group("reason"))
     h.notes.extend(reasons)

@@ -160,7 +160,7 @@ def run_cell(h, layer, mode):
     # 2. md9's session lines: opened (mode), choice (selected), reason, closed.
     m.wait_for_log(r"session 1: opened on data channel [0-9a-f-]{36} \(server "
                    r"tcp:127\.0\.0\.1:%d, security %s\)" % (x.port, mode))
-    closed = m.closed(1)
+    closed = m.wait_closed(1)
     if row.selected is not None:
         m.wait_for_log(
             r"session 1: host requested %s, md9 \(%s\) asked the server for "

@@ -143,7 +143,7 @@ class Md9:
         """Channel GUID of session sid (waits for its 'opened' line)."""
         return self.wait_for_log(_session_rx(OPENED_RE, sid), timeout)[-1].group("channel")
 
-    def closed(self, sid, timeout=None, since=0):
+    def wait_closed(self, sid, timeout=None, since=0):
         """The 'session SID: closed (...)' line (with its byte counters)."""
         return self.wait_for_log(_session_rx(CLOSED_RE, sid), timeout, since)[-1]
 

@@ -1,0 +1,199 @@
+#include "desktop.h"
+
+#include "setup.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct desktop_step *const steps[] = {&fusemount_step, &xwrapper_step, &colord_step};
+#define NSTEPS (sizeof(steps) / sizeof(steps[0]))
+
+static void full(const char *root, const char *path, char *buf, size_t n)
+{
+	if ((size_t)snprintf(buf, n, "%s%s", root, path) >= n)
+		buf[0] = '\0';
+}
+
+char *desktop_read(const char *root, const char *path)
+{
+	char p[PATH_MAX];
+	int err;
+
+	full(root, path, p, sizeof(p));
+	return p[0] ? md9_setup_read_file(p, &err) : NULL;
+}
+
+bool desktop_exists(const char *root, const char *path)
+{
+	char p[PATH_MAX];
+
+	full(root, path, p, sizeof(p));
+	return p[0] && access(p, F_OK) == 0;
+}
+
+/* "  VERB           what", as md9 setup prints its steps ("would VERB" in a
+ * dry run for verbs that change something). */
+static void say(struct desktop_run *r, bool changes, const char *verb, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void say(struct desktop_run *r, bool changes, const char *verb, const char *fmt, ...)
+{
+	char what[1024], v[32];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(v, sizeof(v), "%s%s", changes && r->dry_run ? "would " : "", verb);
+	fprintf(r->out, "  %-14s %s\n", v, what);
+	fflush(r->out);
+}
+
+static void diff(struct desktop_run *r, const char *path, const char *a, const char *b)
+{
+	char na[PATH_MAX + 4], nb[PATH_MAX + 4];
+
+	snprintf(na, sizeof(na), "%s%s", a ? "a" : "/dev/null", a ? path : "");
+	snprintf(nb, sizeof(nb), "%s%s", b ? "b" : "/dev/null", b ? path : "");
+	md9_unified_diff(r->out, na, nb, a ? a : "", b ? b : "");
+}
+
+static void backup_path(const char *root, const char *path, char *buf, size_t n)
+{
+	if ((size_t)snprintf(buf, n, "%s%s.md9-backup", root, path) >= n)
+		buf[0] = '\0';
+}
+
+static void fail(struct desktop_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct desktop_run *r, const char *fmt, ...)
+{
+	char what[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	r->failures++;
+	say(r, false, "FAILED", "%s", what);
+}
+
+static void apply(struct desktop_run *r, const struct desktop_step *st)
+{
+	char path[PATH_MAX], why[512], p[PATH_MAX], bak[PATH_MAX + 16];
+	char *(*edit)(const char *);
+	char *cur = NULL, *neu = NULL;
+	enum desktop_verdict v = st->decide(r->root, path, sizeof(path), why, sizeof(why));
+	int err;
+
+	if (v == DESKTOP_NA) {
+		say(r, false, "skip", "%s: %s", st->name, why);
+		return;
+	}
+	if (v == DESKTOP_OK) {
+		say(r, false, "ok", "%s: %s", st->name, why);
+		return;
+	}
+	edit = st->edit_for ? st->edit_for(path) : st->edit;
+	cur = desktop_read(r->root, path);
+	if (!(neu = edit(cur))) {
+		fail(r, "%s: out of memory", st->name);
+		goto out;
+	}
+	if (cur && strcmp(cur, neu) == 0) {
+		say(r, false, "ok", "%s: %s", st->name, why);
+		goto out;
+	}
+	full(r->root, path, p, sizeof(p));
+	backup_path(r->root, path, bak, sizeof(bak));
+	say(r, true, cur ? "edit" : "create", "%s (%s): %s%s", path, st->name, why,
+	    cur ? (access(bak, F_OK) == 0 ? "; backup kept from an earlier run"
+	                                  : "; backup .md9-backup")
+	        : "");
+	diff(r, path, cur, neu);
+	r->changes++;
+	if (r->dry_run)
+		goto out;
+	if (cur && access(bak, F_OK) != 0 && (err = md9_setup_write_file(bak, cur, 0644)) < 0) {
+		fail(r, "writing %s: %s", bak, strerror(-err));
+		goto out;
+	}
+	if ((err = md9_setup_write_file(p, neu, 0644)) < 0)
+		fail(r, "writing %s: %s", p, strerror(-err));
+out:
+	free(cur);
+	free(neu);
+}
+
+void desktop_setup(struct desktop_run *r)
+{
+	for (size_t i = 0; i < NSTEPS; i++)
+		apply(r, steps[i]);
+}
+
+/* Put back one path md9 may have written: from its backup when the file is
+ * still what md9 made of that backup; remove it when md9 created it and it
+ * is unchanged; otherwise say what to do by hand. */
+static void undo_path(struct desktop_run *r, const struct desktop_step *st, const char *path)
+{
+	char *(*edit)(const char *) = st->edit_for ? st->edit_for(path) : st->edit;
+	char p[PATH_MAX], bak[PATH_MAX + 16];
+	char *cur = desktop_read(r->root, path), *old = NULL, *made = NULL;
+	int err = 0;
+
+	full(r->root, path, p, sizeof(p));
+	backup_path(r->root, path, bak, sizeof(bak));
+	if (access(bak, F_OK) == 0) {
+		if (!(old = md9_setup_read_file(bak, &err)) || !(made = edit(old))) {
+			fail(r, "%s: reading %s: %s", st->name, bak, strerror(err ? -err : ENOMEM));
+		} else if (cur && strcmp(cur, old) == 0) {
+			say(r, true, "remove", "%s: the file is as before md9 setup already", bak);
+			r->changes++;
+			if (!r->dry_run && unlink(bak) < 0)
+				fail(r, "removing %s: %s", bak, strerror(errno));
+		} else if (!cur || strcmp(cur, made) != 0) {
+			fail(r,
+			     "%s changed since md9 setup edited it: compare it with %s and restore "
+			     "by hand",
+			     path, bak);
+		} else {
+			say(r, true, "restore", "%s (%s) from %s.md9-backup", path, st->name, path);
+			diff(r, path, cur, old);
+			r->changes++;
+			if (!r->dry_run &&
+			    ((err = md9_setup_write_file(p, old, 0644)) < 0 || unlink(bak) < 0))
+				fail(r, "restoring %s: %s", p, strerror(err < 0 ? -err : errno));
+		}
+	} else if (cur && (made = edit(NULL)) && strcmp(cur, made) == 0) {
+		say(r, true, "remove", "%s (%s): md9 setup created it", path, st->name);
+		diff(r, path, cur, NULL);
+		r->changes++;
+		if (!r->dry_run && unlink(p) < 0)
+			fail(r, "removing %s: %s", p, strerror(errno));
+	}
+	free(cur);
+	free(old);
+	free(made);
+}
+
+void desktop_undo(struct desktop_run *r)
+{
+	for (size_t i = 0; i < NSTEPS; i++) {
+		const struct desktop_step *st = steps[i];
+		unsigned before = r->changes + r->failures;
+
+		if (st->paths) {
+			for (const char *const *p = st->paths; *p; p++)
+				undo_path(r, st, *p);
+		} else {
+			char path[PATH_MAX], why[512];
+			st->decide(r->root, path, sizeof(path), why, sizeof(why));
+			undo_path(r, st, path);
+		}
+		if (r->changes + r->failures == before)
+			say(r, false, "ok", "%s: nothing of md9's to undo", st->name);
+	}
+}
