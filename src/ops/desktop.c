@@ -1,6 +1,7 @@
 #include "desktop.h"
 
 #include "setup.h"
+#include "textdiff.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -59,7 +60,8 @@ static void diff(struct desktop_run *r, const char *path, const char *a, const c
 
 	snprintf(na, sizeof(na), "%s%s", a ? "a" : "/dev/null", a ? path : "");
 	snprintf(nb, sizeof(nb), "%s%s", b ? "b" : "/dev/null", b ? path : "");
-	md9_unified_diff(r->out, na, nb, a ? a : "", b ? b : "");
+	if (md9_textdiff(r->out, na, nb, a ? a : "", b ? b : "") < 0)
+		fprintf(r->out, "  (no diff to show: diff -u failed)\n");
 }
 
 static void backup_path(const char *root, const char *path, char *buf, size_t n)

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "privdrop.h"
 #include "sysfs.h"
+#include "textdiff.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -106,127 +107,6 @@ static char *lines_join(const struct lines *l)
 	}
 	*p = '\0';
 	return out;
-}
-
-/* ---- unified diff ---- */
-
-#define DIFF_MAX_CELLS (4u << 20)
-
-struct diff_op {
-	char kind;   /* ' ', '-', '+' */
-	size_t a, b; /* line indices (a for ' ' and '-', b for '+') */
-};
-
-static void print_hunk(FILE *out, const struct lines *A, const struct lines *B,
-                       const struct diff_op *ops, size_t from, size_t to)
-{
-	/* Every op records where it stands in both texts, so the first one
-	 * gives the hunk's start; an empty range names the line before it. */
-	size_t a0 = ops[from].a, b0 = ops[from].b, na = 0, nb = 0;
-
-	for (size_t i = from; i < to; i++) {
-		na += ops[i].kind != '+';
-		nb += ops[i].kind != '-';
-	}
-	fprintf(out, "@@ -%zu", na ? a0 + 1 : a0);
-	if (na != 1)
-		fprintf(out, ",%zu", na);
-	fprintf(out, " +%zu", nb ? b0 + 1 : b0);
-	if (nb != 1)
-		fprintf(out, ",%zu", nb);
-	fprintf(out, " @@\n");
-	for (size_t i = from; i < to; i++) {
-		const char *line = ops[i].kind == '+' ? B->v[ops[i].b] : A->v[ops[i].a];
-		fprintf(out, "%c%s\n", ops[i].kind, line);
-		if ((ops[i].kind == '+' && ops[i].b + 1 == B->n && !B->final_nl) ||
-		    (ops[i].kind != '+' && ops[i].a + 1 == A->n && !A->final_nl))
-			fprintf(out, "\\ No newline at end of file\n");
-	}
-}
-
-void md9_unified_diff(FILE *out, const char *name_a, const char *name_b, const char *a,
-                      const char *b)
-{
-	struct lines A = {0}, B = {0};
-	struct diff_op *ops = NULL;
-	uint32_t *t = NULL;
-	size_t nops = 0, n, m;
-
-	if (lines_split(a, &A) || lines_split(b, &B))
-		goto out;
-	n = A.n;
-	m = B.n;
-	ops = calloc(n + m + 1, sizeof(*ops));
-	if (!ops)
-		goto out;
-	if ((n + 1) * (m + 1) <= DIFF_MAX_CELLS)
-		t = calloc((n + 1) * (m + 1), sizeof(*t));
-	if (t) {
-		/* t[i][j]: LCS length of A[i..] and B[j..] */
-		for (size_t i = n; i-- > 0;)
-			for (size_t j = m; j-- > 0;)
-				t[i * (m + 1) + j] =
-				    strcmp(A.v[i], B.v[j]) == 0
-				        ? t[(i + 1) * (m + 1) + j + 1] + 1
-				        : (t[(i + 1) * (m + 1) + j] > t[i * (m + 1) + j + 1]
-				               ? t[(i + 1) * (m + 1) + j]
-				               : t[i * (m + 1) + j + 1]);
-		size_t i = 0, j = 0;
-		while (i < n || j < m) {
-			if (i < n && j < m && strcmp(A.v[i], B.v[j]) == 0) {
-				ops[nops++] = (struct diff_op){' ', i++, j++};
-			} else if (i < n &&
-			           (j == m || t[(i + 1) * (m + 1) + j] >= t[i * (m + 1) + j + 1])) {
-				ops[nops++] =
-				    (struct diff_op){'-', i++, j}; /* removals first, as diff -u */
-			} else {
-				ops[nops++] = (struct diff_op){'+', i, j++};
-			}
-		}
-	} else { /* too large to compare line by line: all out, all in */
-		for (size_t i = 0; i < n; i++)
-			ops[nops++] = (struct diff_op){'-', i, 0};
-		for (size_t j = 0; j < m; j++)
-			ops[nops++] = (struct diff_op){'+', n, j};
-	}
-	/* A missing final newline makes the last lines differ for patch(1). */
-	if (A.final_nl != B.final_nl && n && m && nops && ops[nops - 1].kind == ' ') {
-		struct diff_op last = ops[nops - 1];
-		ops[nops - 1] = (struct diff_op){'-', last.a, last.b};
-		ops[nops++] = (struct diff_op){'+', last.a + 1, last.b};
-	}
-	fprintf(out, "--- %s\n+++ %s\n", name_a, name_b);
-	for (size_t i = 0; i < nops;) {
-		size_t start, end, k;
-
-		if (ops[i].kind == ' ') {
-			i++;
-			continue;
-		}
-		start = i >= 3 ? i - 3 : 0;
-		/* extend while the next change is within 6 unchanged lines */
-		end = i;
-		for (;;) {
-			while (end < nops && ops[end].kind != ' ')
-				end++;
-			k = end;
-			while (k < nops && ops[k].kind == ' ' && k - end < 7)
-				k++;
-			if (k < nops && ops[k].kind != ' ' && k - end <= 6) {
-				end = k;
-				continue;
-			}
-			break;
-		}
-		end = end + 3 < nops ? end + 3 : nops;
-		print_hunk(out, &A, &B, ops, start, end);
-		i = end;
-	}
-out:
-	free(t);
-	free(ops);
-	lines_free(&A);
-	lines_free(&B);
 }
 
 /* ---- INI edits ---- */
@@ -910,9 +790,12 @@ static void show_diff(struct setup *s, const char *path, const char *a, const ch
 {
 	char na[PATH_MAX + 4], nb[PATH_MAX + 4];
 
+	int err;
+
 	snprintf(na, sizeof(na), "a%s", path);
 	snprintf(nb, sizeof(nb), "b%s", path);
-	md9_unified_diff(s->out, na, nb, a, b);
+	if ((err = md9_textdiff(s->out, na, nb, a, b)) < 0)
+		say(s, "note", "no diff to show: diff -u: %s", strerror(-err));
 }
 
 static void step_xrdp(struct setup *s, enum md9_security mode)

@@ -48,9 +48,6 @@ int md9_bind_classes(const char *sys_root);
 char *md9_setup_read_file(const char *path, int *err);
 int md9_setup_write_file(const char *path, const char *text, unsigned mode);
 
-/* A unified diff (3 lines of context) of two texts, for humans and patch(1). */
-void md9_unified_diff(FILE *out, const char *name_a, const char *name_b, const char *a,
-                      const char *b);
 
 /* Files md9 ships, generated at build time from packaging/ (the unit and the
  * udev rule hold "@MD9_BIN@" where md9's path goes). */
