@@ -9,12 +9,15 @@ MD9_DEPS_BUILD="build-essential cmake pkg-config libssl-dev libinih-dev libjanss
 # xdotool, ImageMagick's import); for drive redirection rdesktop (the client
 # whose drives Debian 12's xrdp accepts, tests/fixtures/drive_fixture.py) and
 # fuse3 (fusermount, which xrdp's chansrv mounts the drives with).
-# Tests: the same, plus clang (fuzzers, second compiler), valgrind and socat.
+# Tests: the same, plus clang (fuzzers, second compiler), valgrind, socat, and
+# a second RDP server: FreeRDP's shadow server (freerdp2-shadow-x11,
+# tests/fixtures/shadow_fixture.py).
 MD9_DEPS_DEMO="python3 openssl procps util-linux mount passwd xrdp xorgxrdp
   xserver-xorg-core xauth xfonts-base x11-xkb-utils xkb-data libgl1-mesa-dri xvfb
   freerdp2-x11 xterm xdotool xclip imagemagick x11-xserver-utils x11-utils
   rdesktop fuse3"
-MD9_DEPS_TEST="clang llvm libclang-rt-dev valgrind iproute2 socat debootstrap $MD9_DEPS_DEMO"
+MD9_DEPS_TEST="clang llvm libclang-rt-dev valgrind iproute2 socat debootstrap
+  freerdp2-shadow-x11 $MD9_DEPS_DEMO"
 
 md9_missing() {
 	local p missing=""

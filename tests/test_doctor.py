@@ -37,8 +37,10 @@ RELEASE = "6.1.0-99-amd64"
 
 CHECKS = ["hyper-v", "hv_vmbus", "uio_hv_generic", "module loaded",
           "control channel", "classes bound", "device nodes", "md9 user",
-          "configuration", "md9 running", "rdp server", "xrdp config",
+          "configuration", "md9 running", "rdp server", "rdp security", "xrdp config",
           "hvsocket leftover", "drives", "audio"]
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus",
+                      "mcs_response")
 
 
 class StatusServer:
@@ -77,6 +79,86 @@ class StatusServer:
         self.sock.close()
 
 
+def _cc(kind, value):
+    """X.224 Connection Confirm with RDP_NEG_RSP (2) or RDP_NEG_FAILURE (3)."""
+    return bytes([3, 0, 0, 19, 14, 0xD0, 0, 0, 0x12, 0x34, 0, kind, 0, 8, 0]) + \
+        value.to_bytes(4, "little")
+
+
+def _recv_tpkt(c):
+    head = b""
+    while len(head) < 4:
+        d = c.recv(4 - len(head))
+        if not d:
+            return None
+        head += d
+    n = int.from_bytes(head[2:4], "big")
+    body = b""
+    while len(body) < n - 4:
+        d = c.recv(n - 4 - len(body))
+        if not d:
+            return None
+        body += d
+    return head + body
+
+
+class FakeRdpServer:
+    """An RDP server just deep enough for md9 doctor's probe, answering as
+    real servers were seen to (the Connect-Responses are captures and
+    variants from fuzz/corpus/mcs_response):
+      plain        selects RDP, Connect-Response with encryption NONE
+      encrypts     selects RDP, Connect-Response with 128BIT/HIGH
+      nla          RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER
+      nla_selected selects HYBRID
+      ssl_close    selects SSL, closes on the plaintext Connect-Initial
+      silent       accepts and never answers"""
+
+    def __init__(self, listener):
+        self.listener = listener
+        self.listener.settimeout(0.2)
+        self.mode = "plain"
+        self.requests = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.listener.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(5)
+                try:
+                    self.serve(c)
+                except OSError:
+                    pass
+
+    def serve(self, c):
+        mode = self.mode
+        cr = _recv_tpkt(c)
+        if cr is None or mode == "silent":
+            _recv_tpkt(c)
+            return
+        self.requests.append(cr)
+        if mode == "nla":
+            c.sendall(_cc(3, 5))
+            return
+        c.sendall(_cc(2, {"nla_selected": 2, "ssl_close": 1}.get(mode, 0)))
+        if mode == "nla_selected" or _recv_tpkt(c) is None or mode == "ssl_close":
+            return
+        name = "rdp_128bit_high" if mode == "encrypts" else "shadow_rdp_capture"
+        with open(os.path.join(CORPUS, name), "rb") as f:
+            c.sendall(f.read())
+        _recv_tpkt(c)   # until md9 hangs up
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.listener.close()
+
+
 class Tree(Harness):
     """A fake Hyper-V guest: sysfs, procfs, /etc, /dev, /run, /lib/modules,
     healthy unless a case changes it."""
@@ -97,6 +179,7 @@ class Tree(Harness):
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(8)
         self.port = self.listener.getsockname()[1]
+        self.rdp = FakeRdpServer(self.listener)
 
         write(self.p(self.sys, "class/dmi/id/sys_vendor"), "Microsoft Corporation\n")
         write(self.p(self.sys, "class/dmi/id/product_name"), "Virtual Machine\n")
@@ -173,7 +256,7 @@ class Tree(Harness):
     def cleanup(self):
         for s in self.servers:
             s.close()
-        self.listener.close()
+        self.rdp.close()
         super().cleanup()
 
 
@@ -229,7 +312,12 @@ def case_healthy(t):
     r.expect("classes bound", "ok", "uio0")
     r.expect("md9 running", "ok", "control channel: ready, host protocol 1.0")
     r.expect("rdp server", "ok", "tcp:127.0.0.1:%d" % t.port)
+    r.expect("rdp security", "ok", "standard RDP security without encryption ok",
+             "encryption NONE")
     r.expect("xrdp config", "ok", "fits md9's auto mode")
+    # md9 asked for SSL (auto), with the seed's 19-byte Connection Request
+    check(t.rdp.requests and t.rdp.requests[-1][11:16] == b"\x01\x00\x08\x00\x01",
+          "the probe did not ask for SSL: %r" % t.rdp.requests)
     check("(ready for Enhanced Session)" in r.out, r.out)
     # a bound data channel counts too
     t.device("99221fa1-24ad-11e2-be98-001aa01bbf6e", DATA_CLASS, 15,
@@ -347,13 +435,14 @@ def case_node_and_daemon(t):
     t.status.close()
     os.unlink(t.status.path)
     t.servers.remove(t.status)
-    t.listener.close()
+    t.rdp.close()
     write(t.p(t.etc, "passwd"), "root:x:0:0:root:/root:/bin/bash\n")
     r = t.doctor()
     r.all_printed()
     r.expect("md9 running", "FAIL", "md9 is not running")
     check("systemctl enable --now md9" in r.text("md9 running"), r.out)
     r.expect("rdp server", "FAIL", "Connection refused")
+    r.expect("rdp security", "FAIL", "cannot ask the server")
     r.expect("md9 user", "warn")
     # a broken configuration: FAIL with the file's line on stderr
     write(t.p(t.etc, "md9/md9.conf"), "[md9]\nsecurity = sometimes\n")
@@ -422,7 +511,32 @@ def case_real_roots(t):
     check(rep.rc != 0, "exit status 0 on a machine that is not Hyper-V")
 
 
-CASES = [case_healthy, case_not_hyperv, case_module_missing, case_not_offered,
+def case_server_security(t):
+    """The 'rdp security' verdicts, from a server answering like real ones.
+    (Real servers: tests/integration/test_security_matrix.py, test_servers.py.)"""
+    t.rdp.mode = "encrypts"
+    r = t.doctor()
+    r.expect("rdp security", "FAIL", "encrypts:", "encryptionMethod 128BIT",
+             "encryptionLevel HIGH", "crypt_level=none")
+    check(r.rc == 1, "exit status %d with a FAIL" % r.rc)
+    t.rdp.mode = "nla"
+    t.doctor().expect("rdp security", "FAIL", "NLA only:", "HYBRID_REQUIRED_BY_SERVER",
+                      "no credentials", "security_layer=negotiate or tls")
+    t.rdp.mode = "nla_selected"
+    t.doctor("--security", "passthrough").expect(
+        "rdp security", "FAIL", "NLA only:", "selected HYBRID")
+    t.rdp.mode = "ssl_close"
+    t.doctor("--security", "passthrough").expect(
+        "rdp security", "FAIL", "no vmconnect mode:", "setup --security auto")
+    t.rdp.mode = "silent"
+    t.doctor().expect("rdp security", "FAIL", "did not answer within the timeout")
+    t.rdp.mode = "plain"
+    t.doctor("--security", "rdp").expect("rdp security", "ok", "(md9 rdp mode)")
+    check(t.rdp.requests[-1][11:16] == b"\x01\x00\x08\x00\x00",
+          "rdp mode did not ask for RDP: %r" % t.rdp.requests[-1])
+
+
+CASES = [case_healthy, case_server_security, case_not_hyperv, case_module_missing, case_not_offered,
          case_xrdp_rdp_mode, case_leftover_vsock, case_node_and_daemon,
          case_session_redirections, case_real_roots]
 

@@ -88,10 +88,14 @@ const struct md9_setting md9_config_settings[] = {
      FIELD(security),
      .doc = "what md9 does with the host's plaintext MCS Connect-Initial",
      .more = "  auto         ask the server for TLS and be its TLS client; plain when the\n"
-             "               server chooses standard RDP security (any stock xrdp)\n"
+             "               server chooses standard RDP security (xrdp: with\n"
+             "               security_layer=rdp only with crypt_level=none)\n"
              "  tls          always TLS between md9 and the server\n"
              "  rdp          ask for standard RDP security (xrdp: crypt_level=none)\n"
-             "  passthrough  forward the host's request unchanged (xrdp vmconnect=true)"},
+             "  passthrough  forward the host's request unchanged (only for a server with a\n"
+             "               vmconnect mode; Debian 12's xrdp and FreeRDP have none)\n"
+             "A server that encrypts standard RDP security or requires NLA works in no\n"
+             "mode; md9 doctor says which (its \"rdp security\" line) and how to fix it."},
     {.key = "tls_pin",
      .arg = "SHA256",
      .type = MD9_SETTING_TEXT,

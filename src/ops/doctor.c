@@ -5,6 +5,7 @@
 #include "guid.h"
 #include "log.h"
 #include "privdrop.h"
+#include "probe.h"
 #include "sessioncheck.h"
 #include "status.h"
 #include "sysfs.h"
@@ -287,6 +288,7 @@ struct doctor {
 	/* what later checks build on */
 	bool hyperv, vmbus, uio_loaded;
 	bool xrdp_present;
+	bool backend_ok;
 	struct md9_xrdp_ini xrdp;
 	struct md9_vmbus_dev *ctrl;
 	size_t nctrl;
@@ -703,6 +705,7 @@ static void check_backend(struct doctor *dr)
 		err = r == 0 ? -ETIMEDOUT : r < 0 ? -errno : md9_backend_connected(fd);
 		close(fd);
 	}
+	dr->backend_ok = !err;
 	if (!err)
 		report(dr, V_OK, "rdp server", NULL, "%s accepts connections", b->spec);
 	else
@@ -711,6 +714,44 @@ static void check_backend(struct doctor *dr)
 		    "start the RDP server: systemctl enable --now xrdp (apt-get install xrdp), or "
 		    "set backend in md9.conf to where your RDP server listens",
 		    "nothing accepts connections at %s (%s)", b->spec, strerror(-err));
+}
+
+/* Talk to the server as md9 will (probe.c): the verdict md9's sessions
+ * would reach, before any host depends on it. */
+static void check_server(struct doctor *dr)
+{
+	struct md9_probe_result r;
+	const char *spec = dr->cfg.backend.spec, *mode = md9_security_name(dr->cfg.security);
+
+	if (!dr->backend_ok) {
+		report(dr, V_FAIL, "rdp security", "needs the rdp server (see above)",
+		       "cannot ask the server at %s (md9 %s mode)", spec, mode);
+		return;
+	}
+	if (md9_probe_server(&dr->cfg.backend, dr->cfg.security, &dr->cfg.tls_pin,
+	                     dr->o->timeout_ms, &r)) {
+		if (r.verdict == MD9_PROBE_TLS)
+			report(dr, V_OK, "rdp security", NULL,
+			       "TLS ok: %s (md9 %s mode) selected SSL; md9 does TLS with it (%s); "
+			       "MCS Connect-Response without standard RDP encryption",
+			       spec, mode, r.tls);
+		else if (r.verdict == MD9_PROBE_PLAIN)
+			report(dr, V_OK, "rdp security", NULL,
+			       "standard RDP security without encryption ok: %s (md9 %s mode%s) "
+			       "selected RDP; MCS Connect-Response with encryption NONE",
+			       spec, mode,
+			       r.retried ? ", asked again after SSL_NOT_ALLOWED_BY_SERVER" : "");
+		else
+			report(dr, V_OK, "rdp security", NULL,
+			       "vmconnect mode ok: %s (md9 %s mode) selected %s and answered the "
+			       "host's plaintext Connect-Initial",
+			       spec, mode, x224_protocol_name(r.selected));
+		return;
+	}
+	report(dr, V_FAIL, "rdp security",
+	       r.fix ? r.fix : "make the server at the backend answer RDP (see its log)",
+	       "%s: %s (md9 %s mode, asked the server for %s): %s",
+	       md9_probe_verdict_name(r.verdict), spec, mode, x224_protocol_name(r.asked), r.why);
 }
 
 static void check_xrdp(struct doctor *dr)
@@ -888,6 +929,7 @@ int md9_doctor(const struct md9_doctor_opts *o, FILE *out)
 	check_config(&dr);
 	check_daemon(&dr);
 	check_backend(&dr);
+	check_server(&dr);
 	check_xrdp(&dr);
 	check_hvsocket(&dr);
 	check_session(&dr, "drives", sessioncheck_drives, dr.r->dev);

@@ -213,6 +213,28 @@ int x224_parse_cc(const uint8_t *buf, size_t len, struct x224_cc *out, const cha
 	return 1;
 }
 
+int x224_legacy_cc(const uint8_t *cc, size_t len, uint8_t *out, size_t out_cap, size_t *out_len,
+                   const char **why)
+{
+	struct x224_cc parsed;
+	int r = x224_parse_cc(cc, len, &parsed, why);
+
+	if (r == 0)
+		return fail(why, "incomplete X.224 Connection Confirm");
+	if (r < 0)
+		return -1;
+	if (parsed.pdu_len != len)
+		return fail(why, "input holds bytes beyond the X.224 Connection Confirm");
+	if (out_cap < OFF_VAR)
+		return fail(why, "output buffer too small for a Connection Confirm");
+	memmove(out, cc, OFF_VAR);
+	out[2] = 0;
+	out[3] = OFF_VAR;
+	out[OFF_LI] = OFF_VAR - TPKT_HEADER_LEN - 1;
+	*out_len = OFF_VAR;
+	return 0;
+}
+
 const char *x224_protocol_name(uint32_t p)
 {
 	/* Indexed by the five defined bits: SSL, HYBRID, RDSTLS, HYBRID_EX, RDSAAD. */

@@ -89,10 +89,44 @@ static int flush_host(struct session *s)
 	return 1;
 }
 
-static void queue_host(struct session *s, const uint8_t *p, size_t n)
+/* Queue bytes for the host. <0: they do not fit (the session ends). */
+static int queue_host(struct session *s, const uint8_t *p, size_t n)
 {
+	if (n > SESSION_NEGO_BUF - s->q_host_len)
+		return end(s, "internal error: more than %d bytes queued for the host",
+		           SESSION_NEGO_BUF);
 	memcpy(s->q_host + s->q_host_len, p, n);
 	s->q_host_len += n;
+	return 0;
+}
+
+/* The server's Connection Confirm as the host gets it (adapter_cc_for_host),
+ * then the server's bytes after it, if any. */
+static int queue_cc(struct session *s, size_t cc_len, size_t upto)
+{
+	uint8_t cc[X224_CR_MAX_LEN];
+	size_t n = 0;
+	const char *why = NULL;
+
+	if (adapter_cc_for_host(&s->adapter, s->sbuf, cc_len, cc, sizeof(cc), &n, &why) < 0)
+		return end(s, "cannot pass the Connection Confirm on: %s", why);
+	if (n != cc_len)
+		log_debug("session %llu: the host sent no RDP_NEG_REQ: passing the Connection "
+		          "Confirm on without rdpNegData",
+		          (unsigned long long)s->id);
+	if (queue_host(s, cc, n) < 0)
+		return -1;
+	return queue_host(s, s->sbuf + cc_len, upto - cc_len);
+}
+
+/* One line naming what cannot work and its fix (adapter.h). */
+static void log_cause(struct session *s, const char *why, const char *suffix)
+{
+	if (s->adapter.fix)
+		log_warn("session %llu: %s%s; fix: %s", (unsigned long long)s->id, why, suffix,
+		         s->adapter.fix);
+	else
+		log_warn("session %llu: %s%s", (unsigned long long)s->id, why, suffix);
 }
 
 /* ---- server side (socket) ---- */
@@ -242,33 +276,39 @@ static int take_cc(struct session *s)
 		s->q_server_off = 0;
 		return connect_server(s) < 0 ? -1 : 1;
 	case ADAPTER_REFUSED:
-		log_warn("session %llu: the server refused %s: %s; passing its answer to the host",
-			 (unsigned long long)s->id, x224_protocol_name(s->adapter.asked),
-			 x224_failure_name(cc.failure_code));
-		queue_host(s, s->sbuf, cc.pdu_len);
+		log_cause(s, why, "; passing its answer to the host");
+		if (queue_host(s, s->sbuf, cc.pdu_len) < 0)
+			return -1;
 		s->refused = true;
-		snprintf(s->reason_buf, sizeof(s->reason_buf), "the server refused %s: %s",
-			 x224_protocol_name(s->adapter.asked), x224_failure_name(cc.failure_code));
+		snprintf(s->reason_buf, sizeof(s->reason_buf), "%s", why);
 		s->state = SS_DRAIN;
 		arm_timer(s, s->d->cfg.drain_timeout_ms);
 		return 1;
 	case ADAPTER_FAIL:
-		log_choice(s);
+		if (!cc.has_neg || cc.neg_type != X224_TYPE_RDP_NEG_FAILURE)
+			log_choice(s);
+		log_cause(s, why, "");
 		return end(s, "%s", why);
 	case ADAPTER_TLS:
 		if (s->slen != cc.pdu_len)
 			return end(s, "the server sent data after its Connection Confirm before TLS");
 		log_choice(s);
-		queue_host(s, s->sbuf, cc.pdu_len);
+		if (queue_cc(s, cc.pdu_len, cc.pdu_len) < 0)
+			return -1;
 		s->state = SS_TLS;
 		return start_relay_stream(s, true) < 0 ? -1 : 1;
 	case ADAPTER_PLAIN:
 		log_choice(s);
 		if (s->adapter.mode == MD9_SEC_PASSTHROUGH && s->adapter.selected != X224_PROTOCOL_RDP)
-			log_warn("session %llu: passthrough: the server selected %s; the host sends plaintext, so this only works if the server runs in vmconnect mode (xrdp vmconnect=true, FreeRDP /vmconnect)",
-				 (unsigned long long)s->id, x224_protocol_name(s->adapter.selected));
-		/* The CC and anything after it go to the host unchanged. */
-		queue_host(s, s->sbuf, s->slen);
+			log_debug("session %llu: passthrough: the server selected %s; the host "
+			          "sends plaintext, so this only works if the server runs in "
+			          "vmconnect mode (xrdp vmconnect=true)",
+			          (unsigned long long)s->id,
+			          x224_protocol_name(s->adapter.selected));
+		/* The CC and anything after it go to the host. */
+		if (queue_cc(s, cc.pdu_len, s->slen) < 0)
+			return -1;
+		s->slen = 0;
 		s->state = SS_WAIT_MCS;
 		return start_relay_stream(s, false) < 0 ? -1 : 1;
 	}
@@ -304,6 +344,74 @@ static int take_connect_initial(struct session *s)
 	s->q_server_len = s->hlen;
 	s->q_server_off = 0;
 	s->hlen = 0;
+	s->slen = 0;
+	s->state = SS_WAIT_RESP;
+	return 1;
+}
+
+/* The server's answer to the Connect-Initial, read whole before the host
+ * sees any of it: a Connect-Response md9 can relay (adapter_on_server_pdu),
+ * then the relay starts with it. */
+static int take_connect_response(struct session *s)
+{
+	const char *why = NULL;
+	size_t pdu = 0;
+	int rc;
+
+	if (s->q_host_len)
+		return 0; /* the host's ring is full; its signal brings us back */
+	if (s->q_server_len) {
+		rc = flush_server(s);
+		if (rc <= 0)
+			return rc;
+	}
+	for (;;) {
+		rc = tpkt_pdu_length(s->sbuf, s->slen, &pdu, &why);
+		if (rc < 0) {
+			why = adapter_no_connect_response(&s->adapter);
+			log_cause(s, why, " (its answer is not a TPKT)");
+			return end(s, "%s", why);
+		}
+		if (rc == 1 && s->slen >= pdu)
+			break;
+		struct iovec iov = {s->sbuf + s->slen, SESSION_NEGO_BUF - s->slen};
+		ssize_t n = s->server->ops->readv(s->server, &iov, 1);
+		if (n == -EAGAIN)
+			return 0;
+		if (n <= 0) {
+			why = adapter_no_connect_response(&s->adapter);
+			log_cause(s, why, "");
+			if (s->slen && queue_host(s, s->sbuf, s->slen) < 0)
+				return -1;
+			s->slen = 0;
+			snprintf(s->reason_buf, sizeof(s->reason_buf), "%s", why);
+			s->state = SS_DRAIN;
+			arm_timer(s, s->d->cfg.drain_timeout_ms);
+			return 1;
+		}
+		s->slen += (size_t)n;
+	}
+	switch (adapter_on_server_pdu(&s->adapter, s->sbuf, pdu, &why)) {
+	case ADAPTER_PLAIN:
+		break;
+	case ADAPTER_REFUSED:
+		/* Not a Connect-Response: what the server said goes to the host,
+		 * then the session ends. */
+		log_cause(s, why, "");
+		if (queue_host(s, s->sbuf, s->slen) < 0)
+			return -1;
+		s->slen = 0;
+		snprintf(s->reason_buf, sizeof(s->reason_buf), "%s", why);
+		s->state = SS_DRAIN;
+		arm_timer(s, s->d->cfg.drain_timeout_ms);
+		return 1;
+	default:
+		log_cause(s, why, "");
+		return end(s, "%s", why);
+	}
+	if (queue_host(s, s->sbuf, s->slen) < 0)
+		return -1;
+	s->slen = 0;
 	s->state = SS_RELAY;
 	disarm_timer(s);
 	log_info("session %llu: relaying", (unsigned long long)s->id);
@@ -458,6 +566,9 @@ static int step(struct session *s)
 	case SS_WAIT_MCS:
 		rc = take_connect_initial(s);
 		return rc < 0 ? -1 : rc > 0 ? 1 : progress;
+	case SS_WAIT_RESP:
+		rc = take_connect_response(s);
+		return rc < 0 ? -1 : rc > 0 ? 1 : progress;
 	case SS_RELAY: {
 		int a = relay_h2s(s);
 		if (a < 0)
@@ -501,6 +612,10 @@ static uint32_t sock_events(const struct session *s)
 	case SS_TLS:
 		return s->server->ops->events_for(s->server, false, false);
 	case SS_WAIT_MCS:
+		want_write = s->server_writable_wait;
+		break;
+	case SS_WAIT_RESP:
+		want_read = s->q_host_len == 0;
 		want_write = s->server_writable_wait;
 		break;
 	case SS_RELAY:
@@ -623,10 +738,11 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 	}
 	if (s->state != SS_RELAY) {
 		static const char *const what[] = {
-			[SS_CONNECT] = "connecting to the server",
-			[SS_NEGOTIATE] = "the X.224 negotiation",
-			[SS_TLS] = "the TLS handshake with the server",
-			[SS_WAIT_MCS] = "the host's MCS Connect-Initial",
+		    [SS_CONNECT] = "connecting to the server",
+		    [SS_NEGOTIATE] = "the X.224 negotiation",
+		    [SS_TLS] = "the TLS handshake with the server",
+		    [SS_WAIT_MCS] = "the host's MCS Connect-Initial",
+		    [SS_WAIT_RESP] = "the server's MCS Connect-Response",
 		};
 		snprintf(s->reason_buf, sizeof(s->reason_buf), "timed out waiting for %s",
 			 what[s->state]);

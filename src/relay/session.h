@@ -23,6 +23,7 @@ enum session_state {
 	SS_NEGOTIATE, /* CR sent to the server, waiting for its CC */
 	SS_TLS,       /* md9's TLS handshake with the server */
 	SS_WAIT_MCS,  /* waiting for the host's MCS Connect-Initial */
+	SS_WAIT_RESP, /* Connect-Initial sent; waiting for the server's Connect-Response */
 	SS_RELAY,     /* bytes flow both ways untouched */
 	SS_DRAIN,     /* the server ended: let the host read what is queued, then close */
 };

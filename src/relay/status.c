@@ -136,6 +136,8 @@ static const char *session_state_name(enum session_state s)
 		return "tls-handshake";
 	case SS_WAIT_MCS:
 		return "waiting-for-mcs";
+	case SS_WAIT_RESP:
+		return "waiting-for-mcs-response";
 	case SS_RELAY:
 		return "relaying";
 	case SS_DRAIN:
@@ -147,8 +149,8 @@ static const char *session_state_name(enum session_state s)
 /* The server's choice is known once its Connection Confirm was accepted. */
 static bool selected_known(const struct session *s)
 {
-	return s->state == SS_TLS || s->state == SS_WAIT_MCS || s->state == SS_RELAY ||
-	       (s->state == SS_DRAIN && !s->refused);
+	return s->state == SS_TLS || s->state == SS_WAIT_MCS || s->state == SS_WAIT_RESP ||
+	       s->state == SS_RELAY || (s->state == SS_DRAIN && !s->refused);
 }
 
 static double age_of(const struct session *s, const struct timespec *now)

@@ -50,9 +50,10 @@ from md9test import (WRAPPER, T, Harness, LogStream, TestFailure, binary, check,
 
 BYTES_SCALE = int(os.environ.get("MD9_BYTES_SCALE", "8" if WRAPPER else "1"))
 # The bytes md9 counts host->server before the client's data: the seed's CR
-# (19) and Connect-Initial (462); server->host: the Connection Confirm (19).
+# (19) and Connect-Initial (462); server->host: the Connection Confirm (19)
+# and md9-testserver's MCS Connect-Response (118, tests/tools/connect_response.h).
 NEGO_H2S = 19 + 462
-NEGO_S2H = 19
+NEGO_S2H = 19 + 118
 
 
 class Server:

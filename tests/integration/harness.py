@@ -10,6 +10,8 @@ What a case gets (``h``, an IntegrationHarness, tests/lib's Harness plus):
 
 * ``h.xrdp(security_layer, port=None)``  a private xrdp on 127.0.0.1 (its own
   xrdp.ini copy, a free port), tests/fixtures/xrdp_fixture.py;
+* ``h.shadow(sec)``  FreeRDP's shadow server, tests/fixtures/shadow_fixture.py;
+* ``h.doctor(backend, security)``  md9 doctor's verdict on that server;
 * ``h.hostsim(*args, commands=False)``  md9-hostsim with a raw front end on
   127.0.0.1:0 (tests/lib);
 * ``h.md9(hostsim, backend_port, security)``  ``md9 run -v`` on the hostsim's
@@ -26,8 +28,10 @@ Exit status: 0 pass, 1 fail, 77 skipped (no root / no xrdp / no openssl).
 """
 
 import os
+import re
 import shutil
 import socket
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
@@ -38,9 +42,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixtures"))
 
 import md9test  # noqa: E402
 import rdp_probe  # noqa: E402
+import shadow_fixture  # noqa: E402
 import xrdp_fixture  # noqa: E402
 # LOOPBACK and TestFailure are used through this module by tools/demo.py.
-from md9test import LOOPBACK, Harness, Skip, TestFailure, check  # noqa: E402,F401
+from md9test import (LOOPBACK, Harness, Skip, TestFailure, binary, check,  # noqa: E402,F401
+                     child_env)
 
 # How long the harness waits for things that normally take milliseconds.
 STARTUP_TIMEOUT = 10.0
@@ -55,6 +61,7 @@ class IntegrationHarness(Harness):
     def __init__(self, name):
         super().__init__(name)
         self.xrdps = []
+        self.shadows = []
 
     def xrdp(self, security_layer="negotiate", port=None, crypt_level=None):
         fx = xrdp_fixture.XrdpFixture(security_layer=security_layer,
@@ -68,12 +75,54 @@ class IntegrationHarness(Harness):
                               % (security_layer, e))
         return fx
 
+    def shadow(self, sec=None):
+        """FreeRDP's shadow server (tests/fixtures/shadow_fixture.py) with
+        /sec:SEC (None: all protocols), on its own Xvfb, 127.0.0.1."""
+        if not shutil.which(shadow_fixture.SHADOW):
+            raise Skip("%s is not installed (freerdp2-shadow-x11)"
+                       % shadow_fixture.SHADOW)
+        fx = shadow_fixture.ShadowServer(sec=sec, startup_timeout=STARTUP_TIMEOUT)
+        self.shadows.append(fx)
+        try:
+            fx.start()
+        except shadow_fixture.FixtureError as e:
+            raise TestFailure("the shadow server (sec %s) did not start: %s"
+                              % (sec or "all", e))
+        return fx
+
     def md9(self, hostsim, backend, security="auto", extra=(), wait_ready=True):
         return super().md9(hostsim, backend, security, extra, wait_ready)
 
-    def stack(self, security_layer="negotiate", security="auto"):
+    def doctor(self, backend, security, timeout=PROBE_TIMEOUT):
+        """``md9 doctor`` against backend (a port or a spec) in mode
+        security, on empty fake roots (only the server matters here);
+        returns (verdict, text) of its 'rdp security' line."""
+        if isinstance(backend, int):
+            backend = "tcp:%s:%d" % (LOOPBACK, backend)
+        roots = os.path.join(self.tmp, "doctor-roots")
+        os.makedirs(roots, exist_ok=True)
+        conf = os.path.join(self.tmp, "doctor.conf")
+        with open(conf, "w") as f:
+            f.write("[md9]\n")
+        argv = [binary("MD9_BIN", "src/md9", "md9"), "doctor", "--config", conf,
+                "--backend", backend, "--security", security,
+                "--timeout", str(int(timeout * 1000))]
+        for r in ("sys", "proc", "etc", "dev", "run", "lib"):
+            argv += ["--root-" + r, roots]
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             timeout=timeout + 10, env=child_env())
+        text = out.stdout.decode(errors="replace")
+        m = re.search(r"^(ok|warn|FAIL)\s+rdp security\s+(.*)$", text, re.M)
+        check(m is not None, "md9 doctor printed no 'rdp security' line:\n%s%s"
+              % (text, out.stderr.decode(errors="replace")))
+        check(out.returncode == 1, "md9 doctor exited %d on fake roots (expected "
+              "1: they are no Hyper-V guest)" % out.returncode)
+        self.notes.append("doctor: %s  rdp security  %s" % (m.group(1), m.group(2)))
+        return m.group(1), m.group(2)
+
+    def stack(self, security_layer="negotiate", security="auto", crypt_level=None):
         """xrdp + hostsim (raw front end) + md9, ready for probes."""
-        x = self.xrdp(security_layer)
+        x = self.xrdp(security_layer, crypt_level=crypt_level)
         hs = self.hostsim()
         m = self.md9(hs, x.port, security)
         return x, hs, m
@@ -125,6 +174,11 @@ class IntegrationHarness(Harness):
                 fx.stop()
             except Exception as e:  # keep cleaning up
                 print("cleanup: xrdp stop failed: %s" % e, file=sys.stderr)
+        for fx in self.shadows:
+            try:
+                fx.stop()
+            except Exception as e:  # keep cleaning up
+                print("cleanup: shadow stop failed: %s" % e, file=sys.stderr)
         super().cleanup()
 
     def dump(self, out=sys.stderr):
@@ -132,6 +186,9 @@ class IntegrationHarness(Harness):
         for i, fx in enumerate(self.xrdps):
             self.section(out, "xrdp #%d (security_layer=%s, port %s)" % (
                 i + 1, fx.security_layer, fx.port), fx.read_log().splitlines(), 40)
+        for i, fx in enumerate(self.shadows):
+            self.section(out, "freerdp-shadow-cli #%d (sec %s, port %s)" % (
+                i + 1, fx.sec or "all", fx.port), fx.read_log().splitlines(), 40)
 
 
 def prerequisites():

@@ -19,7 +19,7 @@
  * verified=yes, 3 when some ended early but everything received verified,
  * 1 otherwise. --sessions K runs K sessions in parallel (seeds seed..seed+K-1).
  */
-#include "connect_initial_seed.h"
+#include "../../src/rdp/mcs_seed.h"
 #include "md9-testcommon.h"
 
 #include <arpa/inet.h>
@@ -134,7 +134,8 @@ static void *session_main(void *arg)
 		goto out;
 	}
 	deadline = tc_now() + opt.timeout;
-	if (tc_write_all(fd, tc_x224_cr, sizeof(tc_x224_cr), deadline) < 0) {
+	if (tc_write_all(fd, mcs_seed_connection_request, sizeof(mcs_seed_connection_request),
+	                 deadline) < 0) {
 		snprintf(s->status, sizeof(s->status), "error: cannot send the Connection Request");
 		goto out;
 	}
@@ -148,8 +149,14 @@ static void *session_main(void *arg)
 		    (unsigned)buf[15] | (unsigned)buf[16] << 8);
 	else
 		say("session %u: Connection Confirm (%ld bytes)\n", s->idx, n);
-	if (tc_write_all(fd, tc_connect_initial, sizeof(tc_connect_initial), deadline) < 0) {
+	if (tc_write_all(fd, mcs_seed_connect_initial, sizeof(mcs_seed_connect_initial), deadline) <
+	    0) {
 		snprintf(s->status, sizeof(s->status), "eof: cannot send the Connect-Initial");
+		goto out;
+	}
+	n = tc_read_tpkt(fd, buf, sizeof(buf), deadline);
+	if (n < 9 || buf[7] != 0x7f || buf[8] != 0x66) {
+		snprintf(s->status, sizeof(s->status), "eof: no MCS Connect-Response");
 		goto out;
 	}
 

@@ -3,7 +3,8 @@
  * Per connection: read the X.224 Connection Request (one TPKT), answer a
  * Connection Confirm selecting PROTOCOL_RDP (so md9 in --security auto, which
  * asks for SSL, stays plaintext: adapter_on_cc -> ADAPTER_PLAIN), read the MCS
- * Connect-Initial (one TPKT), then data mode (md9-testcommon.h):
+ * Connect-Initial (one TPKT), answer an MCS Connect-Response without
+ * encryption (connect_response.h), then data mode (md9-testcommon.h):
  *
  *   --mode echo          every byte back; hashes what it received
  *   --mode sink-source   reads and hashes everything; sends what the client's
@@ -22,6 +23,7 @@
  *   --slow-read BPS      read at most BPS bytes per second in data mode
  *   --max-conns K        exit after K connections have ended
  */
+#include "connect_response.h"
 #include "md9-testcommon.h"
 
 #include <arpa/inet.h>
@@ -329,6 +331,11 @@ static void *conn_main(void *arg)
 	n = tc_read_tpkt(c->fd, buf, 65536, deadline);
 	if (n < 9 || buf[4] != 0x02 || buf[5] != 0xf0 || buf[7] != 0x7f || buf[8] != 0x65) {
 		say("conn %u: done status=error: no MCS Connect-Initial (%ld)\n", c->id, n);
+		goto out;
+	}
+	if (tc_write_all(c->fd, test_connect_response, sizeof(test_connect_response), deadline) <
+	    0) {
+		say("conn %u: done status=error: cannot send the Connect-Response\n", c->id);
 		goto out;
 	}
 	say("conn %u: negotiated: Connection Request and %ld-byte Connect-Initial\n", c->id, n);
