@@ -29,6 +29,7 @@ static void verbose(const struct cli_args *a)
 static int cmd_run(const struct cli_args *a)
 {
 	static struct daemon d;
+	char reason[400];
 	const char *why;
 
 	d.config_path = cli_get(a, "config") ? cli_get(a, "config") : MD9_DEFAULT_CONFIG;
@@ -52,6 +53,10 @@ static int cmd_run(const struct cli_args *a)
 			log_err("--%s %s: %s", d.cli[i].key, d.cli[i].value, why);
 			return 2;
 		}
+	}
+	if (md9_config_finish(&d.cfg, reason, sizeof(reason)) < 0) {
+		log_err("%s", reason);
+		return 2;
 	}
 	md9_log_set_level(d.cfg.log_level);
 	log_debug(
@@ -91,7 +96,9 @@ static int cmd_status(const struct cli_args *a)
 	}
 	if (err) {
 		fprintf(stderr, "md9 status: %s: %s%s\n", sock, strerror(-err),
-		        err == -EACCES ? " (run as root or as a member of group md9)" : "");
+		        err == -EACCES
+		            ? " (run as root or as a member of group " MD9_DEFAULT_STATUS_GROUP ")"
+		            : "");
 		return 1;
 	}
 	return 0;
@@ -135,6 +142,7 @@ static int cmd_setup(const struct cli_args *a)
 		o.root = cli_get(a, "root");
 	o.security = cli_get(a, "security");
 	o.self = cli_get(a, "md9-path");
+	o.tcp = cli_get(a, "tcp") != NULL;
 	return md9_setup(&o, stdout);
 }
 
@@ -232,6 +240,7 @@ static const struct cli_opt setup_opts[] = {
     {.name = "security",
      .doc = "configure md9 and xrdp for this mode (md9.conf security)",
      .setting = "security"},
+    {.name = "tcp", .doc = "keep md9 and xrdp on TCP (default: xrdp's UNIX socket)"},
     {.name = "root", .arg = "DIR", .doc = "act on the system installed under DIR"},
     HIDDEN("md9-path", "PATH"),
     VERBOSE,

@@ -231,7 +231,6 @@ static void test_invalid_values(void **state)
 	    {"max_sessions = 8x", "max_sessions must be 1-64"},
 	    {"max_sessions = -1", "max_sessions must be 1-64"},
 	    {"max_sessions = +7", "max_sessions must be 1-64"},
-	    {"max_sessions = 07", "max_sessions must be 1-64"},
 	    {"max_sessions = 0x10", "max_sessions must be 1-64"},
 	    {"max_sessions = 1 6", "max_sessions must be 1-64"},
 	    {"backend = tcp:127.0.0.1: 3389", "tcp backend needs a host and a port 1-65535"},
@@ -423,6 +422,13 @@ static void test_man_documents_every_key(void **state)
 	if (!man_path)
 		skip();
 	man = slurp(man_path);
+	/* roff's "\-" is a plain '-' */
+	for (char *r = man, *w = man;; r++) {
+		if (r[0] == '\\' && r[1] == '-')
+			r++;
+		if (!(*w++ = *r))
+			break;
+	}
 	for (size_t i = 0; i < md9_config_nsettings; i++) {
 		const struct md9_setting *s = &md9_config_settings[i];
 
@@ -481,6 +487,89 @@ static void test_table(void **state)
 	                    "auto, tls, rdp or passthrough; default auto");
 }
 
+/* Numbers are digits only; a unix backend path is absolute (issue 15, point 8). */
+static void test_strict_values(void **state)
+{
+	static const char *const bad[][2] = {
+	    {"max_sessions", "+7"},       {"max_sessions", " 7"},
+	    {"max_sessions", "-1"},       {"max_sessions", "7 "},
+	    {"relay_budget", "+65536"},   {"negotiate_timeout_ms", "0x100"},
+	    {"backend", "tcp:h: 3389"},   {"backend", "tcp:h:+3389"},
+	    {"backend", "tcp:h:-1"},      {"backend", "unix:relative/x.sock"},
+	    {"backend", "vsock:+2:3389"}, {"allow_root", "maybe"},
+	};
+	struct md9_config c;
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		md9_config_defaults(&c);
+		why = NULL;
+		if (md9_config_set(&c, bad[i][0], bad[i][1], &why) != -1)
+			fail_msg("%s = '%s' was accepted", bad[i][0], bad[i][1]);
+		assert_non_null(why);
+	}
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_set(&c, "backend", "unix:/run/xrdp/xrdp.sock", &why), 0);
+	assert_int_equal(md9_config_set(&c, "max_sessions", "07", &why), 0);
+	assert_int_equal(c.max_sessions, 7);
+}
+
+/* md9_config_finish: contradicting settings refused with one line. */
+static void test_finish(void **state)
+{
+	struct md9_config c;
+	const char *why;
+	char reason[400];
+
+	(void)state;
+	static const char pin[] =
+	    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+	static const char *const no_tls[] = {"rdp", "passthrough"};
+	for (size_t i = 0; i < 2; i++) {
+		md9_config_defaults(&c);
+		assert_int_equal(md9_config_set(&c, "tls_pin", pin, &why), 0);
+		assert_int_equal(md9_config_set(&c, "security", no_tls[i], &why), 0);
+		assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), -1);
+		assert_non_null(strstr(reason, "tls_pin needs TLS to the server"));
+		assert_null(strchr(reason, '\n'));
+		/* the hint names only modes that honour the pin */
+		assert_null(strstr(reason, "rdp or"));
+	}
+	static const char *const with_tls[] = {"tls", "auto"};
+	for (size_t i = 0; i < 2; i++) {
+		md9_config_defaults(&c);
+		assert_int_equal(md9_config_set(&c, "tls_pin", pin, &why), 0);
+		assert_int_equal(md9_config_set(&c, "security", with_tls[i], &why), 0);
+		assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), 0);
+	}
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_set(&c, "backend", "vsock:1:3389", &why), 0);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), -1);
+	assert_non_null(strstr(reason, "vsock port above 1023"));
+	assert_int_equal(md9_config_set(&c, "backend", "vsock:1:1023", &why), 0);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), 0);
+
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_set(&c, "server_user", "no-such-user-md9-test", &why), 0);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), -1);
+	assert_string_equal(reason, "server_user: no such user: no-such-user-md9-test");
+	assert_int_equal(md9_config_set(&c, "server_user", "root", &why), 0);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), 0);
+	assert_true(c.peer.has_user);
+	assert_int_equal(c.peer.uid, 0);
+
+	/* the host is looked up at load, and a DNS failure says so */
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_set(&c, "backend", "tcp:no-such-host.invalid:3389", &why), 0);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), -1);
+	assert_non_null(strstr(reason, "cannot resolve no-such-host.invalid"));
+	assert_null(strstr(reason, "No route to host"));
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), 0);
+	assert_int_equal(c.backend.family, AF_INET);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +584,8 @@ int main(void)
 	    cmocka_unit_test(test_example_is_template),
 	    cmocka_unit_test(test_man_documents_every_key),
 	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_strict_values),
+	    cmocka_unit_test(test_finish),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -25,7 +25,7 @@ import threading
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
-from md9test import Harness, binary, check, main, write  # noqa: E402
+from md9test import REPO, Harness, binary, check, main, write  # noqa: E402
 
 MD9 = binary("MD9_BIN", "src/md9", "md9")
 
@@ -77,6 +77,11 @@ class StatusServer:
         self.stop = True
         self.thread.join(2)
         self.sock.close()
+
+
+# The fake tree's user md9: the uid that owns the files the test makes
+# (uid 0 would be root's, which doctor flags).
+MD9_UID = os.getuid() or 999
 
 
 def _cc(kind, value):
@@ -203,11 +208,13 @@ class Tree(Harness):
         gid = os.getgid()
         write(self.p(self.etc, "passwd"),
               "root:x:0:0:root:/root:/bin/bash\n"
-              "md9:x:999:%d:md9:/nonexistent:/usr/sbin/nologin\n" % gid)
+              "md9:x:%d:%d:md9:/nonexistent:/usr/sbin/nologin\n" % (MD9_UID, gid))
         write(self.p(self.etc, "group"), "root:x:0:\nmd9:x:%d:\n" % gid)
         self.config("auto")
         self.xrdp("port=%d\nsecurity_layer=negotiate\ncrypt_level=high\n" % self.port)
-        write(self.p(self.dev, "uio0"), "", 0o660)
+        write(self.p(self.dev, "uio0"), "", 0o600)   # the udev rule: owner md9, 0600
+        if os.getuid() == 0:
+            os.chown(self.p(self.dev, "uio0"), MD9_UID, -1)
         # the session's redirections: xrdp's FUSE drives, the PipeWire module
         write(self.p(self.etc, "xrdp/sesman.ini"),
               "[Chansrv]\n; drive redirection\nFuseMountName=shared-drives\nFileUmask=077\n")
@@ -387,9 +394,19 @@ def case_xrdp_rdp_mode(t):
     check("security_layer=negotiate" in r.text("xrdp config")
           and "crypt_level=none" in r.text("xrdp config"), r.out)
     check(r.rc == 1, "exit status %d" % r.rc)
-    # what md9 setup writes for rdp mode passes
-    t.xrdp("port=%d\nsecurity_layer=negotiate\ncrypt_level=none\n" % t.port)
+    # what md9 setup writes for rdp mode passes: crypt_level=none on loopback
+    t.xrdp("port=tcp://.:%d\nsecurity_layer=negotiate\ncrypt_level=none\n" % t.port)
     t.doctor().expect("xrdp config", "ok", "fits md9's rdp mode")
+    # ... but never where the network reaches (issue 15, point 3)
+    for port in ("%d" % t.port, "tcp://:%d" % t.port, "tcp://0.0.0.0:%d" % t.port,
+                 "tcp6://:%d" % t.port, "tcp://.:%d tcp://192.0.2.7:3390" % t.port):
+        t.xrdp("port=%s\nsecurity_layer=negotiate\ncrypt_level=none\n" % port)
+        r = t.doctor()
+        r.expect("xrdp config", "FAIL", "crypt_level=none with a network listener",
+                 "unencrypted RDP")
+        check("tcp://.:3389" in r.text("xrdp config"), r.out)
+    t.xrdp("port=tcp6://{::1}:%d\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
+    t.doctor().expect("xrdp config", "ok")
     # --security overrides the file; tls mode with security_layer=rdp fails
     t.xrdp("port=%d\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
     t.doctor("--security", "tls").expect("xrdp config", "FAIL", "security_layer=rdp")
@@ -404,7 +421,7 @@ def case_xrdp_rdp_mode(t):
 
 
 def case_leftover_vsock(t):
-    t.xrdp("port=%d vsock://-1:3389\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
+    t.xrdp("port=tcp://.:%d vsock://-1:3389\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
     write(t.p(t.proc, "modules"),
           "hv_sock 28672 0 - Live 0x0\nuio_hv_generic 16384 0 - Live 0x0\n")
     r = t.doctor()
@@ -425,12 +442,19 @@ def case_leftover_vsock(t):
 
 
 def case_node_and_daemon(t):
-    # the uio node is root's: md9 (the user) cannot open it
-    write(t.p(t.etc, "group"), "root:x:0:\nmd9:x:%d:\n" % (os.getgid() + 4242))
+    # the uio node is not md9's: md9 (the user) cannot open it
+    write(t.p(t.etc, "passwd"), "root:x:0:0:root:/root:/bin/bash\n"
+          "md9:x:%d:0:md9:/nonexistent:/usr/sbin/nologin\n" % (MD9_UID + 4242))
     r = t.doctor()
     r.expect("device nodes", "warn", "user md9 cannot open it")
     check("60-md9.rules" in r.text("device nodes"), r.out)
     check(r.rc == 0, "a warning alone must not fail: %d" % r.rc)
+    # readable by a group (the old GROUP=md9 MODE=0660 rule): FAIL, issue 15
+    os.chmod(t.p(t.dev, "uio0"), 0o660)
+    r = t.doctor()
+    r.expect("device nodes", "FAIL", "mode 0660", "others than md9 can open it")
+    check("OWNER=md9, MODE=0600" in r.text("device nodes"), r.out)
+    os.chmod(t.p(t.dev, "uio0"), 0o600)
     # md9 not running; the backend not listening; no md9 user
     t.status.close()
     os.unlink(t.status.path)
@@ -449,6 +473,58 @@ def case_node_and_daemon(t):
     r = t.doctor()
     r.expect("configuration", "FAIL", "does not load")
     check(re.search(r"md9\.conf:2: security: ", r.err), r.err)
+
+
+STRANGER = r"""
+import os, socket, sys, threading
+kind, where = sys.argv[1], sys.argv[2]
+if kind == "tcp":
+    ls = socket.socket(); ls.bind(("127.0.0.1", 0))
+else:
+    ls = socket.socket(socket.AF_UNIX); ls.bind(where); os.chmod(where, 0o777)
+ls.listen(8)
+print(ls.getsockname()[1] if kind == "tcp" else where, flush=True)
+def hold(c):
+    with c:
+        while c.recv(4096):
+            pass
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=hold, args=(c,), daemon=True).start()
+"""
+
+
+def case_stranger(t):
+    """Another local user listens where md9 connects: doctor names it and
+    FAILs (md9 would refuse it, src/relay/peerauth.c)."""
+    if os.geteuid() != 0:
+        print("  (not root: no stranger user)")
+        return
+    sys.path.insert(0, os.path.join(REPO, "tests", "security"))
+    import seclib
+    try:
+        u = seclib.make_user("doc")
+        os.chmod(t.base, 0o755)
+        d = os.path.join(t.base, "stranger")
+        os.mkdir(d)
+        os.chown(d, u.uid, u.gid)
+        for kind, where in (("tcp", ""), ("unix", os.path.join(d, "xrdp.sock"))):
+            p = subprocess.Popen(["/usr/bin/python3", "-c", STRANGER, kind, where],
+                                 stdout=subprocess.PIPE, cwd="/", **seclib.as_user(u))
+            try:
+                addr = p.stdout.readline().decode().strip()
+                backend = ("tcp:127.0.0.1:%s" % addr) if kind == "tcp" else "unix:" + addr
+                r = t.doctor("--backend", backend)
+                check(r.lines, "doctor printed nothing: %s" % r.err)
+                r.expect("rdp server", "FAIL", "refused the server at %s" % backend,
+                         "it runs as %s (uid %d)" % (u.name, u.uid))
+                check("md9 would refuse every session" in r.text("rdp server"), r.out)
+                check(r.rc == 1, "exit status %d" % r.rc)
+            finally:
+                p.kill()
+                p.wait()
+    finally:
+        seclib.cleanup()
 
 
 def case_session_redirections(t):
@@ -536,7 +612,7 @@ def case_server_security(t):
           "rdp mode did not ask for RDP: %r" % t.rdp.requests[-1])
 
 
-CASES = [case_healthy, case_server_security, case_not_hyperv, case_module_missing, case_not_offered,
+CASES = [case_stranger, case_healthy, case_server_security, case_not_hyperv, case_module_missing, case_not_offered,
          case_xrdp_rdp_mode, case_leftover_vsock, case_node_and_daemon,
          case_session_redirections, case_real_roots]
 

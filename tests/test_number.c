@@ -1,6 +1,6 @@
 /* md9_number_parse (src/base/number.c), the one parser of numbers from
- * people and the kernel: digits only, no sign, space, leading zero or
- * prefix; range checked; 64-bit overflow refused. */
+ * people and the kernel: decimal digits only, no sign, space or prefix;
+ * range checked; 64-bit overflow refused. */
 #include "number.h"
 
 #include <setjmp.h>
@@ -24,13 +24,18 @@ static void test_accepts(void **state)
 	assert_int_equal(v, 600000);
 	assert_int_equal(md9_number_parse("18446744073709551615", 0, UINT64_MAX, &v), 0);
 	assert_true(v == UINT64_MAX);
+	/* leading zeros: still decimal */
+	assert_int_equal(md9_number_parse("010", 0, 100, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(md9_number_parse("00", 0, 100, &v), 0);
+	assert_int_equal(v, 0);
 }
 
 static void test_refuses(void **state)
 {
 	static const char *const not_numbers[] = {
-	    "",     "+7",  "-7",  " 7",  "7 ",    "7\n", "\t7", "07",    "00",
-	    "0x10", "1e3", "7.0", "7,0", "seven", "7a",  "٣",   "1 000",
+	    "",    "+7",  "-7",  " 7",    "7 ", "7\n", "\t7",   "0x10",
+	    "1e3", "7.0", "7,0", "seven", "7a", "٣",   "1 000",
 	};
 	uint64_t v = 42;
 

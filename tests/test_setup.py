@@ -1,12 +1,17 @@
 #!/usr/bin/python3
 """`md9 setup --root DIR` on temporary trees.
 
-Cases: --dry-run changes nothing and shows the diff; a real run installs
+Cases: --dry-run changes nothing and shows the diff and the md9 path it
+would name; a real run installs
 every file, creates the md9 user, enables the unit, edits xrdp.ini for the
 mode with a backup and a unified diff that patch(1) applies; a second run
 has nothing to do; per-mode edits (rdp, passthrough, tls, auto); packaged
 files count as installed; --security rewrites md9.conf; the installed files
-are the ones in packaging/.  The desktop steps (drive mount name, X wrapper,
+are the ones in packaging/; xrdp and md9 meet on xrdp's UNIX socket by
+default (--tcp keeps TCP); crypt_level=none never stays on a listener the
+network reaches; a user-writable md9 is never named in the unit or the rule;
+symlinked targets, planted temporary files, the backup's mode and owner
+(issue 15). Needs root (the md9 it names must be root's).  The desktop steps (drive mount name, X wrapper,
 colord's polkit rule): a dry run shows diffs patch(1) applies, a run applies
 them with backups, a second run has nothing to do, --undo puts the files
 back and a second --undo has nothing to do; each step only where it applies
@@ -29,10 +34,12 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
 import md9test  # noqa: E402
-from md9test import REPO, TmpDir, binary, check, main  # noqa: E402
+from md9test import REPO, Skip, TmpDir, binary, check, main  # noqa: E402
 
 MD9 = binary("MD9_BIN", "src/md9", "md9")
 MD9_PATH = "/usr/bin/md9"  # what the installed unit and rule name (--md9-path)
+SOCK = "/run/xrdp/xrdp.sock"  # src/ops/xrdp_listen.h MD9_XRDP_SOCKET
+UNIX_LISTENER = "unix://." + SOCK
 
 # A Debian-like xrdp.ini (the parts that matter, with comments around).
 XRDP_INI = """[Globals]
@@ -115,6 +122,10 @@ class Root(TmpDir):
         os.chmod(os.path.join(root, "etc/shadow"), 0o640)
         if name != "packaged_and_no_xrdp":
             write(root, "/etc/xrdp/xrdp.ini", XRDP_INI)
+            write(root, "/etc/group", "root:x:0:\nxrdp:x:109:\n")
+        # the md9 that the unit and the rule name: root's, 0755
+        write(root, MD9_PATH, "#!/bin/sh\n")
+        os.chmod(os.path.join(root, MD9_PATH.lstrip("/")), 0o755)
         if name.startswith("desktop_"):
             # md9's own files as the package installs them: only the
             # desktop steps have something to do
@@ -165,9 +176,14 @@ def case_dry_run(root):
                  "would install  /etc/md9/md9.conf",
                  "would create   system user and group md9",
                  "would enable   md9.service",
+                 "would add      user md9 to group md9-status",
+                 "would add      user md9 to group xrdp",
+                 "note           md9 for ExecStart= and RUN+=: /usr/bin/md9 (root's",
                  "would edit     /etc/xrdp/xrdp.ini"):
         check(what in out, "%r not in:\n%s" % (what, out))
     check("-crypt_level=high\n+crypt_level=none\n" in out, "no diff in:\n" + out)
+    # crypt_level=none: the all-interfaces listener goes, xrdp's socket stays
+    check("-port=3389\n+port=%s\n" % UNIX_LISTENER in out, "no port diff in:\n" + out)
     check(re.search(r"^md9 setup --dry-run: \d+ change\(s\) would be made; nothing was changed$",
                     out, re.M), out)
 
@@ -193,15 +209,16 @@ def case_real_run_then_nothing(root):
           "rule")
     conf = read(root, "/etc/md9/md9.conf")
     check(re.search(r"^security = rdp$", conf, re.M), "md9.conf has no security = rdp:\n" + conf)
-    check(conf.replace("security = rdp\n", "") == read(pkg, "md9.conf"),
-          "md9.conf is not the example plus security = rdp")
+    check(re.search(r"^backend = unix:%s$" % SOCK, conf, re.M), "md9.conf backend:\n" + conf)
+    check(conf.replace("security = rdp\n", "").replace("backend = unix:%s\n" % SOCK, "") ==
+          read(pkg, "md9.conf"), "md9.conf is not the example plus security and backend")
     link = os.path.join(root, "etc/systemd/system/multi-user.target.wants/md9.service")
     check(os.readlink(link) == "/etc/systemd/system/md9.service", "enable link")
     # xrdp.ini: only crypt_level changed; the backup is the original
     new = read(root, "/etc/xrdp/xrdp.ini")
     check(read(root, "/etc/xrdp/xrdp.ini.md9-backup") == original, "backup")
-    check(new == original.replace("crypt_level=high", "crypt_level=none"),
-          "xrdp.ini edit:\n" + new)
+    check(new == original.replace("crypt_level=high", "crypt_level=none")
+          .replace("port=3389", "port=" + UNIX_LISTENER), "xrdp.ini edit:\n" + new)
     # the printed diff is a real unified diff: patch turns the backup into the new file
     d = diff_of(out, "/etc/xrdp/xrdp.ini")
     work = tempfile.mkdtemp()
@@ -218,6 +235,9 @@ def case_real_run_then_nothing(root):
         check(re.search(r"^md9:x:\d+:\d+:", read(root, "/etc/passwd"), re.M),
               "no md9 user:\n" + out)
         check(re.search(r"^md9:x:\d+:", read(root, "/etc/group"), re.M), "no md9 group")
+        groups = read(root, "/etc/group")
+        check(re.search(r"^md9-status:x:\d+:md9$", groups, re.M), "md9-status:\n" + groups)
+        check(re.search(r"^xrdp:x:109:md9$", groups, re.M), "md9 not in xrdp:\n" + groups)
     check(re.search(r"^md9 setup: \d+ change\(s\) made", out, re.M), out)
     # the second run: nothing to do, nothing touched
     before = snapshot(root)
@@ -238,7 +258,8 @@ def case_modes(root):
     ini = read(root, "/etc/xrdp/xrdp.ini")
     globals_part = ini.split("[Logging]")[0]
     check("\nvmconnect=true\n" in globals_part, "vmconnect not in [Globals]:\n" + ini)
-    check(ini.replace("vmconnect=true\n", "") == XRDP_INI, "other edits:\n" + ini)
+    check(ini.replace("vmconnect=true\n", "") ==
+          XRDP_INI.replace("port=3389", "port=3389 " + UNIX_LISTENER), "other edits:\n" + ini)
     check("+vmconnect=true" in out, out)
     # switching to tls: security_layer=negotiate already allows TLS: no edit;
     # md9.conf's security is rewritten (with a diff)
@@ -254,16 +275,18 @@ def case_modes(root):
     check("-security_layer=rdp\n+security_layer=negotiate" in out, out)
     check("kept from an earlier run" in out, out)
     check(read(root, "/etc/xrdp/xrdp.ini.md9-backup") == XRDP_INI, "first backup replaced")
-    # auto: needs nothing from a stock xrdp ...
-    write(root, "/etc/xrdp/xrdp.ini", XRDP_INI)
+    # auto: needs nothing from a stock xrdp but its socket ...
+    write(root, "/etc/xrdp/xrdp.ini", XRDP_INI.replace("port=3389", "port=3389 " + UNIX_LISTENER))
     rc, out = setup(root, "--security", "auto")
     check("ok             /etc/xrdp/xrdp.ini fits md9's auto mode" in out, out)
-    check(read(root, "/etc/xrdp/xrdp.ini") == XRDP_INI, "auto edited xrdp.ini")
+    check(read(root, "/etc/xrdp/xrdp.ini") ==
+          XRDP_INI.replace("port=3389", "port=3389 " + UNIX_LISTENER), "auto edited xrdp.ini")
     # ... but crypt_level=none when xrdp forces standard RDP security
     write(root, "/etc/xrdp/xrdp.ini", XRDP_INI.replace("security_layer=negotiate",
                                                        "security_layer=rdp"))
     rc, out = setup(root)
     check("+crypt_level=none" in out, out)
+    check("+port=%s\n" % UNIX_LISTENER in out, "network listener kept with crypt none:\n" + out)
     # rdp with security_layer=tls: both keys; a key absent from the file is added
     write(root, "/etc/xrdp/xrdp.ini", XRDP_INI.replace("security_layer=negotiate",
                                                        "security_layer=tls")
@@ -321,6 +344,74 @@ def case_bind_classes(root):
     # each class is one write of the lower-case GUID and a newline
     with open(new_id) as f:
         check(f.read() == "f9e9c0d3-b511-4a48-8046-d38079a8830c\n", "new_id content")
+
+
+def case_unsafe_binary(root):
+    """A user-writable md9 (a build tree) is never named in the unit or the
+    rule; --dry-run shows the path it checked (issue 15, point 5)."""
+    os.chmod(os.path.join(root, MD9_PATH.lstrip("/")), 0o775)
+    rc, out = setup(root, "--dry-run")
+    check(rc == 1 and "writable by others" in out and "/usr/bin/md9" in out, out)
+    rc, out = setup(root)
+    check(rc == 1, out)
+    check("not installing md9.service" in out and "not installing 60-md9.rules" in out, out)
+    check(not os.path.exists(os.path.join(root, "etc/systemd/system/md9.service")), "unit written")
+    check(not os.path.exists(os.path.join(root, "etc/udev/rules.d/60-md9.rules")), "rule written")
+    os.chmod(os.path.join(root, MD9_PATH.lstrip("/")), 0o755)
+    # a directory above it that others can write
+    os.chmod(os.path.join(root, "usr/bin"), 0o777)
+    rc, out = setup(root, "--dry-run")
+    check(rc == 1 and "a directory above" in out, out)
+    os.chmod(os.path.join(root, "usr/bin"), 0o755)
+    if os.geteuid() == 0:
+        os.chown(os.path.join(root, MD9_PATH.lstrip("/")), 65534, 65534)
+        rc, out = setup(root, "--dry-run")
+        check(rc == 1 and "not root's" in out, out)
+
+
+def case_file_handling(root):
+    """Setup's writes: a planted symlink at the old fixed temporary name is
+    not followed; the backup keeps xrdp.ini's mode and owner; a symlinked
+    xrdp.ini stays a symlink and its target is edited (issue 15, point 7)."""
+    ini = os.path.join(root, "etc/xrdp/xrdp.ini")
+    victim = os.path.join(root, "victim")
+    write(root, "/victim", "untouched\n")
+    for planted in (ini + ".md9-new", ini + ".md9-backup.md9-new"):
+        os.symlink(victim, planted)
+    os.chmod(ini, 0o640)
+    os.chown(ini, 0, 109)
+    rc, out = setup(root, "--security", "rdp")
+    check(rc == 0, out)
+    check(read(root, "/victim") == "untouched\n", "a planted symlink was followed")
+    bak = os.stat(ini + ".md9-backup")
+    check(bak.st_mode & 0o7777 == 0o640 and bak.st_gid == 109,
+          "backup mode %o gid %d" % (bak.st_mode & 0o7777, bak.st_gid))
+    st = os.stat(ini)
+    check(st.st_mode & 0o7777 == 0o640 and st.st_gid == 109, "xrdp.ini mode/owner changed")
+    check(not [n for n in os.listdir(os.path.dirname(ini)) if ".md9-" in n and
+               n not in ("xrdp.ini.md9-backup", "xrdp.ini.md9-new",
+                         "xrdp.ini.md9-backup.md9-new")], "temporary files left")
+    # a symlinked xrdp.ini (e.g. to a managed copy): the link stays
+    real = os.path.join(root, "etc/xrdp/managed.ini")
+    os.rename(ini, real)
+    os.symlink("managed.ini", ini)
+    os.unlink(ini + ".md9-backup")
+    write(root, "/etc/xrdp/managed.ini", XRDP_INI)
+    rc, out = setup(root, "--security", "rdp")
+    check(rc == 0, out)
+    check(os.path.islink(ini), "xrdp.ini was replaced by a regular file")
+    check("crypt_level=none" in read(root, "/etc/xrdp/managed.ini"), "target not edited")
+
+
+def case_keep_tcp(root):
+    """--tcp keeps md9 on TCP; with crypt_level=none xrdp listens on loopback
+    only (never an unencrypted listener the network reaches)."""
+    rc, out = setup(root, "--tcp", "--security", "rdp")
+    check(rc == 0, out)
+    ini = read(root, "/etc/xrdp/xrdp.ini")
+    check(re.search(r"^port=tcp://\.:3389$", ini, re.M), ini)
+    check(not re.search(r"^backend\s*=", read(root, "/etc/md9/md9.conf"), re.M),
+          "md9.conf backend changed")
 
 
 # ---- the desktop steps (src/ops/desktop.c and one file per step) ----------
@@ -549,9 +640,15 @@ def case_desktop_undo_keeps_edits(root):
 
 
 CASES = [case_dry_run, case_real_run_then_nothing, case_modes, case_packaged_and_no_xrdp,
-         case_bind_classes, case_desktop_diff_apply_undo, case_desktop_where_it_applies,
+         case_bind_classes, case_unsafe_binary, case_file_handling, case_keep_tcp,
+         case_desktop_diff_apply_undo, case_desktop_where_it_applies,
          case_desktop_pkla_and_created, case_desktop_undo_keeps_edits]
 
 
+def prerequisites():
+    if os.geteuid() != 0:
+        raise Skip("needs root (the md9 setup names must be root's)")
+
+
 if __name__ == "__main__":
-    sys.exit(main(CASES, Root))
+    sys.exit(main(CASES, Root, prerequisites))

@@ -56,12 +56,41 @@ static void fake_init(struct fake *f)
 	f->s[0].adapter.mode = MD9_SEC_AUTO;
 	f->s[0].adapter.selected = X224_PROTOCOL_SSL;
 	f->s[0].bytes_h2s = 1234;
-	f->s[0].bytes_s2h = 56789;
+	f->s[0].bytes_s2h = 3 * 65536 + 56789;
 	f->s[0].next = &f->s[1];
 	f->s[1].state = SS_NEGOTIATE;
 	f->s[1].adapter.mode = MD9_SEC_RDP;
 	f->d.sessions = &f->s[0];
 	f->d.nsessions = 2;
+}
+
+/* Counters move in 64 KiB steps and at most every 4 s: polling them must
+ * not show when a key was typed (status.c STATUS_COUNTER_UNIT/PERIOD). */
+static void test_coarse_counters(void **state)
+{
+	struct fake f;
+	size_t len;
+	char *t;
+
+	(void)state;
+	fake_init(&f);
+	f.s[0].bytes_h2s = 65535;
+	f.s[0].bytes_s2h = 65536;
+	t = md9_status_format(&f.d, 1.0, true, &len);
+	assert_non_null(strstr(t, "\"bytes_host_to_server\":0,\"bytes_server_to_host\":65536,"));
+	free(t);
+	/* a keystroke's worth and then a megabyte later, within the period: unchanged */
+	f.s[0].bytes_h2s += 40;
+	f.s[0].bytes_s2h += 1u << 20;
+	t = md9_status_format(&f.d, 1.0, true, &len);
+	assert_non_null(strstr(t, "\"bytes_host_to_server\":0,\"bytes_server_to_host\":65536,"));
+	free(t);
+	/* the period over: the new totals, still rounded down */
+	f.s[0].shown_at.tv_sec -= 4;
+	t = md9_status_format(&f.d, 1.0, true, &len);
+	assert_non_null(
+	    strstr(t, "\"bytes_host_to_server\":65536,\"bytes_server_to_host\":1114112,"));
+	free(t);
 }
 
 static void test_format(void **state)
@@ -78,8 +107,9 @@ static void test_format(void **state)
 	assert_non_null(strstr(t, "control channel: ready, host protocol 1.0\n"));
 	assert_non_null(strstr(t, "sessions: 2 open, 7 since start, max 16\n"));
 	assert_non_null(strstr(t, "session 6: channel 99221fa1-24ad-11e2-be98-001aa01bbf6e, "
-	                          "relaying, age 3."));
-	assert_non_null(strstr(t, "1234 bytes host->server, 56789 bytes server->host, mode auto, "
+	                          "relaying, age 3 s"));
+	/* coarse: 64 KiB units (status.c STATUS_COUNTER_UNIT) */
+	assert_non_null(strstr(t, "0 KiB host->server, 192 KiB server->host, mode auto, "
 	                          "server selected SSL\n"));
 	assert_non_null(strstr(t, "session 7: channel 99221fa2-24ad-11e2-be98-001aa01bbf6e, "
 	                          "negotiating"));
@@ -93,9 +123,9 @@ static void test_format(void **state)
 	                          "\"failures\":0,\"host_version\":\"1.0\"}"));
 	assert_non_null(strstr(t, "\"sessions_open\":2,\"sessions_total\":7"));
 	assert_non_null(strstr(t, "{\"id\":6,\"instance\":\"99221fa1-24ad-11e2-be98-001aa01bbf6e\","
-	                          "\"state\":\"relaying\",\"age_s\":3."));
+	                          "\"state\":\"relaying\",\"age_s\":3,"));
 	assert_non_null(
-	    strstr(t, "\"bytes_host_to_server\":1234,\"bytes_server_to_host\":56789,"
+	    strstr(t, "\"bytes_host_to_server\":0,\"bytes_server_to_host\":196608,"
 	              "\"mode\":\"auto\",\"selected_protocol\":\"SSL\",\"refused\":false}"));
 	assert_non_null(strstr(t, "\"mode\":\"rdp\",\"selected_protocol\":null"));
 	assert_int_equal(t[len - 1], '\n');
@@ -376,6 +406,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_format_json_strings),
+	    cmocka_unit_test(test_coarse_counters),
 	    cmocka_unit_test(test_server),
 	};
 

@@ -7,7 +7,7 @@ int md9_number_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	uint64_t v = 0;
 	const char *p = s;
 
-	if (*p < '0' || *p > '9' || (p[0] == '0' && p[1]))
+	if (*p < '0' || *p > '9')
 		return -EINVAL;
 	for (; *p; p++) {
 		if (*p < '0' || *p > '9')

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 /* ---- the settings that need more than their type's rule ---- */
 
@@ -15,6 +17,15 @@ static int check_transport(const char *v, const char **why)
 {
 	if (strcmp(v, "uio") != 0 && strncmp(v, "sim:", 4) != 0) {
 		*why = "transport must be uio or sim:PATH";
+		return -1;
+	}
+	return 0;
+}
+
+static int check_group(const char *v, const char **why)
+{
+	if (!*v) {
+		*why = "status_group must be a group name";
 		return -1;
 	}
 	return 0;
@@ -78,7 +89,19 @@ const struct md9_setting md9_config_settings[] = {
      .def = "tcp:127.0.0.1:3389",
      .apply = apply_backend,
      .doc = "the local RDP server: tcp:HOST:PORT, unix:PATH or vsock:CID:PORT",
-     .more = "Each session is relayed to it. An IPv6 address: tcp:[ADDRESS]:PORT."},
+     .more = "Each session is relayed to it. IPv6: tcp:[ADDRESS]:PORT. A unix: path is\n"
+             "absolute; a vsock port below 1024. HOST is looked up when the file is\n"
+             "loaded. md9 setup sets unix:/run/xrdp/xrdp.sock (xrdp's own directory)."},
+    {.key = "server_user",
+     .arg = "NAME",
+     .type = MD9_SETTING_TEXT,
+     .def = "",
+     FIELD(server_user),
+     .doc = "who may serve the backend",
+     .more = "Before a byte of a session reaches it, md9 checks the user the server\n"
+             "runs as (unix: SO_PEERCRED; tcp: the owner of that very connection's\n"
+             "socket) and ends the session if it is not this user, root or md9's own\n"
+             "user. Empty: xrdp (Debian's xrdp runs as it) if that user exists."},
     {.key = "security",
      .short_opt = 's',
      .arg = "MODE",
@@ -103,7 +126,9 @@ const struct md9_setting md9_config_settings[] = {
      .apply = apply_tls_pin,
      .doc = "accept only a server certificate with this SHA-256 fingerprint",
      .more = "64 hex digits, colons allowed, optional \"sha256:\" prefix. Empty: the\n"
-             "local server's certificate is not checked."},
+             "local server's certificate is not checked. Set, it means TLS or nothing:\n"
+             "auto never falls back to standard RDP security, and security = rdp or\n"
+             "passthrough with a pin is refused when the file is loaded."},
     {.key = "log_level",
      .arg = "LEVEL",
      .type = MD9_SETTING_CHOICE,
@@ -118,7 +143,18 @@ const struct md9_setting md9_config_settings[] = {
      .def = MD9_DEFAULT_STATUS,
      FIELD(status_socket),
      .doc = "the socket where `md9 status` asks the running md9",
-     .more = "Mode 0660, group md9. Empty: no status socket."},
+     .more = "Mode 0660, group status_group. Empty: no status socket. Its byte counters\n"
+             "move in 64 KiB steps, at most every 4 s, so that they show no typing\n"
+             "rhythm."},
+    {.key = "status_group",
+     .arg = "GROUP",
+     .type = MD9_SETTING_TEXT,
+     .def = MD9_DEFAULT_STATUS_GROUP,
+     .check = check_group,
+     FIELD(status_group),
+     .doc = "the group whose members may ask md9 status",
+     .more = "Members may run md9 doctor against md9 too; the group gives no access to\n"
+             "the sessions. md9's user must be a member."},
     {.key = "max_sessions",
      .arg = "N",
      .type = MD9_SETTING_NUMBER,
@@ -161,8 +197,15 @@ const struct md9_setting md9_config_settings[] = {
      .def = "",
      FIELD(run_user),
      .doc = "the user md9 becomes after binding, when started as root",
-     .more = "Empty: \"md9\" if that user exists (else md9 stays root and warns);\n"
-             "\"root\": stay root (not recommended); any other name must exist."},
+     .more = "The unit starts md9 as that user directly. Empty: \"md9\". The user must\n"
+             "exist: md9 does not go on as root unless allow_root = yes."},
+    {.key = "allow_root",
+     .arg = "yes|no",
+     .type = MD9_SETTING_YESNO,
+     .def = "no",
+     FIELD(allow_root),
+     .doc = "whether md9 may keep running as root (user = root, or no such user)",
+     .more = "Not recommended: md9 needs root only to bind the classes."},
 };
 
 /* CHOICE fields are written as int. */
@@ -244,6 +287,9 @@ static const char *why_of(const struct md9_setting *s)
 	case MD9_SETTING_TEXT:
 		snprintf(w, cap, "%s too long (at most %zu bytes)", s->key, s->size - 1);
 		break;
+	case MD9_SETTING_YESNO:
+		snprintf(w, cap, "%s must be yes or no", s->key);
+		break;
 	}
 	return w;
 }
@@ -263,6 +309,9 @@ const char *md9_config_describe(const struct md9_setting *s, char *buf, size_t c
 		break;
 	case MD9_SETTING_TEXT:
 		snprintf(buf, cap, "default %s", s->def[0] ? s->def : "empty");
+		break;
+	case MD9_SETTING_YESNO:
+		snprintf(buf, cap, "yes or no; default %s", s->def);
 		break;
 	}
 	return buf;
@@ -304,6 +353,13 @@ static int apply(struct md9_config *c, const struct md9_setting *s, const char *
 		}
 		*why = why_of(s);
 		return -1;
+	case MD9_SETTING_YESNO:
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0 && *v) {
+			*why = why_of(s);
+			return -1;
+		}
+		*(bool *)(void *)field = strcmp(v, "yes") == 0;
+		return 0;
 	}
 	*why = "unknown setting type";
 	return -1;
@@ -333,6 +389,33 @@ void md9_config_defaults(struct md9_config *c)
 			abort();
 		}
 	}
+}
+
+int md9_config_finish(struct md9_config *c, char *why, size_t cap)
+{
+	const char *w = NULL;
+
+	if (c->tls_pin.set && (c->security == MD9_SEC_RDP || c->security == MD9_SEC_PASSTHROUGH)) {
+		/* The pin can only be checked in a TLS handshake md9 makes. */
+		snprintf(why, cap,
+		         "tls_pin needs TLS to the server, which security = %s never uses "
+		         "(security = tls or auto honour the pin)",
+		         md9_security_name(c->security));
+		return -1;
+	}
+	if (c->backend.family == AF_VSOCK && c->backend.vport >= 1024) {
+		snprintf(why, cap,
+		         "backend %s: any local user may listen on a vsock port above 1023, and "
+		         "a vsock peer has no credentials md9 could check (use a unix: backend, "
+		         "or a vsock port below 1024)",
+		         c->backend.spec);
+		return -1;
+	}
+	if (md9_peer_policy_resolve(c->server_user, &c->peer, &w) < 0) {
+		snprintf(why, cap, "%s: %s", w, c->server_user);
+		return -1;
+	}
+	return md9_backend_resolve(&c->backend, why, cap);
 }
 
 /* ---- md9.conf, the template ---- */
@@ -425,12 +508,18 @@ int md9_config_load(struct md9_config *c, const char *path, bool optional)
 	struct load_ctx l = {.path = path};
 	struct md9_config tmp = *c;
 	FILE *f = fopen(path, "r");
+	struct stat st;
 	int rc;
 
 	if (!f) {
 		if (optional && errno == ENOENT)
 			return 0;
 		log_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) < 0 || S_ISDIR(st.st_mode)) {
+		log_err("%s: is a directory, not a configuration file", path);
+		fclose(f);
 		return -1;
 	}
 	l.c = &tmp;

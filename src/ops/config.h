@@ -15,6 +15,7 @@
 #include "adapter.h"
 #include "backend.h"
 #include "log.h"
+#include "peerauth.h"
 #include "tls.h"
 
 #include <stdbool.h>
@@ -36,14 +37,20 @@ struct md9_config {
 	unsigned negotiate_timeout_ms; /* host CR + server CC + TLS, default 30000 */
 	unsigned drain_timeout_ms; /* flushing to the host after the server closed, default 2000 */
 	size_t relay_budget;       /* bytes per direction per wake-up, default 1 MiB */
-	char run_user[64]; /* started as root: drop to this user after binding ("" = md9 if it
-	                      exists, "root" = stay) */
+	char run_user[64];         /* started as root: drop to this user after binding ("" = md9) */
+	bool allow_root;           /* allow_root = yes: md9 may keep running as root */
+	char server_user[64];      /* who may serve the backend ("" = xrdp if it exists) */
+	char status_group[64];     /* group that may use the status socket, default md9-status */
+	struct md9_peer_policy peer; /* server_user, resolved by md9_config_finish */
 };
+
+#define MD9_DEFAULT_STATUS_GROUP "md9-status"
 
 enum md9_setting_type {
 	MD9_SETTING_TEXT,   /* a string; `check` may refuse it */
 	MD9_SETTING_NUMBER, /* decimal digits, min..max (md9_number_parse) */
-	MD9_SETTING_CHOICE, /* one of `choices` */
+	MD9_SETTING_CHOICE, /* one of `values`, by their `name` */
+	MD9_SETTING_YESNO,  /* "yes" or "no" ("" is no), into a bool */
 };
 
 struct md9_setting {
@@ -86,6 +93,11 @@ int md9_config_load(struct md9_config *c, const char *path, bool optional);
 /* One "key = value" setting (same keys as the file, used by options too).
  * 0, or -1 with *why (a static string). */
 int md9_config_set(struct md9_config *c, const char *key, const char *value, const char **why);
+/* After the file and the options: refuse combinations that contradict each
+ * other (tls_pin with a mode that never uses TLS, a vsock port any user can
+ * bind), resolve server_user and look the tcp backend's host up (blocking:
+ * never called from the event loop). 0, or -1 with a one-line reason. */
+int md9_config_finish(struct md9_config *c, char *why, size_t cap);
 /* md9.conf with every setting commented out at its default and documented:
  * what packaging/md9.conf holds and `md9 setup` installs. */
 void md9_config_template(FILE *out);

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "guid.h"
 #include "log.h"
+#include "peerauth.h"
 #include "privdrop.h"
 #include "probe.h"
 #include "sessioncheck.h"
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -271,6 +273,47 @@ bool md9_xrdp_listens_vsock(const struct md9_xrdp_ini *x, bool *only)
 	if (only)
 		*only = any && !each_listener(x, is_not_vsock, (void *)x);
 	return any;
+}
+
+/* A TCP listener not on loopback ("3389": every interface; tcp://.:P is
+ * 127.0.0.1 and tcp6://.:P ::1 in xrdp's spelling, see xrdp.ini's port=
+ * comment), or NULL. */
+bool md9_xrdp_listener_is_network(const char *l, const struct md9_xrdp_ini *x)
+{
+	const char *h, *colon;
+	char host[128];
+
+	if (all_digits(l))
+		return !x->use_vsock;
+	if (strncasecmp(l, "tcp://", 6) == 0)
+		h = l + 6;
+	else if (strncasecmp(l, "tcp6://", 7) == 0)
+		h = l + 7;
+	else
+		return false; /* unix://, vsock:// */
+	colon = strrchr(h, ':');
+	if (!colon)
+		return true;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - h), h);
+	if (host[0] == '{') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "}")] = '\0';
+	}
+	return !(strcmp(host, ".") == 0 || strncmp(host, "127.", 4) == 0 ||
+	         strcmp(host, "::1") == 0 || strcasecmp(host, "localhost") == 0);
+}
+
+const char *md9_xrdp_network_listener(const struct md9_xrdp_ini *x, char *buf, size_t cap)
+{
+	char list[sizeof(x->port)], *save = NULL;
+
+	snprintf(list, sizeof(list), "%s", x->port);
+	for (char *t = strtok_r(list, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
+		if (md9_xrdp_listener_is_network(t, x)) {
+			snprintf(buf, cap, "%s", t);
+			return buf;
+		}
+	return NULL;
 }
 
 /* ---- the report ---- */
@@ -575,9 +618,12 @@ static void check_bound(struct doctor *dr)
 
 static void check_nodes(struct doctor *dr)
 {
-	char p[PATH_MAX], grp[PATH_MAX], gname[64], node[64];
+	char p[PATH_MAX], pw[PATH_MAX], grp[PATH_MAX], gname[64], node[64];
 	struct stat st;
-	long md9_gid = db_lookup(pj(grp, sizeof(grp), dr->r->etc, "group"), MD9_DEFAULT_USER);
+	long md9_uid = db_lookup(pj(pw, sizeof(pw), dr->r->etc, "passwd"), MD9_DEFAULT_USER);
+	static const char rule_fix[] =
+	    "md9 setup installs the udev rule (60-md9.rules: OWNER=md9, MODE=0600); then: "
+	    "udevadm trigger --subsystem-match=uio --action=add";
 
 	if (!dr->nctrl || dr->ctrl[0].uio_index < 0) {
 		report(dr, V_FAIL, "device nodes", "needs the classes bound (see above)",
@@ -593,17 +639,24 @@ static void check_nodes(struct doctor *dr)
 		       "%s: %s", p, strerror(errno));
 		return;
 	}
-	db_name(grp, (long)st.st_gid, gname, sizeof(gname));
-	if (md9_gid >= 0 && (long)st.st_gid == md9_gid && (st.st_mode & 0060) == 0060) {
-		report(dr, V_OK, "device nodes", NULL, "%s: group %s, mode %04o", p, S(gname),
+	db_name(pj(grp, sizeof(grp), dr->r->etc, "group"), (long)st.st_gid, gname, sizeof(gname));
+	/* Whoever can open a channel's node can map its rings: read the
+	 * session (keystrokes, the password) and inject input. */
+	if (st.st_mode & 0077) {
+		report(dr, V_FAIL, "device nodes", rule_fix,
+		       "%s: group %s, mode %04o: others than md9 can open it and read every "
+		       "session",
+		       p, gname[0] ? gname : "?", (unsigned)(st.st_mode & 07777));
+		return;
+	}
+	if (md9_uid >= 0 && (long)st.st_uid == md9_uid) {
+		report(dr, V_OK, "device nodes", NULL, "%s: owner md9, mode %04o: md9's alone", p,
 		       (unsigned)(st.st_mode & 07777));
 		return;
 	}
-	report(dr, V_WARN, "device nodes",
-	       "md9 setup installs the udev rule (60-md9.rules); then: udevadm trigger "
-	       "--subsystem-match=uio --action=add",
-	       "%s: group %s, mode %04o: user md9 cannot open it (only md9 run as root can)", p,
-	       gname[0] ? gname : "?", (unsigned)(st.st_mode & 07777));
+	report(dr, V_WARN, "device nodes", rule_fix,
+	       "%s: owner uid %ld, mode %04o: user md9 cannot open it (only md9 run as root can)",
+	       p, (long)st.st_uid, (unsigned)(st.st_mode & 07777));
 }
 
 static void check_user(struct doctor *dr)
@@ -626,16 +679,26 @@ static void check_config(struct doctor *dr)
 	const char *path = dr->o->config;
 	bool optional = !path;
 	const char *why;
+	char reason[400];
 
 	if (!path)
 		path = pj(p, sizeof(p), dr->r->etc, "md9/md9.conf");
 	md9_config_defaults(&dr->cfg);
 	dr->cfg_ok = md9_config_load(&dr->cfg, path, optional) == 0;
-	if (!dr->cfg_ok) {
+	if (!dr->cfg_ok)
 		md9_config_defaults(&dr->cfg);
+	/* md9.c checked the flags already: they apply. */
+	if (dr->o->security)
+		md9_config_set(&dr->cfg, "security", dr->o->security, &why);
+	if (dr->o->backend)
+		md9_config_set(&dr->cfg, "backend", dr->o->backend, &why);
+	if (!dr->cfg_ok) {
 		report(dr, V_FAIL, "configuration",
 		       "correct the line named in the error above (md9 run refuses this file)",
 		       "%s does not load; the checks below use the defaults", path);
+	} else if (md9_config_finish(&dr->cfg, reason, sizeof(reason)) < 0) {
+		report(dr, V_FAIL, "configuration", "correct md9.conf (md9 run refuses it)",
+		       "%s: %s", path, reason);
 	} else if (access(path, F_OK) < 0) {
 		report(dr, V_OK, "configuration", NULL,
 		       "%s absent: built-in defaults (security %s, server %s)", path,
@@ -644,11 +707,6 @@ static void check_config(struct doctor *dr)
 		report(dr, V_OK, "configuration", NULL, "%s: security %s, server %s", path,
 		       md9_security_name(dr->cfg.security), dr->cfg.backend.spec);
 	}
-	if (dr->o->security && md9_config_set(&dr->cfg, "security", dr->o->security, &why) < 0)
-		report(dr, V_FAIL, "configuration", NULL, "--security %s: %s", dr->o->security,
-		       why);
-	if (dr->o->backend && md9_config_set(&dr->cfg, "backend", dr->o->backend, &why) < 0)
-		report(dr, V_FAIL, "configuration", NULL, "--backend %s: %s", dr->o->backend, why);
 }
 
 static void check_daemon(struct doctor *dr)
@@ -669,7 +727,7 @@ static void check_daemon(struct doctor *dr)
 	err = md9_status_query_buf(path, false, dr->o->timeout_ms, &answer);
 	if (err == -EACCES || err == -EPERM) {
 		report(dr, V_WARN, "md9 running",
-		       "run md9 doctor as root or as a member of group md9",
+		       "run md9 doctor as root or as a member of group md9-status",
 		       "%s: permission denied", path);
 		return;
 	}
@@ -687,12 +745,44 @@ static void check_daemon(struct doctor *dr)
 	free(answer);
 }
 
+/* Who serves the backend: the same check md9 makes before each session
+ * (peerauth.h), waiting up to the timeout for a tcp server to accept. */
+static int backend_owner(struct doctor *dr, int fd, uid_t *uid, char *why, size_t cap)
+{
+	struct md9_peer_policy pol = dr->cfg.peer;
+	const struct passwd *me =
+	    getpwnam(dr->cfg.run_user[0] ? dr->cfg.run_user : MD9_DEFAULT_USER);
+	int rc, waited = 0;
+
+	/* Allowed are root, the server user and md9's own user: not whoever
+	 * runs doctor. */
+	pol.self_set = true;
+	pol.self_uid = me ? me->pw_uid : 0;
+	while ((rc = md9_peerauth_check(fd, &dr->cfg.backend, &pol, uid, why, cap)) ==
+	           MD9_PEERAUTH_PENDING &&
+	       waited < dr->o->timeout_ms) {
+		poll(NULL, 0, 10);
+		waited += 10;
+	}
+	return rc;
+}
+
 static void check_backend(struct doctor *dr)
 {
 	const struct md9_backend *b = &dr->cfg.backend;
+	char why[400], who[96];
 	struct pollfd p;
-	int fd, err = 0, r;
+	uid_t uid = (uid_t)-1;
+	int fd, err = 0, r, auth = MD9_PEERAUTH_REFUSED;
 
+	if (b->family == 0) {
+		struct md9_backend tmp = *b;
+		if (md9_backend_resolve(&tmp, why, sizeof(why)) < 0) {
+			report(dr, V_FAIL, "rdp server", "correct backend in md9.conf", "%s", why);
+			return;
+		}
+		dr->cfg.backend = tmp;
+	}
 	fd = md9_backend_connect(b);
 	if (fd < 0) {
 		err = fd;
@@ -703,17 +793,33 @@ static void check_backend(struct doctor *dr)
 			r = poll(&p, 1, dr->o->timeout_ms);
 		} while (r < 0 && errno == EINTR);
 		err = r == 0 ? -ETIMEDOUT : r < 0 ? -errno : md9_backend_connected(fd);
+		if (!err)
+			auth = backend_owner(dr, fd, &uid, why, sizeof(why));
 		close(fd);
 	}
-	dr->backend_ok = !err;
-	if (!err)
-		report(dr, V_OK, "rdp server", NULL, "%s accepts connections", b->spec);
-	else
+	dr->backend_ok = !err && auth == MD9_PEERAUTH_OK;
+	if (err) {
 		report(
 		    dr, V_FAIL, "rdp server",
 		    "start the RDP server: systemctl enable --now xrdp (apt-get install xrdp), or "
 		    "set backend in md9.conf to where your RDP server listens",
 		    "nothing accepts connections at %s (%s)", b->spec, strerror(-err));
+		return;
+	}
+	if (auth == MD9_PEERAUTH_OK) {
+		if (uid == (uid_t)-1)
+			report(dr, V_OK, "rdp server", NULL,
+			       "%s accepts connections (a vsock port below 1024: root's)", b->spec);
+		else
+			report(dr, V_OK, "rdp server", NULL,
+			       "%s accepts connections; it runs as %s: md9 serves it", b->spec,
+			       md9_peer_user_name(uid, who, sizeof(who)));
+		return;
+	}
+	report(dr, V_FAIL, "rdp server",
+	       "find and stop what listens there (ss -ltnpe, or the socket's owner), start the "
+	       "RDP server; if it really runs as another user, name it in server_user",
+	       "%s: md9 would refuse every session", why);
 }
 
 /* Talk to the server as md9 will (probe.c): the verdict md9's sessions
@@ -833,6 +939,18 @@ static void check_xrdp(struct doctor *dr)
 	}
 	if (!sl_rdp && !sl_tls && !sl_neg)
 		PROBLEM("security_layer=negotiate", "unknown security_layer=%s", sl);
+	{
+		char net[256];
+		/* crypt_level=none lets any client pick encryption method 0:
+		 * fine on loopback or a socket (md9 is the only client), not
+		 * where the network reaches. */
+		if (cl_none && !sl_tls && md9_xrdp_network_listener(x, net, sizeof(net)))
+			PROBLEM("restrict port= to loopback (tcp://.:3389) or a socket "
+			        "(unix://./run/xrdp/xrdp.sock; md9 setup does it)",
+			        "crypt_level=none with a network listener (%s): any client on the "
+			        "network gets unencrypted RDP",
+			        net);
+	}
 #undef PROBLEM
 	if (problems[0])
 		report(dr, V_FAIL, "xrdp config", fixes, "%s: %s (md9 mode %s)", p, problems,

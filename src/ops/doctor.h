@@ -8,6 +8,7 @@
 #define MD9_DOCTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 struct md9_roots {
@@ -51,6 +52,12 @@ bool md9_xrdp_listens_tcp(const struct md9_xrdp_ini *x, unsigned port);
 /* Does it listen on vsock (vsock://CID:PORT, or use_vsock=true)? *only:
  * on nothing else. */
 bool md9_xrdp_listens_vsock(const struct md9_xrdp_ini *x, bool *only);
+/* A listener that the network reaches (not loopback, not unix://,
+ * vsock://), copied to buf; NULL when there is none. */
+const char *md9_xrdp_network_listener(const struct md9_xrdp_ini *x, char *buf, size_t cap);
+/* One listener of port= ("3389", "tcp://.:3389", "unix://./p", ...): does
+ * the network reach it? */
+bool md9_xrdp_listener_is_network(const char *l, const struct md9_xrdp_ini *x);
 /* xrdp's boolean spelling: true/yes/1 (any case). */
 bool md9_ini_true(const char *v);
 

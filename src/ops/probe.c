@@ -325,6 +325,7 @@ bool md9_probe_server(const struct md9_backend *b, enum md9_security mode,
 	p->out = out;
 	p->fd = -1;
 	adapter_init(&p->a, mode);
+	p->a.require_tls = pin && pin->set; /* as md9's sessions (session.c) */
 	clock_gettime(CLOCK_MONOTONIC, &p->deadline);
 	p->deadline.tv_sec += timeout_ms / 1000;
 	p->deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;

@@ -5,11 +5,13 @@
 #include "adapter.h"
 #include "config.h"
 #include "doctor.h"
+#include "fsutil.h"
 #include "guid.h"
 #include "log.h"
 #include "privdrop.h"
 #include "sysfs.h"
 #include "textdiff.h"
+#include "xrdp_listen.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -210,7 +212,9 @@ struct setup {
 	const char *root; /* "" for "/" so that root + "/etc" works */
 	bool live;        /* root is "/": act on the running system too */
 	bool systemd;     /* systemd runs (live only) */
+	bool want_unix;   /* xrdp and md9 meet on MD9_XRDP_SOCKET (not --tcp) */
 	char self[PATH_MAX];
+	bool self_ok; /* self is a program only root can change (fsutil.h) */
 	unsigned changes, failures;
 };
 
@@ -298,54 +302,11 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-/* Write atomically: a temporary file beside it, then rename. Keeps the
- * mode and owner of a file it replaces. */
+/* fsutil.h: mkstemp beside the target, fsync, rename; a symlinked target
+ * is resolved; an existing file keeps its mode and owner. */
 static int write_text(const char *path, const char *text, mode_t mode)
 {
-	char tmp[PATH_MAX + 16], dir[PATH_MAX];
-	struct stat st;
-	size_t len = strlen(text), off = 0;
-	bool had = stat(path, &st) == 0;
-	char *slash;
-	int fd, err = 0;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if ((err = mkdir_p(dir)) < 0)
-			return err;
-	}
-	snprintf(tmp, sizeof(tmp), "%s.md9-new", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, had ? st.st_mode & 07777 : mode);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (!err && had) {
-		if (fchmod(fd, st.st_mode & 07777) < 0 ||
-		    (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM))
-			err = -errno;
-	} else if (!err && fchmod(fd, mode) < 0) {
-		err = -errno;
-	}
-	if (!err && fsync(fd) < 0)
-		err = -errno;
-	if (close(fd) < 0 && !err)
-		err = -errno;
-	if (!err && rename(tmp, path) < 0)
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
+	return md9_fs_write_atomic(path, text, mode);
 }
 
 static void say(struct setup *s, const char *verb, const char *fmt, ...)
@@ -563,6 +524,86 @@ static void step_user(struct setup *s)
 		    MD9_DEFAULT_USER);
 }
 
+/* Is `user` listed in `group`'s member list (group-format file under the root)? -1: no group. */
+static int group_has(struct setup *s, const char *group, const char *user)
+{
+	char p[PATH_MAX], line[4096];
+	size_t n = strlen(group), u = strlen(user);
+	FILE *f = fopen(rp(s, p, sizeof(p), "/etc/group"), "r");
+	int found = -1;
+
+	if (!f)
+		return -1;
+	while (found < 0 && fgets(line, sizeof(line), f)) {
+		char *m;
+		if (strncmp(line, group, n) != 0 || line[n] != ':')
+			continue;
+		found = 0;
+		m = strrchr(line, ':') + 1;
+		for (char *t = strtok(m, ",\n"); t; t = strtok(NULL, ",\n"))
+			if (strlen(t) == u && strncmp(t, user, u) == 0)
+				found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* md9 in group md9-status (it gives the status socket to that group) and,
+ * when xrdp and md9 meet on xrdp's socket (0660, group xrdp), in xrdp. */
+static void step_groups(struct setup *s)
+{
+	const char *groups[] = {MD9_DEFAULT_STATUS_GROUP, s->want_unix ? "xrdp" : NULL};
+	char prog[PATH_MAX];
+
+	for (size_t i = 0; i < 2 && groups[i]; i++) {
+		int has = group_has(s, groups[i], MD9_DEFAULT_USER);
+
+		if (has == 1) {
+			say(s, "ok", "user %s is in group %s", MD9_DEFAULT_USER, groups[i]);
+			continue;
+		}
+		if (has < 0 && i == 1)
+			continue; /* no group xrdp: xrdp is not installed */
+		if (has < 0) {
+			say(s, "create", "group %s (may ask md9 status; nothing else)", groups[i]);
+			s->changes++;
+			if (!s->o->dry_run && have_prog("groupadd", prog, sizeof(prog))) {
+				char *argv[] = {prog,
+				                "--system",
+				                "--prefix",
+				                (char *)(s->live ? "/" : s->root),
+				                (char *)groups[i],
+				                NULL};
+				if (run(s, argv) != 0)
+					failed(s, "groupadd %s failed", groups[i]);
+			}
+		}
+		say(s, "add", "user %s to group %s%s", MD9_DEFAULT_USER, groups[i],
+		    i == 1 ? " (xrdp's socket is 0660, group xrdp)" : "");
+		s->changes++;
+		if (s->o->dry_run)
+			continue;
+		if (!have_prog("usermod", prog, sizeof(prog))) {
+			failed(s, "usermod not found: add %s to group %s yourself",
+			       MD9_DEFAULT_USER, groups[i]);
+			continue;
+		}
+		{
+			char *argv[] = {prog,
+			                "--prefix",
+			                (char *)(s->live ? "/" : s->root),
+			                "-a",
+			                "-G",
+			                (char *)groups[i],
+			                MD9_DEFAULT_USER,
+			                NULL};
+			if (run(s, argv) != 0 || group_has(s, groups[i], MD9_DEFAULT_USER) != 1)
+				failed(s, "adding %s to group %s failed", MD9_DEFAULT_USER,
+				       groups[i]);
+		}
+	}
+}
+
 static void step_sysusers(struct setup *s)
 {
 	static const char *const packaged[] = {"/usr/lib/sysusers.d/md9.conf",
@@ -648,12 +689,19 @@ static void step_udev(struct setup *s)
 	char *rules = expand_bin(md9_asset_udev_rules, s->self);
 	bool installed;
 
+	if (!s->self_ok) {
+		free(rules);
+		failed(s, "not installing 60-md9.rules: its RUN+= would name %s (see above)",
+		       s->self);
+		return;
+	}
 	if (!rules) {
 		failed(s, "out of memory");
 		return;
 	}
-	installed = install_unless(s, packaged, "/etc/udev/rules.d/60-md9.rules", rules, 0644,
-	                           "binds the SynthRdp classes at boot, /dev/uioN to group md9");
+	installed =
+	    install_unless(s, packaged, "/etc/udev/rules.d/60-md9.rules", rules, 0644,
+	                   "binds the SynthRdp classes at boot, /dev/uioN to user md9 alone");
 	free(rules);
 	if (!s->live)
 		return;
@@ -691,6 +739,12 @@ static void step_unit(struct setup *s)
 	bool wrote;
 	int err;
 
+	if (!s->self_ok) {
+		free(text);
+		failed(s, "not installing md9.service: its ExecStart= would name %s (see above)",
+		       s->self);
+		return;
+	}
 	if (!text) {
 		failed(s, "out of memory");
 		return;
@@ -823,6 +877,20 @@ static void step_xrdp(struct setup *s, enum md9_security mode)
 		return;
 	}
 	changed = mode_edit_xrdp(&l, mode, &x);
+	if (changed >= 0) {
+		/* crypt_level=none (what rdp mode needs, and auto with a
+		 * security_layer=rdp xrdp) lets any client choose no
+		 * encryption: then no listener the network reaches may stay. */
+		bool sl_rdp = strcasecmp(x.security_layer, "rdp") == 0;
+		bool sl_tls = strcasecmp(x.security_layer, "tls") == 0 && mode != MD9_SEC_RDP;
+		bool none = strcasecmp(x.crypt_level, "none") == 0 || mode == MD9_SEC_RDP ||
+		            (mode == MD9_SEC_AUTO && sl_rdp);
+		char port[sizeof(x.port) + 64];
+		int r = md9_xrdp_port_for(&x, s->want_unix, none && !sl_tls, MD9_XRDP_SOCKET, port,
+		                          sizeof(port));
+		if (r > 0 && (r = ini_set(&l, "Globals", false, "port", "=", port)) != 0)
+			changed = r < 0 ? r : changed | r;
+	}
 	if (changed < 0 || (changed && !(neu = lines_join(&l)))) {
 		failed(s, "out of memory");
 		goto out;
@@ -838,7 +906,7 @@ static void step_xrdp(struct setup *s, enum md9_security mode)
 	show_diff(s, ini, old, neu);
 	if (s->o->dry_run)
 		goto out;
-	if (!exists(bak) && (err = write_text(bak, old, 0644)) < 0) {
+	if (!exists(bak) && (err = md9_fs_backup(p, bak)) < 0) {
 		failed(s, "writing the backup %s: %s", bak, strerror(-err));
 		goto out;
 	}
@@ -860,7 +928,8 @@ out:
 
 /* /etc/md9/md9.conf: the example when missing; `security` when --security
  * names another mode than the file. */
-static void step_config(struct setup *s, const char *want_security, enum md9_security file_mode)
+static void step_config(struct setup *s, const char *want_security, enum md9_security file_mode,
+                        const char *want_backend, const char *file_backend)
 {
 	static const char conf[] = "/etc/md9/md9.conf";
 	char p[PATH_MAX];
@@ -886,25 +955,31 @@ static void step_config(struct setup *s, const char *want_security, enum md9_sec
 		md9_security_parse(want_security, &m);
 		if (m != file_mode || !had)
 			changed = ini_set(&l, "md9", true, "security", " = ", want_security);
-		if (changed < 0 || (changed && !(neu = lines_join(&l)))) {
-			failed(s, "out of memory");
-			goto out;
-		}
+	}
+	if (changed >= 0 && want_backend && (strcmp(want_backend, file_backend) != 0 || !had)) {
+		int r = ini_set(&l, "md9", true, "backend", " = ", want_backend);
+		changed = r < 0 ? r : changed | r;
+	}
+	if (changed < 0 || (changed && !(neu = lines_join(&l)))) {
+		failed(s, "out of memory");
+		goto out;
 	}
 	if (!had) {
-		say(s, "install", "%s: md9's configuration, every setting documented%s%s", conf,
-		    changed ? ", with security = " : "", changed ? want_security : "");
+		say(s, "install", "%s: md9's configuration, every setting documented%s%s%s%s", conf,
+		    want_security ? ", with security = " : "", want_security ? want_security : "",
+		    want_backend ? ", backend = " : "", want_backend ? want_backend : "");
 		s->changes++;
 		if (!s->o->dry_run && (err = write_text(p, neu ? neu : cur, 0644)) < 0)
 			failed(s, "writing %s: %s", p, strerror(-err));
 	} else if (changed > 0) {
-		say(s, "edit", "%s: security = %s:", conf, want_security);
+		say(s, "edit", "%s:", conf);
 		s->changes++;
 		show_diff(s, conf, cur, neu);
 		if (!s->o->dry_run && (err = write_text(p, neu, 0644)) < 0)
 			failed(s, "writing %s: %s", p, strerror(-err));
 	} else {
-		say(s, "ok", "%s (security %s)", conf, md9_security_name(file_mode));
+		say(s, "ok", "%s (security %s, backend %s)", conf, md9_security_name(file_mode),
+		    file_backend);
 	}
 out:
 	lines_free(&l);
@@ -980,11 +1055,31 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out)
 	}
 	fprintf(out, "md9 setup%s: root %s, security mode %s\n", o->dry_run ? " --dry-run" : "",
 	        s.live ? "/" : s.root, md9_security_name(mode));
+	{
+		/* root will run this program from the unit and the udev rule */
+		char full[PATH_MAX * 2], resolved[PATH_MAX], why[PATH_MAX * 2 + 200];
+		snprintf(full, sizeof(full), "%s%s", s.root, s.self);
+		s.self_ok = md9_fs_root_only(full, resolved, why, sizeof(why));
+		if (s.self_ok)
+			say(&s, "note",
+			    "md9 for ExecStart= and RUN+=: %s (root's, only root can change "
+			    "it)",
+			    s.self);
+		else
+			failed(&s,
+			       "md9 for ExecStart= and RUN+=: %s (install md9 as root: cmake "
+			       "--install, "
+			       "or the package; then run that md9 setup)",
+			       why);
+	}
+	s.want_unix = !o->tcp && exists(rp(&s, p, sizeof(p), "/etc/xrdp/xrdp.ini"));
 	step_sysusers(&s);
 	step_user(&s);
+	step_groups(&s);
 	step_modules(&s);
 	step_udev(&s);
-	step_config(&s, o->security, cfg.security);
+	step_config(&s, o->security, cfg.security, s.want_unix ? "unix:" MD9_XRDP_SOCKET : NULL,
+	            cfg.backend.spec);
 	step_unit(&s);
 	step_xrdp(&s, mode);
 	{

@@ -30,6 +30,7 @@ struct md9_setup_opts {
 	bool dry_run;
 	const char *security; /* NULL: the configuration's */
 	const char *self; /* md9's own path, for the unit and the udev rule; NULL: /proc/self/exe */
+	bool tcp;         /* keep TCP between md9 and xrdp (default: xrdp's UNIX socket) */
 	bool undo;        /* put back what the desktop steps changed (desktop.h) */
 };
 

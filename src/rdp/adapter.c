@@ -19,9 +19,12 @@ static const char fix_nla[] =
 static const char fix_vmconnect[] =
     "sudo md9 setup --security auto (md9 then does TLS with the server); passthrough needs "
     "a server with a vmconnect mode (xrdp vmconnect=true, not in Debian 12's xrdp 0.9.21)";
-static const char fix_cert[] =
-    "give the server a certificate (xrdp.ini certificate and key_file), or sudo md9 setup "
-    "--security rdp";
+static const char fix_cert[] = "give the server a certificate (xrdp.ini certificate and key_file)";
+/* Where TLS is required (security = tls, or a tls_pin) a fix never points
+ * to a mode that would do without it. */
+static const char fix_tls[] =
+    "let the server offer TLS (xrdp: security_layer=negotiate or tls in xrdp.ini [Globals]; "
+    "FreeRDP shadow: /sec:tls)";
 
 static const char *const names[] = {
 	[MD9_SEC_AUTO] = "auto",
@@ -112,10 +115,12 @@ static enum adapter_verdict refused(struct adapter *a, const struct x224_cc *cc,
 		a->fix = fix_cert;
 		break;
 	case X224_SSL_NOT_ALLOWED_BY_SERVER:
-		a->fix = a->mode == MD9_SEC_AUTO ? NULL : fix_auto;
+		a->fix = a->mode == MD9_SEC_TLS || a->require_tls ? fix_tls
+		         : a->mode == MD9_SEC_AUTO                ? NULL
+		                                                  : fix_auto;
 		break;
 	default:
-		a->fix = fix_auto;
+		a->fix = a->mode == MD9_SEC_TLS || a->require_tls ? fix_tls : fix_auto;
 		break;
 	}
 	a->cause = ADAPTER_CAUSE_MODE;
@@ -135,7 +140,7 @@ enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, 
 		a->failure_code = cc->failure_code;
 		/* SSL_NOT_ALLOWED_BY_SERVER (2): a server set to standard RDP
 		 * security only; auto asks again for that. */
-		if (a->mode == MD9_SEC_AUTO && !a->retried &&
+		if (a->mode == MD9_SEC_AUTO && !a->require_tls && !a->retried &&
 		    cc->failure_code == X224_SSL_NOT_ALLOWED_BY_SERVER) {
 			a->retried = true;
 			return ADAPTER_RETRY_RDP;
@@ -160,14 +165,20 @@ enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, 
 		return ADAPTER_PLAIN;
 	case MD9_SEC_TLS:
 		if (a->selected != X224_PROTOCOL_SSL) {
-			*why = "the server did not select TLS, which --security tls requires (use auto)";
-			a->fix = fix_auto;
+			*why = "the server did not select TLS, which --security tls requires";
+			a->fix = fix_tls;
 			return ADAPTER_FAIL;
 		}
 		return ADAPTER_TLS;
 	case MD9_SEC_AUTO:
 		if (a->selected == X224_PROTOCOL_SSL)
 			return ADAPTER_TLS;
+		if (a->selected == X224_PROTOCOL_RDP && a->require_tls) {
+			*why = "the server selected standard RDP security, but tls_pin requires "
+			       "TLS to check its certificate";
+			a->fix = fix_tls;
+			return ADAPTER_FAIL;
+		}
 		if (a->selected == X224_PROTOCOL_RDP)
 			return ADAPTER_PLAIN;
 		*why = "the server selected a protocol md9 did not ask for";

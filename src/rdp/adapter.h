@@ -10,6 +10,8 @@
  *  tls         ask for PROTOCOL_SSL; md9 is the TLS client; the server must select SSL.
  *  auto        ask for PROTOCOL_SSL; TLS if the server selects it, plain if
  *              it selects RDP; when it refuses SSL, retry once asking for RDP.
+ *              With tls_pin set (require_tls) auto is tls: a server that
+ *              will not do TLS cannot show the pinned certificate.
  *
  * In every mode the client core data's serverSelectedProtocol is set to what
  * the server selected, and the server's Connection Confirm goes to the host
@@ -62,6 +64,7 @@ enum adapter_cause {
 
 struct adapter {
 	enum md9_security mode;
+	bool require_tls; /* tls_pin is set: TLS to the server or nothing (auto never falls back) */
 	bool retried;            /* auto already fell back to RDP */
 	bool host_neg_req;       /* the host's CR carried RDP_NEG_REQ */
 	uint32_t host_requested; /* the host's requestedProtocols (0 when absent) */

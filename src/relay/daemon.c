@@ -140,12 +140,6 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 		forget_pending(d, inst);
 		return;
 	}
-	if (d->nsessions >= d->cfg.max_sessions) {
-		log_warn("data channel %s: refusing a session: %u sessions open (max_sessions)", g,
-			 d->nsessions);
-		forget_pending(d, inst);
-		return;
-	}
 	rc = d->tp->ops->open(d->tp, inst, &ch);
 	if (rc == -EAGAIN) {
 		for (int i = 0; i < d->nopening; i++)
@@ -176,6 +170,15 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 	forget_pending(d, inst);
 	if (rc < 0) {
 		log_warn("data channel %s: cannot open: %s", g, strerror(-rc));
+		return;
+	}
+	if (d->nsessions >= d->cfg.max_sessions) {
+		/* Opened only to be closed: the host sees the channel close and
+		 * ends the client's connection at once instead of waiting. */
+		log_warn("data channel %s: refusing a session: %u sessions open (max_sessions); "
+		         "closing the channel",
+		         g, d->nsessions);
+		ch->tp->ops->close(ch);
 		return;
 	}
 	log_debug("data channel %s opened (%s)", g, why);
@@ -478,6 +481,7 @@ static void reload(struct daemon *d)
 {
 	struct md9_config c;
 	const char *why;
+	char reason[400];
 
 	md9_config_defaults(&c);
 	if (d->config_path && md9_config_load(&c, d->config_path, d->config_optional) < 0) {
@@ -491,12 +495,21 @@ static void reload(struct daemon *d)
 			return;
 		}
 	}
+	if (md9_config_finish(&c, reason, sizeof(reason)) < 0) {
+		log_err("reload: %s; keeping the running configuration", reason);
+		return;
+	}
 	if (strcmp(c.transport, d->cfg.transport) != 0)
 		log_warn("reload: the transport cannot change while running; keeping %s",
 			 d->cfg.transport);
 	strcpy(c.transport, d->cfg.transport);
 	d->cfg = c;
 	md9_log_set_level(c.log_level);
+	if (strcmp(c.status_socket, d->cfg.status_socket) != 0 ||
+	    strcmp(c.status_group, d->cfg.status_group) != 0)
+		log_warn("reload: status_socket and status_group change only at a restart");
+	strcpy(c.status_socket, d->cfg.status_socket);
+	strcpy(c.status_group, d->cfg.status_group);
 	log_info("configuration reloaded: server %s, security %s (new sessions use it)",
 		 c.backend.spec, md9_security_name(c.security));
 }
@@ -554,7 +567,7 @@ int daemon_run(struct daemon *d)
 		return 1;
 	}
 	/* Root was needed for new_id only: from here on md9 runs as `user`. */
-	if (md9_privdrop(d->cfg.run_user, d->cfg.status_socket) < 0) {
+	if (md9_privdrop(d->cfg.run_user, d->cfg.allow_root, d->cfg.status_socket) < 0) {
 		d->tp->ops->destroy(d->tp);
 		return 1;
 	}
@@ -565,6 +578,12 @@ int daemon_run(struct daemon *d)
 		ev_set(d->loop, &d->tp_h, efd, EPOLLIN, on_transport, d);
 	log_info("md9 %s running: transport %s, server %s, security %s", MD9_VERSION,
 		 d->cfg.transport, d->cfg.backend.spec, md9_security_name(d->cfg.security));
+	if (d->cfg.peer.has_user)
+		log_info("the server must run as %s (uid %u), root or md9's own uid",
+		         d->cfg.peer.name, (unsigned)d->cfg.peer.uid);
+	else
+		log_info(
+		    "the server must run as root or md9's own uid (no server_user, no user xrdp)");
 	poll_transport(d);
 	rearm_timer(d);
 	md9_notifyf("READY=1\nSTATUS=transport %s, server %s", d->cfg.transport, d->cfg.backend.spec);

@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "mcs.h"
+#include "peerauth.h"
 #include "relay.h"
 #include "tls.h"
 #include "tpkt.h"
@@ -159,6 +160,8 @@ static int connect_server(struct session *s)
 			   strerror(-fd));
 	s->sock = fd;
 	s->state = SS_CONNECT;
+	s->connected = s->auth_wait = false;
+	s->auth_delay_ms = 0;
 	return ev_set(s->d->loop, &s->sock_h, fd, EPOLLOUT, s->sock_h.fn, s);
 }
 
@@ -189,6 +192,43 @@ static void drop_server(struct session *s)
 		close(s->sock);
 	s->server = NULL;
 	s->sock = -1;
+}
+
+/* ---- who the server is ---- */
+
+/* Nothing tells md9 when a tcp server accept()s: look again after 1 ms,
+ * doubling up to this, until the negotiation timeout ends the session. */
+#define AUTH_RETRY_MAX_MS 64
+
+/* 1: an allowed user serves this connection; 0: not known yet (timer armed);
+ * <0: refused, the session ends before a byte of the host's reached it. */
+static int auth_server(struct session *s)
+{
+	char why[400];
+	uid_t uid;
+	int rc = md9_peerauth_check(s->sock, &s->d->cfg.backend, &s->d->cfg.peer, &uid, why,
+	                            sizeof(why));
+
+	if (rc == MD9_PEERAUTH_OK) {
+		log_debug("session %llu: the server runs as uid %d: allowed",
+		          (unsigned long long)s->id, uid == (uid_t)-1 ? -1 : (int)uid);
+		return 1;
+	}
+	if (rc == MD9_PEERAUTH_PENDING) {
+		struct itimerspec its = {0};
+
+		s->auth_delay_ms = s->auth_delay_ms ? s->auth_delay_ms * 2 : 1;
+		if (s->auth_delay_ms > AUTH_RETRY_MAX_MS)
+			s->auth_delay_ms = AUTH_RETRY_MAX_MS;
+		its.it_value.tv_nsec = (long)s->auth_delay_ms * 1000000;
+		timerfd_settime(s->authfd, 0, &its, NULL);
+		s->auth_wait = true;
+		return 0;
+	}
+	if (rc == MD9_PEERAUTH_GONE)
+		return end(s, "%s", why); /* nothing was sent; nobody to refuse */
+	log_warn("session %llu: %s; ending the session", (unsigned long long)s->id, why);
+	return end(s, "the server was refused: it does not run as an allowed user");
 }
 
 /* ---- negotiation ---- */
@@ -520,13 +560,24 @@ static int step(struct session *s)
 		rc = take_cr(s);
 		if (rc < 0)
 			return -1;
-		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		if (!s->connected) {
+			if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+				return rc > 0 && !s->cr_len ? 1 : progress;
+			s->last_sock_events = 0;
+			rc = md9_backend_connected(s->sock);
+			if (rc < 0)
+				return end(s, "cannot connect to the server %s: %s",
+				           s->d->cfg.backend.spec, strerror(-rc));
+			s->connected = true;
+		} else if (ev & (EPOLLERR | EPOLLHUP)) {
+			return end(s, "the server closed the connection before md9 could check "
+			              "who it is");
+		}
+		if (s->auth_wait)
 			return rc > 0 && !s->cr_len ? 1 : progress;
-		s->last_sock_events = 0;
-		rc = md9_backend_connected(s->sock);
-		if (rc < 0)
-			return end(s, "cannot connect to the server %s: %s", s->d->cfg.backend.spec,
-				   strerror(-rc));
+		rc = auth_server(s);
+		if (rc <= 0)
+			return rc < 0 ? -1 : progress;
 		s->state = SS_NEGOTIATE;
 		return 1;
 	case SS_NEGOTIATE:
@@ -606,7 +657,9 @@ static uint32_t sock_events(const struct session *s)
 
 	switch (s->state) {
 	case SS_CONNECT:
-		return EPOLLOUT;
+		/* Connected and waiting to learn who the server is: nothing to
+		 * write (ERR/HUP are reported anyway). */
+		return s->connected ? 0 : EPOLLOUT;
 	case SS_NEGOTIATE:
 		return s->cr_len && !s->q_server_len ? EPOLLIN : s->server_writable_wait ? EPOLLOUT : 0;
 	case SS_TLS:
@@ -639,6 +692,10 @@ static void session_free(struct session *s)
 		ev_del(d->loop, &s->timer_h);
 	if (s->timerfd >= 0)
 		close(s->timerfd);
+	if (s->auth_h.active)
+		ev_del(d->loop, &s->auth_h);
+	if (s->authfd >= 0)
+		close(s->authfd);
 	if (s->ch)
 		s->ch->tp->ops->close(s->ch);
 	daemon_session_gone(d, s);
@@ -725,6 +782,17 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 	session_run(s);
 }
 
+static void on_auth_timer(struct ev_handler *h, uint32_t events)
+{
+	struct session *s = h->arg;
+	uint64_t n;
+
+	if (read(s->authfd, &n, sizeof(n)) < 0)
+		return;
+	s->auth_wait = false;
+	session_run(s);
+}
+
 static void on_timer(struct ev_handler *h, uint32_t events)
 {
 	struct session *s = h->arg;
@@ -765,6 +833,7 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 	s->ch = ch;
 	s->sock = -1;
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	s->authfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	s->hbuf = malloc(SESSION_NEGO_BUF);
 	s->sbuf = malloc(SESSION_NEGO_BUF);
 	s->q_server = malloc(Q_SERVER_CAP);
@@ -774,15 +843,17 @@ int session_new(struct daemon *d, struct md9_channel *ch)
 	pipe_rx_init(&s->in, &ch->rx);
 	pipe_tx_init(&s->out, &ch->tx);
 	adapter_init(&s->adapter, d->cfg.security);
+	s->adapter.require_tls = d->cfg.tls_pin.set;
 	s->next = d->sessions;
 	d->sessions = s;
 	d->nsessions++;
 	s->sock_h.fn = on_socket;
 	log_info("session %llu: opened on data channel %s (server %s, security %s)",
 		 (unsigned long long)s->id, g, d->cfg.backend.spec, md9_security_name(d->cfg.security));
-	if (s->timerfd < 0 || !s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
+	if (s->timerfd < 0 || s->authfd < 0 || !s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
 	    ev_set(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0 ||
-	    ev_set(d->loop, &s->timer_h, s->timerfd, EPOLLIN, on_timer, s) < 0) {
+	    ev_set(d->loop, &s->timer_h, s->timerfd, EPOLLIN, on_timer, s) < 0 ||
+	    ev_set(d->loop, &s->auth_h, s->authfd, EPOLLIN, on_auth_timer, s) < 0) {
 		session_close(s, "cannot allocate session resources");
 		return -1;
 	}

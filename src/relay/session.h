@@ -56,10 +56,21 @@ struct session {
 	uint8_t *q_host;
 	size_t q_host_len, q_host_off;
 
+	/* The server is authenticated (peerauth.h) after connect() and before
+	 * md9 writes to it; a tcp server that has not accept()ed yet is asked
+	 * again on authfd's timer. */
+	bool connected, auth_wait;
+	unsigned auth_delay_ms;
+	int authfd;
+	struct ev_handler auth_h;
+
 	bool server_writable_wait; /* ring -> server blocked on the socket */
 	bool host_full_wait;       /* server -> ring blocked on the TX ring */
 	bool refused;              /* pass the server's refusal to the host, then drain */
 	uint64_t bytes_h2s, bytes_s2h;
+	/* What `md9 status` shows of them (status.c: coarse on purpose). */
+	uint64_t shown_h2s, shown_s2h;
+	struct timespec shown_at;
 	uint32_t last_sock_events;
 	const char *close_reason;
 	char reason_buf[256];

@@ -23,7 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATUS_GROUP "md9"
+/* What `md9 status` shows of a session's byte counters: rounded down to
+ * STATUS_COUNTER_UNIT and taken at most every STATUS_COUNTER_PERIOD_S. A
+ * keystroke moves tens of bytes each way; exact counters polled by a member
+ * of the status group would show the rhythm of the typing (the password
+ * first). At this grain they show how much a session moved, not when. The
+ * exact totals go to the log (root's) when the session ends. */
+#define STATUS_COUNTER_UNIT     65536u
+#define STATUS_COUNTER_PERIOD_S 4
 
 /* ---- a bounded string builder ---- */
 
@@ -159,6 +166,20 @@ static double age_of(const struct session *s, const struct timespec *now)
 	       (double)(now->tv_nsec - s->started.tv_nsec) / 1e9;
 }
 
+/* The session's counters as status shows them (see STATUS_COUNTER_UNIT). */
+static void shown_counters(struct session *s, const struct timespec *now, uint64_t *h2s,
+                           uint64_t *s2h)
+{
+	if ((s->shown_at.tv_sec == 0 && s->shown_at.tv_nsec == 0) ||
+	    now->tv_sec - s->shown_at.tv_sec >= STATUS_COUNTER_PERIOD_S) {
+		s->shown_h2s = s->bytes_h2s / STATUS_COUNTER_UNIT * STATUS_COUNTER_UNIT;
+		s->shown_s2h = s->bytes_s2h / STATUS_COUNTER_UNIT * STATUS_COUNTER_UNIT;
+		s->shown_at = *now;
+	}
+	*h2s = s->shown_h2s;
+	*s2h = s->shown_s2h;
+}
+
 static void format_text(struct sbuf *b, const struct daemon *d, double uptime)
 {
 	struct timespec now;
@@ -181,13 +202,16 @@ static void format_text(struct sbuf *b, const struct daemon *d, double uptime)
 	sb_printf(b, "\n");
 	sb_printf(b, "sessions: %u open, %llu since start, max %u\n", d->nsessions,
 	          (unsigned long long)d->sessions_total, d->cfg.max_sessions);
-	for (const struct session *s = d->sessions; s; s = s->next) {
+	for (struct session *s = d->sessions; s; s = s->next) {
+		uint64_t h2s, s2h;
+
+		shown_counters(s, &now, &h2s, &s2h);
 		sb_printf(b,
-		          "  session %llu: channel %s, %s, age %.1f s, %llu bytes host->server, "
-		          "%llu bytes server->host, mode %s, server selected %s\n",
+		          "  session %llu: channel %s, %s, age %.0f s, %llu KiB host->server, "
+		          "%llu KiB server->host, mode %s, server selected %s\n",
 		          (unsigned long long)s->id, md9_guid_format(&s->ch->instance, g),
 		          session_state_name(s->state), age_of(s, &now),
-		          (unsigned long long)s->bytes_h2s, (unsigned long long)s->bytes_s2h,
+		          (unsigned long long)(h2s / 1024), (unsigned long long)(s2h / 1024),
 		          md9_security_name(s->adapter.mode),
 		          selected_known(s) ? x224_protocol_name(s->adapter.selected)
 		                            : (s->refused ? "nothing (refused)" : "(not yet)"));
@@ -226,15 +250,18 @@ static json_t *format_json(const struct daemon *d, double uptime)
 	put(root, "sessions_open", json_integer(d->nsessions), &ok);
 	put(root, "sessions_total", json_integer((json_int_t)d->sessions_total), &ok);
 	put(root, "max_sessions", json_integer(d->cfg.max_sessions), &ok);
-	for (const struct session *s = d->sessions; s; s = s->next) {
+	for (struct session *s = d->sessions; s; s = s->next) {
 		json_t *o = json_object();
+		uint64_t h2s, s2h;
 
+		shown_counters(s, &now, &h2s, &s2h);
 		put(o, "id", json_integer((json_int_t)s->id), &ok);
 		put(o, "instance", jstr(md9_guid_format(&s->ch->instance, g)), &ok);
 		put(o, "state", jstr(session_state_name(s->state)), &ok);
-		put(o, "age_s", jsecs(age_of(s, &now)), &ok);
-		put(o, "bytes_host_to_server", json_integer((json_int_t)s->bytes_h2s), &ok);
-		put(o, "bytes_server_to_host", json_integer((json_int_t)s->bytes_s2h), &ok);
+		/* whole seconds, like the coarse counters: no typing rhythm */
+		put(o, "age_s", json_integer((json_int_t)(age_of(s, &now) + 0.5)), &ok);
+		put(o, "bytes_host_to_server", json_integer((json_int_t)h2s), &ok);
+		put(o, "bytes_server_to_host", json_integer((json_int_t)s2h), &ok);
 		put(o, "mode", jstr(md9_security_name(s->adapter.mode)), &ok);
 		put(o, "selected_protocol",
 		    selected_known(s) ? jstr(x224_protocol_name(s->adapter.selected)) : json_null(),
@@ -557,11 +584,18 @@ struct md9_status *md9_status_start(struct daemon *d, const char *path)
 	umask(old);
 	if (rc < 0)
 		goto fail;
-	/* Group md9 when it exists: its members may ask. A process not in the
-	 * group cannot give the socket to it; the file keeps our group then. */
-	gr = getgrnam(STATUS_GROUP);
-	if (gr && gr->gr_gid != getegid() && chown(path, (uid_t)-1, gr->gr_gid) < 0)
-		log_debug("status socket %s: chgrp %s: %s", path, STATUS_GROUP, strerror(errno));
+	/* The status group (md9-status) when it exists: its members may ask,
+	 * and nothing else (the channels' device nodes are md9's alone). A
+	 * process not in the group cannot give the socket to it; the file
+	 * keeps md9's own group then. */
+	gr = getgrnam(d->cfg.status_group);
+	if (!gr)
+		log_info("status socket %s: no group %s: only root and md9's user may ask", path,
+		         d->cfg.status_group);
+	else if (gr->gr_gid != getegid() && chown(path, (uid_t)-1, gr->gr_gid) < 0)
+		log_warn("status socket %s: cannot give it to group %s (%s): only root and md9's "
+		         "user may ask",
+		         path, d->cfg.status_group, strerror(errno));
 	chmod(path, 0660);
 	if (listen(st->lfd, STATUS_MAX_CLIENTS) < 0)
 		goto fail_unlink;

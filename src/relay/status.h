@@ -1,5 +1,7 @@
 /* `md9 status`: the daemon answers on a UNIX stream socket (status_socket,
- * default /run/md9/status.sock, mode 0660, group md9) from its epoll loop.
+ * default /run/md9/status.sock, mode 0660, group status_group = md9-status)
+ * from its epoll loop. Byte counters are coarse (status.c: 64 KiB, at most
+ * every 4 s) so that polling them shows no typing rhythm.
  *
  * Protocol: the client connects and sends one line, "status" (text) or
  * "status json"; md9 answers and closes. One request per connection; every

@@ -90,7 +90,8 @@ int md9_parse_dec_u32(const char *s, uint32_t max, uint32_t *out)
 	char body[12];
 	uint64_t v;
 
-	if (n <= 0 || (size_t)n >= sizeof(body))
+	/* The kernel prints no leading zero ("%d"): one is not its output. */
+	if (n <= 0 || (size_t)n >= sizeof(body) || (s[0] == '0' && n > 1))
 		return -EINVAL;
 	memcpy(body, s, (size_t)n);
 	body[n] = '\0';
@@ -196,7 +197,7 @@ static bool class_wanted(const struct md9_guid *c, const struct md9_guid *classe
 }
 
 int md9_sysfs_read_dev(int devices_fd, const char *name, const struct md9_guid *classes,
-		       size_t nclasses, struct md9_vmbus_dev *out)
+                       size_t nclasses, struct md9_vmbus_dev *out)
 {
 	struct md9_guid g;
 	char buf[128];
@@ -258,7 +259,7 @@ int md9_sysfs_read_dev(int devices_fd, const char *name, const struct md9_guid *
 }
 
 int md9_sysfs_scan(const char *devices_dir, const struct md9_guid *classes, size_t nclasses,
-		   struct md9_vmbus_dev **out, size_t *n)
+                   struct md9_vmbus_dev **out, size_t *n)
 {
 	struct md9_vmbus_dev *v = NULL;
 	size_t len = 0, cap = 0;
@@ -292,7 +293,7 @@ int md9_sysfs_scan(const char *devices_dir, const struct md9_guid *classes, size
 
 			if (ncap > SCAN_MAX_DEVICES) {
 				log_err("%s: more than %d devices, ignoring the rest", devices_dir,
-					SCAN_MAX_DEVICES);
+				        SCAN_MAX_DEVICES);
 				break;
 			}
 			nv = realloc(v, ncap * sizeof(*v));

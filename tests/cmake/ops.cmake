@@ -30,6 +30,17 @@ endforeach()
 add_test(NAME test_ops_daemon COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/ops/test_daemon.py)
 set_tests_properties(test_ops_daemon PROPERTIES ENVIRONMENT "${_md9_ops_env}" TIMEOUT 180
 	SKIP_RETURN_CODE 77 LABELS ops)
+# The same where md9 is installed (a system user md9 exists), in a private
+# mount namespace over a copy of /etc (tests/ops/with_md9_user.sh).
+add_test(NAME test_ops_daemon_md9_user COMMAND ${PROJECT_SOURCE_DIR}/tests/ops/with_md9_user.sh
+	/usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/ops/test_daemon.py)
+set_tests_properties(test_ops_daemon_md9_user PROPERTIES ENVIRONMENT "${_md9_ops_env}"
+	TIMEOUT 180 SKIP_RETURN_CODE 77 LABELS ops)
+# The shipped unit: systemd-analyze security exposure <= 2.5, user md9, no
+# capabilities; the udev rule: /dev/uioN for user md9 alone.
+add_test(NAME test_unit_security COMMAND ${PROJECT_SOURCE_DIR}/tests/ops/test_unit_security.sh)
+set_tests_properties(test_unit_security PROPERTIES ENVIRONMENT "${_md9_ops_env}" TIMEOUT 60
+	SKIP_RETURN_CODE 77 LABELS ops)
 # The command line: one-line usage errors, strict numbers, every setting an
 # option, help text and md9(8) in step.
 add_test(NAME test_ops_cli COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/ops/test_cli.py)

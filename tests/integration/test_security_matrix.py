@@ -112,9 +112,12 @@ def no_vmconnect_row():
                doctor=("FAIL", r"^no vmconnect mode: .*" + NO_VMCONNECT))
 
 
-NOT_TLS = r"the server did not select TLS, which --security tls requires \(use auto\)"
+NOT_TLS = r"the server did not select TLS, which --security tls requires"
+# A fix never points to a weaker mode than the one configured (issue 15).
+FIX_TLS = (r"; fix: let the server offer TLS \(xrdp: security_layer=negotiate or tls in "
+           r"xrdp\.ini \[Globals\]; FreeRDP shadow: /sec:tls\)$")
 NOT_TLS_ROW = Row(False, "SSL", "RDP", "RDP", None, NOT_TLS,
-                  reason=r"session 1: " + NOT_TLS + FIX_AUTO,
+                  reason=r"session 1: " + NOT_TLS + FIX_TLS,
                   doctor=("FAIL", r"^refused: .*" + NOT_TLS))
 
 # xrdp settings of each layer key: (security_layer, crypt_level).

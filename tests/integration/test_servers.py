@@ -40,6 +40,9 @@ DOCTOR_TLS = ("ok", r"^TLS ok: .* selected SSL; md9 does TLS with it \(TLSv1\.[2
 DOCTOR_PLAIN = ("ok", r"^standard RDP security without encryption ok: .* selected "
                       r"RDP; MCS Connect-Response with encryption NONE")
 FIX_AUTO = r"; fix: let md9 do TLS with the server: sudo md9 setup --security auto$"
+# In tls mode the fix never points to a weaker mode (issue 15).
+FIX_TLS = (r"; fix: let the server offer TLS \(xrdp: security_layer=negotiate or tls in "
+           r"xrdp\.ini \[Globals\]; FreeRDP shadow: /sec:tls\)$")
 NO_VMCONNECT = (r"passthrough: the server selected SSL and did not answer the "
                 r"host's plaintext Connect-Initial: it has no vmconnect mode")
 NLA = (r"the server requires NLA \(CredSSP\): it %s; md9 cannot do NLA: the "
@@ -74,11 +77,11 @@ def ok_plain(asked, retried=False):
                 doctor=DOCTOR_PLAIN)
 
 
-def refused(asked, code):
+def refused(asked, code, fix=FIX_AUTO):
     why = r"the server refused %s: %s" % (re.escape(asked), code)
     return Cell(False, asked, None, "failure " + code, why,
                 reason=r"session 1: " + why + r"; passing its answer to the host"
-                + FIX_AUTO,
+                + fix,
                 doctor=("FAIL", r"^refused: .*" + why))
 
 
@@ -114,7 +117,7 @@ CELLS = {
     # auto asks SSL, is refused with SSL_NOT_ALLOWED_BY_SERVER and asks
     # again for standard RDP security (src/rdp/adapter.c).
     ("rdp", "auto"): ok_plain("RDP", retried=True),
-    ("rdp", "tls"): refused("SSL", "SSL_NOT_ALLOWED_BY_SERVER"),
+    ("rdp", "tls"): refused("SSL", "SSL_NOT_ALLOWED_BY_SERVER", FIX_TLS),
     ("rdp", "rdp"): ok_plain("RDP"),
     ("rdp", "passthrough"): refused(HOST_REQUESTED, "SSL_NOT_ALLOWED_BY_SERVER"),
 

@@ -30,8 +30,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from md9test import REPO, TmpDir, binary, check, main  # noqa: E402
 
 MD9 = binary("MD9_BIN", "src/md9", "md9")
-KEYS = ["transport", "backend", "security", "tls_pin", "log_level", "status_socket",
-        "max_sessions", "negotiate_timeout_ms", "drain_timeout_ms", "relay_budget", "user"]
+# Every md9.conf key, from packaging/md9.conf (which test_config holds to the
+# settings table).
+with open(os.path.join(REPO, "packaging", "md9.conf")) as _f:
+    KEYS = re.findall(r"^#(\w+) =", _f.read(), re.M)
 
 
 def md9(*args):
@@ -68,7 +70,7 @@ def case_bad_option(tmp):
 
 
 def case_strict_numbers(tmp):
-    for bad in ("+7", " 7", "7 ", "07", "0x10", "1e3", "-1", "", "65", "0",
+    for bad in ("+7", " 7", "7 ", "0x10", "1e3", "-1", "", "65", "0",
                 "99999999999999999999999"):
         one_line_error(["run", "--max-sessions", bad],
                        "--max-sessions %s: max_sessions must be 1-64" % bad)
@@ -79,7 +81,7 @@ def case_strict_numbers(tmp):
                    "tcp backend needs a host and a port")
     # the same rule in the file: FILE:LINE: key: reason, exit 1
     conf = os.path.join(tmp, "bad.conf")
-    for bad in ("+7", "07", "1 6"):
+    for bad in ("+7", "0x7", "1 6"):
         with open(conf, "w") as f:
             f.write("[md9]\nmax_sessions = %s\n" % bad)
         rc, out, err = md9("run", "-c", conf, "--transport", "sim:" + tmp + "/none")
@@ -113,14 +115,20 @@ def case_every_setting(tmp):
     with open(conf, "w") as f:
         f.write("[md9]\n")
     bus = "sim:" + os.path.join(tmp, "no-bus")
-    rc, out, err = md9("run", "-c", conf, "-v", "--transport", bus, "--max-sessions", "3",
-                       "--negotiate-timeout-ms", "100", "--drain-timeout-ms", "0",
-                       "--relay-budget", "16384", "--status-socket", "",
-                       "--user", "root", "--security", "rdp", "--backend", "unix:/x",
-                       "--tls-pin", "")
+    value = {"transport": bus, "backend": "unix:/x", "server_user": "root",
+             "security": "rdp", "tls_pin": "", "log_level": "info", "status_socket": "",
+             "status_group": "md9-status", "max_sessions": "3",
+             "negotiate_timeout_ms": "100", "drain_timeout_ms": "0",
+             "relay_budget": "16384", "user": "root", "allow_root": "yes"}
+    check(set(KEYS) <= set(value), "this test has no value for %s" % (set(KEYS) - set(value)))
+    argv = ["run", "-c", conf]
+    for key in KEYS:
+        argv += ["--" + key.replace("_", "-"), value[key]]
+    rc, out, err = md9(*argv + ["-v"])
     check(rc == 1, "md9 run with every option: exit %d: %s" % (rc, err))
-    check("11 command-line setting(s); max_sessions 3, negotiate_timeout_ms 100, "
-          "drain_timeout_ms 0, relay_budget 16384, status_socket (off)" in err, err)
+    check("%d command-line setting(s); max_sessions 3, negotiate_timeout_ms 100, "
+          "drain_timeout_ms 0, relay_budget 16384, status_socket (off)" % (len(KEYS) + 1)
+          in err, err)
     # command-line order: the last word wins
     rc, out, err = md9("run", "-c", conf, "-v", "--log-level", "info", "--transport", bus)
     check(rc == 1 and " debug: " not in err, "-v then --log-level info logged debug:\n" + err)

@@ -21,6 +21,13 @@ OPENED_RE = (r"session (?P<id>\d+): opened on data channel "
 CTRL_READY_RE = r"control channel ready: host accepted SynthRdp protocol 1\.0"
 
 
+# Which user md9 runs as is the test's choice, never the machine's (a system
+# user md9 may exist or not): started as root, md9 would drop to user md9 or
+# refuse to run. Tests of the data path keep md9 root explicitly when they
+# are root; tests/security/ runs it as real unprivileged users.
+RUN_AS = "user = root\nallow_root = yes\n" if os.geteuid() == 0 else ""
+
+
 def _session_rx(rx, sid):
     return rx.replace(r"(?P<id>\d+)", r"(?P<id>%d)" % sid)
 
@@ -98,16 +105,16 @@ class Hostsim:
 
 
 class Md9:
-    """`md9 run -v` on a hostsim's bus with a private configuration (an
-    empty one unless tmp/md9.conf exists: /etc/md9/md9.conf must not leak
-    into a test). backend: a port on 127.0.0.1 or a spec; security: a mode
-    or None for md9's default."""
+    """`md9 run -v` on a hostsim's bus with a private configuration (only
+    RUN_AS unless tmp/md9.conf exists: /etc/md9/md9.conf must not leak into
+    a test). backend: a port on 127.0.0.1 or a spec; security: a mode or
+    None for md9's default."""
 
     def __init__(self, tmp, hostsim, backend, security=None, extra=(), wait_ready=True):
         self.conf = os.path.join(tmp, "md9.conf")
         if not os.path.exists(self.conf):
             with open(self.conf, "w") as f:
-                f.write("[md9]\n")
+                f.write("[md9]\n" + RUN_AS)
         if isinstance(backend, int):
             backend = "tcp:%s:%d" % (LOOPBACK, backend)
         self.backend = backend
