@@ -1,7 +1,10 @@
 #include "desktop.h"
 
+#include "fsutil.h"
+#include "path.h"
 #include "setup.h"
 #include "textdiff.h"
+#include "textfile.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,13 +14,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The files the desktop steps edit are small configuration files. */
+#define DESKTOP_FILE_MAX (1u << 20)
+
 static const struct desktop_step *const steps[] = {&fusemount_step, &xwrapper_step, &colord_step};
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))
 
+/* path under root; "" when too long. */
 static void full(const char *root, const char *path, char *buf, size_t n)
 {
-	if ((size_t)snprintf(buf, n, "%s%s", root, path) >= n)
-		buf[0] = '\0';
+	md9_path_join(buf, n, root, path);
 }
 
 char *desktop_read(const char *root, const char *path)
@@ -26,7 +32,7 @@ char *desktop_read(const char *root, const char *path)
 	int err;
 
 	full(root, path, p, sizeof(p));
-	return p[0] ? md9_setup_read_file(p, &err) : NULL;
+	return p[0] ? md9_textfile_read(p, DESKTOP_FILE_MAX, NULL, &err) : NULL;
 }
 
 bool desktop_exists(const char *root, const char *path)
@@ -119,11 +125,11 @@ static void apply(struct desktop_run *r, const struct desktop_step *st)
 	r->changes++;
 	if (r->dry_run)
 		goto out;
-	if (cur && access(bak, F_OK) != 0 && (err = md9_setup_write_file(bak, cur, 0644)) < 0) {
+	if (cur && access(bak, F_OK) != 0 && (err = md9_fs_write_atomic(bak, cur, 0644)) < 0) {
 		fail(r, "writing %s: %s", bak, strerror(-err));
 		goto out;
 	}
-	if ((err = md9_setup_write_file(p, neu, 0644)) < 0)
+	if ((err = md9_fs_write_atomic(p, neu, 0644)) < 0)
 		fail(r, "writing %s: %s", p, strerror(-err));
 out:
 	free(cur);
@@ -149,7 +155,8 @@ static void undo_path(struct desktop_run *r, const struct desktop_step *st, cons
 	full(r->root, path, p, sizeof(p));
 	backup_path(r->root, path, bak, sizeof(bak));
 	if (access(bak, F_OK) == 0) {
-		if (!(old = md9_setup_read_file(bak, &err)) || !(made = edit(old))) {
+		if (!(old = md9_textfile_read(bak, DESKTOP_FILE_MAX, NULL, &err)) ||
+		    !(made = edit(old))) {
 			fail(r, "%s: reading %s: %s", st->name, bak, strerror(err ? -err : ENOMEM));
 		} else if (cur && strcmp(cur, old) == 0) {
 			say(r, true, "remove", "%s: the file is as before md9 setup already", bak);
@@ -166,7 +173,7 @@ static void undo_path(struct desktop_run *r, const struct desktop_step *st, cons
 			diff(r, path, cur, old);
 			r->changes++;
 			if (!r->dry_run &&
-			    ((err = md9_setup_write_file(p, old, 0644)) < 0 || unlink(bak) < 0))
+			    ((err = md9_fs_write_atomic(p, old, 0644)) < 0 || unlink(bak) < 0))
 				fail(r, "restoring %s: %s", p, strerror(err < 0 ? -err : errno));
 		}
 	} else if (cur && (made = edit(NULL)) && strcmp(cur, made) == 0) {

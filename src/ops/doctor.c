@@ -4,12 +4,17 @@
 #include "config.h"
 #include "guid.h"
 #include "log.h"
+#include "passwd.h"
+#include "path.h"
 #include "peerauth.h"
 #include "privdrop.h"
 #include "probe.h"
 #include "sessioncheck.h"
 #include "status.h"
 #include "sysfs.h"
+#include "textfile.h"
+#include "xrdp_ini.h"
+#include "xrdp_listen.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -42,41 +47,22 @@ void md9_roots_default(struct md9_roots *r)
 
 /* ---- small helpers ---- */
 
-/* strlcpy: copy what fits, always terminated. */
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (!cap)
-		return;
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
-static const char *pj(char *buf, size_t n, const char *root, const char *rel)
-{
-	if ((size_t)snprintf(buf, n, "%s/%s", root, rel) >= n)
-		buf[0] = '\0';
-	return buf;
-}
-
-/* First line of a small file, trimmed; "" when unreadable. */
+/* First line of a small file (a sysfs or procfs attribute), trimmed; ""
+ * and false when unreadable. */
 static bool read_line(const char *path, char *out, size_t cap)
 {
-	FILE *f = fopen(path, "r");
-	size_t n;
+	char buf[4096];
+	ssize_t n = md9_textfile_read_into(AT_FDCWD, path, buf, sizeof(buf));
+	size_t len;
 
 	out[0] = '\0';
-	if (!f)
+	if (n < 0)
 		return false;
-	if (!fgets(out, (int)cap, f))
-		out[0] = '\0';
-	fclose(f);
-	n = strlen(out);
-	while (n && isspace((unsigned char)out[n - 1]))
-		out[--n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	len = strlen(buf);
+	while (len && isspace((unsigned char)buf[len - 1]))
+		buf[--len] = '\0';
+	snprintf(out, cap, "%s", buf);
 	return true;
 }
 
@@ -85,235 +71,6 @@ static bool is_dir(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
-/* The id of `name` in a passwd- or group-format file (field 3); -1 if absent. */
-static long db_lookup(const char *path, const char *name)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	size_t n = strlen(name);
-	long id = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-		if (strncmp(line, name, n) != 0 || line[n] != ':')
-			continue;
-		p = strchr(line + n + 1, ':'); /* past the password field */
-		if (p)
-			id = strtol(p + 1, NULL, 10);
-		break;
-	}
-	fclose(f);
-	return id;
-}
-
-/* The name of group `gid` in a group file; "" if absent. */
-static void db_name(const char *path, long gid, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-
-	out[0] = '\0';
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (c2 && strtol(c2 + 1, NULL, 10) == gid) {
-			*c1 = '\0';
-			copy_str(out, cap, line);
-			break;
-		}
-	}
-	fclose(f);
-}
-
-/* ---- xrdp.ini ---- */
-
-bool md9_ini_true(const char *v)
-{
-	return strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0 ||
-	       strcasecmp(v, "on") == 0;
-}
-
-int md9_xrdp_ini_read(const char *path, struct md9_xrdp_ini *x)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	bool globals = false;
-
-	memset(x, 0, sizeof(*x));
-	strcpy(x->port, "3389");
-	strcpy(x->security_layer, "negotiate");
-	strcpy(x->crypt_level, "high");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *s = trim(line), *eq, *k, *v;
-
-		if (*s == '[') {
-			char *e = strchr(s, ']');
-			if (e)
-				*e = '\0';
-			globals = strcasecmp(trim(s + 1), "Globals") == 0;
-			continue;
-		}
-		if (!globals || *s == ';' || *s == '#' || !(eq = strchr(s, '=')))
-			continue;
-		*eq = '\0';
-		k = trim(s);
-		v = trim(eq + 1);
-		if (strcasecmp(k, "port") == 0) {
-			snprintf(x->port, sizeof(x->port), "%s", v);
-			x->has_port = true;
-		} else if (strcasecmp(k, "security_layer") == 0) {
-			snprintf(x->security_layer, sizeof(x->security_layer), "%s", v);
-			x->has_security_layer = true;
-		} else if (strcasecmp(k, "crypt_level") == 0) {
-			snprintf(x->crypt_level, sizeof(x->crypt_level), "%s", v);
-			x->has_crypt_level = true;
-		} else if (strcasecmp(k, "vmconnect") == 0) {
-			x->vmconnect = md9_ini_true(v);
-			x->has_vmconnect = true;
-		} else if (strcasecmp(k, "use_vsock") == 0) {
-			x->use_vsock = md9_ini_true(v);
-		}
-	}
-	fclose(f);
-	return 0;
-}
-
-/* Calls fn for each listener of the port value (space or comma separated). */
-static bool each_listener(const struct md9_xrdp_ini *x, bool (*fn)(const char *l, void *arg),
-                          void *arg)
-{
-	char buf[sizeof(x->port)], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", x->port);
-	for (char *t = strtok_r(buf, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-		if (fn(t, arg))
-			return true;
-	return false;
-}
-
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
-
-struct tcp_match {
-	const struct md9_xrdp_ini *x;
-	unsigned port;
-};
-
-static bool is_tcp_on(const char *l, void *arg)
-{
-	const struct tcp_match *m = arg;
-	const char *colon;
-
-	if (all_digits(l)) /* "3389": every interface, TCP unless use_vsock */
-		return !m->x->use_vsock && strtoul(l, NULL, 10) == m->port;
-	if (strncasecmp(l, "tcp://", 6) != 0 && strncasecmp(l, "tcp6://", 7) != 0)
-		return false;
-	colon = strrchr(l, ':');
-	return colon && all_digits(colon + 1) && strtoul(colon + 1, NULL, 10) == m->port;
-}
-
-bool md9_xrdp_listens_tcp(const struct md9_xrdp_ini *x, unsigned port)
-{
-	struct tcp_match m = {x, port};
-
-	return each_listener(x, is_tcp_on, &m);
-}
-
-static bool is_vsock(const char *l, void *arg)
-{
-	(void)arg;
-	return strncasecmp(l, "vsock://", 8) == 0;
-}
-
-static bool is_not_vsock(const char *l, void *arg)
-{
-	const struct md9_xrdp_ini *x = arg;
-
-	if (all_digits(l))
-		return !x->use_vsock;
-	return strncasecmp(l, "vsock://", 8) != 0;
-}
-
-bool md9_xrdp_listens_vsock(const struct md9_xrdp_ini *x, bool *only)
-{
-	bool any_digits_vsock = false, any;
-	char buf[sizeof(x->port)], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", x->port);
-	for (char *t = strtok_r(buf, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-		if (all_digits(t) && x->use_vsock)
-			any_digits_vsock = true;
-	any = any_digits_vsock || each_listener(x, is_vsock, NULL);
-	if (only)
-		*only = any && !each_listener(x, is_not_vsock, (void *)x);
-	return any;
-}
-
-/* A TCP listener not on loopback ("3389": every interface; tcp://.:P is
- * 127.0.0.1 and tcp6://.:P ::1 in xrdp's spelling, see xrdp.ini's port=
- * comment), or NULL. */
-bool md9_xrdp_listener_is_network(const char *l, const struct md9_xrdp_ini *x)
-{
-	const char *h, *colon;
-	char host[128];
-
-	if (all_digits(l))
-		return !x->use_vsock;
-	if (strncasecmp(l, "tcp://", 6) == 0)
-		h = l + 6;
-	else if (strncasecmp(l, "tcp6://", 7) == 0)
-		h = l + 7;
-	else
-		return false; /* unix://, vsock:// */
-	colon = strrchr(h, ':');
-	if (!colon)
-		return true;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - h), h);
-	if (host[0] == '{') {
-		memmove(host, host + 1, strlen(host));
-		host[strcspn(host, "}")] = '\0';
-	}
-	return !(strcmp(host, ".") == 0 || strncmp(host, "127.", 4) == 0 ||
-	         strcmp(host, "::1") == 0 || strcasecmp(host, "localhost") == 0);
-}
-
-const char *md9_xrdp_network_listener(const struct md9_xrdp_ini *x, char *buf, size_t cap)
-{
-	char list[sizeof(x->port)], *save = NULL;
-
-	snprintf(list, sizeof(list), "%s", x->port);
-	for (char *t = strtok_r(list, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-		if (md9_xrdp_listener_is_network(t, x)) {
-			snprintf(buf, cap, "%s", t);
-			return buf;
-		}
-	return NULL;
 }
 
 /* ---- the report ---- */
@@ -395,9 +152,9 @@ static void check_hyperv(struct doctor *dr)
 	    "Hyper-V virtual machine; on other hypervisors use their own console or a plain RDP "
 	    "connection";
 
-	dmi = read_line(pj(p, sizeof(p), dr->r->sys, "class/dmi/id/sys_vendor"), vendor,
+	dmi = read_line(md9_path_join(p, sizeof(p), dr->r->sys, "class/dmi/id/sys_vendor"), vendor,
 	                sizeof(vendor));
-	read_line(pj(p, sizeof(p), dr->r->sys, "class/dmi/id/product_name"), product,
+	read_line(md9_path_join(p, sizeof(p), dr->r->sys, "class/dmi/id/product_name"), product,
 	          sizeof(product));
 	dmi_ms =
 	    strcmp(vendor, "Microsoft Corporation") == 0 && strcmp(product, "Virtual Machine") == 0;
@@ -433,7 +190,7 @@ static void check_vmbus(struct doctor *dr)
 {
 	char p[PATH_MAX];
 
-	dr->vmbus = is_dir(pj(p, sizeof(p), dr->r->sys, "bus/vmbus/devices"));
+	dr->vmbus = is_dir(md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/devices"));
 	if (dr->vmbus)
 		report(dr, V_OK, "hv_vmbus", NULL, "VMBus present (%s)", p);
 	else if (dr->hyperv)
@@ -474,8 +231,10 @@ static void check_module(struct doctor *dr)
 	char p[PATH_MAX], rel[256], dir[PATH_MAX], f[PATH_MAX + 32];
 	struct utsname u;
 
-	dr->uio_loaded = is_dir(pj(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic"));
-	if (!read_line(pj(p, sizeof(p), dr->r->proc, "sys/kernel/osrelease"), rel, sizeof(rel)) ||
+	dr->uio_loaded =
+	    is_dir(md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic"));
+	if (!read_line(md9_path_join(p, sizeof(p), dr->r->proc, "sys/kernel/osrelease"), rel,
+	               sizeof(rel)) ||
 	    !rel[0]) {
 		if (dr->real_roots && uname(&u) == 0)
 			snprintf(rel, sizeof(rel), "%s", u.release);
@@ -515,7 +274,7 @@ static void check_loaded(struct doctor *dr)
 {
 	char p[PATH_MAX];
 
-	pj(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic");
+	md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic");
 	if (dr->uio_loaded)
 		report(dr, V_OK, "module loaded", NULL, "uio_hv_generic is loaded (%s)", p);
 	else if (!dr->vmbus)
@@ -534,7 +293,7 @@ static void scan_devices(struct doctor *dr)
 
 	if (!dr->vmbus)
 		return;
-	pj(p, sizeof(p), dr->r->sys, "bus/vmbus/devices");
+	md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/devices");
 	md9_sysfs_scan(p, &md9_guid_control_class, 1, &dr->ctrl, &dr->nctrl);
 	md9_sysfs_scan(p, &md9_guid_data_class, 1, &dr->data, &dr->ndata);
 }
@@ -579,7 +338,9 @@ static void driver_of(struct doctor *dr, const struct md9_vmbus_dev *dev, char *
 	if (n < 0)
 		return;
 	link[n] = '\0';
-	copy_str(out, cap, strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
+	if ((size_t)snprintf(out, cap, "%s", strrchr(link, '/') ? strrchr(link, '/') + 1 : link) >=
+	    cap)
+		out[0] = '\0'; /* no driver has so long a name */
 }
 
 static void check_bound(struct doctor *dr)
@@ -620,7 +381,8 @@ static void check_nodes(struct doctor *dr)
 {
 	char p[PATH_MAX], pw[PATH_MAX], grp[PATH_MAX], gname[64], node[64];
 	struct stat st;
-	long md9_uid = db_lookup(pj(pw, sizeof(pw), dr->r->etc, "passwd"), MD9_DEFAULT_USER);
+	long md9_uid =
+	    md9_passwd_id(md9_path_join(pw, sizeof(pw), dr->r->etc, "passwd"), MD9_DEFAULT_USER);
 	static const char rule_fix[] =
 	    "md9 setup installs the udev rule (60-md9.rules: OWNER=md9, MODE=0600); then: "
 	    "udevadm trigger --subsystem-match=uio --action=add";
@@ -631,7 +393,7 @@ static void check_nodes(struct doctor *dr)
 		return;
 	}
 	snprintf(node, sizeof(node), "uio%d", dr->ctrl[0].uio_index);
-	pj(p, sizeof(p), dr->r->dev, node);
+	md9_path_join(p, sizeof(p), dr->r->dev, node);
 	if (stat(p, &st) < 0) {
 		report(dr, V_FAIL, "device nodes",
 		       "udev creates it: check that systemd-udevd runs (udevadm trigger "
@@ -639,7 +401,8 @@ static void check_nodes(struct doctor *dr)
 		       "%s: %s", p, strerror(errno));
 		return;
 	}
-	db_name(pj(grp, sizeof(grp), dr->r->etc, "group"), (long)st.st_gid, gname, sizeof(gname));
+	md9_passwd_name(md9_path_join(grp, sizeof(grp), dr->r->etc, "group"), (long)st.st_gid,
+	                gname, sizeof(gname));
 	/* Whoever can open a channel's node can map its rings: read the
 	 * session (keystrokes, the password) and inject input. */
 	if (st.st_mode & 0077) {
@@ -662,7 +425,8 @@ static void check_nodes(struct doctor *dr)
 static void check_user(struct doctor *dr)
 {
 	char p[PATH_MAX];
-	long uid = db_lookup(pj(p, sizeof(p), dr->r->etc, "passwd"), MD9_DEFAULT_USER);
+	long uid =
+	    md9_passwd_id(md9_path_join(p, sizeof(p), dr->r->etc, "passwd"), MD9_DEFAULT_USER);
 
 	if (uid > 0)
 		report(dr, V_OK, "md9 user", NULL, "user md9 exists (uid %ld): md9 drops to it",
@@ -682,7 +446,7 @@ static void check_config(struct doctor *dr)
 	char reason[400];
 
 	if (!path)
-		path = pj(p, sizeof(p), dr->r->etc, "md9/md9.conf");
+		path = md9_path_join(p, sizeof(p), dr->r->etc, "md9/md9.conf");
 	md9_config_defaults(&dr->cfg);
 	dr->cfg_ok = md9_config_load(&dr->cfg, path, optional) == 0;
 	if (!dr->cfg_ok)
@@ -880,7 +644,7 @@ static void check_xrdp(struct doctor *dr)
 		snprintf(fixes + l_, sizeof(fixes) - l_, "%s%s", l_ ? "; " : "", fix);             \
 	} while (0)
 
-	err = md9_xrdp_ini_read(pj(p, sizeof(p), dr->r->etc, "xrdp/xrdp.ini"), x);
+	err = md9_xrdp_ini_read(md9_path_join(p, sizeof(p), dr->r->etc, "xrdp/xrdp.ini"), x);
 	dr->xrdp_present = err == 0;
 	if (err) {
 		report(
@@ -897,7 +661,7 @@ static void check_xrdp(struct doctor *dr)
 	if (dr->cfg.backend.family == AF_UNIX || dr->cfg.backend.family == AF_VSOCK) {
 		/* xrdp's unix:// and vsock:// listeners: not compared. */
 	} else if ((port = (unsigned)strtoul(dr->cfg.backend.port, NULL, 10)) &&
-	           !md9_xrdp_listens_tcp(x, port)) {
+	           !md9_xrdp_listen_tcp(x, port)) {
 		PROBLEM("set port in [Globals] to include "
 		        "the backend's port (e.g. port=3389)",
 		        "xrdp listens on \"%s\", not on TCP port %u where md9 connects", x->port,
@@ -944,7 +708,7 @@ static void check_xrdp(struct doctor *dr)
 		/* crypt_level=none lets any client pick encryption method 0:
 		 * fine on loopback or a socket (md9 is the only client), not
 		 * where the network reaches. */
-		if (cl_none && !sl_tls && md9_xrdp_network_listener(x, net, sizeof(net)))
+		if (cl_none && !sl_tls && md9_xrdp_listen_network(x, net, sizeof(net)))
 			PROBLEM("restrict port= to loopback (tcp://.:3389) or a socket "
 			        "(unix://./run/xrdp/xrdp.sock; md9 setup does it)",
 			        "crypt_level=none with a network listener (%s): any client on the "
@@ -967,11 +731,11 @@ static bool hv_sock_loaded(struct doctor *dr, char *where, size_t cap)
 	FILE *f;
 	bool found = false;
 
-	if (is_dir(pj(p, sizeof(p), dr->r->sys, "module/hv_sock"))) {
+	if (is_dir(md9_path_join(p, sizeof(p), dr->r->sys, "module/hv_sock"))) {
 		snprintf(where, cap, "%s", p);
 		return true;
 	}
-	f = fopen(pj(p, sizeof(p), dr->r->proc, "modules"), "r");
+	f = fopen(md9_path_join(p, sizeof(p), dr->r->proc, "modules"), "r");
 	if (!f)
 		return false;
 	while (!found && fgets(line, sizeof(line), f))
@@ -1001,7 +765,7 @@ static void check_hvsocket(struct doctor *dr)
 	    "-EnhancedSessionTransportType VMBus";
 	char where[PATH_MAX] = "", what[1024] = "";
 	bool only = false;
-	bool vs = dr->xrdp_present && md9_xrdp_listens_vsock(&dr->xrdp, &only);
+	bool vs = dr->xrdp_present && md9_xrdp_listen_vsock(&dr->xrdp, &only);
 	bool mod = hv_sock_loaded(dr, where, sizeof(where));
 
 	if (vs)

@@ -7,10 +7,15 @@
 #include "doctor.h"
 #include "fsutil.h"
 #include "guid.h"
+#include "inikey.h"
 #include "log.h"
+#include "passwd.h"
+#include "path.h"
 #include "privdrop.h"
 #include "sysfs.h"
 #include "textdiff.h"
+#include "textfile.h"
+#include "xrdp_ini.h"
 #include "xrdp_listen.h"
 
 #include <ctype.h>
@@ -27,181 +32,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- lines ---- */
+/* ---- INI edits (inikey.h) ---- */
 
-struct lines {
-	char **v; /* without their '\n' */
-	size_t n;
-	bool final_nl; /* the text ended with a newline (or was empty) */
-};
-
-static void lines_free(struct lines *l)
+/* Set key in *text (replaced by the edited copy): 1 when it changed, 0 when
+ * it said so already, -ENOMEM. top and sep as inikey_set_in. */
+static int set_key(char **text, const char *section, bool top, const char *key, const char *sep,
+                   const char *value)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
+	bool changed;
+	char *neu = inikey_set_in(*text, section, top, key, sep, value, &changed);
 
-static int lines_insert(struct lines *l, size_t at, const char *s)
-{
-	char **nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
-	char *d = strdup(s);
-
-	if (!nv || !d) {
-		free(d);
-		if (nv)
-			l->v = nv;
+	if (!neu)
 		return -ENOMEM;
-	}
-	l->v = nv;
-	memmove(l->v + at + 1, l->v + at, (l->n - at) * sizeof(*nv));
-	l->v[at] = d;
-	l->n++;
-	return 0;
-}
-
-static int lines_split(const char *text, struct lines *l)
-{
-	const char *p = text;
-
-	memset(l, 0, sizeof(*l));
-	l->final_nl = true;
-	while (*p) {
-		const char *e = strchr(p, '\n');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		char *s = strndup(p, len);
-		int err;
-
-		if (!s)
-			return -ENOMEM;
-		err = lines_insert(l, l->n, s);
-		free(s);
-		if (err)
-			return err;
-		if (!e) {
-			l->final_nl = false;
-			break;
-		}
-		p = e + 1;
-	}
-	return 0;
-}
-
-static char *lines_join(const struct lines *l)
-{
-	size_t len = 1;
-	char *out, *p;
-
-	for (size_t i = 0; i < l->n; i++)
-		len += strlen(l->v[i]) + 1;
-	out = malloc(len);
-	if (!out)
-		return NULL;
-	p = out;
-	for (size_t i = 0; i < l->n; i++) {
-		size_t k = strlen(l->v[i]);
-		memcpy(p, l->v[i], k);
-		p += k;
-		if (i + 1 < l->n || l->final_nl)
-			*p++ = '\n';
-	}
-	*p = '\0';
-	return out;
-}
-
-/* ---- INI edits ---- */
-
-/* Is line `s` a "[name]" header? Writes the name (trimmed) to out. */
-static bool ini_section(const char *s, char *out, size_t cap)
-{
-	const char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s != '[' || !(e = strchr(s, ']')))
-		return false;
-	s++;
-	while (s < e && isspace((unsigned char)*s))
-		s++;
-	while (e > s && isspace((unsigned char)e[-1]))
-		e--;
-	snprintf(out, cap, "%.*s", (int)(e - s), s);
-	return true;
-}
-
-/* If line s sets key (not commented), the value; else NULL. */
-static const char *ini_value_of(const char *s, const char *key, char *val, size_t cap)
-{
-	size_t k = strlen(key);
-	const char *v, *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	if (strncasecmp(s, key, k) != 0)
-		return NULL;
-	s += k;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s != '=')
-		return NULL;
-	v = s + 1;
-	while (isspace((unsigned char)*v))
-		v++;
-	e = v + strlen(v);
-	while (e > v && isspace((unsigned char)e[-1]))
-		e--;
-	snprintf(val, cap, "%.*s", (int)(e - v), v);
-	return val;
-}
-
-/* Set key in the section `section` (case-insensitive; "" = before any
- * header; also_top: keys before any header count as that section too):
- * replace the value of its first assignment, or add "key<sep>value" after
- * the section's last assignment (or its header; or a new section at the
- * end). Returns 1 when the text changed, 0 when it already said so. */
-static int ini_set(struct lines *l, const char *section, bool also_top, const char *key,
-                   const char *sep, const char *value)
-{
-	char cur[256], val[512], line[1024];
-	bool in = also_top || !section[0];
-	size_t last = SIZE_MAX, header = SIZE_MAX;
-
-	snprintf(line, sizeof(line), "%s%s%s", key, sep, value);
-	for (size_t i = 0; i < l->n; i++) {
-		if (ini_section(l->v[i], cur, sizeof(cur))) {
-			in = strcasecmp(cur, section) == 0;
-			if (in && header == SIZE_MAX) {
-				header = i;
-				last = SIZE_MAX;
-			}
-			continue;
-		}
-		if (!in)
-			continue;
-		if (ini_value_of(l->v[i], key, val, sizeof(val))) {
-			if (strcasecmp(val, value) == 0)
-				return 0;
-			free(l->v[i]);
-			l->v[i] = strdup(line);
-			return l->v[i] ? 1 : -ENOMEM;
-		}
-		if (strchr(l->v[i], '=') && l->v[i][strspn(l->v[i], " \t")] != '#' &&
-		    l->v[i][strspn(l->v[i], " \t")] != ';')
-			last = i;
-	}
-	if (last != SIZE_MAX)
-		return lines_insert(l, last + 1, line) ? -ENOMEM : 1;
-	if (header != SIZE_MAX)
-		return lines_insert(l, header + 1, line) ? -ENOMEM : 1;
-	if (section[0]) {
-		char h[300];
-		snprintf(h, sizeof(h), "[%s]", section);
-		if (lines_insert(l, l->n, h))
-			return -ENOMEM;
-	}
-	return lines_insert(l, l->n, line) ? -ENOMEM : 1;
+	free(*text);
+	*text = neu;
+	return changed;
 }
 
 /* ---- files and commands ---- */
@@ -218,11 +63,10 @@ struct setup {
 	unsigned changes, failures;
 };
 
+/* abs under the root; "" when too long. */
 static const char *rp(const struct setup *s, char *buf, size_t n, const char *abs)
 {
-	if ((size_t)snprintf(buf, n, "%s%s", s->root, abs) >= n)
-		buf[0] = '\0';
-	return buf;
+	return md9_path_join(buf, n, s->root, abs);
 }
 
 static bool exists(const char *p)
@@ -237,77 +81,9 @@ static bool exists_l(const char *p)
 	return lstat(p, &st) == 0;
 }
 
-static char *read_text(const char *path, int *err)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	if (!f) {
-		*err = -errno;
-		return NULL;
-	}
-	for (;;) {
-		size_t r;
-		if (cap - len < 4096) {
-			char *nb;
-			if (cap > (16u << 20)) {
-				*err = -EFBIG;
-				goto fail;
-			}
-			nb = realloc(buf, cap + 65536);
-			if (!nb) {
-				*err = -ENOMEM;
-				goto fail;
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		r = fread(buf + len, 1, cap - len - 1, f);
-		len += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		*err = -EIO;
-		goto fail;
-	}
-	fclose(f);
-	buf[len] = '\0';
-	*err = 0;
-	return buf;
-fail:
-	fclose(f);
-	free(buf);
-	return NULL;
-}
-
-static int mkdir_p(const char *dir)
-{
-	char p[PATH_MAX];
-
-	if (strlen(dir) >= sizeof(p))
-		return -ENAMETOOLONG;
-	strcpy(p, dir);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* fsutil.h: mkstemp beside the target, fsync, rename; a symlinked target
- * is resolved; an existing file keeps its mode and owner. */
-static int write_text(const char *path, const char *text, mode_t mode)
-{
-	return md9_fs_write_atomic(path, text, mode);
-}
+/* A file md9 setup reads or edits: whole, up to 16 MiB (no file it edits
+ * is larger). */
+#define SETUP_FILE_MAX (16u << 20)
 
 static void say(struct setup *s, const char *verb, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -346,7 +122,7 @@ static bool have_prog(const char *name, char *out, size_t cap)
 	static const char *const dirs[] = {"/usr/sbin", "/usr/bin", "/sbin", "/bin"};
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(out, cap, "%s/%s", dirs[i], name);
+		md9_path_join(out, cap, dirs[i], name);
 		if (access(out, X_OK) == 0)
 			return true;
 	}
@@ -434,7 +210,7 @@ static bool install_unless(struct setup *s, const char *const *packaged, const c
 	s->changes++;
 	if (s->o->dry_run)
 		return true;
-	if ((err = write_text(p, text, mode)) < 0) {
+	if ((err = md9_fs_write_atomic(p, text, mode)) < 0) {
 		failed(s, "writing %s: %s", p, strerror(-err));
 		return false;
 	}
@@ -443,19 +219,12 @@ static bool install_unless(struct setup *s, const char *const *packaged, const c
 
 /* ---- the steps ---- */
 
-static long passwd_has(struct setup *s, const char *file, const char *name)
+/* Is there an entry `name` in the passwd- or group-format file under the root? */
+static bool passwd_has(struct setup *s, const char *file, const char *name)
 {
-	char p[PATH_MAX], line[1024];
-	size_t n = strlen(name);
-	FILE *f = fopen(rp(s, p, sizeof(p), file), "r");
-	long found = 0;
+	char p[PATH_MAX];
 
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strncmp(line, name, n) == 0 && line[n] == ':';
-	fclose(f);
-	return found;
+	return md9_passwd_id(rp(s, p, sizeof(p), file), name) >= 0;
 }
 
 static void step_user(struct setup *s)
@@ -524,28 +293,12 @@ static void step_user(struct setup *s)
 		    MD9_DEFAULT_USER);
 }
 
-/* Is `user` listed in `group`'s member list (group-format file under the root)? -1: no group. */
+/* Is `user` listed in `group`'s member list under the root? -1: no group. */
 static int group_has(struct setup *s, const char *group, const char *user)
 {
-	char p[PATH_MAX], line[4096];
-	size_t n = strlen(group), u = strlen(user);
-	FILE *f = fopen(rp(s, p, sizeof(p), "/etc/group"), "r");
-	int found = -1;
+	char p[PATH_MAX];
 
-	if (!f)
-		return -1;
-	while (found < 0 && fgets(line, sizeof(line), f)) {
-		char *m;
-		if (strncmp(line, group, n) != 0 || line[n] != ':')
-			continue;
-		found = 0;
-		m = strrchr(line, ':') + 1;
-		for (char *t = strtok(m, ",\n"); t; t = strtok(NULL, ",\n"))
-			if (strlen(t) == u && strncmp(t, user, u) == 0)
-				found = 1;
-	}
-	fclose(f);
-	return found;
+	return md9_passwd_member(rp(s, p, sizeof(p), "/etc/group"), group, user);
 }
 
 /* md9 in group md9-status (it gives the status socket to that group) and,
@@ -799,7 +552,7 @@ static void step_unit(struct setup *s)
 			char dir[PATH_MAX];
 			snprintf(dir, sizeof(dir), "%s", p);
 			*strrchr(dir, '/') = '\0';
-			if ((err = mkdir_p(dir)) < 0 || symlink(unit, p) < 0)
+			if ((err = md9_fs_mkdirs(dir)) < 0 || symlink(unit, p) < 0)
 				failed(s, "linking %s: %s", p, strerror(err < 0 ? -err : errno));
 		}
 	}
@@ -807,37 +560,43 @@ static void step_unit(struct setup *s)
 		say(s, "note", "systemd is not running: start md9 yourself (md9 run)");
 }
 
-static int mode_edit_xrdp(struct lines *l, enum md9_security mode, const struct md9_xrdp_ini *x)
+/* Edit xrdp.ini's text for the mode: 1 changed, 0 fits already, -ENOMEM.
+ * Only what the mode needs, and only where xrdp does not say so already
+ * (its values are case-insensitive: xrdp.ini(5)). */
+static int mode_edit_xrdp(char **text, enum md9_security mode, const struct md9_xrdp_ini *x)
 {
-	int r, changed = 0;
+	int r = 0, changed = 0;
 	bool sl_rdp = strcasecmp(x->security_layer, "rdp") == 0;
 	bool sl_tls = strcasecmp(x->security_layer, "tls") == 0;
+	bool cl_none = strcasecmp(x->crypt_level, "none") == 0;
 
 	switch (mode) {
 	case MD9_SEC_RDP:
 		if (sl_tls &&
-		    (r = ini_set(l, "Globals", false, "security_layer", "=", "negotiate")))
+		    (r = set_key(text, "Globals", false, "security_layer", "=", "negotiate")))
 			changed |= r;
-		if ((r = ini_set(l, "Globals", false, "crypt_level", "=", "none")))
+		if (r >= 0 && !cl_none &&
+		    (r = set_key(text, "Globals", false, "crypt_level", "=", "none")))
 			changed |= r;
 		break;
 	case MD9_SEC_PASSTHROUGH:
-		if ((r = ini_set(l, "Globals", false, "vmconnect", "=", "true")))
+		if (!x->vmconnect &&
+		    (r = set_key(text, "Globals", false, "vmconnect", "=", "true")))
 			changed |= r;
 		break;
 	case MD9_SEC_AUTO:
 		/* Only when xrdp would choose standard RDP security. */
-		if (sl_rdp && strcasecmp(x->crypt_level, "none") != 0 &&
-		    (r = ini_set(l, "Globals", false, "crypt_level", "=", "none")))
+		if (sl_rdp && !cl_none &&
+		    (r = set_key(text, "Globals", false, "crypt_level", "=", "none")))
 			changed |= r;
 		break;
 	case MD9_SEC_TLS:
 		if (sl_rdp &&
-		    (r = ini_set(l, "Globals", false, "security_layer", "=", "negotiate")))
+		    (r = set_key(text, "Globals", false, "security_layer", "=", "negotiate")))
 			changed |= r;
 		break;
 	}
-	return changed;
+	return r < 0 ? r : changed;
 }
 
 static void show_diff(struct setup *s, const char *path, const char *a, const char *b)
@@ -857,12 +616,11 @@ static void step_xrdp(struct setup *s, enum md9_security mode)
 	static const char ini[] = "/etc/xrdp/xrdp.ini";
 	char p[PATH_MAX], bak[PATH_MAX + 16], prog[PATH_MAX];
 	struct md9_xrdp_ini x;
-	struct lines l;
 	char *old, *neu = NULL;
 	int err, changed;
 
 	rp(s, p, sizeof(p), ini);
-	old = read_text(p, &err);
+	old = md9_textfile_read(p, SETUP_FILE_MAX, NULL, &err);
 	if (!old) {
 		say(s, "note",
 		    "%s: %s: xrdp is not installed (apt-get install xrdp), or md9 uses "
@@ -871,12 +629,12 @@ static void step_xrdp(struct setup *s, enum md9_security mode)
 		return;
 	}
 	md9_xrdp_ini_read(p, &x);
-	if (lines_split(old, &l) < 0) {
+	if (!(neu = strdup(old))) {
 		failed(s, "out of memory");
 		free(old);
 		return;
 	}
-	changed = mode_edit_xrdp(&l, mode, &x);
+	changed = mode_edit_xrdp(&neu, mode, &x);
 	if (changed >= 0) {
 		/* crypt_level=none (what rdp mode needs, and auto with a
 		 * security_layer=rdp xrdp) lets any client choose no
@@ -886,12 +644,12 @@ static void step_xrdp(struct setup *s, enum md9_security mode)
 		bool none = strcasecmp(x.crypt_level, "none") == 0 || mode == MD9_SEC_RDP ||
 		            (mode == MD9_SEC_AUTO && sl_rdp);
 		char port[sizeof(x.port) + 64];
-		int r = md9_xrdp_port_for(&x, s->want_unix, none && !sl_tls, MD9_XRDP_SOCKET, port,
-		                          sizeof(port));
-		if (r > 0 && (r = ini_set(&l, "Globals", false, "port", "=", port)) != 0)
+		int r = md9_xrdp_listen_port_for(&x, s->want_unix, none && !sl_tls, MD9_XRDP_SOCKET,
+		                                 port, sizeof(port));
+		if (r > 0 && (r = set_key(&neu, "Globals", false, "port", "=", port)) != 0)
 			changed = r < 0 ? r : changed | r;
 	}
-	if (changed < 0 || (changed && !(neu = lines_join(&l)))) {
+	if (changed < 0) {
 		failed(s, "out of memory");
 		goto out;
 	}
@@ -910,7 +668,7 @@ static void step_xrdp(struct setup *s, enum md9_security mode)
 		failed(s, "writing the backup %s: %s", bak, strerror(-err));
 		goto out;
 	}
-	if ((err = write_text(p, neu, 0644)) < 0) {
+	if ((err = md9_fs_write_atomic(p, neu, 0644)) < 0) {
 		failed(s, "writing %s: %s", p, strerror(-err));
 		goto out;
 	}
@@ -921,7 +679,6 @@ static void step_xrdp(struct setup *s, enum md9_security mode)
 		say(s, "note", "restart xrdp to apply it");
 	}
 out:
-	lines_free(&l);
 	free(old);
 	free(neu);
 }
@@ -934,18 +691,18 @@ static void step_config(struct setup *s, const char *want_security, enum md9_sec
 	static const char conf[] = "/etc/md9/md9.conf";
 	char p[PATH_MAX];
 	char *cur, *neu = NULL;
-	struct lines l;
 	bool had;
 	int err, changed = 0;
 
 	rp(s, p, sizeof(p), conf);
-	cur = read_text(p, &err);
+	cur = md9_textfile_read(p, SETUP_FILE_MAX, NULL, &err);
 	had = cur != NULL;
 	if (!had && !(cur = md9_config_template_text())) {
 		failed(s, "out of memory");
 		return;
 	}
-	if (lines_split(cur, &l) < 0) {
+	/* md9.conf's keys before any header count as [md9] (libinih, config.c) */
+	if (!(neu = strdup(cur))) {
 		failed(s, "out of memory");
 		free(cur);
 		return;
@@ -954,13 +711,13 @@ static void step_config(struct setup *s, const char *want_security, enum md9_sec
 		enum md9_security m;
 		md9_security_parse(want_security, &m);
 		if (m != file_mode || !had)
-			changed = ini_set(&l, "md9", true, "security", " = ", want_security);
+			changed = set_key(&neu, "md9", true, "security", " = ", want_security);
 	}
 	if (changed >= 0 && want_backend && (strcmp(want_backend, file_backend) != 0 || !had)) {
-		int r = ini_set(&l, "md9", true, "backend", " = ", want_backend);
+		int r = set_key(&neu, "md9", true, "backend", " = ", want_backend);
 		changed = r < 0 ? r : changed | r;
 	}
-	if (changed < 0 || (changed && !(neu = lines_join(&l)))) {
+	if (changed < 0) {
 		failed(s, "out of memory");
 		goto out;
 	}
@@ -969,32 +726,21 @@ static void step_config(struct setup *s, const char *want_security, enum md9_sec
 		    want_security ? ", with security = " : "", want_security ? want_security : "",
 		    want_backend ? ", backend = " : "", want_backend ? want_backend : "");
 		s->changes++;
-		if (!s->o->dry_run && (err = write_text(p, neu ? neu : cur, 0644)) < 0)
+		if (!s->o->dry_run && (err = md9_fs_write_atomic(p, neu, 0644)) < 0)
 			failed(s, "writing %s: %s", p, strerror(-err));
 	} else if (changed > 0) {
 		say(s, "edit", "%s:", conf);
 		s->changes++;
 		show_diff(s, conf, cur, neu);
-		if (!s->o->dry_run && (err = write_text(p, neu, 0644)) < 0)
+		if (!s->o->dry_run && (err = md9_fs_write_atomic(p, neu, 0644)) < 0)
 			failed(s, "writing %s: %s", p, strerror(-err));
 	} else {
 		say(s, "ok", "%s (security %s, backend %s)", conf, md9_security_name(file_mode),
 		    file_backend);
 	}
 out:
-	lines_free(&l);
 	free(cur);
 	free(neu);
-}
-
-char *md9_setup_read_file(const char *path, int *err)
-{
-	return read_text(path, err);
-}
-
-int md9_setup_write_file(const char *path, const char *text, unsigned mode)
-{
-	return write_text(path, text, (mode_t)mode);
 }
 
 int md9_setup(const struct md9_setup_opts *o, FILE *out)
@@ -1058,7 +804,7 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out)
 	{
 		/* root will run this program from the unit and the udev rule */
 		char full[PATH_MAX * 2], resolved[PATH_MAX], why[PATH_MAX * 2 + 200];
-		snprintf(full, sizeof(full), "%s%s", s.root, s.self);
+		md9_path_join(full, sizeof(full), s.root, s.self);
 		s.self_ok = md9_fs_root_only(full, resolved, why, sizeof(why));
 		if (s.self_ok)
 			say(&s, "note",

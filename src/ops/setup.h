@@ -44,12 +44,6 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out);
  * 0 or 1 (logged). The udev rule runs it. */
 int md9_bind_classes(const char *sys_root);
 
-/* setup's file access for the desktop steps: read (NULL and *err = -errno
- * when it cannot) and write atomically, keeping an existing file's mode. */
-char *md9_setup_read_file(const char *path, int *err);
-int md9_setup_write_file(const char *path, const char *text, unsigned mode);
-
-
 /* Files md9 ships, generated at build time from packaging/ (the unit and the
  * udev rule hold "@MD9_BIN@" where md9's path goes). */
 extern const char md9_asset_service[];

@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "number.h"
+#include "textfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,34 +19,7 @@
 
 ssize_t md9_sysfs_read(int dirfd, const char *path, char *buf, size_t cap)
 {
-	size_t len = 0;
-	int fd, err = 0;
-
-	if (cap < 2)
-		return -EINVAL;
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	while (len < cap - 1) {
-		ssize_t r = read(fd, buf + len, cap - 1 - len);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	if (err)
-		return err;
-	if (len >= cap - 1)
-		return -EFBIG;
-	buf[len] = '\0';
-	return (ssize_t)len;
+	return md9_textfile_read_into(dirfd, path, buf, cap);
 }
 
 int md9_sysfs_write(const char *path, const char *s)
