@@ -5,6 +5,7 @@
 #include "simproto.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -180,6 +181,17 @@ static void listener_readable(struct ev_handler *h, uint32_t events)
 
 	if (s < 0)
 		return;
+	if (bus->gsock >= 0) {
+		/* The last guest may be gone with its end of file not read yet: a
+		 * guest that exited just before the next one connected (the loop
+		 * sees both in one round). Finish it first; only a live one
+		 * refuses the newcomer. */
+		struct pollfd p = {.fd = bus->gsock, .events = POLLIN | POLLRDHUP};
+
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)))
+			for (int i = 0; i < 1024 && bus->gsock >= 0; i++)
+				guest_readable(&bus->gh, EPOLLIN);
+	}
 	if (bus->gsock >= 0) {
 		log_warn("hostsim: a guest is already connected; refusing another");
 		close(s);

@@ -2,11 +2,11 @@
  * (cli.h): each row of `commands` is one, with its options and handler. */
 #include "cli.h"
 #include "config.h"
-#include "daemon.h"
 #include "doctor.h"
 #include "log.h"
+#include "run.h"
 #include "setup.h"
-#include "status.h"
+#include "status_query.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,9 +28,7 @@ static void verbose(const struct cli_args *a)
 
 static int cmd_run(const struct cli_args *a)
 {
-	static struct daemon d;
-	char reason[400];
-	const char *why;
+	struct md9_run_opts d = {0};
 
 	d.config_path = cli_get(a, "config") ? cli_get(a, "config") : MD9_DEFAULT_CONFIG;
 	d.config_optional = !cli_get(a, "config");
@@ -44,28 +42,7 @@ static int cmd_run(const struct cli_args *a)
 	}
 	d.ncli = a->nsettings;
 	md9_log_init("md9", MD9_LOG_INFO);
-	md9_config_defaults(&d.cfg);
-	if (md9_config_load(&d.cfg, d.config_path, d.config_optional) < 0)
-		return 1;
-	for (int i = 0; i < d.ncli; i++) {
-		/* Checked by cli_parse already; a later check may refuse a mix. */
-		if (md9_config_set(&d.cfg, d.cli[i].key, d.cli[i].value, &why) < 0) {
-			log_err("--%s %s: %s", d.cli[i].key, d.cli[i].value, why);
-			return 2;
-		}
-	}
-	if (md9_config_finish(&d.cfg, reason, sizeof(reason)) < 0) {
-		log_err("%s", reason);
-		return 2;
-	}
-	md9_log_set_level(d.cfg.log_level);
-	log_debug(
-	    "configuration: %s%s, %d command-line setting(s); max_sessions %u, "
-	    "negotiate_timeout_ms %u, drain_timeout_ms %u, relay_budget %zu, status_socket %s",
-	    d.config_path, d.config_optional ? " (if present)" : "", d.ncli, d.cfg.max_sessions,
-	    d.cfg.negotiate_timeout_ms, d.cfg.drain_timeout_ms, d.cfg.relay_budget,
-	    d.cfg.status_socket[0] ? d.cfg.status_socket : "(off)");
-	return daemon_run(&d);
+	return md9_run(&d);
 }
 
 static int cmd_status(const struct cli_args *a)

@@ -41,17 +41,13 @@ static void start(struct adapter *a, enum md9_security mode, bool legacy)
 	uint8_t out[X224_CR_MAX_LEN];
 	size_t n = 0;
 	const char *why = NULL;
+	const uint8_t *cr = legacy ? legacy_cr : mcs_seed_connection_request;
+	size_t len = legacy ? sizeof(legacy_cr) : sizeof(mcs_seed_connection_request);
+	struct x224_cr req;
 
 	adapter_init(a, mode);
-	if (legacy)
-		assert_int_equal(
-		    adapter_rewrite_cr(a, legacy_cr, sizeof(legacy_cr), out, sizeof(out), &n, &why),
-		    0);
-	else
-		assert_int_equal(adapter_rewrite_cr(a, mcs_seed_connection_request,
-		                                    sizeof(mcs_seed_connection_request), out,
-		                                    sizeof(out), &n, &why),
-		                 0);
+	assert_int_equal(x224_parse_cr(cr, len, &req, &why), 1);
+	assert_int_equal(adapter_rewrite_cr(a, cr, &req, out, sizeof(out), &n, &why), 0);
 }
 
 static size_t corpus(const char *name, uint8_t *buf, size_t cap)

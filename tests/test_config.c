@@ -1,6 +1,6 @@
 /* md9's configuration (src/ops/config.c): defaults, every key, invalid values
  * named by FILE:LINE, and the reload rule "an invalid file changes nothing"
- * (daemon.c reload() keeps the running configuration when
+ * (ops/run.c's reload keeps the running configuration when
  * md9_config_load fails), all through md9_config_load on temporary files. */
 #include "config.h"
 #include "log.h"

@@ -1,8 +1,11 @@
 #include "evloop.h"
 
+#include "timespec.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #define EV_BATCH 64
@@ -15,7 +18,16 @@ struct ev_loop {
 	struct ev_handler *dead[EV_BATCH * 8];
 	int ndead;
 	bool dispatching;
+	/* Armed timers, earliest deadline first (equal deadlines: first armed
+	 * first); tfd is set to the head's deadline, or disarmed. */
+	struct ev_timer *timers;
+	int tfd;
+	struct ev_handler tfd_h;
+	struct timespec tfd_at; /* what tfd is set to; {0, 0}: disarmed */
+	bool running_timers;    /* inside on_timerfd */
 };
+
+static void on_timerfd(struct ev_handler *h, uint32_t events);
 
 struct ev_loop *ev_loop_new(void)
 {
@@ -24,7 +36,12 @@ struct ev_loop *ev_loop_new(void)
 	if (!l)
 		return NULL;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (l->epfd < 0) {
+	l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (l->epfd < 0 || l->tfd < 0 || ev_set(l, &l->tfd_h, l->tfd, EPOLLIN, on_timerfd, l) < 0) {
+		if (l->epfd >= 0)
+			close(l->epfd);
+		if (l->tfd >= 0)
+			close(l->tfd);
 		free(l);
 		return NULL;
 	}
@@ -33,12 +50,12 @@ struct ev_loop *ev_loop_new(void)
 
 void ev_loop_free(struct ev_loop *l)
 {
-	if (!l)
-		return;
-	close(l->epfd);
+	if (l) {
+		close(l->tfd);
+		close(l->epfd);
+	}
 	free(l);
 }
-
 int ev_set(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_fn fn, void *arg)
 {
 	struct epoll_event ev = {.events = events, .data.ptr = h};
@@ -90,6 +107,96 @@ static bool is_dead(const struct ev_loop *l, const struct ev_handler *h)
 		if (l->dead[i] == h)
 			return true;
 	return false;
+}
+
+/* ---- timers ---- */
+
+/* Point tfd at the earliest deadline. An absolute deadline of {0, 0} would
+ * disarm a timerfd; no CLOCK_MONOTONIC reading is that small. */
+static void set_timerfd(struct ev_loop *l)
+{
+	struct itimerspec its = {0};
+
+	if (l->timers)
+		its.it_value = l->timers->deadline;
+	if (its.it_value.tv_sec == l->tfd_at.tv_sec && its.it_value.tv_nsec == l->tfd_at.tv_nsec)
+		return;
+	timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	l->tfd_at = its.it_value;
+}
+
+static void unlink_timer(struct ev_loop *l, struct ev_timer *t)
+{
+	for (struct ev_timer **p = &l->timers; *p; p = &(*p)->next) {
+		if (*p == t) {
+			*p = t->next;
+			break;
+		}
+	}
+	t->next = NULL;
+	t->armed = false;
+}
+
+void ev_timer_arm_at(struct ev_loop *l, struct ev_timer *t, const struct timespec *deadline,
+                     ev_timer_fn fn, void *arg)
+{
+	struct ev_timer **p = &l->timers;
+
+	if (t->armed)
+		unlink_timer(l, t);
+	t->deadline = *deadline;
+	t->fn = fn;
+	t->arg = arg;
+	t->fresh = l->running_timers;
+	while (*p && !timespec_before(deadline, &(*p)->deadline))
+		p = &(*p)->next;
+	t->next = *p;
+	*p = t;
+	t->armed = true;
+	set_timerfd(l);
+}
+
+void ev_timer_arm(struct ev_loop *l, struct ev_timer *t, unsigned ms, ev_timer_fn fn, void *arg)
+{
+	struct timespec at = timespec_in_ms(ms);
+
+	ev_timer_arm_at(l, t, &at, fn, arg);
+}
+
+void ev_timer_cancel(struct ev_loop *l, struct ev_timer *t)
+{
+	if (!t->armed)
+		return;
+	unlink_timer(l, t);
+	set_timerfd(l);
+}
+
+/* Run the timers that were due when tfd fired. Each is unlinked before its
+ * callback, which may then arm or cancel anything. Timers armed from here on
+ * are fresh and wait for the next round: their deadline is not before `now`,
+ * so they sort after every due timer, and the first fresh one ends the walk. */
+static void on_timerfd(struct ev_handler *h, uint32_t events)
+{
+	struct ev_loop *l = h->arg;
+	struct timespec now = timespec_now();
+	uint64_t n;
+
+	if (read(l->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	l->tfd_at = (struct timespec){0};
+	l->running_timers = true;
+	while (l->timers && !l->timers->fresh && !timespec_before(&now, &l->timers->deadline)) {
+		struct ev_timer *t = l->timers;
+
+		l->timers = t->next;
+		t->next = NULL;
+		t->armed = false;
+		t->fn(t);
+	}
+	l->running_timers = false;
+	for (struct ev_timer *t = l->timers; t; t = t->next)
+		t->fresh = false;
+	set_timerfd(l);
 }
 
 int ev_run_once(struct ev_loop *l, int timeout_ms)

@@ -60,3 +60,12 @@ struct md9_stream *md9_stream_socket(int fd)
 	return s;
 }
 
+int md9_stream_release(struct md9_stream *s)
+{
+	int fd = s->fd;
+
+	if (s->ops != &sock_ops)
+		return -EINVAL;
+	free(s);
+	return fd;
+}

@@ -26,5 +26,9 @@ struct md9_stream {
 
 /* A stream over a connected socket fd; takes ownership of fd. */
 struct md9_stream *md9_stream_socket(int fd);
+/* Free a stream made by md9_stream_socket but not its fd: returns the fd,
+ * still open, for a stream that wraps it next (TLS). -EINVAL for any other
+ * kind of stream (nothing freed). */
+int md9_stream_release(struct md9_stream *s);
 
 #endif

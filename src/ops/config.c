@@ -535,3 +535,19 @@ int md9_config_load(struct md9_config *c, const char *path, bool optional)
 	*c = tmp;
 	return 0;
 }
+
+void md9_config_daemon_settings(const struct md9_config *c, struct daemon_settings *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->transport, sizeof(out->transport), "%s", c->transport);
+	snprintf(out->status_socket, sizeof(out->status_socket), "%s", c->status_socket);
+	snprintf(out->status_group, sizeof(out->status_group), "%s", c->status_group);
+	out->max_sessions = c->max_sessions;
+	out->session.backend = c->backend;
+	out->session.peer = c->peer;
+	out->session.security = c->security;
+	out->session.tls_pin = c->tls_pin;
+	out->session.negotiate_timeout_ms = c->negotiate_timeout_ms;
+	out->session.drain_timeout_ms = c->drain_timeout_ms;
+	out->session.relay_budget = c->relay_budget;
+}

@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "log.h"
 #include "peerauth.h"
+#include "settings.h"
 #include "tls.h"
 
 #include <stdbool.h>
@@ -103,5 +104,7 @@ int md9_config_finish(struct md9_config *c, char *why, size_t cap);
 void md9_config_template(FILE *out);
 /* The same, malloc'ed; NULL when out of memory. */
 char *md9_config_template_text(void);
+/* The settings the relay layer runs with (relay/settings.h), from c. */
+void md9_config_daemon_settings(const struct md9_config *c, struct daemon_settings *out);
 
 #endif

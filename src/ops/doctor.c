@@ -10,7 +10,7 @@
 #include "privdrop.h"
 #include "probe.h"
 #include "sessioncheck.h"
-#include "status.h"
+#include "status_query.h"
 #include "sysfs.h"
 #include "textfile.h"
 #include "xrdp_ini.h"

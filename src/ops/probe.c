@@ -211,12 +211,15 @@ static int negotiate(struct probe *p)
 	uint8_t cr[X224_CR_MAX_LEN];
 	size_t n = 0, pdu = 0;
 	const char *why = NULL;
+	struct x224_cr req;
 	struct x224_cc cc;
 
 	if (!connect_server(p))
 		return -1;
-	if (adapter_rewrite_cr(&p->a, mcs_seed_connection_request,
-	                       sizeof(mcs_seed_connection_request), cr, sizeof(cr), &n, &why) < 0) {
+	if (x224_parse_cr(mcs_seed_connection_request, sizeof(mcs_seed_connection_request), &req,
+	                  &why) != 1 ||
+	    adapter_rewrite_cr(&p->a, mcs_seed_connection_request, &req, cr, sizeof(cr), &n, &why) <
+	        0) {
 		failed(p, MD9_PROBE_ERROR, NULL, "cannot build the Connection Request: %s", why);
 		return -1;
 	}

@@ -26,53 +26,26 @@ static const char fix_tls[] =
     "let the server offer TLS (xrdp: security_layer=negotiate or tls in xrdp.ini [Globals]; "
     "FreeRDP shadow: /sec:tls)";
 
-static const char *const names[] = {
-	[MD9_SEC_AUTO] = "auto",
-	[MD9_SEC_TLS] = "tls",
-	[MD9_SEC_RDP] = "rdp",
-	[MD9_SEC_PASSTHROUGH] = "passthrough",
-};
-
-const char *md9_security_name(enum md9_security s)
-{
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
-}
-
-int md9_security_parse(const char *s, enum md9_security *out)
-{
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(s, names[i]) == 0) {
-			*out = (enum md9_security)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 void adapter_init(struct adapter *a, enum md9_security mode)
 {
 	memset(a, 0, sizeof(*a));
 	a->mode = mode;
 }
 
-int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, size_t len, uint8_t *out,
-		       size_t cap, size_t *out_len, const char **why)
+int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, const struct x224_cr *req,
+                       uint8_t *out, size_t cap, size_t *out_len, const char **why)
 {
-	struct x224_cr req;
-
-	if (x224_parse_cr(cr, len, &req, why) != 1)
-		return -1;
-	a->host_neg_req = req.has_neg_req;
-	a->host_requested = req.has_neg_req ? req.requested_protocols : X224_PROTOCOL_RDP;
+	a->host_neg_req = req->has_neg_req;
+	a->host_requested = req->has_neg_req ? req->requested_protocols : X224_PROTOCOL_RDP;
 	switch (a->mode) {
 	case MD9_SEC_PASSTHROUGH:
 		a->asked = a->host_requested;
-		if (len > cap) {
+		if (req->pdu_len > cap) {
 			*why = "Connection Request larger than the buffer";
 			return -1;
 		}
-		memcpy(out, cr, len);
-		*out_len = len;
+		memcpy(out, cr, req->pdu_len);
+		*out_len = req->pdu_len;
 		return 0;
 	case MD9_SEC_RDP:
 		a->asked = X224_PROTOCOL_RDP;
@@ -84,7 +57,7 @@ int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, size_t len, uint8_t
 		a->asked = a->retried ? X224_PROTOCOL_RDP : X224_PROTOCOL_SSL;
 		break;
 	}
-	return x224_set_requested_protocols(cr, len, a->asked, out, cap, out_len, why);
+	return x224_rewrite_cr(cr, req, a->asked, out, cap, out_len, why);
 }
 
 /* Does the server insist on CredSSP? */

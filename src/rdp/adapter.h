@@ -33,16 +33,12 @@
 #ifndef MD9_ADAPTER_H
 #define MD9_ADAPTER_H
 
+#include "security.h"
 #include "x224.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-enum md9_security { MD9_SEC_AUTO, MD9_SEC_TLS, MD9_SEC_RDP, MD9_SEC_PASSTHROUGH };
-
-const char *md9_security_name(enum md9_security s);
-int md9_security_parse(const char *s, enum md9_security *out);
 
 enum adapter_verdict {
 	ADAPTER_PLAIN,     /* relay as is */
@@ -77,9 +73,10 @@ struct adapter {
 };
 
 void adapter_init(struct adapter *a, enum md9_security mode);
-/* The host's complete Connection Request in, the one for the server out. */
-int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, size_t len, uint8_t *out,
-		       size_t cap, size_t *out_len, const char **why);
+/* The host's Connection Request (its bytes, and what x224_parse_cr made of
+ * them) in, the one for the server out. */
+int adapter_rewrite_cr(struct adapter *a, const uint8_t *cr, const struct x224_cr *req,
+                       uint8_t *out, size_t cap, size_t *out_len, const char **why);
 /* The server's complete Connection Confirm: what to do next. */
 enum adapter_verdict adapter_on_cc(struct adapter *a, const struct x224_cc *cc, const char **why);
 /* The Connection Confirm the host gets for the server's (one complete CC):

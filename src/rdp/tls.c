@@ -269,7 +269,7 @@ const char *md9_tls_describe(struct md9_stream *s, char *buf, size_t len)
 	return buf;
 }
 
-bool md9_stream_has_buffered(struct md9_stream *s)
+bool md9_tls_has_buffered(struct md9_stream *s)
 {
 	if (s->ops != &tls_ops)
 		return false;

@@ -95,6 +95,10 @@ int x224_parse_cr(const uint8_t *buf, size_t len, struct x224_cr *out, const cha
  * is then unspecified). */
 int x224_set_requested_protocols(const uint8_t *in, size_t in_len, uint32_t protocols, uint8_t *out,
                                  size_t out_cap, size_t *out_len, const char **why);
+/* The same for a CR already parsed: cr is what x224_parse_cr returned for
+ * in (its pdu_len bytes are the CR), so nothing is parsed again. */
+int x224_rewrite_cr(const uint8_t *in, const struct x224_cr *cr, uint32_t protocols, uint8_t *out,
+                    size_t out_cap, size_t *out_len, const char **why);
 
 struct x224_cc {
 	size_t pdu_len;

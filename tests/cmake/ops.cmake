@@ -3,7 +3,7 @@
 
 md9_add_test(test_config md9ops ${PROJECT_SOURCE_DIR}/tests/test_config.c)
 md9_add_test(test_inikey md9ops ${PROJECT_SOURCE_DIR}/tests/test_inikey.c)
-md9_add_test(test_status md9relay ${PROJECT_SOURCE_DIR}/tests/test_status.c)
+md9_add_test(test_status md9ops ${PROJECT_SOURCE_DIR}/tests/test_status.c)
 # test_config holds packaging/md9.conf and man/md9.conf.5 to the settings
 # table (src/ops/config.c): the file must be what the table generates, and
 # the man page must document every key with its default.

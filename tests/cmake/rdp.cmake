@@ -5,6 +5,7 @@
 
 md9_add_test(test_x224 md9rdp ${PROJECT_SOURCE_DIR}/tests/test_x224.c)
 md9_add_test(test_mcs md9rdp ${PROJECT_SOURCE_DIR}/tests/test_mcs.c)
+md9_add_test(test_negotiation md9rdp ${PROJECT_SOURCE_DIR}/tests/test_negotiation.c)
 md9_add_test(test_mcs_response md9rdp ${PROJECT_SOURCE_DIR}/tests/test_mcs_response.c)
 # The adapter's decisions; reads Connect-Responses from fuzz/corpus/mcs_response.
 md9_add_test(test_adapter md9rdp ${PROJECT_SOURCE_DIR}/tests/test_adapter.c)

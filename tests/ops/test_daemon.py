@@ -4,6 +4,9 @@
 * bad_config     `md9 run --config BAD` exits non-zero with BAD:LINE: reason;
 * reload         SIGHUP with a new backend logs "configuration reloaded" and
                  new sessions use it; a broken file keeps the old one;
+* reload_running SIGHUP while a session negotiates: that session keeps the
+                 settings it started with (its fallback reconnect goes to the
+                 old backend), the next session gets the new backend and mode;
 * notify         sd_notify: READY=1 after start, RELOADING=1 (MONOTONIC_USEC)
                  then READY=1 around a reload, STOPPING=1 at exit, to a path
                  and to an abstract '@' socket;
@@ -33,6 +36,7 @@ Exit 0 when every case passed; ends with "N passed, N failed".
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -58,6 +62,10 @@ RUNNER = None   # the user md9 runs as (made before the cases when root)
 CR = bytes.fromhex("03000013" "0ee00000000000" "010008000b000000")
 # A Connection Confirm selecting PROTOCOL_RDP (RDP_NEG_RSP, selectedProtocol 0)
 CC_RDP = bytes.fromhex("03000013" "0ed000001234" "00" "0200080000000000")
+# A Connection Confirm refusing: RDP_NEG_FAILURE SSL_NOT_ALLOWED_BY_SERVER (2),
+# which md9's auto mode answers by connecting again and asking for RDP
+# (MS-RDPBCGR 2.2.1.2.2)
+CC_SSL_NOT_ALLOWED = bytes.fromhex("03000013" "0ed000001234" "00" "0300080002000000")
 
 
 class Case(Harness):
@@ -275,6 +283,98 @@ def case_reload(c):
     check(not os.path.exists(sock), "status socket left behind")
 
 
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        check(chunk, "connection closed after %d of %d bytes" % (len(data), n))
+        data += chunk
+    return data
+
+
+def requested_protocols(cr):
+    """requestedProtocols of a Connection Request that ends with RDP_NEG_REQ."""
+    check(len(cr) >= 19 and cr[-8] == 1, "no RDP_NEG_REQ at the end of %r" % cr)
+    return int.from_bytes(cr[-4:], "little")
+
+
+def listener():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    return s
+
+
+def accept_on(expected, other, what):
+    """The next connection md9 makes, which must reach `expected`, not `other`."""
+    ready, _, _ = select.select([expected, other], [], [], TIMEOUT)
+    check(ready, "md9 connected to no backend for %s" % what)
+    check(ready == [expected], "%s went to the other backend (port %d)"
+          % (what, other.getsockname()[1]))
+    conn, _ = expected.accept()
+    conn.settimeout(TIMEOUT)
+    return conn
+
+
+def case_reload_running(c):
+    """A reload reaches new sessions only: a session that started before the
+    SIGHUP keeps its backend for its fallback reconnect (auto mode, the server
+    refused TLS), while the next session uses the new backend and mode."""
+    bus, raw_port = c.hostsim()
+    old, new = listener(), listener()
+    conns = []
+    try:
+        conf = c.config("[md9]\nbackend = tcp:127.0.0.1:%d\nsecurity = auto\nstatus_socket =\n"
+                        % old.getsockname()[1])
+        p, log = c.md9(conf, bus)
+        log.wait_for(r"control channel ready")
+
+        # session 1 negotiates with the old backend, which holds its answer
+        h1 = socket.create_connection(("127.0.0.1", raw_port), timeout=TIMEOUT)
+        conns.append(h1)
+        h1.sendall(CR)
+        s1 = accept_on(old, new, "session 1's connection")
+        conns.append(s1)
+        check(requested_protocols(recv_exact(s1, len(CR))) == 1,
+              "auto mode did not ask the server for SSL first")
+
+        # the reload: another backend and mode, for new sessions
+        c.config("[md9]\nbackend = tcp:127.0.0.1:%d\nsecurity = rdp\nstatus_socket =\n"
+                 % new.getsockname()[1])
+        mark = log.mark()
+        p.send_signal(signal.SIGHUP)
+        log.wait_for(r"configuration reloaded: server tcp:127\.0\.0\.1:%d, security rdp"
+                     % new.getsockname()[1], since=mark)
+
+        # the old backend refuses TLS: session 1 connects again, to the old one
+        s1.sendall(CC_SSL_NOT_ALLOWED)
+        log.wait_for(r"session 1: the server refused TLS \(SSL_NOT_ALLOWED_BY_SERVER\); "
+                     r"asking again for standard RDP security", since=mark)
+        s1b = accept_on(old, new, "session 1's reconnect after the reload")
+        conns.append(s1b)
+        check(requested_protocols(recv_exact(s1b, len(CR))) == 0, "the retry did not ask for RDP")
+        s1b.sendall(CC_RDP)
+        check(recv_exact(h1, len(CC_RDP)) == CC_RDP, "session 1's host got no Connection Confirm")
+
+        # session 2 starts after the reload: the new backend, security rdp
+        h2 = socket.create_connection(("127.0.0.1", raw_port), timeout=TIMEOUT)
+        conns.append(h2)
+        h2.sendall(CR)
+        log.wait_for(r"session 2: opened on data channel \S+ \(server tcp:127\.0\.0\.1:%d, "
+                     r"security rdp\)" % new.getsockname()[1], since=mark)
+        s2 = accept_on(new, old, "session 2's connection")
+        conns.append(s2)
+        check(requested_protocols(recv_exact(s2, len(CR))) == 0,
+              "session 2 did not use the reloaded security rdp")
+        s2.sendall(CC_RDP)
+        check(recv_exact(h2, len(CC_RDP)) == CC_RDP, "session 2's host got no Connection Confirm")
+        check(p.poll() is None, "md9 exited")
+        stop(p, log)
+    finally:
+        for s in conns + [old, new]:
+            s.close()
+
+
 def case_notify_abstract(c):
     bus, _ = c.hostsim()
     name = "md9-test-%d-%d" % (os.getpid(), time.monotonic_ns() % 100000)
@@ -489,7 +589,7 @@ def case_root(c):
     stop(p, log)
 
 
-CASES = [case_bad_config, case_reload, case_notify_abstract, case_status, case_status_xrdp,
+CASES = [case_bad_config, case_reload, case_reload_running, case_notify_abstract, case_status, case_status_xrdp,
          case_logging,
          case_privdrop, case_root]
 

@@ -1,0 +1,94 @@
+/* Inside a session: what session.c and session_negotiate.c share. Only
+ * those two files include this; everyone else sees session.h. */
+#ifndef MD9_SESSION_PRIVATE_H
+#define MD9_SESSION_PRIVATE_H
+
+#include "negotiation.h"
+#include "pipe.h"
+#include "session.h"
+#include "upstream.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/* The session's state as the log, `md9 status` and its timeout name it.
+ * s->state holds SS_NEGOTIATE, SS_RELAY or SS_DRAIN; the finer states of the
+ * negotiation come from it and the connect (state_of). */
+enum session_state {
+	SS_CONNECT,   /* connecting to the server and learning who it is; the host's
+	               * CR may arrive meanwhile */
+	SS_NEGOTIATE, /* the X.224 negotiation (the host's CR, the server's CC) */
+	SS_TLS,       /* md9's TLS handshake with the server */
+	SS_WAIT_MCS,  /* waiting for the host's MCS Connect-Initial */
+	SS_WAIT_RESP, /* Connect-Initial sent; waiting for the server's Connect-Response */
+	SS_RELAY,     /* bytes flow both ways untouched */
+	SS_DRAIN,     /* the server ended: let the host read what is queued, then close */
+};
+
+/* Bytes the negotiation handed out for one side, not all written yet. */
+struct pending {
+	const uint8_t *p; /* in the negotiation's buffers */
+	size_t len, off;
+};
+
+struct session {
+	struct session_env env;
+	bool deferred; /* a deferred run was asked for and has not happened yet */
+	struct md9_channel *ch;
+	struct pipe_rx in;  /* host -> guest ring */
+	struct pipe_tx out; /* guest -> host ring */
+	struct upstream up; /* the server */
+	/* The server is authenticated (peerauth.h) after the connect and
+	 * before md9 writes to it; a tcp server that has not accept()ed yet is
+	 * asked again on auth_timer. */
+	bool authorized;
+	unsigned auth_delay_ms;
+	struct ev_timer auth_timer;
+	struct ev_handler ch_h;
+	struct ev_timer timer;
+	enum session_state state;
+	struct timespec started;
+
+	/* Until relaying has started and its last bytes are out. */
+	struct negotiation *nego;
+	struct negotiation_result result; /* what it settled, once it is gone */
+	struct pending to_host;           /* what it owes the server is in up */
+
+	bool host_full_wait; /* server -> ring blocked on the TX ring */
+	bool refused;        /* pass the server's refusal to the host, then drain */
+	uint64_t bytes_h2s, bytes_s2h;
+	struct status_counters shown; /* what `md9 status` shows of them */
+	const char *close_reason;
+	char reason_buf[256];
+};
+
+/* The negotiation gets input only once the bytes it handed out are written:
+ * they live in the buffers the input goes to (negotiation.h). */
+static inline bool session_owes_nothing(const struct session *s)
+{
+	return !s->up.owed_len && !s->to_host.len;
+}
+
+/* Record why the session ends (the first reason stays); session_run closes
+ * it before returning. Returns -1. */
+int session_end(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The session's one deadline: the negotiation's, then the drain's. */
+void session_arm_timer(struct session *s, unsigned ms);
+/* The server socket's events. */
+void session_on_socket(struct ev_handler *h, uint32_t events);
+/* Run the state machine now (events arrived, a timer fired). */
+void session_run(struct session *s);
+
+/* session_negotiate.c */
+/* Connect to the server (again). 0, or <0: the session ends. */
+int session_negotiate_connect(struct session *s);
+/* Write what the negotiation owes the server. 1: all written, 0: blocked,
+ * <0: the session ends. */
+int session_negotiate_flush(struct session *s);
+/* SS_NEGOTIATE: write what is owed, notice the connect, carry out the
+ * negotiation's actions, then feed it what it waits for. >0 progress, 0
+ * waiting, <0 the session ends. */
+int session_negotiate_step(struct session *s);
+
+#endif
