@@ -20,9 +20,9 @@
 
 static struct {
 	struct hostctl *ctl;
-	bool stall_all, burst_all;
-	struct md9_guid stall[MAX_LISTED], burst[MAX_LISTED];
-	int nstall, nburst;
+	bool stall_all, burst_all, eof_all;
+	struct md9_guid stall[MAX_LISTED], burst[MAX_LISTED], eof[MAX_LISTED];
+	int nstall, nburst, neof;
 	/* Channels a corruption was injected into (or is waiting to be: the
 	 * ring was full), by the memfd's inode (unique while the ring exists,
 	 * never reused by a later channel's memfd). */
@@ -93,6 +93,11 @@ bool fault_stalled(struct hostchan *hc)
 bool fault_burst(struct hostchan *hc)
 {
 	return chan_listed(hc, F.burst_all, F.burst, F.nburst);
+}
+
+bool fault_eof(struct hostchan *hc)
+{
+	return chan_listed(hc, F.eof_all, F.eof, F.neof);
 }
 
 static ino_t chan_ino(const struct hostchan *hc)
@@ -524,6 +529,13 @@ int fault_command(const char *line)
 	if (strncmp(line, "burst ", 6) == 0) {
 		if (switch_cmd(line + 6, &F.burst_all, F.burst, &F.nburst) < 0) {
 			log_warn("hostsim fault: burst on|off [all|GUID]");
+			return -1;
+		}
+		return 1;
+	}
+	if (strncmp(line, "eof ", 4) == 0) {
+		if (switch_cmd(line + 4, &F.eof_all, F.eof, &F.neof) < 0) {
+			log_warn("hostsim fault: eof on|off [all|GUID]");
 			return -1;
 		}
 		return 1;

@@ -4,11 +4,13 @@
 #include "config.h"
 #include "doctor.h"
 #include "log.h"
+#include "roots.h"
 #include "run.h"
 #include "setup.h"
 #include "status_query.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +28,35 @@ static void verbose(const struct cli_args *a)
 		md9_log_set_level(MD9_LOG_DEBUG);
 }
 
+/* --root DIR: every system path md9 looks at under DIR (roots.h; hidden
+ * for run, doctor and bind-classes, where tests point md9 at a fake tree);
+ * the real system without. 0, or 2 after one line. */
+static int roots_of(const struct cli_args *a, struct md9_roots *r)
+{
+	const char *dir = cli_get(a, "root");
+	char real[PATH_MAX];
+	int err;
+
+	md9_roots_default(r);
+	if (!dir)
+		return 0;
+	if (!realpath(dir, real)) {
+		fprintf(stderr, "md9 %s: --root %s: %s\n", a->cmd->name, dir, strerror(errno));
+		return 2;
+	}
+	if ((err = md9_roots_under(r, real)) < 0) {
+		fprintf(stderr, "md9 %s: --root %s: %s\n", a->cmd->name, dir, strerror(-err));
+		return 2;
+	}
+	return 0;
+}
+
 static int cmd_run(const struct cli_args *a)
 {
-	struct md9_run_opts d = {0};
+	static struct md9_run_opts d;
+
+	if (roots_of(a, &d.roots))
+		return 2;
 
 	d.config_path = cli_get(a, "config") ? cli_get(a, "config") : MD9_DEFAULT_CONFIG;
 	d.config_optional = !cli_get(a, "config");
@@ -83,40 +111,29 @@ static int cmd_status(const struct cli_args *a)
 
 static int cmd_doctor(const struct cli_args *a)
 {
-	struct md9_doctor_opts o = {0};
+	static struct md9_doctor_opts o;
 
 	md9_log_init("md9", MD9_LOG_WARN);
 	verbose(a);
-	md9_roots_default(&o.roots);
+	if (roots_of(a, &o.roots))
+		return 2;
 	o.config = cli_get(a, "config");
 	o.security = cli_get(a, "security");
 	o.backend = cli_get(a, "backend");
 	o.timeout_ms = (int)cli_number(a, "timeout", 0);
-	if (cli_get(a, "root-sys"))
-		o.roots.sys = cli_get(a, "root-sys");
-	if (cli_get(a, "root-proc"))
-		o.roots.proc = cli_get(a, "root-proc");
-	if (cli_get(a, "root-etc"))
-		o.roots.etc = cli_get(a, "root-etc");
-	if (cli_get(a, "root-dev"))
-		o.roots.dev = cli_get(a, "root-dev");
-	if (cli_get(a, "root-run"))
-		o.roots.run = cli_get(a, "root-run");
-	if (cli_get(a, "root-lib"))
-		o.roots.lib = cli_get(a, "root-lib");
 	return md9_doctor(&o, stdout);
 }
 
 static int cmd_setup(const struct cli_args *a)
 {
-	struct md9_setup_opts o = {.root = "/"};
+	static struct md9_setup_opts o;
 
 	md9_log_init("md9", MD9_LOG_INFO);
 	verbose(a);
 	o.dry_run = cli_get(a, "dry-run") != NULL;
 	o.undo = cli_get(a, "undo") != NULL;
-	if (cli_get(a, "root"))
-		o.root = cli_get(a, "root");
+	if (roots_of(a, &o.roots))
+		return 2;
 	o.security = cli_get(a, "security");
 	o.self = cli_get(a, "md9-path");
 	o.tcp = cli_get(a, "tcp") != NULL;
@@ -127,7 +144,11 @@ static int cmd_bind_classes(const struct cli_args *a)
 {
 	md9_log_init("md9", MD9_LOG_INFO);
 	verbose(a);
-	return md9_bind_classes(cli_get(a, "root-sys") ? cli_get(a, "root-sys") : "/sys");
+	static struct md9_roots roots;
+
+	if (roots_of(a, &roots))
+		return 2;
+	return md9_bind_classes(&roots);
 }
 
 static int cmd_version(const struct cli_args *a)
@@ -172,6 +193,7 @@ static const struct cli_opt run_opts[] = {
      .doc = "debug logging (log_level debug)",
      .setting = "log_level",
      .value = "debug"},
+    HIDDEN("root", "DIR"),
     {0},
 };
 
@@ -185,8 +207,8 @@ static const struct cli_opt status_opts[] = {
     {0},
 };
 
-/* The --root-* options and --timeout are for tests (fake trees, short
- * waits): not in the usage. */
+/* --root and --timeout are for tests (a fake tree, short waits): not in
+ * the usage. */
 static const struct cli_opt doctor_opts[] = {
     CONFIG("the configuration to check against"),
     {.name = "security",
@@ -196,12 +218,7 @@ static const struct cli_opt doctor_opts[] = {
      .doc = "check this RDP server instead of the configured one",
      .setting = "backend"},
     {.name = "timeout", .arg = "MS", .number = true, .min = 1, .max = 600000},
-    HIDDEN("root-sys", "DIR"),
-    HIDDEN("root-proc", "DIR"),
-    HIDDEN("root-etc", "DIR"),
-    HIDDEN("root-dev", "DIR"),
-    HIDDEN("root-run", "DIR"),
-    HIDDEN("root-lib", "DIR"),
+    HIDDEN("root", "DIR"),
     VERBOSE,
     {0},
 };
@@ -224,9 +241,9 @@ static const struct cli_opt setup_opts[] = {
     {0},
 };
 
-/* --root-sys is for tests (a fake sysfs). */
+/* --root is for tests (a fake sysfs). */
 static const struct cli_opt bind_opts[] = {
-    HIDDEN("root-sys", "DIR"),
+    HIDDEN("root", "DIR"),
     VERBOSE,
     {0},
 };

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""`md9 doctor` against fake system trees (--root-sys/--root-proc/--root-etc/
---root-dev/--root-run/--root-lib), and once for real on this machine.
+"""`md9 doctor` against fake system trees (--root DIR: DIR/sys, DIR/proc,
+DIR/etc, DIR/dev, DIR/run, DIR/lib), and once for real on this machine.
 
 Cases: a healthy Hyper-V guest; not Hyper-V; uio_hv_generic missing; the
-control channel not offered; xrdp's security_layer incompatible with the rdp
-mode; a leftover HvSocket setup (vsock listener, hv_sock loaded); the device
+control channel not offered; a kernel before 6.10 refusing the channel
+(kernel-facts K2: from the kernel log, and without it); xrdp's
+security_layer incompatible with the rdp mode; a leftover HvSocket setup (vsock listener, hv_sock loaded); the device
 node not given to md9; md9 not running; the session's drives (FUSE) and
 sound (xrdp's PipeWire/PulseAudio module, the package per distribution);
 the real roots of this (non-Hyper-V) machine.
@@ -36,7 +37,7 @@ NETVSC_CLASS = "f8615163-df3e-46c5-913f-f2d2f965ed0e"
 RELEASE = "6.1.0-99-amd64"
 
 CHECKS = ["hyper-v", "hv_vmbus", "uio_hv_generic", "module loaded",
-          "control channel", "classes bound", "device nodes", "md9 user",
+          "control channel", "classes bound", "kernel", "device nodes", "md9 user",
           "configuration", "md9 running", "rdp server", "rdp security", "xrdp config",
           "hvsocket leftover", "drives", "audio"]
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus",
@@ -231,12 +232,14 @@ class Tree(Harness):
     def p(root, rel):
         return os.path.join(root, rel)
 
-    def device(self, instance, klass, relid, driver=None, uio=None):
+    def device(self, instance, klass, relid, driver=None, uio=None, monitor=None):
         d = self.p(self.sys, "bus/vmbus/devices/" + instance)
         os.makedirs(d, exist_ok=True)
         write(os.path.join(d, "class_id"), "{%s}\n" % klass)
         write(os.path.join(d, "device_id"), "{%s}\n" % instance)
         write(os.path.join(d, "id"), "%d\n" % relid)
+        if monitor is not None:
+            write(os.path.join(d, "monitor_id"), "%d\n" % monitor)
         if uio is not None:
             write(os.path.join(d, "uio/uio%d/maps/map0/size" % uio), "0x0000000000400000\n")
         if driver:
@@ -253,9 +256,7 @@ class Tree(Harness):
               "\n[Logging]\nLogFile=xrdp.log\n\n[Xorg]\nname=Xorg\nport=-1\n")
 
     def doctor(self, *extra):
-        argv = [MD9, "doctor", "--root-sys", self.sys, "--root-proc", self.proc,
-                "--root-etc", self.etc, "--root-dev", self.dev, "--root-run", self.run,
-                "--root-lib", self.lib, "--timeout", "1000"] + list(extra)
+        argv = [MD9, "doctor", "--root", self.base, "--timeout", "1000"] + list(extra)
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=30)
         return Report(r)
@@ -317,6 +318,7 @@ def case_healthy(t):
     r.expect("hyper-v", "ok", "Microsoft Corporation", "Virtual Machine")
     r.expect("control channel", "ok", CONTROL_INSTANCE)
     r.expect("classes bound", "ok", "uio0")
+    r.expect("kernel", "ok", RELEASE, "took the SynthRdp device(s)")
     r.expect("md9 running", "ok", "control channel: ready, host protocol 1.0")
     r.expect("rdp server", "ok", "tcp:127.0.0.1:%d" % t.port)
     r.expect("rdp security", "ok", "standard RDP security without encryption ok",
@@ -381,8 +383,64 @@ def case_not_offered(t):
              CONTROL_CLASS, "policy", "too old")
     check("Set-VMHost -EnableEnhancedSessionMode $true" in r.text("control channel"), r.out)
     r.expect("classes bound", "FAIL")
+    # no device to look at: the version alone is a hint, not a failure
+    r.expect("kernel", "warn", "older than 6.10", "no SynthRdp device here to check")
+    write(t.p(t.proc, "sys/kernel/osrelease"), "6.12.12+bpo-amd64\n")
+    t.doctor().expect("kernel", "ok", "6.12.12+bpo-amd64", "6.10 or later")
     r.expect("module loaded", "ok")
     check(r.rc == 1, "exit status %d" % r.rc)
+
+
+KMSG_REFUSED = (
+    "6,1001,5000000,-;hv_vmbus: registering driver uio_hv_generic\n"
+    "3,1002,5000100,-;uio_hv_generic %s: vmbus channel requires hypercall\n"
+    " SUBSYSTEM=vmbus\n"
+    " DEVICE=+vmbus:%s\n"
+    "4,1003,5000200,-;uio_hv_generic: probe of %s failed with error -524\n"
+    % (CONTROL_INSTANCE, CONTROL_INSTANCE, CONTROL_INSTANCE))
+
+
+def case_kernel_refuses(t):
+    """K2: Linux before 6.10 refuses a channel without a monitor page. The
+    device is there with our class, no driver, no uio device."""
+    ctl = t.p(t.sys, "bus/vmbus/devices/" + CONTROL_INSTANCE)
+    os.unlink(os.path.join(ctl, "driver"))
+    shutil.rmtree(os.path.join(ctl, "uio"))
+    kmsg = t.p(t.dev, "kmsg")
+    fixes = ("bookworm-backports", "linux-image-amd64", "linux-generic-hwe-24.04",
+             "out-of-tree", "Ubuntu 22.04")
+    # the kernel log says so
+    write(kmsg, KMSG_REFUSED)
+    r = t.doctor()
+    r.all_printed()
+    r.expect("kernel", "FAIL", "Linux %s refused the SynthRdp control channel %s"
+             % (RELEASE, CONTROL_INSTANCE), "vmbus channel requires hypercall",
+             "no monitor page", "before Linux 6.10", *fixes)
+    r.expect("classes bound", "FAIL", "the kernel refused it")
+    check(r.rc == 1, "exit status %d" % r.rc)
+    # the log is not readable (or not there): the device and the version say it
+    os.unlink(kmsg)
+    r = t.doctor()
+    r.expect("kernel", "FAIL", "no driver and no uio device", "no monitor page",
+             "older than 6.10", "not readable here", "run md9 doctor as root", *fixes)
+    check("md9 bind-classes" in r.text("classes bound"), r.out)
+    # readable but silent: new_id was not written yet, the version still says it
+    write(kmsg, "6,1,1,-;Linux version %s\n" % RELEASE)
+    r = t.doctor()
+    r.expect("kernel", "FAIL", "no probe of it yet", "older than 6.10", *fixes)
+    # a monitored channel is not refused for that: the class is not bound yet
+    t.device(CONTROL_INSTANCE, CONTROL_CLASS, 14, monitor=3)
+    r = t.doctor()
+    r.expect("kernel", "warn", "most likely not bound yet", "monitor page")
+    check("md9 bind-classes" in r.text("kernel"), r.out)
+    # 6.10 or later takes it; a probe that failed for another reason is named
+    os.unlink(t.p(t.sys, "bus/vmbus/devices/%s/monitor_id" % CONTROL_INSTANCE))
+    write(t.p(t.proc, "sys/kernel/osrelease"), "6.12.12+bpo-amd64\n")
+    write(kmsg, "4,9,9,-;uio_hv_generic: probe of %s failed with error -12\n"
+          % CONTROL_INSTANCE)
+    r = t.doctor()
+    r.expect("kernel", "FAIL", "did not take", "failed with error -12", "6.12.12+bpo-amd64")
+    check("bookworm-backports" not in r.text("kernel"), r.out)
 
 
 def case_xrdp_rdp_mode(t):
@@ -612,7 +670,8 @@ def case_server_security(t):
           "rdp mode did not ask for RDP: %r" % t.rdp.requests[-1])
 
 
-CASES = [case_stranger, case_healthy, case_server_security, case_not_hyperv, case_module_missing, case_not_offered,
+CASES = [case_stranger, case_healthy, case_server_security, case_not_hyperv,
+         case_module_missing, case_not_offered, case_kernel_refuses,
          case_xrdp_rdp_mode, case_leftover_vsock, case_node_and_daemon,
          case_session_redirections, case_real_roots]
 

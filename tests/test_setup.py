@@ -330,7 +330,7 @@ def case_packaged_and_no_xrdp(root):
 def case_bind_classes(root):
     """`md9 bind-classes` (what the udev rule runs) on a fake sysfs."""
     sys_root = os.path.join(root, "sys")
-    argv = [MD9, "bind-classes", "--root-sys", sys_root]
+    argv = [MD9, "bind-classes", "--root", root]
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
     out = r.stdout.decode()
     check(r.returncode == 1 and "uio_hv_generic is not loaded" in out, out)

@@ -144,6 +144,19 @@ static void test_format(void **state)
 	assert_non_null(strstr(t, "\"host_version\":null"));
 	assert_non_null(strstr(t, "\"sessions\":[]}"));
 	free(t);
+	/* offered, but its uio device not ready yet (K7): the reason, as the
+	 * control channel's wait recorded it */
+	f.snap.ctrl = CTRL_WAIT_READY;
+	f.snap.ctrl_offered = true;
+	f.snap.ctrl_why = "/dev/uio3: permission denied: the node is not md9's yet";
+	t = md9_status_format(&f.snap, 1.0, false, &len);
+	assert_non_null(strstr(t, "control channel: waiting-for-device (offered; its uio device is "
+	                          "not ready: /dev/uio3: permission denied: the node is not "
+	                          "md9's yet)\n"));
+	free(t);
+	t = md9_status_format(&f.snap, 1.0, true, &len);
+	assert_non_null(strstr(t, "\"control\":{\"state\":\"waiting-for-device\","));
+	free(t);
 }
 
 /* The JSON answer is JSON whatever md9.conf holds: quotes, backslashes and

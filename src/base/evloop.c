@@ -56,10 +56,12 @@ void ev_loop_free(struct ev_loop *l)
 	}
 	free(l);
 }
+
 int ev_set(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_fn fn, void *arg)
 {
 	struct epoll_event ev = {.events = events, .data.ptr = h};
 
+	h->first = false;
 	if (h->active && h->fd == fd) {
 		h->fn = fn;
 		h->arg = arg;
@@ -75,6 +77,16 @@ int ev_set(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_
 		return -errno;
 	h->active = true;
 	return 0;
+}
+
+int ev_set_first(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_fn fn,
+                 void *arg)
+{
+	int rc = ev_set(l, h, fd, events, fn, arg);
+
+	if (rc == 0)
+		h->first = true;
+	return rc;
 }
 
 int ev_mod(struct ev_loop *l, struct ev_handler *h, uint32_t events)
@@ -202,18 +214,31 @@ static void on_timerfd(struct ev_handler *h, uint32_t events)
 int ev_run_once(struct ev_loop *l, int timeout_ms)
 {
 	struct epoll_event evs[EV_BATCH];
+	bool urgent[EV_BATCH];
 	int n = epoll_wait(l->epfd, evs, EV_BATCH, timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	/* Decided before anything runs: a handler may change itself. */
+	for (int i = 0; i < n; i++) {
+		const struct ev_handler *h = evs[i].data.ptr;
+
+		urgent[i] = h->first && (evs[i].events & (EPOLLERR | EPOLLHUP));
+	}
 	l->dispatching = true;
 	l->ndead = 0;
-	for (int i = 0; i < n; i++) {
-		struct ev_handler *h = evs[i].data.ptr;
-		/* A handler freed and reused in this round is also in dead[]. */
-		if (is_dead(l, h) || !h->active)
-			continue;
-		h->fn(h, evs[i].events);
+	/* Pass 0: errors and hang-ups of "first" handlers; pass 1: the rest. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < n; i++) {
+			struct ev_handler *h = evs[i].data.ptr;
+
+			if (urgent[i] != (pass == 0))
+				continue;
+			/* A handler freed and reused in this round is also in dead[]. */
+			if (is_dead(l, h) || !h->active)
+				continue;
+			h->fn(h, evs[i].events);
+		}
 	}
 	l->dispatching = false;
 	l->ndead = 0;

@@ -29,6 +29,11 @@ struct ev_handler {
 	ev_fn fn;
 	void *arg;
 	bool active;
+	/* Set by ev_set_first: when epoll reports EPOLLERR or EPOLLHUP on this
+	 * fd, the handler runs before every other handler of the same round.
+	 * For channel fds: a rescinded channel's rings must not be touched by
+	 * a socket or timer handler that happens to come first (K4). */
+	bool first;
 };
 
 typedef void (*ev_timer_fn)(struct ev_timer *t);
@@ -47,6 +52,9 @@ struct ev_loop *ev_loop_new(void);
 void ev_loop_free(struct ev_loop *l);
 /* Add or change interest; events 0 keeps the fd registered but silent. */
 int ev_set(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_fn fn, void *arg);
+/* ev_set, and the handler's errors and hang-ups go first in each round. */
+int ev_set_first(struct ev_loop *l, struct ev_handler *h, int fd, uint32_t events, ev_fn fn,
+                 void *arg);
 int ev_mod(struct ev_loop *l, struct ev_handler *h, uint32_t events);
 void ev_del(struct ev_loop *l, struct ev_handler *h);
 /* Call fn(t) once, ms milliseconds from now (0: in the next round). Arming

@@ -16,6 +16,10 @@ struct md9_stream_ops {
 	/* Epoll events the stream needs to make progress on a blocked read
 	 * (want_read) or write; TLS may need EPOLLOUT to read and vice versa. */
 	uint32_t (*events_for)(struct md9_stream *s, bool want_read, bool want_write);
+	/* Half-close: this side sends nothing more (TCP FIN; TLS close_notify
+	 * first), reading goes on. 0, -EAGAIN (call again when events_for(false,
+	 * true) is ready), or -errno. */
+	int (*shutdown_write)(struct md9_stream *s);
 	void (*free)(struct md9_stream *s);
 };
 

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "guid.h"
+#include "kmsg.h"
 #include "log.h"
 #include "passwd.h"
 #include "path.h"
@@ -27,16 +28,6 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
-
-void md9_roots_default(struct md9_roots *r)
-{
-	r->sys = "/sys";
-	r->proc = "/proc";
-	r->etc = "/etc";
-	r->dev = "/dev";
-	r->run = "/run";
-	r->lib = "/lib";
-}
 
 /* ---- small helpers ---- */
 
@@ -205,8 +196,8 @@ static void check_module(struct doctor *dr)
 	char p[PATH_MAX], rel[256], dir[PATH_MAX], f[PATH_MAX + 32];
 	struct utsname u;
 
-	dr->uio_loaded =
-	    doctor_is_dir(md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic"));
+	dr->uio_loaded = doctor_is_dir(
+	    md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic"));
 	if (!read_line(md9_path_join(p, sizeof(p), dr->r->proc, "sys/kernel/osrelease"), rel,
 	               sizeof(rel)) ||
 	    !rel[0]) {
@@ -349,8 +340,147 @@ static void check_bound(struct doctor *dr)
 		doctor_report(dr, V_OK, "classes bound", NULL,
 		              "%zu SynthRdp device(s) bound to uio_hv_generic (control: uio%d)",
 		              nbound, dr->ctrl[0].uio_index);
+	else if (dr->refused)
+		doctor_report(dr, V_FAIL, "classes bound", "see kernel below",
+		              "%s: the kernel refused it (see kernel below)", bad);
 	else
 		doctor_report(dr, V_FAIL, "classes bound", fix, "%s", bad);
+}
+
+/* Kernel log lines about one device: hv_uio_probe's refusal (K2, dev_err
+ * prints "uio_hv_generic <device>: vmbus channel requires hypercall") and
+ * the driver core's "probe of <device> failed with error N". */
+struct kmsg_match {
+	const char *name;
+	char *line;
+	size_t cap;
+	bool refused;
+};
+
+static bool kmsg_about(const char *msg, void *arg)
+{
+	struct kmsg_match *m = arg;
+
+	if (!strstr(msg, m->name) || !strstr(msg, "uio_hv_generic"))
+		return false;
+	if (strstr(msg, "vmbus channel requires hypercall")) {
+		snprintf(m->line, m->cap, "%s", msg);
+		m->refused = true;
+		return true; /* the refusal says most: stop */
+	}
+	if (strstr(msg, "probe of") && strstr(msg, "failed"))
+		snprintf(m->line, m->cap, "%s", msg);
+	return false;
+}
+
+/* A SynthRdp device with no driver and no uio device: why? The kernel log
+ * when readable, the channel's monitor page and the kernel version. */
+static void diagnose_unbound(struct doctor *dr)
+{
+	char p[PATH_MAX], drv[256];
+	struct kmsg_match m;
+	bool found;
+
+	md9_kernel_release(dr->r->proc, dr->release, sizeof(dr->release));
+	for (size_t i = 0; i < dr->nctrl + dr->ndata && !dr->unbound; i++) {
+		const struct md9_vmbus_dev *dv =
+		    i < dr->nctrl ? &dr->ctrl[i] : &dr->data[i - dr->nctrl];
+
+		snprintf(p, sizeof(p), "%s/bus/vmbus/devices/%s/driver", dr->r->sys, dv->name);
+		drv[0] = '\0';
+		if (dv->uio_index < 0 && readlink(p, drv, sizeof(drv) - 1) < 0) {
+			dr->unbound = dv;
+			dr->unbound_control = i < dr->nctrl;
+		}
+	}
+	if (!dr->unbound)
+		return;
+	m = (struct kmsg_match){dr->unbound->name, dr->kmsg_line, sizeof(dr->kmsg_line), false};
+	dr->kmsg_err = md9_kmsg_scan(dr->r->kmsg, kmsg_about, &m, &found);
+	dr->refused = m.refused;
+}
+
+/* K2: before Linux 6.10, hv_uio_probe refuses channels without a monitor
+ * page ("vmbus channel requires hypercall"); the SynthRdp channels very
+ * probably have none. Detected from the system; the version is a hint. */
+static void check_kernel(struct doctor *dr)
+{
+	static const char fix[] =
+	    "Linux 6.10 or later: Debian 12: apt-get install -t bookworm-backports "
+	    "linux-image-amd64 (6.12; bookworm-backports must be in the apt sources); "
+	    "Ubuntu 24.04: apt-get install linux-generic-hwe-24.04; Ubuntu 22.04 has no such "
+	    "kernel: upgrade to 24.04; or build uio_hv_generic from Linux 6.10 or later as an "
+	    "out-of-tree module; then reboot";
+	const struct md9_vmbus_dev *dv = dr->unbound;
+	const char *rel = dr->release;
+	int old = md9_kernel_before(rel, 6, 10);
+	const char *what = dr->unbound_control ? "control" : "data";
+
+	if (!dv) {
+		if (dr->nctrl)
+			doctor_report(dr, V_OK, "kernel", NULL,
+			              "Linux %s: uio_hv_generic took the SynthRdp device(s)", rel);
+		else if (old == 1)
+			doctor_report(
+			    dr, V_WARN, "kernel", fix,
+			    "Linux %s is older than 6.10: its uio_hv_generic refuses channels "
+			    "without a monitor page, as the SynthRdp channels very probably are "
+			    "(no SynthRdp device here to check)",
+			    rel);
+		else
+			doctor_report(
+			    dr, V_OK, "kernel", NULL,
+			    "Linux %s: uio_hv_generic takes channels without a monitor page too "
+			    "(6.10 or later)",
+			    rel);
+		return;
+	}
+	if (dr->refused) {
+		doctor_report(
+		    dr, V_FAIL, "kernel", fix,
+		    "Linux %s refused the SynthRdp %s channel %s: the kernel log says \"%s\": "
+		    "its channel has no monitor page, and uio_hv_generic before Linux 6.10 "
+		    "takes only channels with one",
+		    rel, what, dv->name, dr->kmsg_line);
+		return;
+	}
+	if (dr->kmsg_line[0]) {
+		doctor_report(
+		    dr, V_FAIL, "kernel",
+		    "look for the cause in the kernel log (dmesg | grep -i uio_hv_generic): "
+		    "uio_hv_generic needs memory for every device it takes",
+		    "uio_hv_generic did not take the SynthRdp %s channel %s (Linux %s): the "
+		    "kernel log says \"%s\"",
+		    what, dv->name, rel, dr->kmsg_line);
+		return;
+	}
+	if (!dv->has_monitor && old == 1) {
+		if (dr->kmsg_err)
+			doctor_report(
+			    dr, V_FAIL, "kernel", fix,
+			    "the SynthRdp %s channel %s has no driver and no uio device, its "
+			    "channel has no monitor page, and Linux %s is older than 6.10, whose "
+			    "uio_hv_generic refuses such channels (the kernel log, %s, is not "
+			    "readable here to confirm: %s; run md9 doctor as root)",
+			    what, dv->name, rel, dr->r->kmsg, strerror(-dr->kmsg_err));
+		else
+			doctor_report(
+			    dr, V_FAIL, "kernel", fix,
+			    "the SynthRdp %s channel %s has no driver and no uio device, its "
+			    "channel has no monitor page, and Linux %s is older than 6.10, whose "
+			    "uio_hv_generic refuses such channels once the class is bound (the "
+			    "kernel log has no probe of it yet: bind the classes to see it fail)",
+			    what, dv->name, rel);
+		return;
+	}
+	doctor_report(
+	    dr, V_WARN, "kernel", "md9 bind-classes (as root), then md9 doctor again",
+	    "the SynthRdp %s channel %s has no driver and no uio device and %s: the class "
+	    "is most likely not bound yet (Linux %s%s)",
+	    what, dv->name,
+	    dr->kmsg_err ? "the kernel log is not readable here"
+	                 : "the kernel log has no probe of it",
+	    rel, dv->has_monitor ? "; its channel has a monitor page" : ", 6.10 or later");
 }
 
 static void check_nodes(struct doctor *dr)
@@ -409,7 +539,7 @@ int md9_doctor(const struct md9_doctor_opts *o, FILE *out)
 		local.timeout_ms = 1500;
 	dr.o = &local;
 	dr.r = &local.roots;
-	dr.real_roots = strcmp(dr.r->sys, "/sys") == 0 && strcmp(dr.r->proc, "/proc") == 0;
+	dr.real_roots = md9_roots_are_default(dr.r);
 
 	check_hyperv(&dr);
 	check_vmbus(&dr);
@@ -417,7 +547,9 @@ int md9_doctor(const struct md9_doctor_opts *o, FILE *out)
 	check_loaded(&dr);
 	scan_devices(&dr);
 	check_offered(&dr);
+	diagnose_unbound(&dr);
 	check_bound(&dr);
+	check_kernel(&dr);
 	check_nodes(&dr);
 	doctor_service_checks(&dr);
 	fprintf(out, "md9 doctor: %u ok, %u warn, %u FAIL%s\n", dr.n[V_OK], dr.n[V_WARN],

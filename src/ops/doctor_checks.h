@@ -35,6 +35,13 @@ struct doctor {
 	size_t nctrl;
 	struct md9_vmbus_dev *data;
 	size_t ndata;
+	/* The kernel check's findings (diagnose_unbound). */
+	char release[128];
+	const struct md9_vmbus_dev *unbound; /* first SynthRdp device with no driver, no uio */
+	bool unbound_control;                /* it is the control channel */
+	int kmsg_err;                        /* 0: the kernel log was read; -errno */
+	char kmsg_line[512];                 /* its line about `unbound`, if any */
+	bool refused;                        /* that line is hv_uio_probe's refusal (K2) */
 };
 
 /* One line: "ok|warn|FAIL  CHECK  what" and, unless ok, " -- fix: FIX". */

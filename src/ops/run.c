@@ -65,6 +65,7 @@ static void on_reload(void *arg)
 	md9_notify_reloading();
 	if (load(r->o, &c, true) == 0) {
 		md9_config_daemon_settings(&c, &set);
+		set.roots = r->o->roots;
 		daemon_reconfigure(r->d, &set);
 		md9_log_set_level(c.log_level);
 		log_info("configuration reloaded: server %s, security %s (new sessions use it)",
@@ -102,6 +103,7 @@ int md9_run(const struct md9_run_opts *o)
 	    r.cfg.negotiate_timeout_ms, r.cfg.drain_timeout_ms, r.cfg.relay_budget,
 	    r.cfg.status_socket[0] ? r.cfg.status_socket : "(off)");
 	md9_config_daemon_settings(&r.cfg, &set);
+	set.roots = o->roots;
 	r.d = daemon_new(&set, &hooks);
 	if (!r.d)
 		return 1;

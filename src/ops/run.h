@@ -5,6 +5,8 @@
 #ifndef MD9_RUN_H
 #define MD9_RUN_H
 
+#include "roots.h"
+
 #include <stdbool.h>
 
 struct md9_run_opts {
@@ -16,6 +18,7 @@ struct md9_run_opts {
 		const char *key, *value;
 	} cli[16];
 	int ncli;
+	struct md9_roots roots; /* where the uio transport finds sysfs and /dev */
 };
 
 /* Serve until SIGINT/SIGTERM. The exit status: 0, 1 (configuration file,

@@ -155,21 +155,14 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out)
 	struct setup s = {.o = o, .rep = {.out = out, .dry_run = o->dry_run}};
 	struct md9_config cfg;
 	enum md9_security mode;
-	char p[PATH_MAX], real[PATH_MAX];
+	char p[PATH_MAX];
 	ssize_t n;
 
-	if (!o->root || !*o->root || strcmp(o->root, "/") == 0) {
-		s.root = "";
-		s.live = true;
-	} else {
-		if (!realpath(o->root, real)) {
-			fprintf(out, "md9 setup: --root %s: %s\n", o->root, strerror(errno));
-			return 1;
-		}
-		s.root = strcmp(real, "/") == 0 ? "" : real;
-		s.live = !s.root[0];
-	}
-	s.systemd = s.live && exists("/run/systemd/system");
+	/* The real system, or the one installed under --root (roots.h). */
+	s.r = &o->roots;
+	s.live = md9_roots_are_default(s.r);
+	s.root = s.live ? "" : s.r->top;
+	s.systemd = s.live && exists(md9_path_join(p, sizeof(p), s.r->run, "systemd/system"));
 	if (o->self) {
 		snprintf(s.self, sizeof(s.self), "%s", o->self);
 	} else if ((n = readlink("/proc/self/exe", s.self, sizeof(s.self) - 1)) > 0) {
@@ -257,32 +250,31 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out)
 	return s.rep.failures ? 1 : 0;
 }
 
-int md9_bind_classes(const char *sys_root)
+int md9_bind_classes(const struct md9_roots *roots)
 {
 	static const struct md9_guid *const classes[] = {&md9_guid_control_class,
 	                                                 &md9_guid_data_class};
-	char path[PATH_MAX], text[MD9_GUID_STRLEN + 1];
+	char dir[PATH_MAX], text[MD9_GUID_STRLEN];
 	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/bus/vmbus/drivers/uio_hv_generic/new_id", sys_root);
-	if (!exists(path)) {
-		log_err("%s missing: uio_hv_generic is not loaded (modprobe uio_hv_generic)", path);
-		return 1;
-	}
+	md9_path_join(dir, sizeof(dir), roots->sys, "bus/vmbus/drivers/uio_hv_generic");
 	for (size_t i = 0; i < 2; i++) {
-		int err;
+		int err = md9_sysfs_new_id(dir, classes[i]);
 
 		md9_guid_format(classes[i], text);
-		strcat(text, "\n");
-		err = md9_sysfs_write(path, text);
-		if (err == -EEXIST) {
-			log_info("class %.36s: already bound to uio_hv_generic", text);
+		if (err == -ENOENT) {
+			log_err("%s/new_id missing: uio_hv_generic is not loaded (modprobe "
+			        "uio_hv_generic)",
+			        dir);
+			return 1;
+		} else if (err == 1) {
+			log_info("class %s: already bound to uio_hv_generic", text);
 		} else if (err) {
-			log_err("binding class %.36s (%s): %s%s", text, path, strerror(-err),
+			log_err("binding class %s (%s/new_id): %s%s", text, dir, strerror(-err),
 			        err == -EACCES || err == -EPERM ? " (needs root)" : "");
 			rc = 1;
 		} else {
-			log_info("class %.36s bound to uio_hv_generic", text);
+			log_info("class %s bound to uio_hv_generic", text);
 		}
 	}
 	return rc;

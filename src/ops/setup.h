@@ -22,11 +22,13 @@
 #ifndef MD9_SETUP_H
 #define MD9_SETUP_H
 
+#include "roots.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 
 struct md9_setup_opts {
-	const char *root; /* "/" */
+	struct md9_roots roots; /* the system to set up (roots.h): --root DIR or the real one */
 	bool dry_run;
 	const char *security; /* NULL: the configuration's */
 	const char *self; /* md9's own path, for the unit and the udev rule; NULL: /proc/self/exe */
@@ -40,9 +42,9 @@ struct md9_setup_opts {
 int md9_setup(const struct md9_setup_opts *o, FILE *out);
 
 /* `md9 bind-classes`: write both SynthRdp class GUIDs to
- * <sys_root>/bus/vmbus/drivers/uio_hv_generic/new_id (EEXIST is fine).
+ * <roots->sys>/bus/vmbus/drivers/uio_hv_generic/new_id (EEXIST is fine).
  * 0 or 1 (logged). The udev rule runs it. */
-int md9_bind_classes(const char *sys_root);
+int md9_bind_classes(const struct md9_roots *roots);
 
 /* Files md9 ships, generated at build time from packaging/ (the unit and the
  * udev rule hold "@MD9_BIN@" where md9's path goes). */

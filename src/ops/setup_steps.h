@@ -22,10 +22,11 @@
 struct setup {
 	const struct md9_setup_opts *o;
 	struct setup_report rep;
-	const char *root; /* "" for "/" so that root + "/etc" works */
-	bool live;        /* root is "/": act on the running system too */
-	bool systemd;     /* systemd runs (live only) */
-	bool want_unix;   /* xrdp and md9 meet on MD9_XRDP_SOCKET (not --tcp) */
+	const struct md9_roots *r; /* the system's paths (--root) */
+	const char *root;          /* its top: "" for "/" so that root + "/etc" works */
+	bool live;                 /* the real system: act on it as it runs too */
+	bool systemd;              /* systemd runs (live only) */
+	bool want_unix;            /* xrdp and md9 meet on MD9_XRDP_SOCKET (not --tcp) */
 	char self[PATH_MAX];
 	bool self_ok; /* self is a program only root can change (fsutil.h) */
 };

@@ -5,6 +5,7 @@
 #include "fsutil.h"
 #include "guid.h"
 #include "passwd.h"
+#include "path.h"
 #include "privdrop.h"
 #include "setup_steps.h"
 #include "sysfs.h"
@@ -183,18 +184,18 @@ void setup_system_modules(struct setup *s)
 	static const char *const packaged[] = {"/usr/lib/modules-load.d/md9.conf",
 	                                       "/lib/modules-load.d/md9.conf",
 	                                       "/etc/modules-load.d/md9.conf", NULL};
-	char prog[PATH_MAX];
+	char prog[PATH_MAX], p[PATH_MAX];
 
 	setup_install_unless(s, packaged, "/etc/modules-load.d/md9.conf", md9_asset_modules_load,
 	                     0644, "loads uio_hv_generic at boot");
 	if (!s->live)
 		return;
-	if (!exists("/sys/bus/vmbus")) {
+	if (!exists(md9_path_join(p, sizeof(p), s->r->sys, "bus/vmbus"))) {
 		setup_say(s, "note",
 		          "no VMBus here (not a Hyper-V guest): uio_hv_generic not loaded now");
 		return;
 	}
-	if (exists("/sys/bus/vmbus/drivers/uio_hv_generic")) {
+	if (exists(md9_path_join(p, sizeof(p), s->r->sys, "bus/vmbus/drivers/uio_hv_generic"))) {
 		setup_say(s, "ok", "uio_hv_generic is loaded");
 		return;
 	}
@@ -217,21 +218,23 @@ void setup_system_modules(struct setup *s)
 }
 
 /* Any SynthRdp device not bound to uio_hv_generic (live only)? */
-static bool unbound_device(void)
+static bool unbound_device(struct setup *s)
 {
 	static const struct md9_guid *const classes[] = {&md9_guid_control_class,
 	                                                 &md9_guid_data_class};
+	char devices[PATH_MAX];
 	bool any = false;
 
+	md9_path_join(devices, sizeof(devices), s->r->sys, "bus/vmbus/devices");
 	for (size_t c = 0; c < 2 && !any; c++) {
 		struct md9_vmbus_dev *devs;
 		size_t n;
-		if (md9_sysfs_scan("/sys/bus/vmbus/devices", classes[c], 1, &devs, &n) < 0)
+		if (md9_sysfs_scan(devices, classes[c], 1, &devs, &n) < 0)
 			continue;
 		for (size_t i = 0; i < n && !any; i++) {
 			char p[PATH_MAX], link[PATH_MAX];
 			ssize_t l;
-			snprintf(p, sizeof(p), "/sys/bus/vmbus/devices/%s/driver", devs[i].name);
+			md9_path_fmt(p, sizeof(p), "%s/%s/driver", devices, devs[i].name);
 			l = readlink(p, link, sizeof(link) - 1);
 			if (l < 0) {
 				any = true;
@@ -250,7 +253,7 @@ void setup_system_udev(struct setup *s)
 	static const char *const packaged[] = {"/usr/lib/udev/rules.d/60-md9.rules",
 	                                       "/lib/udev/rules.d/60-md9.rules",
 	                                       "/etc/udev/rules.d/60-md9.rules", NULL};
-	char prog[PATH_MAX];
+	char prog[PATH_MAX], p[PATH_MAX];
 	char *rules = setup_expand_bin(md9_asset_udev_rules, s->self);
 	bool installed;
 
@@ -270,7 +273,7 @@ void setup_system_udev(struct setup *s)
 	free(rules);
 	if (!s->live)
 		return;
-	if (installed && exists("/run/udev/control") &&
+	if (installed && exists(md9_path_join(p, sizeof(p), s->r->run, "udev/control")) &&
 	    setup_have_prog("udevadm", prog, sizeof(prog))) {
 		if (s->o->dry_run) {
 			setup_say(s, "run",
@@ -285,11 +288,12 @@ void setup_system_udev(struct setup *s)
 				setup_failed(s, "udevadm failed");
 		}
 	}
-	if (exists("/sys/bus/vmbus/drivers/uio_hv_generic") && unbound_device()) {
+	if (exists(md9_path_join(p, sizeof(p), s->r->sys, "bus/vmbus/drivers/uio_hv_generic")) &&
+	    unbound_device(s)) {
 		setup_say(s, "bind",
 		          "the SynthRdp classes to uio_hv_generic now (md9 bind-classes)");
 		s->rep.changes++;
-		if (!s->o->dry_run && md9_bind_classes("/sys") != 0)
+		if (!s->o->dry_run && md9_bind_classes(s->r) != 0)
 			setup_failed(s, "binding the classes failed (see above)");
 	}
 }

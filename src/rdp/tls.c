@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* OpenSSL's largest record payload; one SSL_write per record keeps a retried
@@ -22,6 +23,7 @@ struct tls_stream {
 	SSL *ssl;
 	bool want_read, want_write; /* what the last blocked call needs */
 	size_t retry_len;           /* length of an SSL_write that must be repeated */
+	bool alert_pending;         /* close_notify queued, not yet on the socket */
 	char why[160];
 };
 
@@ -168,6 +170,34 @@ static uint32_t tls_events_for(struct md9_stream *s, bool want_read, bool want_w
 	return ev;
 }
 
+/* close_notify (TLS's own end of stream, RFC 8446 6.1), then TCP's FIN.
+ * SSL_shutdown is called only to send the alert (again only to flush it):
+ * a call after that would wait for the peer's alert, and reading goes on
+ * through SSL_read instead. */
+static int tls_shutdown_write(struct md9_stream *s)
+{
+	struct tls_stream *t = (struct tls_stream *)s;
+
+	if (!(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN) || t->alert_pending) {
+		int ret = SSL_shutdown(t->ssl);
+
+		t->alert_pending = false;
+		if (ret < 0) {
+			ssize_t r = tls_result(t, 0, ret);
+
+			if (r == -EAGAIN && t->want_write) {
+				t->alert_pending = true;
+				return -EAGAIN;
+			}
+			/* WANT_READ: our alert went out, the peer's is not here. */
+			t->want_read = t->want_write = false;
+			if (r != -EAGAIN)
+				return r == 0 ? -EPIPE : (int)r;
+		}
+	}
+	return shutdown(s->fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
 static void tls_free(struct md9_stream *s)
 {
 	struct tls_stream *t = (struct tls_stream *)s;
@@ -185,6 +215,7 @@ static const struct md9_stream_ops tls_ops = {
 	.readv = tls_readv,
 	.writev = tls_writev,
 	.events_for = tls_events_for,
+	.shutdown_write = tls_shutdown_write,
 	.free = tls_free,
 };
 

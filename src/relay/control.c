@@ -8,6 +8,7 @@ const char *ctrl_state_name(enum ctrl_state s)
 {
 	static const char *const names[] = {
 	    [CTRL_WAIT_OFFER] = "waiting-for-offer",
+	    [CTRL_WAIT_READY] = "waiting-for-device",
 	    [CTRL_WAIT_VERSION] = "version-exchange",
 	    [CTRL_READY] = "ready",
 	    [CTRL_BACKOFF] = "backoff",

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define OPEN_RETRY_MS           50
-#define OPEN_GIVE_UP_MS         5000
+#define OPEN_WARN_MS            5000
 #define EXPECT_GIVE_UP_MS       10000
 #define RESCAN_MS               1000
 
@@ -29,6 +29,7 @@ struct daemon_pending_list {
 	struct daemon_pending {
 		struct md9_guid instance;
 		struct timespec deadline;
+		bool warned; /* `opening`: the deadline passed and md9 said so */
 	} v[8];
 	int n;
 };
@@ -49,15 +50,19 @@ struct daemon {
 	struct md9_transport *tp;
 	struct ev_handler tp_h, sig_h, defer_h;
 	int sigfd, deferfd;
-	struct ev_timer open_retry;   /* channels in `opening` are tried again */
+	struct ev_timer open_retry;   /* channels in `opening` not warned about are tried again */
 	struct ev_timer expect_timer; /* the earliest give-up in `expected` */
 	struct ev_timer rescan;       /* transports without an event fd are polled */
 
 	struct ctrlchan ctrl; /* the control channel */
 
 	/* Data channels named by CreateSession but not offered yet (deadline:
-	 * when md9 stops waiting), and those whose open returned -EAGAIN (uio
-	 * node not ready yet; deadline: when md9 gives up). */
+	 * when md9 stops waiting), and those whose open returned -EAGAIN (not
+	 * ready yet: no uio device or node yet, or the node not ours yet). Those
+	 * are retried every OPEN_RETRY_MS until their deadline (OPEN_WARN_MS),
+	 * then warned about once and retried on every device event, until they
+	 * open or the host rescinds them: not ready is never a reason to drop a
+	 * channel (K7 in docs/uio.md). */
 	struct daemon_pending_list expected, opening;
 
 	struct daemon_slot slots[DAEMON_MAX_SESSIONS];
@@ -83,17 +88,19 @@ static struct daemon_pending *pending_find(struct daemon_pending_list *l,
 	return NULL;
 }
 
-/* Add inst with a deadline ms from now. false: it was there already. */
-static bool pending_add(struct daemon_pending_list *l, const struct md9_guid *inst, unsigned ms)
+/* Add inst with a deadline ms from now. 1: added; 0: it was there
+ * already; -1: the list is full (not added). */
+static int pending_add(struct daemon_pending_list *l, const struct md9_guid *inst, unsigned ms)
 {
 	if (pending_find(l, inst))
-		return false;
-	if (l->n < (int)(sizeof(l->v) / sizeof(l->v[0]))) {
-		l->v[l->n].instance = *inst;
-		l->v[l->n].deadline = timespec_in_ms(ms);
-		l->n++;
-	}
-	return true;
+		return 0;
+	if (l->n >= (int)(sizeof(l->v) / sizeof(l->v[0])))
+		return -1;
+	l->v[l->n].instance = *inst;
+	l->v[l->n].deadline = timespec_in_ms(ms);
+	l->v[l->n].warned = false;
+	l->n++;
+	return 1;
 }
 
 static void pending_remove(struct daemon_pending_list *l, const struct md9_guid *inst)
@@ -117,10 +124,15 @@ static void arm_expect_timer(struct daemon *d)
 		ev_timer_cancel(d->loop, &d->expect_timer);
 }
 
-/* Channels whose device node is not ready are tried again every OPEN_RETRY_MS. */
+/* Channels whose device is not ready are tried again every OPEN_RETRY_MS
+ * until md9 has warned about them; then only on device events. */
 static void arm_open_retry(struct daemon *d)
 {
-	if (!d->opening.n)
+	bool any = false;
+
+	for (int i = 0; i < d->opening.n; i++)
+		any |= !d->opening.v[i].warned;
+	if (!any)
 		ev_timer_cancel(d->loop, &d->open_retry);
 	else if (!d->open_retry.armed)
 		ev_timer_arm(d->loop, &d->open_retry, OPEN_RETRY_MS, on_open_retry, d);
@@ -212,6 +224,7 @@ static void snapshot(void *arg, struct status_snapshot *out)
 	out->ctrl = d->ctrl.state;
 	out->ctrl_offered = d->ctrl.offered;
 	out->ctrl_failures = d->ctrl.failures;
+	out->ctrl_why = d->ctrl.why;
 	out->host_version = d->ctrl.host_version;
 	out->sessions_total = d->sessions_total;
 	out->max_sessions = d->set.max_sessions;
@@ -255,18 +268,33 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 	}
 	rc = d->tp->ops->open(d->tp, inst, &ch);
 	if (rc == -EAGAIN) {
-		if (pending_add(&d->opening, inst, OPEN_GIVE_UP_MS))
-			arm_open_retry(d);
+		/* Not ready is never a reason to drop the channel (K7). */
+		int added = pending_add(&d->opening, inst, OPEN_WARN_MS);
+
+		if (added > 0)
+			log_debug("data channel %s: not ready yet (%s); retrying", g, d->tp->why);
+		else if (added < 0)
+			log_warn("data channel %s: not ready (%s), and %d others wait already; "
+			         "dropped",
+			         g, d->tp->why, d->opening.n);
+		arm_open_retry(d);
 		return;
 	}
 	if (rc == -ENOENT) {
-		if (pending_add(&d->expected, inst, EXPECT_GIVE_UP_MS)) {
+		pending_remove(&d->opening, inst); /* it went away meanwhile */
+		arm_open_retry(d);
+		if (pending_add(&d->expected, inst, EXPECT_GIVE_UP_MS) > 0) {
 			log_debug("data channel %s: not offered yet; waiting for it", g);
 			arm_expect_timer(d);
 		}
 		return;
 	}
 	forget_pending(d, inst);
+	if (rc == -ENODEV) {
+		/* The kernel kept a rescinded device (K3): the transport said so. */
+		log_warn("data channel %s: cannot open: %s", g, d->tp->why);
+		return;
+	}
 	if (rc < 0) {
 		log_warn("data channel %s: cannot open: %s", g, strerror(-rc));
 		return;
@@ -323,7 +351,7 @@ static void on_dev_event(void *arg, const struct md9_dev_event *ev)
 		 * next client), and open_data would take the dying session for a
 		 * live one and drop the new offer and its CreateSession. */
 		if (s)
-			session_close(s, "the host closed the channel");
+			session_rescinded(s);
 	}
 }
 
@@ -338,9 +366,16 @@ static void poll_transport(struct daemon *d)
 	}
 }
 
+static void retry_opens(struct daemon *d, bool from_timer);
+
 static void on_transport(struct ev_handler *h, uint32_t events)
 {
-	poll_transport(h->arg);
+	struct daemon *d = h->arg;
+
+	poll_transport(d);
+	/* Something changed (a device, or a node's owner or mode): what was
+	 * not ready may be now. */
+	retry_opens(d, false);
 }
 
 /* ---- timers ---- */
@@ -362,26 +397,45 @@ static void on_expect_timeout(struct ev_timer *t)
 	arm_expect_timer(d);
 }
 
-static void on_open_retry(struct ev_timer *t)
+/* Try again what was not ready. From the timer: only what has not been
+ * warned about yet, and warn about what waited OPEN_WARN_MS. From a device
+ * event: everything. */
+static void retry_opens(struct daemon *d, bool from_timer)
 {
-	struct daemon *d = t->arg;
 	struct timespec now = timespec_now();
 	char g[MD9_GUID_STRLEN];
 
+	if (d->stopping)
+		return;
+	if (!from_timer)
+		ctrlchan_retry(&d->ctrl);
 	for (int i = 0; i < d->opening.n; i++) {
 		struct md9_guid inst = d->opening.v[i].instance;
-		if (!timespec_before(&now, &d->opening.v[i].deadline)) {
-			log_warn("data channel %s: its device node never appeared",
-				 md9_guid_format(&inst, g));
-			d->opening.v[i--] = d->opening.v[--d->opening.n];
+		int before = d->opening.n;
+
+		if (from_timer && d->opening.v[i].warned)
+			continue;
+		open_data(d, &inst, "retry");
+		if (d->opening.n < before) {
+			i--; /* opened, or given up: the entry is gone */
 			continue;
 		}
-		int before = d->opening.n;
-		open_data(d, &inst, "retry");
-		if (d->opening.n < before)
-			i--;
+		struct daemon_pending *p = pending_find(&d->opening, &inst);
+
+		if (p && !p->warned && !timespec_before(&now, &p->deadline)) {
+			log_warn(
+			    "data channel %s: still not ready after %u s: %s; md9 retries when "
+			    "the device changes",
+			    md9_guid_format(&inst, g), OPEN_WARN_MS / 1000, d->tp->why);
+			p->warned = true;
+		}
 	}
 	arm_open_retry(d);
+}
+
+static void on_open_retry(struct ev_timer *t)
+{
+	retry_opens(t->arg, true);
 }
 
 /* A transport without an event fd is polled for offers and rescinds. */
@@ -390,6 +444,7 @@ static void on_rescan(struct ev_timer *t)
 	struct daemon *d = t->arg;
 
 	poll_transport(d);
+	retry_opens(d, false); /* polled: a rescan is how md9 sees a device change */
 	ev_timer_arm(d->loop, &d->rescan, RESCAN_MS, on_rescan, d);
 }
 
@@ -399,6 +454,7 @@ void daemon_reconfigure(struct daemon *d, const struct daemon_settings *set)
 {
 	char transport[sizeof(d->set.transport)], status_socket[sizeof(d->set.status_socket)];
 	char status_group[sizeof(d->set.status_group)];
+	struct md9_roots roots; /* fixed, like the transport that uses them */
 
 	if (strcmp(set->transport, d->set.transport) != 0)
 		log_warn("reload: the transport cannot change while running; keeping %s",
@@ -409,7 +465,9 @@ void daemon_reconfigure(struct daemon *d, const struct daemon_settings *set)
 	memcpy(transport, d->set.transport, sizeof(transport));
 	memcpy(status_socket, d->set.status_socket, sizeof(status_socket));
 	memcpy(status_group, d->set.status_group, sizeof(status_group));
+	roots = d->set.roots;
 	d->set = *set;
+	d->set.roots = roots;
 	memcpy(d->set.transport, transport, sizeof(transport));
 	memcpy(d->set.status_socket, status_socket, sizeof(status_socket));
 	memcpy(d->set.status_group, status_group, sizeof(status_group));
@@ -468,7 +526,7 @@ int daemon_open(struct daemon *d)
 	ev_set(d->loop, &d->sig_h, d->sigfd, EPOLLIN, on_signal, d);
 	ev_set(d->loop, &d->defer_h, d->deferfd, EPOLLIN, on_defer, d);
 
-	d->tp = md9_transport_new(d->set.transport);
+	d->tp = md9_transport_new(d->set.transport, &d->set.roots);
 	if (!d->tp)
 		return -1;
 	ctrlchan_init(&d->ctrl, d->loop, d->tp, on_create_session, d);

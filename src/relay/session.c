@@ -111,6 +111,23 @@ static int relay_h2s(struct session *s)
 	default:
 		s->up.write_blocked = false;
 	}
+	if (r.state == RELAY_IDLE && s->in.eof && !s->server_shut) {
+		/* K9: the host will send nothing more, and every byte before its
+		 * end-of-stream packet is with the server: half-close, as TCP's
+		 * FIN does, and keep relaying what the server still sends. */
+		int rc = upstream_shutdown_write(&s->up);
+
+		if (rc == -EAGAIN)
+			return 0;
+		s->server_shut = true;
+		if (rc < 0)
+			log_debug("session %llu: half-closing the server connection: %s",
+			          (unsigned long long)s->env.id, strerror(-rc));
+		log_info("session %llu: the host ended its stream; the server connection is "
+		         "half-closed, the server's remaining bytes still go to the host",
+		         (unsigned long long)s->env.id);
+		return 1;
+	}
 	/* RELAY_IDLE: the ring is drained; unmask+recheck sees new bytes, no second pass. */
 	return r.moved > 0 && r.state != RELAY_IDLE;
 }
@@ -126,7 +143,9 @@ static int relay_s2h(struct session *s)
 	switch (r.state) {
 	case RELAY_EOF:
 	case RELAY_ERROR:
-		/* What the server sent before it went away still reaches the host. */
+		/* What the server sent before it went away still reaches the host;
+		 * an orderly end (EOF) is passed on as the pipe's end of stream. */
+		s->send_eof = r.state == RELAY_EOF;
 		if (r.state == RELAY_EOF)
 			snprintf(s->reason_buf, sizeof(s->reason_buf), "the server closed the connection");
 		else
@@ -152,19 +171,30 @@ static int relay_s2h(struct session *s)
 	}
 	s->host_full_wait = false;
 	/* RELAY_IDLE: the socket is drained (level-triggered epoll reports more);
-	 * a second pass would only cost a readv before the doorbell. */
-	return r.moved > 0 && r.state != RELAY_IDLE;
+	 * a second pass would only cost a readv before the doorbell. Without
+	 * socket events (server_hup) only that pass finds the server's EOF. */
+	return r.moved > 0 && (r.state != RELAY_IDLE || s->server_hup);
 }
 
-/* SS_DRAIN: the host reads what is queued, then the session ends. */
+/* SS_DRAIN: the host reads what is queued, then, after an orderly end, the
+ * end-of-stream packet; once it has read everything (the TX ring is empty)
+ * the session ends. Waiting for the host to consume the end of stream is
+ * what OpenVMM's pipe allows a guest to rely on before tearing the ring down
+ * (vmbus_async/src/pipe.rs, try_read_bytes). */
 static int drain(struct session *s)
 {
 	struct vmbus_ring *tx = &s->ch->tx;
 
 	if (s->to_host.len && flush_host(s) == 0)
 		return 0;
-	if (pipe_tx_commit(&s->out))
-		md9_channel_signal(s->ch);
+	while (s->send_eof && !s->eof_sent) {
+		if (pipe_tx_eof(&s->out))
+			s->eof_sent = true;
+		else if (!pipe_tx_wait(&s->out, 0))
+			return 0; /* woken when there is room */
+	}
+	if (pipe_tx_commit(&s->out) && md9_channel_signal(s->ch) == -EIO)
+		return session_end(s, "the host closed the channel");
 	/* Empty now, or ask for a signal once it is: free > size - 8 only then. */
 	if (vmbus_ring_writable(tx) == tx->size || vmbus_ring_write_wait(tx, tx->size - 8)) {
 		s->close_reason = s->reason_buf; /* set when the drain began */
@@ -219,7 +249,7 @@ static bool wants_host(const struct session *s)
 	case SS_NEGOTIATE:
 		return session_owes_nothing(s) && negotiation_wants_host(s->nego);
 	case SS_RELAY:
-		return !s->up.write_blocked;
+		return !s->up.write_blocked && !s->in.eof;
 	default:
 		return false;
 	}
@@ -276,23 +306,32 @@ static int session_drain(void *arg)
 
 	while ((rc = step(s)) > 0)
 		;
-	if (rc < 0)
+	if (rc < 0 || s->ch->gone)
 		return -1;
 	kick = pipe_tx_commit(&s->out);
 	kick |= pipe_rx_commit(&s->in);
-	if (kick) {
-		/* On uio this write also clears the RX interrupt mask. */
-		md9_channel_signal(s->ch);
-	}
+	/* On uio this write also clears the RX interrupt mask. */
+	if (kick && md9_channel_signal(s->ch) == -EIO)
+		return -1;
 	return wants_host(s) && !s->deferred ? 0 : 1;
 }
 
+/* Invariant (K4): once s->ch->gone is set, no path below touches the
+ * channel's rings or doorbell again; the session only closes. */
 void session_run(struct session *s)
 {
+	if (s->ch->gone) {
+		session_close(s, "the host closed the channel");
+		return;
+	}
 	if (vmbus_ring_drain(&s->ch->rx, session_drain, s) == 0 &&
 	    (s->ch->rx.broken || s->ch->tx.broken))
 		session_end(s, "the host corrupted a ring index: %s",
 		            s->ch->rx.broken ? s->ch->rx.broken : s->ch->tx.broken);
+	if (s->ch->gone) {
+		session_close(s, "the host closed the channel");
+		return;
+	}
 	if (s->close_reason) {
 		/* Bytes already in the TX ring are the host's to read. */
 		if (pipe_tx_commit(&s->out))
@@ -309,7 +348,7 @@ void session_run(struct session *s)
 static void on_channel(struct ev_handler *h, uint32_t events)
 {
 	struct session *s = h->arg;
-	int rc = s->ch->tp->ops->ack(s->ch);
+	int rc = md9_channel_ack(s->ch);
 
 	if (rc == -EIO) {
 		session_close(s, "the host closed the channel");
@@ -323,6 +362,16 @@ void session_on_socket(struct ev_handler *h, uint32_t events)
 	struct session *s = h->arg;
 
 	s->up.seen |= events;
+	if ((events & EPOLLHUP) && !(events & EPOLLERR) && s->server_shut) {
+		/* Our FIN (the host's end of stream) and then the server's: not a
+		 * failure. What the server sent before it is read as the TX ring
+		 * makes room; epoll would report the hang-up on every round until
+		 * then, whatever the interest, so stop watching the socket. */
+		upstream_mute(&s->up);
+		s->server_hup = true;
+		session_run(s);
+		return;
+	}
 	if ((events & (EPOLLERR | EPOLLHUP)) && s->state == SS_RELAY && !(events & EPOLLIN)) {
 		session_close(s, "the server connection failed");
 		return;
@@ -381,7 +430,8 @@ void session_start(struct session *s)
 	log_info("session %llu: opened on data channel %s (server %s, security %s)",
 	         (unsigned long long)s->env.id, md9_guid_format(&s->ch->instance, g),
 	         s->env.set.backend.spec, md9_security_name(s->env.set.security));
-	if (ev_set(s->env.loop, &s->ch_h, s->ch->fd, EPOLLIN, on_channel, s) < 0) {
+	/* Its errors and hang-ups go before any other handler (K4). */
+	if (ev_set_first(s->env.loop, &s->ch_h, s->ch->fd, EPOLLIN, on_channel, s) < 0) {
 		session_close(s, "cannot allocate session resources");
 		return;
 	}
@@ -391,6 +441,12 @@ void session_start(struct session *s)
 		return;
 	}
 	session_run(s); /* may end it already */
+}
+
+void session_rescinded(struct session *s)
+{
+	s->ch->gone = true; /* its device is gone: K4 */
+	session_close(s, "the host closed the channel");
 }
 
 void session_resume(struct session *s)

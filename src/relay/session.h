@@ -39,6 +39,9 @@ void session_start(struct session *s);
 void session_resume(struct session *s);
 /* End the session: log the reason and the counters, close both sides. */
 void session_close(struct session *s, const char *reason);
+/* The host rescinded the session's channel: it is gone (transport.h: its
+ * rings are not touched again), and the session closes. */
+void session_rescinded(struct session *s);
 /* The session as `md9 status` shows it (its counters coarse: status.h). */
 void session_snapshot(struct session *s, struct status_session *out);
 

@@ -22,6 +22,9 @@ static int read_host(struct session *s)
 
 	if (n < 0)
 		return session_end(s, "malformed data from the host: %s", s->in.error);
+	if (n == 0 && s->in.eof)
+		return session_end(s,
+		                   "the host ended its stream before the RDP negotiation finished");
 	if (n == 0)
 		return 0;
 	s->bytes_h2s += (size_t)n;
@@ -175,6 +178,7 @@ static int act(struct session *s)
 			break;
 		case NEGO_REFUSED:
 			s->refused = true;
+			s->send_eof = true; /* an orderly end: the server answered, then closes */
 			snprintf(s->reason_buf, sizeof(s->reason_buf), "%s", a->why);
 			s->state = SS_DRAIN;
 			session_arm_timer(s, s->env.set.drain_timeout_ms);

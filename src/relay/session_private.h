@@ -23,7 +23,8 @@ enum session_state {
 	SS_WAIT_MCS,  /* waiting for the host's MCS Connect-Initial */
 	SS_WAIT_RESP, /* Connect-Initial sent; waiting for the server's Connect-Response */
 	SS_RELAY,     /* bytes flow both ways untouched */
-	SS_DRAIN,     /* the server ended: let the host read what is queued, then close */
+	SS_DRAIN,     /* the server ended: let the host read what is queued (and, after an
+	               * orderly end, md9's end of stream), then close */
 };
 
 /* Bytes the negotiation handed out for one side, not all written yet. */
@@ -57,6 +58,10 @@ struct session {
 
 	bool host_full_wait; /* server -> ring blocked on the TX ring */
 	bool refused;        /* pass the server's refusal to the host, then drain */
+	bool send_eof;       /* SS_DRAIN ends with an end-of-stream packet (orderly) */
+	bool eof_sent;       /* it is in the TX ring */
+	bool server_shut;    /* the host ended its stream: server half-closed */
+	bool server_hup;     /* ...and the server's FIN came: no socket events any more */
 	uint64_t bytes_h2s, bytes_s2h;
 	struct status_counters shown; /* what `md9 status` shows of them */
 	const char *close_reason;

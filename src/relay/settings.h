@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "peerauth.h"
+#include "roots.h"
 #include "security.h"
 #include "tls.h"
 
@@ -27,6 +28,7 @@ struct session_settings {
 /* What the daemon needs; `session` is what it gives each new session. */
 struct daemon_settings {
 	char transport[256];     /* "uio" or "sim:PATH"; fixed while running */
+	struct md9_roots roots;  /* where "uio" finds sysfs and /dev; fixed while running */
 	char status_socket[108]; /* "" = no status socket; fixed while running */
 	char status_group[64];   /* who may ask it; fixed while running */
 	unsigned max_sessions;   /* sessions open at once */

@@ -152,6 +152,9 @@ static void format_text(struct sbuf *b, const struct status_snapshot *d, double 
 		          d->host_version >> 16);
 	else if (d->ctrl == CTRL_WAIT_OFFER)
 		sb_printf(b, " (the host has not offered the SynthRdp control channel)");
+	else if (d->ctrl == CTRL_WAIT_READY)
+		sb_printf(b, " (offered; its uio device is not ready: %s)",
+		          d->ctrl_why ? d->ctrl_why : "");
 	else if (d->ctrl_failures)
 		sb_printf(b, " (%u failure%s in a row)", d->ctrl_failures,
 		          d->ctrl_failures == 1 ? "" : "s");

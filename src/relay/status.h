@@ -50,6 +50,7 @@ struct status_snapshot {
 	enum ctrl_state ctrl;
 	bool ctrl_offered;
 	unsigned ctrl_failures;
+	const char *ctrl_why;  /* CTRL_WAIT_READY: why its device is not ready */
 	uint32_t host_version; /* major | minor << 16; meaningful in CTRL_READY */
 	uint64_t sessions_total;
 	unsigned max_sessions;

@@ -98,10 +98,18 @@ void upstream_watch(struct upstream *u, bool want_read, bool want_write)
 		                                  want_write && u->write_blocked));
 }
 
+int upstream_shutdown_write(struct upstream *u)
+{
+	int rc = u->stream->ops->shutdown_write(u->stream);
+
+	u->write_blocked = rc == -EAGAIN;
+	return rc;
+}
+
 void upstream_mute(struct upstream *u)
 {
 	if (u->h.active)
-		ev_mod(u->loop, &u->h, 0);
+		ev_del(u->loop, &u->h);
 }
 
 /* Read away what the server sent that nobody will read any more. Closing a

@@ -48,7 +48,13 @@ int upstream_start_tls(struct upstream *u);
  * writing when want_write and a write is blocked, and what TLS needs for
  * either. */
 void upstream_watch(struct upstream *u, bool want_read, bool want_write);
-/* No events at all (the connection is kept, unheard). */
+/* Half-close: md9 sends the server nothing more (TCP FIN; TLS close_notify
+ * first), reading goes on. 0, -EAGAIN (write_blocked is set: call again
+ * when writable), or -errno. */
+int upstream_shutdown_write(struct upstream *u);
+/* No events at all (the connection is kept, unheard). Not even an error or
+ * a hang-up, which epoll reports whatever the interest: the socket is taken
+ * out of the loop, and upstream_watch does nothing from then on. */
 void upstream_mute(struct upstream *u);
 /* Close the connection (fine when there is none). */
 void upstream_close(struct upstream *u);

@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "number.h"
+#include "path.h"
 #include "textfile.h"
 
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A scan never keeps more entries than this; Linux numbers at most 2048
@@ -42,6 +44,27 @@ int md9_sysfs_write(const char *path, const char *s)
 	if (close(fd) < 0 && !err && errno != EINTR)
 		err = -errno;
 	return err;
+}
+
+int md9_sysfs_new_id(const char *driver_dir, const struct md9_guid *class_id)
+{
+	char text[MD9_GUID_STRLEN + 1], path[PATH_MAX];
+	struct stat st;
+	int err;
+
+	if (stat(driver_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return -ENOENT;
+	if (md9_path_fmt(path, sizeof(path), "%s/new_id", driver_dir) < 0)
+		return -ENAMETOOLONG;
+	/* new_id takes the GUID as guid_parse reads it: 36 characters; a
+	 * trailing newline is ignored [Linux drivers/hv/vmbus_drv.c
+	 * new_id_store]. */
+	md9_guid_format(class_id, text);
+	strcat(text, "\n");
+	err = md9_sysfs_write(path, text);
+	/* EEXIST: the id is in the driver's dynamic id list already
+	 * [new_id_store]; its devices are bound. */
+	return err == -EEXIST ? 1 : err;
 }
 
 /* Length of s without one trailing newline; -1 if s has any other control
@@ -285,4 +308,45 @@ int md9_sysfs_scan(const char *devices_dir, const struct md9_guid *classes, size
 	*out = v;
 	*n = len;
 	return 0;
+}
+
+void md9_kernel_release(const char *proc_root, char *buf, size_t cap)
+{
+	char path[PATH_MAX];
+	ssize_t r = -ENOENT;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/sys/kernel/osrelease", proc_root) <
+	    sizeof(path))
+		r = md9_sysfs_read(AT_FDCWD, path, buf, cap);
+	if (r > 0)
+		buf[strcspn(buf, "\n")] = '\0';
+	if (r <= 0 || !buf[0] || body_len(buf) < 0)
+		snprintf(buf, cap, "unknown");
+}
+
+int md9_parse_kernel_version(const char *release, unsigned *major, unsigned *minor)
+{
+	char *end;
+	unsigned long a, b;
+
+	if (release[0] < '0' || release[0] > '9')
+		return -EINVAL;
+	a = strtoul(release, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9' || a > 1000)
+		return -EINVAL;
+	b = strtoul(end + 1, &end, 10);
+	if (b > 1000)
+		return -EINVAL;
+	*major = (unsigned)a;
+	*minor = (unsigned)b;
+	return 0;
+}
+
+int md9_kernel_before(const char *release, unsigned major, unsigned minor)
+{
+	unsigned a, b;
+
+	if (md9_parse_kernel_version(release, &a, &b))
+		return -1;
+	return a < major || (a == major && b < minor);
 }

@@ -16,10 +16,25 @@
  * maps/map0/size) and <dev_root>/uioN exists. It is rescinded when it stops
  * being so, or when its relid changes between two scans (the host rescinded
  * and re-offered it). open() says -ENOENT when no device has the instance and
- * -EAGAIN when it exists but is not ready yet; an OFFER follows when it is. */
+ * -EAGAIN when it exists but is not ready yet (EACCES on the node included:
+ * udev has not applied the rule yet, kernel-facts K7); an OFFER follows when
+ * it is, or a change of the node's attributes wakes event_fd.
+ *
+ * Real kernels this file copes with (docs/uio.md, "Kernel generations"):
+ *  - K2: before 6.10, uio_hv_generic refuses channels without a monitor
+ *    page at probe; the device stays unbound. A device of a bound class that
+ *    is not ready UIO_WAIT_MS after it was first seen gets one warning line
+ *    saying what is wrong and the fix (the watchdog below).
+ *  - K3: before the 2024-08 rescind fix the kernel keeps a rescinded device
+ *    and reopening it fails with ENODEV. open() then reports it once, marks
+ *    that (instance, relid) stale and reports it rescinded; a new relid or a
+ *    new directory for the instance is a new offer.
+ *  - K4: channel memory may be freed at rescind: ack and signal report -EIO
+ *    for every error a rescinded or unregistered uio device gives. */
 #include "transport.h"
 
 #include "log.h"
+#include "path.h"
 #include "ring.h"
 #include "sysfs.h"
 
@@ -40,6 +55,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
@@ -62,11 +80,18 @@
 /* uio_hv_generic map indices [K-uio enum hv_uio_map]. */
 enum { MAP_TXRX_RING = 0, MAP_INT_PAGE = 1, MAP_MON_PAGE = 2 };
 
+/* statfs f_type of sysfs (include/uapi/linux/magic.h SYSFS_MAGIC). */
+#define SYSFS_MAGIC_NUMBER 0x62656572
 /* Netlink multicast group of kernel uevents (lib/kobject_uevent.c). */
 #define UEVENT_GROUP_KERNEL 1u
 /* Events drained per poll_events call; more stay queued and keep the fd
  * readable (the caller's loop is level-triggered). */
 #define DRAIN_MAX 256
+/* A device of a bound class not ready this long after it was first seen is
+ * reported once (K2 and friends): "never wait silently". */
+#define UIO_WAIT_MS 3000
+/* Without uevents on real sysfs (no netlink here): rescan this often. */
+#define RESCAN_MS 1000
 
 #define INOTIFY_DIR_MASK                                                                           \
 	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |    \
@@ -78,25 +103,52 @@ struct offered {
 	uint32_t relid;
 };
 
+/* A device of a bound class seen but not ready (watchdog). */
+struct waiting {
+	struct md9_vmbus_dev dev; /* as last scanned */
+	struct timespec since;
+	bool warned;
+};
+
+/* A device the kernel kept after a rescind (K3): never offered again. */
+struct stale {
+	struct md9_guid instance;
+	uint32_t relid;
+};
+
 struct uio_tp {
 	struct md9_transport base;
 	char *sysfs_root;
 	char *dev_root;
+	char *proc_root;
 	char devices_dir[PATH_MAX];
 	char driver_dir[PATH_MAX];
 	size_t page;
-	/* true: kernel uevents (real /sys); false: inotify on a fake tree. */
-	bool uevent;
-	/* event_fd: an epoll set of src and kick, readable when either is. */
-	int epfd;
-	int src;
-	/* eventfd written by bind_class: the next poll_events must rescan. */
+	/* Change notification. On sysfs: kernel uevents (nl) or, without them,
+	 * a rescan every RESCAN_MS (tmr). On a plain tree (tests): inotify on
+	 * the tree (ino). Always: inotify on dev_root (dev_wd) for uio nodes
+	 * appearing or changing owner/mode (udev applying the rule, K7). */
+	bool sysfs;
+	bool periodic;
+	int nl;
+	int ino;
+	int dev_wd;
+	/* timerfd: periodic rescans and the watchdog's next deadline. */
+	int tmr;
+	/* eventfd written by bind_class and open: the next poll_events must
+	 * rescan. */
 	int kick;
+	/* event_fd: an epoll set of all of the above. */
+	int epfd;
 	bool scanned;
 	struct md9_guid *classes;
 	size_t nclasses;
 	struct offered *offered;
 	size_t noffered;
+	struct waiting *waiting;
+	size_t nwaiting;
+	struct stale *stale;
+	size_t nstale;
 };
 
 struct uio_chan {
@@ -119,17 +171,7 @@ static struct uio_tp *tp_of(struct md9_transport *t)
 	return container_of(t, struct uio_tp, base);
 }
 
-static int pathf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int pathf(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-	return r < 0 || (size_t)r >= n ? -ENAMETOOLONG : 0;
-}
+static void kick(struct uio_tp *tp);
 
 /* ---- classes ---- */
 
@@ -144,40 +186,30 @@ static bool class_known(const struct uio_tp *tp, const struct md9_guid *class_id
 static int uio_bind_class(struct md9_transport *t, const struct md9_guid *class_id)
 {
 	struct uio_tp *tp = tp_of(t);
-	char text[MD9_GUID_STRLEN + 1], path[PATH_MAX];
-	struct stat st;
-	uint64_t one = 1;
-	int err;
+	char text[MD9_GUID_STRLEN];
+	int err = md9_sysfs_new_id(tp->driver_dir, class_id);
 
-	/* new_id takes the GUID as guid_parse reads it: 36 characters; a
-	 * trailing newline is ignored [K-bus new_id_store]. */
 	md9_guid_format(class_id, text);
-	strcat(text, "\n");
-
-	if (stat(tp->driver_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (err == -ENOENT) {
 		log_err("uio_hv_generic not loaded: modprobe uio_hv_generic (%s missing)",
 			tp->driver_dir);
 		return -ENOENT;
 	}
-	err = pathf(path, sizeof(path), "%s/new_id", tp->driver_dir);
-	if (!err)
-		err = md9_sysfs_write(path, text);
-	/* EEXIST: the id is already in the driver's dynamic id list
-	 * [K-bus new_id_store]; its devices are bound already. */
-	if (err == -EEXIST) {
-		log_debug("class %.36s already bound to uio_hv_generic", text);
+	if (err == 1) {
+		log_debug("class %s already bound to uio_hv_generic", text);
 		err = 0;
 	}
 	/* Not root (the unit runs md9 as User=md9): only root may write
 	 * new_id; `md9 bind-classes` did it as root before (ExecStartPre=+,
 	 * the udev rule). */
 	if ((err == -EACCES || err == -EPERM || err == -EROFS) && geteuid() != 0) {
-		log_debug("class %.36s: new_id is root's; relying on md9 bind-classes", text);
+		log_debug("class %s: new_id is root's; relying on md9 bind-classes", text);
 		err = 0;
 	}
 	if (err) {
-		log_err("binding class %.36s to uio_hv_generic (%s): %s%s", text, path,
-			strerror(-err), err == -EACCES || err == -EPERM ? " (needs root)" : "");
+		log_err("binding class %s to uio_hv_generic (%s/new_id): %s%s", text,
+			tp->driver_dir, strerror(-err),
+			err == -EACCES || err == -EPERM ? " (needs root)" : "");
 		return err;
 	}
 	if (!class_known(tp, class_id)) {
@@ -187,12 +219,11 @@ static int uio_bind_class(struct md9_transport *t, const struct md9_guid *class_
 			return -ENOMEM;
 		tp->classes = nc;
 		tp->classes[tp->nclasses++] = *class_id;
-		log_info("class %.36s bound to uio_hv_generic", text);
+		log_info("class %s bound to uio_hv_generic", text);
 	}
 	/* Devices of this class may be present already: make event_fd readable
 	 * so the caller's next poll_events rescans. */
-	if (write(tp->kick, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return -errno;
+	kick(tp);
 	return 0;
 }
 
@@ -201,6 +232,27 @@ static int uio_bind_class(struct md9_transport *t, const struct md9_guid *class_
 static int uio_event_fd(struct md9_transport *t)
 {
 	return tp_of(t)->epfd;
+}
+
+static void kick(struct uio_tp *tp)
+{
+	uint64_t one = 1;
+
+	if (write(tp->kick, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("uio: kick: %s", strerror(errno));
+}
+
+static struct timespec now_mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+static long ms_since(const struct timespec *then, const struct timespec *now)
+{
+	return (long)(now->tv_sec - then->tv_sec) * 1000 + (now->tv_nsec - then->tv_nsec) / 1000000;
 }
 
 /* A kernel uevent is "action@devpath\0KEY=VALUE\0...". VMBus devices come
@@ -234,7 +286,7 @@ static int drain_uevents(struct uio_tp *tp)
 		struct iovec iov = {buf, sizeof(buf)};
 		struct msghdr mh = {.msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov,
 				    .msg_iovlen = 1};
-		ssize_t r = recvmsg(tp->src, &mh, MSG_DONTWAIT);
+		ssize_t r = recvmsg(tp->nl, &mh, MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -258,13 +310,15 @@ static int drain_uevents(struct uio_tp *tp)
 	return relevant;
 }
 
+/* 1: a watched tree changed, or a uio node under dev_root appeared, went
+ * or changed owner or mode; 0: nothing of that; <0: inotify failed. */
 static int drain_inotify(struct uio_tp *tp)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	int any = 0;
+	int relevant = 0;
 
 	for (int i = 0; i < DRAIN_MAX; i++) {
-		ssize_t r = read(tp->src, buf, sizeof(buf));
+		ssize_t r = read(tp->ino, buf, sizeof(buf));
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -274,13 +328,27 @@ static int drain_inotify(struct uio_tp *tp)
 			log_err("inotify: %s", strerror(errno));
 			return -errno;
 		}
-		if (r > 0)
-			any = 1;
+		for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= r;) {
+			const struct inotify_event *e = (const void *)(buf + off);
+
+			if (e->wd != tp->dev_wd || (e->mask & IN_Q_OVERFLOW) ||
+			    (e->len && strncmp(e->name, "uio", 3) == 0))
+				relevant = 1;
+			off += (ssize_t)sizeof(*e) + e->len;
+		}
 	}
-	return any;
+	return relevant;
 }
 
-/* Fake trees only: watch the directories whose changes make a device appear,
+/* 1: the timer expired. */
+static int drain_timer(struct uio_tp *tp)
+{
+	uint64_t n;
+
+	return read(tp->tmr, &n, sizeof(n)) == (ssize_t)sizeof(n);
+}
+
+/* Plain trees only: watch the directories whose changes make a device appear,
  * change or become ready. A tree is expected to add a device directory and
  * its uio/ subtree each in one step (rename), as sysfs shows them complete
  * before the uevent. inotify_add_watch on a watched inode is a no-op. */
@@ -295,28 +363,29 @@ static void watch_tree(struct uio_tp *tp)
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		if (pathf(path, sizeof(path), "%s/%s", tp->devices_dir, e->d_name) == 0)
-			inotify_add_watch(tp->src, path, INOTIFY_DIR_MASK | IN_CLOSE_WRITE);
-		if (pathf(path, sizeof(path), "%s/%s/uio", tp->devices_dir, e->d_name) == 0)
-			inotify_add_watch(tp->src, path, INOTIFY_DIR_MASK);
+		if (md9_path_fmt(path, sizeof(path), "%s/%s", tp->devices_dir, e->d_name) == 0)
+			inotify_add_watch(tp->ino, path, INOTIFY_DIR_MASK | IN_CLOSE_WRITE);
+		if (md9_path_fmt(path, sizeof(path), "%s/%s/uio", tp->devices_dir, e->d_name) == 0)
+			inotify_add_watch(tp->ino, path, INOTIFY_DIR_MASK);
 	}
 	closedir(d);
 }
 
-static bool dev_ready(struct uio_tp *tp, const struct md9_vmbus_dev *dev)
+/* Why dev is not ready to open, or NULL when it is. */
+static const char *not_ready(struct uio_tp *tp, const struct md9_vmbus_dev *dev)
 {
 	char path[PATH_MAX];
 
 	if (dev->uio_index < 0)
-		return false;
-	if (pathf(path, sizeof(path), "%s/%s/uio/uio%d/maps/map0/size", tp->devices_dir,
+		return "no uio";
+	if (md9_path_fmt(path, sizeof(path), "%s/%s/uio/uio%d/maps/map0/size", tp->devices_dir,
 		  dev->name, dev->uio_index) ||
 	    access(path, F_OK) < 0)
-		return false;
-	if (pathf(path, sizeof(path), "%s/uio%d", tp->dev_root, dev->uio_index) ||
+		return "no maps";
+	if (md9_path_fmt(path, sizeof(path), "%s/uio%d", tp->dev_root, dev->uio_index) ||
 	    access(path, F_OK) < 0)
-		return false;
-	return true;
+		return "no node";
+	return NULL;
 }
 
 static const struct offered *find_offered(const struct offered *v, size_t n,
@@ -333,10 +402,169 @@ static bool same_offer(const struct offered *a, const struct offered *b)
 	return a->relid == b->relid && md9_guid_eq(&a->class_id, &b->class_id);
 }
 
+static bool is_stale(const struct uio_tp *tp, const struct md9_vmbus_dev *dev)
+{
+	for (size_t i = 0; i < tp->nstale; i++)
+		if (md9_guid_eq(&tp->stale[i].instance, &dev->instance) &&
+		    tp->stale[i].relid == dev->relid)
+			return true;
+	return false;
+}
+
+static const char *class_name(const struct md9_guid *class_id)
+{
+	if (md9_guid_eq(class_id, &md9_guid_control_class))
+		return "SynthRdp control channel";
+	if (md9_guid_eq(class_id, &md9_guid_data_class))
+		return "SynthRdp data channel";
+	return "bound class";
+}
+
+/* Basename of <devices>/<name>/driver into out; "" when unbound. */
+static void driver_of(struct uio_tp *tp, const char *name, char *out, size_t cap)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	const char *base;
+	ssize_t n = -1;
+
+	out[0] = '\0';
+	if (md9_path_fmt(path, sizeof(path), "%s/%s/driver", tp->devices_dir, name) == 0)
+		n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return;
+	link[n] = '\0';
+	base = strrchr(link, '/');
+	base = base ? base + 1 : link;
+	if (strlen(base) >= cap)
+		return;
+	memcpy(out, base, strlen(base) + 1);
+}
+
+/* The watchdog's one line for a device still not ready after UIO_WAIT_MS:
+ * what is wrong, and the fix. Texts are asserted by the uio_ tests. */
+static void warn_not_ready(struct uio_tp *tp, const struct md9_vmbus_dev *dev, const char *why)
+{
+	char rel[128], drv[256];
+	const char *what = class_name(&dev->class_id);
+	unsigned secs = UIO_WAIT_MS / 1000;
+
+	md9_kernel_release(tp->proc_root, rel, sizeof(rel));
+	driver_of(tp, dev->name, drv, sizeof(drv));
+	if (strcmp(why, "no uio") == 0 && drv[0] && strcmp(drv, "uio_hv_generic") != 0) {
+		log_warn("vmbus device %s (%s): bound to driver %s, not uio_hv_generic: give it to "
+		         "uio_hv_generic: echo %s > %s/bus/vmbus/drivers/%s/unbind; echo %s > "
+		         "%s/bus/vmbus/drivers/uio_hv_generic/bind",
+		         dev->name, what, drv, dev->name, tp->sysfs_root, drv, dev->name,
+		         tp->sysfs_root);
+	} else if (strcmp(why, "no uio") == 0 && !dev->has_monitor &&
+	           md9_kernel_before(rel, 6, 10) != 0) {
+		/* K2: the pre-6.10 probe refuses channels without a monitor page. */
+		log_warn(
+		    "vmbus device %s (%s): no uio device %u s after binding: uio_hv_generic "
+		    "did not take it and its channel has no monitor page; Linux before 6.10 "
+		    "refuses such channels (kernel log: \"vmbus channel requires hypercall\"), "
+		    "and this kernel is %s. Fix: Linux 6.10 or later (Debian 12: "
+		    "linux-image-amd64 from bookworm-backports; Ubuntu 24.04: "
+		    "linux-generic-hwe-24.04) or an out-of-tree uio_hv_generic; md9 doctor "
+		    "tells more",
+		    dev->name, what, secs, rel);
+	} else if (strcmp(why, "no uio") == 0) {
+		log_warn("vmbus device %s (%s): no uio device %u s after binding: uio_hv_generic "
+		         "did not take it (%s; kernel %s); its probe failed: see why in the kernel "
+		         "log (dmesg | grep -i uio_hv_generic; md9 doctor reads it as root)",
+		         dev->name, what, secs,
+		         dev->has_monitor
+		             ? "its channel has a monitor page"
+		             : "Linux 6.10 or later takes channels without a monitor page",
+		         rel);
+	} else if (strcmp(why, "no node") == 0) {
+		log_warn("vmbus device %s (%s): uio_hv_generic took it as uio%d, but %s/uio%d does "
+		         "not exist %u s later: %s is not devtmpfs, or something removed the node "
+		         "(check: findmnt %s; systemctl status systemd-udevd)",
+		         dev->name, what, dev->uio_index, tp->dev_root, dev->uio_index, secs,
+		         tp->dev_root, tp->dev_root);
+	} else {
+		log_warn("vmbus device %s (%s): uio%d has no maps/map0 %u s after binding: not a "
+		         "uio_hv_generic device md9 knows (kernel %s)",
+		         dev->name, what, dev->uio_index, secs, rel);
+	}
+}
+
+/* Keep the watchdog's list in step with a scan: devs are the devices of
+ * the bound classes, ready[i] whether devs[i] can be opened. Warns about
+ * those waiting too long; arms tmr for the next deadline. */
+static void watchdog(struct uio_tp *tp, const struct md9_vmbus_dev *devs, const char *const *why,
+                     size_t ndevs)
+{
+	struct timespec now = now_mono();
+	struct waiting *w = NULL;
+	size_t nw = 0;
+	long next = -1;
+
+	if (ndevs)
+		w = calloc(ndevs, sizeof(*w));
+	for (size_t i = 0; w && i < ndevs; i++) {
+		const struct waiting *old = NULL;
+
+		if (!why[i])
+			continue;
+		for (size_t k = 0; k < tp->nwaiting; k++)
+			if (md9_guid_eq(&tp->waiting[k].dev.instance, &devs[i].instance) &&
+			    tp->waiting[k].dev.relid == devs[i].relid)
+				old = &tp->waiting[k];
+		w[nw].dev = devs[i];
+		w[nw].since = old ? old->since : now;
+		w[nw].warned = old && old->warned;
+		if (!w[nw].warned && ms_since(&w[nw].since, &now) >= UIO_WAIT_MS) {
+			warn_not_ready(tp, &devs[i], why[i]);
+			w[nw].warned = true;
+		}
+		if (!w[nw].warned) {
+			long left = UIO_WAIT_MS - ms_since(&w[nw].since, &now);
+
+			if (next < 0 || left < next)
+				next = left;
+		}
+		nw++;
+	}
+	free(tp->waiting);
+	tp->waiting = w;
+	tp->nwaiting = nw;
+
+	if (tp->periodic && (next < 0 || next > RESCAN_MS))
+		next = RESCAN_MS;
+	{
+		struct itimerspec its = {0};
+
+		if (next >= 0) {
+			if (next < 1)
+				next = 1;
+			its.it_value.tv_sec = next / 1000;
+			its.it_value.tv_nsec = (next % 1000) * 1000000;
+		}
+		timerfd_settime(tp->tmr, 0, &its, NULL);
+	}
+}
+
+/* Forget stale entries whose device went away or got a new relid. */
+static void prune_stale(struct uio_tp *tp, const struct md9_vmbus_dev *devs, size_t ndevs)
+{
+	for (size_t i = 0; i < tp->nstale; i++) {
+		bool present = false;
+
+		for (size_t k = 0; k < ndevs; k++)
+			present |= md9_guid_eq(&devs[k].instance, &tp->stale[i].instance) &&
+			           devs[k].relid == tp->stale[i].relid;
+		if (!present)
+			tp->stale[i--] = tp->stale[--tp->nstale];
+	}
+}
+
 static int uio_poll_events(struct md9_transport *t, md9_dev_event_cb cb, void *arg)
 {
 	struct uio_tp *tp = tp_of(t);
 	struct md9_vmbus_dev *devs = NULL;
+	const char **why = NULL;
 	struct offered *now = NULL;
 	struct md9_dev_event *ev = NULL;
 	size_t ndevs = 0, nnow = 0, nev = 0;
@@ -346,17 +574,23 @@ static int uio_poll_events(struct md9_transport *t, md9_dev_event_cb cb, void *a
 
 	if (read(tp->kick, &kicks, sizeof(kicks)) == (ssize_t)sizeof(kicks))
 		rescan = true;
-	r = tp->uevent ? drain_uevents(tp) : drain_inotify(tp);
+	if (tp->nl >= 0) {
+		r = drain_uevents(tp);
+		if (r < 0)
+			return r;
+		rescan |= r > 0;
+	}
+	r = drain_inotify(tp);
 	if (r < 0)
 		return r;
-	if (r > 0)
-		rescan = true;
+	rescan |= r > 0;
+	rescan |= drain_timer(tp) > 0;
 	if (!rescan)
 		return 0;
 
 	/* Watches first: a change between them and the scan is then either
 	 * seen by the scan or queued for the next call. */
-	if (!tp->uevent)
+	if (!tp->sysfs)
 		watch_tree(tp);
 	if (tp->nclasses > 0) {
 		r = md9_sysfs_scan(tp->devices_dir, tp->classes, tp->nclasses, &devs, &ndevs);
@@ -369,15 +603,22 @@ static int uio_poll_events(struct md9_transport *t, md9_dev_event_cb cb, void *a
 
 	if (ndevs) {
 		now = calloc(ndevs, sizeof(*now));
-		if (!now) {
+		why = calloc(ndevs, sizeof(*why));
+		if (!now || !why) {
 			free(devs);
+			free(now);
+			free(why);
 			tp->scanned = false;
 			return -ENOMEM;
 		}
 	}
+	prune_stale(tp, devs, ndevs);
 	for (size_t i = 0; i < ndevs; i++) {
-		if (!dev_ready(tp, &devs[i])) {
-			log_debug("vmbus device %s: not bound to uio yet", devs[i].name);
+		if (is_stale(tp, &devs[i]))
+			continue; /* K3: reported when open found it */
+		why[i] = not_ready(tp, &devs[i]);
+		if (why[i]) {
+			log_debug("vmbus device %s: not ready (%s)", devs[i].name, why[i]);
 			continue;
 		}
 		if (find_offered(now, nnow, &devs[i].instance)) {
@@ -386,6 +627,8 @@ static int uio_poll_events(struct md9_transport *t, md9_dev_event_cb cb, void *a
 		}
 		now[nnow++] = (struct offered){devs[i].instance, devs[i].class_id, devs[i].relid};
 	}
+	watchdog(tp, devs, why, ndevs);
+	free(why);
 	free(devs);
 
 	if (tp->noffered + nnow) {
@@ -480,7 +723,7 @@ static int map_size(struct uio_tp *tp, const struct md9_vmbus_dev *dev, int idx,
 	ssize_t r;
 	int err;
 
-	err = pathf(path, sizeof(path), "%s/%s/uio/uio%d/maps/map%d/size", tp->devices_dir,
+	err = md9_path_fmt(path, sizeof(path), "%s/%s/uio/uio%d/maps/map%d/size", tp->devices_dir,
 		    dev->name, dev->uio_index, idx);
 	if (err)
 		return err;
@@ -523,6 +766,35 @@ static int map_one(int fd, size_t page, int idx, size_t len, void **out)
 	return 0;
 }
 
+/* K3: a kernel without the 2024-08 rescind fix keeps the rescinded device;
+ * its first open() then fails with ENODEV (vmbus_open on a rescinded
+ * channel). Said once per (instance, relid); the device is reported
+ * rescinded by the next poll_events and offered again only under a new relid
+ * or a new directory. */
+static void rescind_kept(struct uio_tp *tp, const struct md9_vmbus_dev *dev, const char *path)
+{
+	char rel[128];
+	struct stale *ns;
+
+	snprintf(tp->base.why, sizeof(tp->base.why),
+	         "the kernel kept it after the host rescinded it and it cannot be reopened");
+	if (is_stale(tp, dev))
+		return;
+	ns = realloc(tp->stale, (tp->nstale + 1) * sizeof(*ns));
+	if (!ns)
+		return;
+	tp->stale = ns;
+	tp->stale[tp->nstale++] = (struct stale){dev->instance, dev->relid};
+	md9_kernel_release(tp->proc_root, rel, sizeof(rel));
+	log_warn("vmbus device %s (%s): reopening %s fails (ENODEV): the host rescinded this "
+	         "channel and the kernel (%s) kept the device instead of removing it, so the "
+	         "host's next offer of it never arrives: it stays lost until a reboot. Fix: a "
+	         "kernel with \"Drivers: hv: vmbus: Fix rescind handling in uio_hv_generic\" "
+	         "(2024-08, also in stable updates)",
+	         dev->name, class_name(&dev->class_id), path, rel);
+	kick(tp);
+}
+
 static int uio_open(struct md9_transport *t, const struct md9_guid *instance,
 		    struct md9_channel **out)
 {
@@ -536,14 +808,23 @@ static int uio_open(struct md9_transport *t, const struct md9_guid *instance,
 	int fd = -1, err;
 
 	*out = NULL;
+	t->why[0] = '\0';
 	md9_guid_format(instance, g);
 	err = find_dev(tp, instance, &dev);
 	if (err) {
+		if (err == -EAGAIN)
+			snprintf(t->why, sizeof(t->why), "its sysfs directory is incomplete");
 		if (err == -ENOENT || err == -EAGAIN)
 			log_debug("open %s: %s", g, err == -ENOENT ? "not offered" : "not ready");
 		return err;
 	}
+	if (is_stale(tp, &dev)) {
+		snprintf(t->why, sizeof(t->why),
+		         "the kernel kept it after the host rescinded it (see above)");
+		return -ENODEV;
+	}
 	if (dev.uio_index < 0) {
+		snprintf(t->why, sizeof(t->why), "not bound to uio_hv_generic yet (no uio/)");
 		log_debug("open %s: not bound to uio_hv_generic yet", g);
 		return -EAGAIN;
 	}
@@ -551,6 +832,8 @@ static int uio_open(struct md9_transport *t, const struct md9_guid *instance,
 	/* Map 0: TX ring then RX ring, each half of it, each a control page of
 	 * PAGE_SIZE then data [K-uio hv_uio_probe; D vmbus_uio_map_rings]. */
 	err = map_size(tp, &dev, MAP_TXRX_RING, &rings);
+	if (err == -EAGAIN)
+		snprintf(t->why, sizeof(t->why), "uio%d has no maps yet", dev.uio_index);
 	if (err)
 		return err;
 	if (rings % (2 * page) || rings < 4 * page || rings / 2 - page >= (1u << 31)) {
@@ -564,6 +847,8 @@ static int uio_open(struct md9_transport *t, const struct md9_guid *instance,
 		err = map_size(tp, &dev, MAP_INT_PAGE, &intsz);
 		if (!err)
 			err = map_size(tp, &dev, MAP_MON_PAGE, &monsz);
+		if (err == -EAGAIN)
+			snprintf(t->why, sizeof(t->why), "uio%d has no maps yet", dev.uio_index);
 		if (err)
 			return err;
 		if (intsz < HV_HYP_PAGE || intsz > SMALL_MAP_MAX || monsz < HV_HYP_PAGE ||
@@ -578,7 +863,7 @@ static int uio_open(struct md9_transport *t, const struct md9_guid *instance,
 		}
 	}
 
-	err = pathf(path, sizeof(path), "%s/uio%d", tp->dev_root, dev.uio_index);
+	err = md9_path_fmt(path, sizeof(path), "%s/uio%d", tp->dev_root, dev.uio_index);
 	if (err)
 		return err;
 	/* The first open of /dev/uioN opens the VMBus channel; the last release
@@ -588,8 +873,28 @@ static int uio_open(struct md9_transport *t, const struct md9_guid *instance,
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		err = -errno;
-		if (err == -ENOENT)
+		if (err == -ENOENT) {
+			snprintf(t->why, sizeof(t->why), "%.400s does not exist yet", path);
 			return -EAGAIN;
+		}
+		if (err == -EACCES || err == -EPERM) {
+			/* K7: devtmpfs creates the node root 0600; udev gives it to
+			 * group md9 a moment later. Not ready yet, not a failure:
+			 * the change of owner/mode wakes event_fd (dev_wd). */
+			snprintf(
+			    t->why, sizeof(t->why),
+			    "%.200s: permission denied: the node is not md9's yet (udev applies "
+			    "GROUP=md9 from 60-md9.rules after the kernel creates it root-only); "
+			    "if this lasts, install the rule (md9 setup) and run: udevadm "
+			    "trigger --subsystem-match=uio --action=add",
+			    path);
+			log_debug("open %s: %s", g, t->why);
+			return -EAGAIN;
+		}
+		if (err == -ENODEV) {
+			rescind_kept(tp, &dev, path);
+			return -ENODEV;
+		}
 		log_err("open %s (%s): %s", path, g, strerror(-err));
 		return err;
 	}
@@ -682,6 +987,8 @@ static int uio_signal(struct md9_channel *ch)
 	const int32_t on = 1;
 	ssize_t w;
 
+	if (ch->gone)
+		return -EIO;
 	if (c->monitored) {
 		/* The kernel does not signal monitored channels for us
 		 * (hv_uio_irqcontrol); set the channel's interrupt bit, then its
@@ -700,7 +1007,9 @@ static int uio_signal(struct md9_channel *ch)
 	} while (w < 0 && errno == EINTR);
 	if (w == (ssize_t)sizeof(on))
 		return 0;
-	if (w >= 0)
+	/* uio_write: EIO once hv_uio_rescind set irq = 0, EINVAL once the
+	 * device is unregistered [K-core uio_write]: the channel is gone. */
+	if (w >= 0 || errno == EIO || errno == EINVAL || errno == ENODEV)
 		return -EIO;
 	return -errno;
 }
@@ -750,14 +1059,21 @@ static void uio_destroy(struct md9_transport *t)
 	tp = tp_of(t);
 	if (tp->epfd >= 0)
 		close(tp->epfd);
-	if (tp->src >= 0)
-		close(tp->src);
+	if (tp->nl >= 0)
+		close(tp->nl);
+	if (tp->ino >= 0)
+		close(tp->ino);
+	if (tp->tmr >= 0)
+		close(tp->tmr);
 	if (tp->kick >= 0)
 		close(tp->kick);
 	free(tp->classes);
 	free(tp->offered);
+	free(tp->waiting);
+	free(tp->stale);
 	free(tp->sysfs_root);
 	free(tp->dev_root);
+	free(tp->proc_root);
 	free(tp);
 }
 
@@ -793,29 +1109,24 @@ static int open_uevent_socket(void)
 	return fd;
 }
 
-static int open_inotify(struct uio_tp *tp)
+static int watch_fd(struct uio_tp *tp, int fd)
 {
-	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
 
-	if (fd < 0)
-		return -errno;
-	if (inotify_add_watch(fd, tp->devices_dir, INOTIFY_DIR_MASK) < 0 ||
-	    inotify_add_watch(fd, tp->dev_root, INOTIFY_DIR_MASK) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
+	if (epoll_ctl(tp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_err("uio: epoll: %s", strerror(errno));
+		return -1;
 	}
-	return fd;
+	return 0;
 }
 
-struct md9_transport *md9_transport_uio_new(const char *sysfs_root, const char *dev_root)
+struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots)
 {
+	const char *sysfs_root = roots->sys, *dev_root = roots->dev;
 	struct uio_tp *tp;
-	struct epoll_event ev = {.events = EPOLLIN};
+	struct statfs sfs;
 	struct stat st;
 	long page = sysconf(_SC_PAGESIZE);
-	int err;
 
 	if (page < (long)HV_HYP_PAGE || (page & (page - 1))) {
 		log_err("uio: unsupported page size %ld", page);
@@ -825,14 +1136,15 @@ struct md9_transport *md9_transport_uio_new(const char *sysfs_root, const char *
 	if (!tp)
 		return NULL;
 	tp->base.ops = &uio_ops;
-	tp->epfd = tp->src = tp->kick = -1;
+	tp->epfd = tp->nl = tp->ino = tp->tmr = tp->kick = tp->dev_wd = -1;
 	tp->page = (size_t)page;
 	tp->sysfs_root = strdup(sysfs_root);
 	tp->dev_root = strdup(dev_root);
-	if (!tp->sysfs_root || !tp->dev_root)
+	tp->proc_root = strdup(roots->proc);
+	if (!tp->sysfs_root || !tp->dev_root || !tp->proc_root)
 		goto fail;
-	if (pathf(tp->devices_dir, sizeof(tp->devices_dir), "%s/bus/vmbus/devices", sysfs_root) ||
-	    pathf(tp->driver_dir, sizeof(tp->driver_dir), "%s/bus/vmbus/drivers/uio_hv_generic",
+	if (md9_path_fmt(tp->devices_dir, sizeof(tp->devices_dir), "%s/bus/vmbus/devices", sysfs_root) ||
+	    md9_path_fmt(tp->driver_dir, sizeof(tp->driver_dir), "%s/bus/vmbus/drivers/uio_hv_generic",
 		  sysfs_root)) {
 		log_err("uio: path too long: %s", sysfs_root);
 		goto fail;
@@ -842,31 +1154,47 @@ struct md9_transport *md9_transport_uio_new(const char *sysfs_root, const char *
 			tp->devices_dir);
 		goto fail;
 	}
-	/* Kernel uevents are the only change notification real sysfs gives
-	 * (inotify sees nothing there); a fake tree is an ordinary directory. */
-	tp->uevent = strcmp(sysfs_root, "/sys") == 0;
-	err = tp->uevent ? open_uevent_socket() : open_inotify(tp);
-	if (err < 0) {
-		log_err("uio: %s: %s", tp->uevent ? "uevent socket" : "inotify", strerror(-err));
-		goto fail;
-	}
-	tp->src = err;
-	tp->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	tp->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (tp->kick < 0 || tp->epfd < 0) {
+	tp->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	tp->tmr = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	tp->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (tp->epfd < 0 || tp->kick < 0 || tp->tmr < 0 || tp->ino < 0) {
 		log_err("uio: %s", strerror(errno));
 		goto fail;
 	}
-	ev.data.fd = tp->src;
-	if (epoll_ctl(tp->epfd, EPOLL_CTL_ADD, tp->src, &ev) < 0)
-		goto fail_errno;
-	ev.data.fd = tp->kick;
-	if (epoll_ctl(tp->epfd, EPOLL_CTL_ADD, tp->kick, &ev) < 0)
-		goto fail_errno;
+	if (watch_fd(tp, tp->kick) || watch_fd(tp, tp->tmr) || watch_fd(tp, tp->ino))
+		goto fail;
+	/* Uio nodes appearing, going, or changing owner or mode (K7). */
+	tp->dev_wd = inotify_add_watch(tp->ino, dev_root,
+	                               IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
+	                                   IN_ATTRIB | IN_ONLYDIR);
+	if (tp->dev_wd < 0) {
+		log_err("uio: watching %s: %s", dev_root, strerror(errno));
+		goto fail;
+	}
+	/* Kernel uevents are the only change notification real sysfs gives
+	 * (inotify sees nothing there); any other tree is an ordinary
+	 * directory, where inotify sees every change. */
+	tp->sysfs = statfs(tp->devices_dir, &sfs) == 0 && sfs.f_type == SYSFS_MAGIC_NUMBER;
+	if (!tp->sysfs) {
+		if (inotify_add_watch(tp->ino, tp->devices_dir, INOTIFY_DIR_MASK) < 0) {
+			log_err("uio: watching %s: %s", tp->devices_dir, strerror(errno));
+			goto fail;
+		}
+		return &tp->base;
+	}
+	tp->nl = open_uevent_socket();
+	if (tp->nl < 0) {
+		/* Some containers have no uevent socket: poll instead. */
+		log_warn("uio: no kernel uevents (%s): rescanning %s every %d ms",
+		         strerror(-tp->nl), tp->devices_dir, RESCAN_MS);
+		tp->nl = -1;
+		tp->periodic = true;
+	} else if (watch_fd(tp, tp->nl)) {
+		goto fail;
+	}
 	return &tp->base;
 
-fail_errno:
-	log_err("uio: epoll: %s", strerror(errno));
 fail:
 	uio_destroy(&tp->base);
 	return NULL;

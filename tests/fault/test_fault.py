@@ -405,6 +405,54 @@ def stall(h):
 
 
 # ---------------------------------------------------------------------------
+# host_eof: the host's end of stream (a zero-length pipe packet, K9 in
+# docs/uio.md) half-closes the server side only
+# ---------------------------------------------------------------------------
+
+def host_eof(h):
+    """The client half-closes; hostsim passes that on as the pipe's end of
+    stream after the client's last byte. md9 must give the server every byte
+    before it, then half-close the server connection and keep relaying what
+    the server still owes; when the server closes, md9 ends the host's
+    stream the same way (one zero-length packet, read by the host before md9
+    closes the channel). The client reads nothing until it has half-closed,
+    so the server, asked for more than every buffer on the way holds (TCP
+    and ring buffers, well under 32 MiB), provably still owes bytes then."""
+    up, down = 1 * MiB // BYTES_SCALE, 64 * MiB // min(BYTES_SCALE, 2)
+    srv, hs, m = stack(h, server_args=("--half-close-ok",))
+    hs.command("eof on")
+    mark = m.mark()
+    a = client(h, hs, 100, up, down, "--half-close")
+    m.opened(1)
+    m.wait_for_log(r"session 1: the host ended its stream; the server connection is "
+                   r"half-closed, the server's remaining bytes still go to the host",
+                   since=mark)
+    hs.log.wait_for(r"hostsim: end of stream to the guest after %d bytes" % (up + 24 + NEGO_H2S),
+                    T(10))
+    hc = srv.out.wait_for(r"^conn \d+: half-closed by the peer: seed=0x%016x received=(\d+) "
+                          r"sent=(\d+) owed=(\d+)$" % 100, T(20))[0]
+    check(int(hc.group(1)) == up + 24, "the server got %s bytes before the FIN, not %d"
+          % (hc.group(1), up + 24))
+    check(int(hc.group(3)) > 0, "the server owed nothing when md9 half-closed: %s"
+          % hc.group(0))
+    h.note("host end of stream: the server still owed %.1f MiB of %d MiB at md9's half-close"
+           % (int(hc.group(3)) / MiB, down // MiB))
+    check(not m.find(r"session 1: closed", since=mark), "md9 closed the session at the "
+          "host's end of stream: %s" % m.find(r"session 1: closed.*", since=mark))
+    cs, ss, closed = finish_ok(h, a, srv, m, 1, "host end of stream")
+    check(closed.group("reason") == "the server closed the connection",
+          "session 1: %s" % closed.group(0))
+    check(cs["received"] == down and ss["received"] == up + 24,
+          "bytes: client %s, server %s" % (cs["line"], ss["line"]))
+    # md9's own end of stream reached the host once, after the last byte.
+    check(len(hs.log.find(r"hostsim: end of stream from the guest after %d bytes"
+                          % (down + NEGO_S2H))) == 1,
+          "hostsim did not see md9's end of stream once after %d bytes:\n%s"
+          % (down + NEGO_S2H, "\n".join(l for l in hs.log.snapshot() if "end of stream" in l)))
+    new_session_works(h, hs, srv, m, 2, 200)
+
+
+# ---------------------------------------------------------------------------
 # burst: the host keeps the guest's RX ring full of tiny packets
 # ---------------------------------------------------------------------------
 
@@ -600,6 +648,7 @@ CASES.update({
     "corrupt_control": corrupt_control,
     "stall": stall,
     "burst": burst,
+    "host_eof": host_eof,
     "many_sessions": many_sessions,
     "max_sessions": max_sessions,
     "reoffer_same_instance": reoffer_same_instance,

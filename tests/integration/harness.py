@@ -106,9 +106,7 @@ class IntegrationHarness(Harness):
             f.write("[md9]\n")
         argv = [binary("MD9_BIN", "src/md9", "md9"), "doctor", "--config", conf,
                 "--backend", backend, "--security", security,
-                "--timeout", str(int(timeout * 1000))]
-        for r in ("sys", "proc", "etc", "dev", "run", "lib"):
-            argv += ["--root-" + r, roots]
+                "--timeout", str(int(timeout * 1000)), "--root", roots]
         out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              timeout=timeout + 10, env=child_env())
         text = out.stdout.decode(errors="replace")

@@ -61,7 +61,15 @@ def case_bad_option(tmp):
     one_line_error(["status", "--json", "--config"], "option '--config' needs a value",
                    "usage: md9 status")
     one_line_error(["status", "extra"], "unexpected argument 'extra'")
-    one_line_error(["doctor", "--root-sys"], "option '--root-sys' needs a value")
+    one_line_error(["doctor", "--root"], "option '--root' needs a value")
+    # one way to point md9 at another tree: --root (roots.h); the old
+    # --root-sys/--root-etc/... are gone
+    for cmd in ("run", "doctor", "setup", "bind-classes"):
+        one_line_error([cmd, "--root", os.path.join(tmp, "missing")],
+                       "md9 %s: --root %s: No such file or directory"
+                       % (cmd, os.path.join(tmp, "missing")))
+    one_line_error(["doctor", "--root-sys", tmp], "unknown option '--root-sys'")
+    one_line_error(["bind-classes", "--roots", tmp], "unknown option '--roots'")
     one_line_error(["setup", "--dry-run", "now"], "unexpected argument 'now'")
     one_line_error(["bind-classes", "--bogus"], "md9 bind-classes: unknown option")
     one_line_error(["frobnicate"], "md9: unknown command 'frobnicate'", "md9 --help")

@@ -20,6 +20,8 @@
  *
  *   --refuse             close every connection right after accept
  *   --close-after N      close abruptly once N data-mode bytes were received
+ *   --half-close-ok      a FIN from the peer after its whole announced stream
+ *                        arrived is a half-close: keep sending what is owed
  *   --slow-read BPS      read at most BPS bytes per second in data mode
  *   --max-conns K        exit after K connections have ended
  */
@@ -48,6 +50,7 @@ static struct {
 	uint64_t seed;
 	bool refuse;
 	uint64_t close_after; /* 0 = never */
+	bool half_close_ok;
 	uint64_t slow_read;   /* bytes/s, 0 = unlimited */
 	size_t max_chunk;
 	double idle_timeout;
@@ -139,7 +142,7 @@ static void data_mode(struct conn *c)
 	size_t bufsz = opt.max_chunk > 65536 ? opt.max_chunk : 65536;
 	uint8_t *in = malloc(bufsz);
 	double t0 = tc_now(), last = t0;
-	bool peer_eof = false;
+	bool peer_eof = false, peer_fin = false; /* fin: read() returned 0 */
 
 	st.rx_sha = tc_sha_new();
 	st.tx_sha = tc_sha_new();
@@ -168,12 +171,17 @@ static void data_mode(struct conn *c)
 			break;
 		if (opt.mode == MODE_SINK_SOURCE && recv_done && !send_more)
 			break;
-		if (opt.mode == MODE_SINK_SOURCE && peer_eof && send_more) {
+		if (opt.mode == MODE_SINK_SOURCE && peer_eof && send_more &&
+		    !(opt.half_close_ok && peer_fin && st.have_hdr && st.client_total &&
+		      st.received >= st.client_total)) {
 			st.status = "eof";
 			break;
 		}
 		/* Echo: do not read more until what was read went back. */
 		if (!recv_done && allow && !(opt.mode == MODE_ECHO && st.out_off < st.out_len))
+			p.events |= POLLIN;
+		/* --half-close-ok: watch for the peer's FIN after its stream. */
+		if (opt.half_close_ok && recv_done && !peer_eof)
 			p.events |= POLLIN;
 		if (send_more)
 			p.events |= POLLOUT;
@@ -204,7 +212,13 @@ static void data_mode(struct conn *c)
 				want = 1;
 			ssize_t n = read(c->fd, in, want);
 			if (n == 0) {
-				peer_eof = true;
+				if (!peer_eof && opt.half_close_ok)
+					say("conn %u: half-closed by the peer: seed=0x%016" PRIx64
+					    " received=%" PRIu64 " sent=%" PRIu64 " owed=%" PRIu64
+					    "\n",
+					    c->id, st.client_seed, st.received, st.sent,
+					    st.to_send > st.sent ? st.to_send - st.sent : 0);
+				peer_eof = peer_fin = true;
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				if (errno == ECONNRESET) {
 					peer_eof = true;
@@ -275,6 +289,7 @@ static void data_mode(struct conn *c)
 						break;
 					if (errno == EPIPE || errno == ECONNRESET) {
 						peer_eof = true;
+						peer_fin = false;
 						break;
 					}
 					st.status = "error";
@@ -389,7 +404,7 @@ static void usage(FILE *f)
 	        "usage: md9-testserver [--listen HOST:PORT] [--mode echo|sink-source]\n"
 	        "         [--bytes N|inf] [--seed S] [--refuse] [--close-after N]\n"
 	        "         [--slow-read BYTES_PER_SEC] [--max-chunk N] [--max-conns K]\n"
-	        "         [--idle-timeout SEC]\n"
+	        "         [--idle-timeout SEC] [--half-close-ok]\n"
 	        "Prints \"listening PORT\", then one \"conn K: done ...\" line per connection.\n");
 }
 
@@ -406,6 +421,7 @@ int main(int argc, char **argv)
 	    {"max-chunk", required_argument, NULL, 'k'},
 	    {"max-conns", required_argument, NULL, 'K'},
 	    {"idle-timeout", required_argument, NULL, 't'},
+	    {"half-close-ok", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -459,6 +475,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			opt.idle_timeout = strtod(optarg, NULL);
+			break;
+		case 'F':
+			opt.half_close_ok = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -37,20 +37,22 @@ def check(cond, msg):
 
 
 # Where tests look for binaries when ctest did not say ($MD9_BIN, ...).
-BUILD_DIRS = ("build", "build-rel", "build-integ", "build-ops", "build-lead")
+BUILD_DIRS = ("build", "build-a", "build-rel", "build-integ", "build-ops", "build-lead")
 
 
-def binary(env, *rels):
+def binary(env, *rels, mode=os.X_OK):
     """The program named by $env, or the first of rels (paths relative to a
-    build directory) found in one of BUILD_DIRS."""
+    build directory) found in one of BUILD_DIRS. mode: os.R_OK for a build
+    product that is not run (a preload library)."""
     path = os.environ.get(env)
     if path:
-        check(os.access(path, os.X_OK), "$%s=%s is not executable" % (env, path))
+        check(os.access(path, mode), "$%s=%s is not %s" % (
+            env, path, "executable" if mode == os.X_OK else "readable"))
         return path
     for build in BUILD_DIRS:
         for rel in rels:
             cand = os.path.join(REPO, build, rel)
-            if os.access(cand, os.X_OK):
+            if os.access(cand, mode):
                 return cand
     raise TestFailure("set $%s (no %s under %s)" % (env, rels[0], ", ".join(BUILD_DIRS)))
 
