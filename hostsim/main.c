@@ -30,7 +30,7 @@ static void usage(FILE *f)
 		"\n"
 		"  --bus PATH            UNIX socket md9 connects to (md9 run --transport sim:PATH)\n"
 		"  --uio-root DIR        instead of --bus: emulate the guest kernel's uio_hv_generic\n"
-		"                        in the tree DIR (md9 run --transport uio --roots DIR, with\n"
+		"                        in the tree DIR (md9 run --transport uio --root DIR, with\n"
 		"                        LD_PRELOAD=libmd9uioemu.so MD9_UIO_KERNEL=DIR/kernel.sock)\n"
 		"  --kernel VERSION      the emulated kernel's behaviour: %s\n"
 		"  --monitored           the host gives every channel a monitor page (monitor_id)\n"

@@ -1,7 +1,7 @@
 /* md9-hostsim's emulated guest kernel: the VMBus bus driver's sysfs side,
  * uio_hv_generic and the uio core, devtmpfs and udev, as md9's uio transport
  * (src/vmbus/transport_uio.c, uio_*.c) meets them on a real guest, so that `md9 run
- * --transport uio --roots DIR` runs md9's production code against the
+ * --transport uio --root DIR` runs md9's production code against the
  * simulated host (docs/uio.md, "The emulated kernel").
  *
  * It is the guest side of the simbus (simbus_new_guest): every device the
@@ -30,7 +30,7 @@
 #include <sys/types.h>
 
 struct uiokern_opts {
-	const char *root; /* the tree's directory: md9 run --roots root */
+	const char *root; /* the tree's directory: md9 run --root root */
 	const struct uio_profile *profile;
 	/* The host gives every channel a monitor page (monitor_id), K6. */
 	bool monitored;

@@ -44,7 +44,7 @@ struct uioemu_status {
 struct uioemu_hello_reply {
 	int32_t status;
 	uint32_t version;
-	char sys[UIOEMU_PATH_MAX]; /* the tree's sysfs root (md9 --roots DIR: DIR/sys) */
+	char sys[UIOEMU_PATH_MAX]; /* the tree's sysfs root (md9 --root DIR: DIR/sys) */
 	char dev[UIOEMU_PATH_MAX]; /* its /dev */
 };
 

@@ -2,7 +2,7 @@
  * sysfs tree as vmbus_drv.c and uio.c lay it out, device nodes as devtmpfs
  * and udev make them, the kernel log as /dev/kmsg prints it and the few
  * /proc files naming the kernel. Everything lives under one directory, the
- * DIR of `md9 run --roots DIR` (src/roots.h):
+ * DIR of `md9 run --root DIR` (src/roots.h):
  *
  *   DIR/sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0004:00/VMBUS:00/<guid>/
  *       class_id device_id id [monitor_id] modalias uevent [driver ->]

@@ -38,7 +38,7 @@ if command -v dpkg-shlibdeps >/dev/null 2>&1; then
 	rm -rf "$shl"
 fi
 if [ -z "$depends" ]; then
-	depends="libc6 (>= 2.34), libssl3 (>= 3.0.0), libinih1"
+	depends="libc6 (>= 2.34), libssl3 (>= 3.0.0), libinih1, libjansson4"
 fi
 depends="$depends, adduser"
 

@@ -1,8 +1,9 @@
 # Debian/Ubuntu packages md9 needs, by purpose. Sourced by run-tests and
 # run-demo; `md9_install_deps LIST...` installs what is missing.
 
-# Build: compiler, CMake, OpenSSL (TLS), inih (config), cmocka (unit tests).
-MD9_DEPS_BUILD="build-essential cmake pkg-config libssl-dev libinih-dev libcmocka-dev"
+# Build: compiler, CMake, OpenSSL (TLS), inih (config), jansson (status JSON),
+# cmocka (unit tests).
+MD9_DEPS_BUILD="build-essential cmake pkg-config libssl-dev libinih-dev libjansson-dev libcmocka-dev"
 # Demo: the real RDP peers (xrdp with xorgxrdp and its session manager, the
 # FreeRDP client) and what the desktop check drives (Xvfb, xterm, xclip,
 # xdotool, ImageMagick's import); for drive redirection rdesktop (the client

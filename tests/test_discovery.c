@@ -145,7 +145,7 @@ static struct md9_guid guid(const char *text)
 /* A device directory with these file contents (NULL monitor_id: no such
  * file), linked into bus/vmbus/devices in one step. */
 static void add_device_raw(struct fake *f, const char *name, const char *class_file,
-			   const char *inst_file, const char *relid, const char *monitor_id)
+                           const char *inst_file, const char *relid, const char *monitor_id)
 {
 	char p[PATH_MAX], q[PATH_MAX];
 
@@ -156,12 +156,12 @@ static void add_device_raw(struct fake *f, const char *name, const char *class_f
 	if (monitor_id)
 		put(pth(p, "%s/devices/%s/monitor_id", f->sys, name), monitor_id);
 	assert_int_equal(symlink(pth(q, "../../../devices/%s", name),
-				 pth(p, "%s/bus/vmbus/devices/%s", f->sys, name)),
-			 0);
+	                         pth(p, "%s/bus/vmbus/devices/%s", f->sys, name)),
+	                 0);
 }
 
 static void add_device(struct fake *f, const char *name, const char *cls, const char *inst,
-		       const char *relid, const char *monitor_id)
+                       const char *relid, const char *monitor_id)
 {
 	char c[64], i[64], r[16], m[16];
 
@@ -185,7 +185,7 @@ static void remove_device(struct fake *f, const char *name)
  * uio/uioN/maps subtree renamed into the device directory. sizes[M] is the
  * text of maps/mapM/size, NULL for no such map. */
 static void add_uio(struct fake *f, const char *name, int idx, const char *const sizes[3],
-		    size_t dev_bytes)
+                    size_t dev_bytes)
 {
 	char p[PATH_MAX], q[PATH_MAX];
 	int fd;
@@ -204,11 +204,10 @@ static void add_uio(struct fake *f, const char *name, int idx, const char *const
 	}
 	mkdirs(pth(p, "%s/stage/uio/uio%d", f->root, idx));
 	assert_int_equal(symlink("../../../bus/vmbus/drivers/uio_hv_generic",
-				 pth(p, "%s/devices/%s/driver", f->sys, name)),
-			 0);
-	assert_int_equal(rename(pth(p, "%s/stage/uio", f->root),
-				pth(q, "%s/devices/%s/uio", f->sys, name)),
-			 0);
+	                         pth(p, "%s/devices/%s/driver", f->sys, name)),
+	                 0);
+	assert_int_equal(
+	    rename(pth(p, "%s/stage/uio", f->root), pth(q, "%s/devices/%s/uio", f->sys, name)), 0);
 }
 
 /* Ring map of 6 pages: per direction one control page and 2 data pages. */
@@ -222,7 +221,7 @@ static void add_uio_std(struct fake *f, const char *name, int idx)
 }
 
 static void add_ready(struct fake *f, const char *name, const char *cls, const char *inst,
-		      const char *relid, int idx)
+                      const char *relid, int idx)
 {
 	add_device(f, name, cls, inst, relid, NULL);
 	add_uio_std(f, name, idx);
@@ -292,7 +291,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	f->page = (size_t)sysconf(_SC_PAGESIZE);
 	snprintf(f->root, sizeof(f->root), "%s/md9-discovery-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	assert_non_null(mkdtemp(f->root));
 	/* Readable by an unprivileged user too (test_node_not_ours_yet). */
 	assert_int_equal(chmod(f->root, 0755), 0);
@@ -372,7 +371,7 @@ static void test_parsers(void **state)
 	assert_int_equal(md9_parse_sysfs_guid(CONTROL_CLASS "\n", &g), -EINVAL);
 	assert_int_equal(md9_parse_sysfs_guid("{" CONTROL_CLASS "\n", &g), -EINVAL);
 	assert_int_equal(md9_parse_sysfs_guid("{f8e65716-3cb3-4a06-9a60x1889c5cccab5}", &g),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(md9_parse_sysfs_guid("{" CONTROL_CLASS "}}", &g), -EINVAL);
 }
 
@@ -396,6 +395,8 @@ static void test_roots(void **state)
 	assert_string_equal(r.etc, "/tmp/t/etc");
 	assert_string_equal(r.run, "/tmp/t/run");
 	assert_string_equal(r.lib, "/tmp/t/lib");
+	assert_string_equal(r.top, "/tmp/t");
+	assert_string_equal(d.top, "/");
 	assert_false(md9_roots_are_default(&r));
 	assert_int_equal(md9_roots_under(&r, "/"), 0);
 	assert_true(md9_roots_are_default(&r));
@@ -423,7 +424,7 @@ static void test_read_bounded(void **state)
 	assert_int_equal(md9_sysfs_read(AT_FDCWD, p, buf, sizeof(buf)), 7);
 	assert_string_equal(buf, "0x1000\n");
 	assert_int_equal(md9_sysfs_read(AT_FDCWD, pth(p, "%s/none", f->root), buf, sizeof(buf)),
-			 -ENOENT);
+	                 -ENOENT);
 }
 
 /* ---- construction, bind_class ---- */
@@ -667,14 +668,14 @@ static void test_bad_map_size(void **state)
 		size_t value;
 		const char *raw;
 	} bad[] = {
-		{3 * pg, NULL},     /* odd number of pages */
-		{2 * pg, NULL},     /* fewer than 4 pages */
-		{6 * pg + 8, NULL}, /* not page aligned */
-		{0, "24576\n"},     /* decimal */
-		{0, "0x\n"},
-		{0, "0x6000 \n"},
-		{0, "0x00000000000000006000\n"}, /* more than 16 digits */
-		{0, ""},
+	    {3 * pg, NULL},     /* odd number of pages */
+	    {2 * pg, NULL},     /* fewer than 4 pages */
+	    {6 * pg + 8, NULL}, /* not page aligned */
+	    {0, "24576\n"},     /* decimal */
+	    {0, "0x\n"},
+	    {0, "0x6000 \n"},
+	    {0, "0x00000000000000006000\n"}, /* more than 16 digits */
+	    {0, ""},
 	};
 
 	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
@@ -722,9 +723,9 @@ static void test_open_ring_layout(void **state)
 	*(uint32_t *)(raw + half + 8) = 1;
 
 	assert_int_equal(f->tp->ops->open(f->tp, &ci, &ch), 0);
-	assert_int_equal(*(uint32_t *)(raw + half + 8), 0);            /* RX interrupt_mask */
-	assert_int_equal(*(uint32_t *)(raw + 64) & 1, 1);               /* TX feature_bits */
-	assert_int_equal(*(uint32_t *)(raw + half + 64) & 1, 0);        /* RX: the host's */
+	assert_int_equal(*(uint32_t *)(raw + half + 8), 0);      /* RX interrupt_mask */
+	assert_int_equal(*(uint32_t *)(raw + 64) & 1, 1);        /* TX feature_bits */
+	assert_int_equal(*(uint32_t *)(raw + half + 64) & 1, 0); /* RX: the host's */
 	assert_ptr_equal(ch->tx.ctl, (void *)((uint8_t *)ch->tx.data - pg));
 	assert_int_equal(ch->tx.size, 2 * pg);
 	assert_int_equal(ch->rx.size, 2 * pg);
@@ -735,9 +736,9 @@ static void test_open_ring_layout(void **state)
 	vmbus_ring_write_commit(&ch->tx);
 	assert_int_equal(*(uint32_t *)(raw + 0), vmbus_pkt_total(5)); /* write_index */
 	assert_int_equal(*(uint16_t *)(raw + pg), VMBUS_PKT_DATA_INBAND);
-	assert_int_equal(*(uint16_t *)(raw + pg + 2), 2);             /* offset8 */
-	assert_int_equal(*(uint16_t *)(raw + pg + 4), 3);             /* len8 */
-	assert_int_equal(*(uint64_t *)(raw + pg + 8), 7);             /* xid */
+	assert_int_equal(*(uint16_t *)(raw + pg + 2), 2); /* offset8 */
+	assert_int_equal(*(uint16_t *)(raw + pg + 4), 3); /* len8 */
+	assert_int_equal(*(uint64_t *)(raw + pg + 8), 7); /* xid */
 	assert_memory_equal(raw + pg + 16, "hello", 5);
 	assert_int_equal(vmbus_ring_attach(&host_rx, raw, pg, half - pg), 0);
 	assert_true(vmbus_ring_readable(&host_rx, &why) > 0);

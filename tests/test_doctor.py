@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""`md9 doctor` against fake system trees (--roots DIR: DIR/sys, DIR/proc,
+"""`md9 doctor` against fake system trees (--root DIR: DIR/sys, DIR/proc,
 DIR/etc, DIR/dev, DIR/run, DIR/lib), and once for real on this machine.
 
 Cases: a healthy Hyper-V guest; not Hyper-V; uio_hv_generic missing; the
@@ -21,13 +21,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import traceback
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MD9 = os.environ.get("MD9_BIN") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "build", "md9")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+
+from md9test import REPO, Harness, binary, check, main, write  # noqa: E402
+
+MD9 = binary("MD9_BIN", "src/md9", "md9")
 
 CONTROL_CLASS = "f8e65716-3cb3-4a06-9a60-1889c5cccab5"
 CONTROL_INSTANCE = "99221fa0-24ad-11e2-be98-001aa01bbf6e"
@@ -41,23 +42,6 @@ CHECKS = ["hyper-v", "hv_vmbus", "uio_hv_generic", "module loaded",
           "hvsocket leftover", "drives", "audio"]
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus",
                       "mcs_response")
-
-
-class Failure(AssertionError):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def write(path, text, mode=None):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    if mode is not None:
-        os.chmod(path, mode)
 
 
 class StatusServer:
@@ -181,12 +165,15 @@ class FakeRdpServer:
         self.listener.close()
 
 
-class Tree:
+class Tree(Harness):
     """A fake Hyper-V guest: sysfs, procfs, /etc, /dev, /run, /lib/modules,
     healthy unless a case changes it."""
 
-    def __init__(self, base):
-        self.base = base
+    prefix = "md9-doctor-"
+
+    def __init__(self, name):
+        super().__init__(name)
+        base = self.base = self.tmp
         self.sys = os.path.join(base, "sys")
         self.proc = os.path.join(base, "proc")
         self.etc = os.path.join(base, "etc")
@@ -269,15 +256,16 @@ class Tree:
               "\n[Logging]\nLogFile=xrdp.log\n\n[Xorg]\nname=Xorg\nport=-1\n")
 
     def doctor(self, *extra):
-        argv = [MD9, "doctor", "--roots", self.base, "--timeout", "1000"] + list(extra)
+        argv = [MD9, "doctor", "--root", self.base, "--timeout", "1000"] + list(extra)
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=30)
         return Report(r)
 
-    def close(self):
+    def cleanup(self):
         for s in self.servers:
             s.close()
         self.rdp.close()
+        super().cleanup()
 
 
 class Report:
@@ -688,34 +676,5 @@ CASES = [case_stranger, case_healthy, case_server_security, case_not_hyperv,
          case_session_redirections, case_real_roots]
 
 
-def main():
-    if not os.access(MD9, os.X_OK):
-        print("md9 binary not found: set $MD9_BIN")
-        return 1
-    only = sys.argv[1:]
-    passed = failed = 0
-    for case in CASES:
-        name = case.__name__[5:]
-        if only and name not in only:
-            continue
-        base = tempfile.mkdtemp(prefix="md9-doctor-")
-        t = None
-        try:
-            t = Tree(base)
-            case(t)
-            print("PASS %s" % name)
-            passed += 1
-        except Exception:
-            print("FAIL %s" % name)
-            traceback.print_exc(file=sys.stdout)
-            failed += 1
-        finally:
-            if t:
-                t.close()
-            shutil.rmtree(base, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(CASES, Tree))

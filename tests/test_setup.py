@@ -29,11 +29,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.environ.get("MD9_REPO") or os.path.dirname(HERE)
-MD9 = os.environ.get("MD9_BIN") or os.path.join(REPO, "build", "md9")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+
+import md9test  # noqa: E402
+from md9test import REPO, Skip, TmpDir, binary, check, main  # noqa: E402
+
+MD9 = binary("MD9_BIN", "src/md9", "md9")
 MD9_PATH = "/usr/bin/md9"  # what the installed unit and rule name (--md9-path)
 SOCK = "/run/xrdp/xrdp.sock"  # src/ops/xrdp_listen.h MD9_XRDP_SOCKET
 UNIX_LISTENER = "unix://." + SOCK
@@ -75,15 +78,6 @@ port=-1
 """
 
 
-class Failure(AssertionError):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
 def snapshot(root):
     """{relative path: (kind, content hash or link target, mode)}."""
     out = {}
@@ -109,26 +103,41 @@ def read(root, rel):
 
 
 def write(root, rel, text):
-    p = os.path.join(root, rel.lstrip("/"))
-    os.makedirs(os.path.dirname(p), exist_ok=True)
-    with open(p, "w") as f:
-        f.write(text)
+    md9test.write(os.path.join(root, rel.lstrip("/")), text)
 
 
-def new_root(xrdp=XRDP_INI):
-    root = tempfile.mkdtemp(prefix="md9-setup-")
-    write(root, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
-    write(root, "/etc/group", "root:x:0:\n")
-    write(root, "/etc/shadow", "root:*:19000:0:99999:7:::\n")
-    write(root, "/etc/gshadow", "root:*::\n")
-    os.chmod(os.path.join(root, "etc/shadow"), 0o640)
-    if xrdp is not None:
-        write(root, "/etc/xrdp/xrdp.ini", xrdp)
-        write(root, "/etc/group", "root:x:0:\nxrdp:x:109:\n")
-    # the md9 that the unit and the rule name: root's, 0755
-    write(root, MD9_PATH, "#!/bin/sh\n")
-    os.chmod(os.path.join(root, MD9_PATH.lstrip("/")), 0o755)
-    return root
+class Root(TmpDir):
+    """A case's root: a bare Debian-like /etc, with a stock xrdp.ini unless
+    the case is about a system without xrdp. The case is given its path."""
+
+    prefix = "md9-setup-"
+
+    def __init__(self, name):
+        super().__init__(name)
+        root = self.tmp
+        write(root, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+        write(root, "/etc/group", "root:x:0:\n")
+        write(root, "/etc/shadow", "root:*:19000:0:99999:7:::\n")
+        write(root, "/etc/gshadow", "root:*::\n")
+        os.chmod(os.path.join(root, "etc/shadow"), 0o640)
+        if name != "packaged_and_no_xrdp":
+            write(root, "/etc/xrdp/xrdp.ini", XRDP_INI)
+            write(root, "/etc/group", "root:x:0:\nxrdp:x:109:\n")
+        # the md9 that the unit and the rule name: root's, 0755
+        write(root, MD9_PATH, "#!/bin/sh\n")
+        os.chmod(os.path.join(root, MD9_PATH.lstrip("/")), 0o755)
+        if name.startswith("desktop_"):
+            # md9's own files as the package installs them: only the
+            # desktop steps have something to do
+            for rel in ("/usr/lib/sysusers.d/md9.conf", "/usr/lib/modules-load.d/md9.conf",
+                        "/usr/lib/udev/rules.d/60-md9.rules",
+                        "/usr/lib/systemd/system/md9.service",
+                        "/etc/systemd/system/multi-user.target.wants/md9.service"):
+                write(root, rel, "")
+            write(root, "/etc/md9/md9.conf", "[md9]\n")
+            write(root, "/etc/passwd", read(root, "/etc/passwd") +
+                  "md9:x:999:999::/nonexistent:/usr/sbin/nologin\n")
+            write(root, "/etc/group", read(root, "/etc/group") + "md9:x:999:\n")
 
 
 def setup(root, *args):
@@ -321,7 +330,7 @@ def case_packaged_and_no_xrdp(root):
 def case_bind_classes(root):
     """`md9 bind-classes` (what the udev rule runs) on a fake sysfs."""
     sys_root = os.path.join(root, "sys")
-    argv = [MD9, "bind-classes", "--roots", root]
+    argv = [MD9, "bind-classes", "--root", root]
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
     out = r.stdout.decode()
     check(r.returncode == 1 and "uio_hv_generic is not loaded" in out, out)
@@ -636,45 +645,10 @@ CASES = [case_dry_run, case_real_run_then_nothing, case_modes, case_packaged_and
          case_desktop_pkla_and_created, case_desktop_undo_keeps_edits]
 
 
-def main():
-    if not os.access(MD9, os.X_OK):
-        print("md9 binary not found: set $MD9_BIN")
-        return 1
+def prerequisites():
     if os.geteuid() != 0:
-        print("SKIP: needs root (the md9 setup names must be root's)")
-        return 77
-    only = sys.argv[1:]
-    passed = failed = 0
-    for case in CASES:
-        name = case.__name__[5:]
-        if only and name not in only:
-            continue
-        root = new_root(None if name == "packaged_and_no_xrdp" else XRDP_INI)
-        if name.startswith("desktop_"):
-            # md9's own files as the package installs them: only the
-            # desktop steps have something to do
-            for rel in ("/usr/lib/sysusers.d/md9.conf", "/usr/lib/modules-load.d/md9.conf",
-                        "/usr/lib/udev/rules.d/60-md9.rules",
-                        "/usr/lib/systemd/system/md9.service",
-                        "/etc/systemd/system/multi-user.target.wants/md9.service"):
-                write(root, rel, "")
-            write(root, "/etc/md9/md9.conf", "[md9]\n")
-            write(root, "/etc/passwd", read(root, "/etc/passwd") +
-                  "md9:x:999:999::/nonexistent:/usr/sbin/nologin\n")
-            write(root, "/etc/group", read(root, "/etc/group") + "md9:x:999:\n")
-        try:
-            case(root)
-            print("PASS %s" % name)
-            passed += 1
-        except Exception:
-            print("FAIL %s" % name)
-            traceback.print_exc(file=sys.stdout)
-            failed += 1
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+        raise Skip("needs root (the md9 setup names must be root's)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(CASES, Root, prerequisites))

@@ -1,5 +1,5 @@
-/* The status socket (src/relay/status.c, src/ops/status_query.c): JSON string
- * escaping, the text and JSON answers for a snapshot with two sessions, and
+/* The status socket (src/relay/status.c, src/ops/status_query.c): the text
+ * and JSON answers (JSON by jansson) for a snapshot with two sessions, and
  * the server itself on a real epoll loop: one request per connection, bad
  * requests, idle clients timed out, the client limit, the socket's mode, a
  * stale socket replaced and a live one left alone. */
@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,32 +28,6 @@
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/md9-test-status-XXXXXX";
-
-static void test_json_quote(void **state)
-{
-	char out[128];
-	size_t n;
-
-	(void)state;
-	n = md9_json_quote("plain", out, sizeof(out));
-	assert_string_equal(out, "\"plain\"");
-	assert_int_equal(n, 7);
-	md9_json_quote("a\"b\\c\nd\re\tf\x01g\x1fh\x7f", out, sizeof(out));
-	assert_string_equal(out, "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001fh\\u007f\"");
-	/* valid UTF-8 passes, invalid bytes become U+FFFD escapes */
-	md9_json_quote("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", out, sizeof(out));
-	assert_string_equal(out, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
-	md9_json_quote("x\xff"
-	               "y\xc3"
-	               "z\xc0\xaf\xed\xa0\x80",
-	               out, sizeof(out));
-	assert_string_equal(out, "\"x\\ufffdy\\ufffdz\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
-	/* truncation: snprintf-like */
-	n = md9_json_quote("abcdef", out, 4);
-	assert_int_equal(n, 8);
-	assert_string_equal(out, "\"ab");
-	assert_int_equal(md9_json_quote("", NULL, 0), 2);
-}
 
 /* A daemon with one session in the relay and one still negotiating. */
 struct fake {
@@ -181,6 +156,47 @@ static void test_format(void **state)
 	free(t);
 	t = md9_status_format(&f.snap, 1.0, true, &len);
 	assert_non_null(strstr(t, "\"control\":{\"state\":\"waiting-for-device\","));
+	free(t);
+}
+
+/* The JSON answer is JSON whatever md9.conf holds: quotes, backslashes and
+ * control characters come back as they were; a value that is not UTF-8
+ * comes back with its bytes above 0x7f as '?'. */
+static void test_format_json_strings(void **state)
+{
+	static const char *const awkward[] = {
+	    "sim:/a\"b\\c\nd\re\tf\x01g\x1fh\x7f",
+	    "sim:/caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	    "",
+	};
+	struct fake f;
+	json_error_t err;
+	json_t *j;
+	size_t len;
+	char *t;
+
+	(void)state;
+	fake_init(&f);
+	for (size_t i = 0; i < sizeof(awkward) / sizeof(awkward[0]); i++) {
+		f.snap.transport = awkward[i];
+		t = md9_status_format(&f.snap, 12.3456, true, &len);
+		assert_non_null(t);
+		j = json_loadb(t, len, 0, &err);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(j, "transport")), awkward[i]);
+		assert_true(json_real_value(json_object_get(j, "uptime_s")) == 12.346);
+		assert_int_equal(json_array_size(json_object_get(j, "sessions")), 2);
+		json_decref(j);
+		free(t);
+	}
+	f.snap.transport = "sim:/x\xff"
+	                   "y\xc3"
+	                   "z\xc0\xaf";
+	t = md9_status_format(&f.snap, 1.0, true, &len);
+	j = json_loadb(t, len, 0, &err);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "transport")), "sim:/x?y?z??");
+	json_decref(j);
 	free(t);
 }
 
@@ -403,8 +419,8 @@ static int teardown_dir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_quote),
 	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_format_json_strings),
 	    cmocka_unit_test(test_coarse_counters),
 	    cmocka_unit_test(test_server),
 	};

@@ -136,7 +136,7 @@ def interactive(h, security):
     return 0
 
 
-class Demo(harness.Harness):
+class Demo(harness.IntegrationHarness):
     def __init__(self):
         super().__init__("demo")
         self.cleanups = []

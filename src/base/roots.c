@@ -12,7 +12,7 @@ static const struct {
     {offsetof(struct md9_roots, sys), "/sys"},   {offsetof(struct md9_roots, dev), "/dev"},
     {offsetof(struct md9_roots, proc), "/proc"}, {offsetof(struct md9_roots, kmsg), "/dev/kmsg"},
     {offsetof(struct md9_roots, etc), "/etc"},   {offsetof(struct md9_roots, run), "/run"},
-    {offsetof(struct md9_roots, lib), "/lib"},
+    {offsetof(struct md9_roots, lib), "/lib"},   {offsetof(struct md9_roots, top), "/"},
 };
 
 #define NFIELDS      (sizeof(fields) / sizeof(fields[0]))
@@ -38,7 +38,10 @@ int md9_roots_under(struct md9_roots *r, const char *dir)
 	if (n == 1)
 		n = 0; /* "/": the real paths */
 	for (size_t i = 0; i < NFIELDS; i++) {
-		int w = snprintf(FIELD(&t, i), MD9_ROOT_MAX, "%.*s%s", (int)n, dir, fields[i].path);
+		/* "/" itself is the tree: DIR, or "/" */
+		const char *rel =
+		    strcmp(fields[i].path, "/") == 0 ? (n ? "" : "/") : fields[i].path;
+		int w = snprintf(FIELD(&t, i), MD9_ROOT_MAX, "%.*s%s", (int)n, dir, rel);
 
 		if (w < 0 || w >= MD9_ROOT_MAX)
 			return -ENAMETOOLONG;

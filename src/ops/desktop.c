@@ -1,6 +1,10 @@
 #include "desktop.h"
 
+#include "fsutil.h"
+#include "path.h"
 #include "setup.h"
+#include "setup_report.h"
+#include "textfile.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,13 +14,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The files the desktop steps edit are small configuration files. */
+#define DESKTOP_FILE_MAX (1u << 20)
+
 static const struct desktop_step *const steps[] = {&fusemount_step, &xwrapper_step, &colord_step};
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))
 
+/* path under root; "" when too long. */
 static void full(const char *root, const char *path, char *buf, size_t n)
 {
-	if ((size_t)snprintf(buf, n, "%s%s", root, path) >= n)
-		buf[0] = '\0';
+	md9_path_join(buf, n, root, path);
 }
 
 char *desktop_read(const char *root, const char *path)
@@ -25,7 +32,7 @@ char *desktop_read(const char *root, const char *path)
 	int err;
 
 	full(root, path, p, sizeof(p));
-	return p[0] ? md9_setup_read_file(p, &err) : NULL;
+	return p[0] ? md9_textfile_read(p, DESKTOP_FILE_MAX, NULL, &err) : NULL;
 }
 
 bool desktop_exists(const char *root, const char *path)
@@ -36,49 +43,10 @@ bool desktop_exists(const char *root, const char *path)
 	return p[0] && access(p, F_OK) == 0;
 }
 
-/* "  VERB           what", as md9 setup prints its steps ("would VERB" in a
- * dry run for verbs that change something). */
-static void say(struct desktop_run *r, bool changes, const char *verb, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void say(struct desktop_run *r, bool changes, const char *verb, const char *fmt, ...)
-{
-	char what[1024], v[32];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	snprintf(v, sizeof(v), "%s%s", changes && r->dry_run ? "would " : "", verb);
-	fprintf(r->out, "  %-14s %s\n", v, what);
-	fflush(r->out);
-}
-
-static void diff(struct desktop_run *r, const char *path, const char *a, const char *b)
-{
-	char na[PATH_MAX + 4], nb[PATH_MAX + 4];
-
-	snprintf(na, sizeof(na), "%s%s", a ? "a" : "/dev/null", a ? path : "");
-	snprintf(nb, sizeof(nb), "%s%s", b ? "b" : "/dev/null", b ? path : "");
-	md9_unified_diff(r->out, na, nb, a ? a : "", b ? b : "");
-}
-
 static void backup_path(const char *root, const char *path, char *buf, size_t n)
 {
 	if ((size_t)snprintf(buf, n, "%s%s.md9-backup", root, path) >= n)
 		buf[0] = '\0';
-}
-
-static void fail(struct desktop_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct desktop_run *r, const char *fmt, ...)
-{
-	char what[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	r->failures++;
-	say(r, false, "FAILED", "%s", what);
 }
 
 static void apply(struct desktop_run *r, const struct desktop_step *st)
@@ -90,39 +58,40 @@ static void apply(struct desktop_run *r, const struct desktop_step *st)
 	int err;
 
 	if (v == DESKTOP_NA) {
-		say(r, false, "skip", "%s: %s", st->name, why);
+		setup_report_say(&r->rep, false, "skip", "%s: %s", st->name, why);
 		return;
 	}
 	if (v == DESKTOP_OK) {
-		say(r, false, "ok", "%s: %s", st->name, why);
+		setup_report_say(&r->rep, false, "ok", "%s: %s", st->name, why);
 		return;
 	}
 	edit = st->edit_for ? st->edit_for(path) : st->edit;
 	cur = desktop_read(r->root, path);
 	if (!(neu = edit(cur))) {
-		fail(r, "%s: out of memory", st->name);
+		setup_report_failed(&r->rep, "%s: out of memory", st->name);
 		goto out;
 	}
 	if (cur && strcmp(cur, neu) == 0) {
-		say(r, false, "ok", "%s: %s", st->name, why);
+		setup_report_say(&r->rep, false, "ok", "%s: %s", st->name, why);
 		goto out;
 	}
 	full(r->root, path, p, sizeof(p));
 	backup_path(r->root, path, bak, sizeof(bak));
-	say(r, true, cur ? "edit" : "create", "%s (%s): %s%s", path, st->name, why,
-	    cur ? (access(bak, F_OK) == 0 ? "; backup kept from an earlier run"
-	                                  : "; backup .md9-backup")
-	        : "");
-	diff(r, path, cur, neu);
-	r->changes++;
-	if (r->dry_run)
+	setup_report_say(&r->rep, true, cur ? "edit" : "create", "%s (%s): %s%s", path, st->name,
+	                 why,
+	                 cur ? (access(bak, F_OK) == 0 ? "; backup kept from an earlier run"
+	                                               : "; backup .md9-backup")
+	                     : "");
+	setup_report_diff(&r->rep, path, cur, neu);
+	r->rep.changes++;
+	if (r->rep.dry_run)
 		goto out;
-	if (cur && access(bak, F_OK) != 0 && (err = md9_setup_write_file(bak, cur, 0644)) < 0) {
-		fail(r, "writing %s: %s", bak, strerror(-err));
+	if (cur && access(bak, F_OK) != 0 && (err = md9_fs_write_atomic(bak, cur, 0644)) < 0) {
+		setup_report_failed(&r->rep, "writing %s: %s", bak, strerror(-err));
 		goto out;
 	}
-	if ((err = md9_setup_write_file(p, neu, 0644)) < 0)
-		fail(r, "writing %s: %s", p, strerror(-err));
+	if ((err = md9_fs_write_atomic(p, neu, 0644)) < 0)
+		setup_report_failed(&r->rep, "writing %s: %s", p, strerror(-err));
 out:
 	free(cur);
 	free(neu);
@@ -147,32 +116,40 @@ static void undo_path(struct desktop_run *r, const struct desktop_step *st, cons
 	full(r->root, path, p, sizeof(p));
 	backup_path(r->root, path, bak, sizeof(bak));
 	if (access(bak, F_OK) == 0) {
-		if (!(old = md9_setup_read_file(bak, &err)) || !(made = edit(old))) {
-			fail(r, "%s: reading %s: %s", st->name, bak, strerror(err ? -err : ENOMEM));
+		if (!(old = md9_textfile_read(bak, DESKTOP_FILE_MAX, NULL, &err)) ||
+		    !(made = edit(old))) {
+			setup_report_failed(&r->rep, "%s: reading %s: %s", st->name, bak,
+			                    strerror(err ? -err : ENOMEM));
 		} else if (cur && strcmp(cur, old) == 0) {
-			say(r, true, "remove", "%s: the file is as before md9 setup already", bak);
-			r->changes++;
-			if (!r->dry_run && unlink(bak) < 0)
-				fail(r, "removing %s: %s", bak, strerror(errno));
+			setup_report_say(&r->rep, true, "remove",
+			                 "%s: the file is as before md9 setup already", bak);
+			r->rep.changes++;
+			if (!r->rep.dry_run && unlink(bak) < 0)
+				setup_report_failed(&r->rep, "removing %s: %s", bak,
+				                    strerror(errno));
 		} else if (!cur || strcmp(cur, made) != 0) {
-			fail(r,
-			     "%s changed since md9 setup edited it: compare it with %s and restore "
-			     "by hand",
-			     path, bak);
+			setup_report_failed(
+			    &r->rep,
+			    "%s changed since md9 setup edited it: compare it with %s and restore "
+			    "by hand",
+			    path, bak);
 		} else {
-			say(r, true, "restore", "%s (%s) from %s.md9-backup", path, st->name, path);
-			diff(r, path, cur, old);
-			r->changes++;
-			if (!r->dry_run &&
-			    ((err = md9_setup_write_file(p, old, 0644)) < 0 || unlink(bak) < 0))
-				fail(r, "restoring %s: %s", p, strerror(err < 0 ? -err : errno));
+			setup_report_say(&r->rep, true, "restore", "%s (%s) from %s.md9-backup",
+			                 path, st->name, path);
+			setup_report_diff(&r->rep, path, cur, old);
+			r->rep.changes++;
+			if (!r->rep.dry_run &&
+			    ((err = md9_fs_write_atomic(p, old, 0644)) < 0 || unlink(bak) < 0))
+				setup_report_failed(&r->rep, "restoring %s: %s", p,
+				                    strerror(err < 0 ? -err : errno));
 		}
 	} else if (cur && (made = edit(NULL)) && strcmp(cur, made) == 0) {
-		say(r, true, "remove", "%s (%s): md9 setup created it", path, st->name);
-		diff(r, path, cur, NULL);
-		r->changes++;
-		if (!r->dry_run && unlink(p) < 0)
-			fail(r, "removing %s: %s", p, strerror(errno));
+		setup_report_say(&r->rep, true, "remove", "%s (%s): md9 setup created it", path,
+		                 st->name);
+		setup_report_diff(&r->rep, path, cur, NULL);
+		r->rep.changes++;
+		if (!r->rep.dry_run && unlink(p) < 0)
+			setup_report_failed(&r->rep, "removing %s: %s", p, strerror(errno));
 	}
 	free(cur);
 	free(old);
@@ -183,7 +160,7 @@ void desktop_undo(struct desktop_run *r)
 {
 	for (size_t i = 0; i < NSTEPS; i++) {
 		const struct desktop_step *st = steps[i];
-		unsigned before = r->changes + r->failures;
+		unsigned before = r->rep.changes + r->rep.failures;
 
 		if (st->paths) {
 			for (const char *const *p = st->paths; *p; p++)
@@ -193,7 +170,8 @@ void desktop_undo(struct desktop_run *r)
 			st->decide(r->root, path, sizeof(path), why, sizeof(why));
 			undo_path(r, st, path);
 		}
-		if (r->changes + r->failures == before)
-			say(r, false, "ok", "%s: nothing of md9's to undo", st->name);
+		if (r->rep.changes + r->rep.failures == before)
+			setup_report_say(&r->rep, false, "ok", "%s: nothing of md9's to undo",
+			                 st->name);
 	}
 }

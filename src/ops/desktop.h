@@ -14,6 +14,8 @@
 #ifndef MD9_DESKTOP_H
 #define MD9_DESKTOP_H
 
+#include "setup_report.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -47,9 +49,7 @@ extern const struct desktop_step fusemount_step, xwrapper_step, colord_step;
 
 struct desktop_run {
 	const char *root; /* "" for the running system */
-	bool dry_run;
-	FILE *out;
-	unsigned changes, failures;
+	struct setup_report rep;
 };
 
 void desktop_setup(struct desktop_run *r);

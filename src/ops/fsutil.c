@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int mkdir_p(const char *dir)
+int md9_fs_mkdirs(const char *dir)
 {
 	char p[PATH_MAX];
 
@@ -74,7 +74,7 @@ static int replace(const char *target, const char *text, size_t len, mode_t mode
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if ((err = mkdir_p(dir)) < 0)
+		if ((err = md9_fs_mkdirs(dir)) < 0)
 			return err;
 	}
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.md9-XXXXXX", target) >= sizeof(tmp))

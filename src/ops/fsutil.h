@@ -17,6 +17,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* mkdir -p dir (new directories 0755). 0 or -errno. */
+int md9_fs_mkdirs(const char *dir);
+
 /* Replace (or create) path with text. A new file gets `mode`, owner root;
  * an existing one keeps its mode and owner. Missing parent directories are
  * made (0755). 0 or -errno. */

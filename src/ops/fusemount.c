@@ -5,6 +5,7 @@
  * a name the administrator chose. tests/e2e/test_drive.py uses this name. */
 #include "desktop.h"
 #include "inikey.h"
+#include "xrdp_ini.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,7 @@ static enum desktop_verdict fusemount_decide(const char *root, char *path, size_
 		return DESKTOP_NA;
 	}
 	if (inikey_get(text, "Chansrv", "EnableFuseMount", cur, sizeof(cur)) &&
-	    (strcasecmp(cur, "false") == 0 || strcasecmp(cur, "no") == 0 ||
-	     strcmp(cur, "0") == 0)) {
+	    !md9_xrdp_ini_true(cur)) {
 		snprintf(why, wcap, "%s: EnableFuseMount=%s: drive redirection is off; kept",
 		         SESMAN_INI, cur);
 		v = DESKTOP_NA;

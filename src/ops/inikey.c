@@ -74,36 +74,46 @@ static struct span line_at(const char *p)
 	return (struct span){p, e ? e : p + strlen(p)};
 }
 
-/* Walk the lines; for the target section report the first assignment of key
- * (*hit) and where a new line would go (*ins: the offset just past the
- * section's last assignment or its header). */
-static void scan(const char *text, const char *section, const char *key, struct span *hit,
-                 struct span *val, size_t *ins, bool *found_section)
+/* Walk the lines of the target section (the first header of that name; with
+ * top, the lines before any header too) and report the LAST assignment of
+ * key (*hit, *val: NULL when none; *first: the first one's value) and
+ * where a new line would go (*ins:
+ * just past the section's last assignment, else just past its header;
+ * (size_t)-1 when the section is missing). The last one is the one that
+ * counts: xrdp reads a section's lines in order and each assignment
+ * overwrites the one before (xrdp common/file.c file_read_section, then
+ * e.g. libxrdp/xrdp_rdp.c xrdp_rdp_read_config looping over the items),
+ * and libinih hands md9.conf's lines to md9 in order the same way. */
+static void scan(const char *text, const char *section, bool top, const char *key, struct span *hit,
+                 struct span *val, size_t *ins, struct span *first)
 {
-	bool in = !section[0], seen = false;
+	bool in = top || !section[0], first_header = true, found = false, seen = false;
 	const char *p = text;
 
 	hit->b = NULL;
-	*found_section = in;
-	*ins = in ? 0 : (size_t)-1;
+	first->b = NULL;
+	*ins = !section[0] ? 0 : (size_t)-1;
 	while (*p) {
-		struct span l = line_at(p), name;
+		struct span l = line_at(p), name, v;
 		const char *next = *l.e ? l.e + 1 : l.e;
 
 		if (header(l, &name)) {
-			/* the top part ends at the first header: a new key goes
-			 * after its last assignment, else after its comments */
-			if (in && !section[0] && !seen)
+			/* the top part ends at the first header: a new key of ""
+			 * goes after its last assignment, else after its comments */
+			if (first_header && !section[0] && !seen)
 				*ins = (size_t)(p - text);
+			first_header = false;
 			in = false;
-			if (section[0] && span_is(name, section) && !*found_section) {
-				in = *found_section = true;
+			if (section[0] && span_is(name, section) && !found) {
+				in = found = true;
 				*ins = (size_t)(next - text);
 			}
 		} else if (in) {
-			if (!hit->b && assigns(l, key, val)) {
+			if (assigns(l, key, &v)) {
 				*hit = l;
-				return;
+				*val = v;
+				if (!first->b)
+					*first = v;
 			}
 			if (any_assignment(l)) {
 				*ins = (size_t)(next - text);
@@ -112,34 +122,47 @@ static void scan(const char *text, const char *section, const char *key, struct 
 		}
 		p = next;
 	}
-	if (in && !section[0] && !seen)
+	if (first_header && !section[0] && !seen)
 		*ins = (size_t)(p - text);
+}
+
+/* The last (or with first, the first) value of key in section, to out. */
+static bool get(const char *text, const char *section, const char *key, bool first, char *out,
+                size_t cap)
+{
+	struct span hit, last, one;
+	size_t ins;
+
+	scan(text, section, false, key, &hit, &last, &ins, &one);
+	if (!hit.b)
+		return false;
+	if (first)
+		last = one;
+	snprintf(out, cap, "%.*s", (int)(last.e - last.b), last.b);
+	return true;
 }
 
 bool inikey_get(const char *text, const char *section, const char *key, char *out, size_t cap)
 {
-	struct span hit, val;
-	size_t ins;
-	bool sec;
-
-	scan(text, section, key, &hit, &val, &ins, &sec);
-	if (!hit.b)
-		return false;
-	snprintf(out, cap, "%.*s", (int)(val.e - val.b), val.b);
-	return true;
+	return get(text, section, key, false, out, cap);
 }
 
-char *inikey_set(const char *text, const char *section, const char *key, const char *value,
-                 bool *changed)
+bool inikey_get_first(const char *text, const char *section, const char *key, char *out, size_t cap)
 {
-	struct span hit, val;
-	size_t ins, len = strlen(text), add = strlen(key) + strlen(value) + strlen(section) + 8;
-	bool sec;
+	return get(text, section, key, true, out, cap);
+}
+
+char *inikey_set_in(const char *text, const char *section, bool top, const char *key,
+                    const char *sep, const char *value, bool *changed)
+{
+	struct span hit, val, first;
+	size_t ins, len = strlen(text),
+	            add = strlen(key) + strlen(sep) + strlen(value) + strlen(section) + 8;
 	char *out = malloc(len + add + 2), *o;
 
 	if (!out)
 		return NULL;
-	scan(text, section, key, &hit, &val, &ins, &sec);
+	scan(text, section, top, key, &hit, &val, &ins, &first);
 	*changed = true;
 	if (hit.b) {
 		size_t vl = strlen(value);
@@ -162,7 +185,7 @@ char *inikey_set(const char *text, const char *section, const char *key, const c
 		o += len;
 		if (len && text[len - 1] != '\n')
 			*o++ = '\n';
-		sprintf(o, "%s[%s]\n%s=%s\n", len ? "\n" : "", section, key, value);
+		sprintf(o, "%s[%s]\n%s%s%s\n", len ? "\n" : "", section, key, sep, value);
 		return out;
 	}
 	o = out;
@@ -170,7 +193,13 @@ char *inikey_set(const char *text, const char *section, const char *key, const c
 	o += ins;
 	if (ins && text[ins - 1] != '\n')
 		*o++ = '\n';
-	o += sprintf(o, "%s=%s\n", key, value);
+	o += sprintf(o, "%s%s%s\n", key, sep, value);
 	memcpy(o, text + ins, len - ins + 1);
 	return out;
+}
+
+char *inikey_set(const char *text, const char *section, const char *key, const char *value,
+                 bool *changed)
+{
+	return inikey_set_in(text, section, false, key, "=", value, changed);
 }

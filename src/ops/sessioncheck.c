@@ -1,6 +1,9 @@
 #include "sessioncheck.h"
 
 #include "inikey.h"
+#include "xrdp_ini.h"
+#include "path.h"
+#include "textfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,29 +17,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The small configuration files the checks read. */
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *buf;
-	size_t n;
+	int err;
 
-	if (!f)
-		return NULL;
-	buf = malloc(256 * 1024);
-	if (buf) {
-		n = fread(buf, 1, 256 * 1024 - 1, f);
-		buf[n] = '\0';
-	}
-	fclose(f);
-	return buf;
+	return md9_textfile_read(path, 256 * 1024, NULL, &err);
 }
 
 static bool exists(const char *root, const char *rel)
 {
 	char p[PATH_MAX];
 
-	return (size_t)snprintf(p, sizeof(p), "%s/%s", root, rel) < sizeof(p) &&
-	       access(p, F_OK) == 0;
+	return md9_path_join(p, sizeof(p), root, rel)[0] && access(p, F_OK) == 0;
 }
 
 /* The first path matching root/pattern, copied to out. */
@@ -46,7 +39,7 @@ static bool first_match(const char *root, const char *pattern, char *out, size_t
 	glob_t g = {0};
 	bool ok;
 
-	if ((size_t)snprintf(p, sizeof(p), "%s/%s", root, pattern) >= sizeof(p))
+	if (!md9_path_join(p, sizeof(p), root, pattern)[0])
 		return false;
 	ok = glob(p, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
 	if (ok)
@@ -60,7 +53,7 @@ void sessioncheck_drives(const char *etc, const char *dev, struct sessioncheck *
 	char p[PATH_MAX], name[256] = "thinclient_drives", on[32];
 	char *ini;
 
-	snprintf(p, sizeof(p), "%s/xrdp/sesman.ini", etc);
+	md9_path_join(p, sizeof(p), etc, "xrdp/sesman.ini");
 	c->fix[0] = '\0';
 	if (!(ini = slurp(p))) {
 		c->verdict = 1;
@@ -71,7 +64,7 @@ void sessioncheck_drives(const char *etc, const char *dev, struct sessioncheck *
 	}
 	inikey_get(ini, "Chansrv", "FuseMountName", name, sizeof(name));
 	if (inikey_get(ini, "Chansrv", "EnableFuseMount", on, sizeof(on)) &&
-	    (strcasecmp(on, "false") == 0 || strcasecmp(on, "no") == 0 || strcmp(on, "0") == 0)) {
+	    !md9_xrdp_ini_true(on)) {
 		c->verdict = 1;
 		snprintf(c->what, sizeof(c->what),
 		         "%s: EnableFuseMount=%s: the client's drives do not appear in sessions", p,
@@ -112,7 +105,7 @@ static void os_release_read(const char *etc, struct os_release *o)
 	char p[PATH_MAX], *text, *line, *save = NULL;
 
 	memset(o, 0, sizeof(*o));
-	snprintf(p, sizeof(p), "%s/os-release", etc);
+	md9_path_join(p, sizeof(p), etc, "os-release");
 	if (!(text = slurp(p)))
 		return;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {

@@ -1,348 +1,27 @@
 #include "setup.h"
 
-#include "desktop.h"
-
-#include "adapter.h"
 #include "config.h"
-#include "doctor.h"
+#include "desktop.h"
 #include "fsutil.h"
 #include "guid.h"
 #include "log.h"
-#include "privdrop.h"
+#include "path.h"
+#include "setup_steps.h"
 #include "sysfs.h"
 #include "xrdp_listen.h"
 
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- lines ---- */
-
-struct lines {
-	char **v; /* without their '\n' */
-	size_t n;
-	bool final_nl; /* the text ended with a newline (or was empty) */
-};
-
-static void lines_free(struct lines *l)
+const char *setup_path(const struct setup *s, char *buf, size_t n, const char *abs)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-static int lines_insert(struct lines *l, size_t at, const char *s)
-{
-	char **nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
-	char *d = strdup(s);
-
-	if (!nv || !d) {
-		free(d);
-		if (nv)
-			l->v = nv;
-		return -ENOMEM;
-	}
-	l->v = nv;
-	memmove(l->v + at + 1, l->v + at, (l->n - at) * sizeof(*nv));
-	l->v[at] = d;
-	l->n++;
-	return 0;
-}
-
-static int lines_split(const char *text, struct lines *l)
-{
-	const char *p = text;
-
-	memset(l, 0, sizeof(*l));
-	l->final_nl = true;
-	while (*p) {
-		const char *e = strchr(p, '\n');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		char *s = strndup(p, len);
-		int err;
-
-		if (!s)
-			return -ENOMEM;
-		err = lines_insert(l, l->n, s);
-		free(s);
-		if (err)
-			return err;
-		if (!e) {
-			l->final_nl = false;
-			break;
-		}
-		p = e + 1;
-	}
-	return 0;
-}
-
-static char *lines_join(const struct lines *l)
-{
-	size_t len = 1;
-	char *out, *p;
-
-	for (size_t i = 0; i < l->n; i++)
-		len += strlen(l->v[i]) + 1;
-	out = malloc(len);
-	if (!out)
-		return NULL;
-	p = out;
-	for (size_t i = 0; i < l->n; i++) {
-		size_t k = strlen(l->v[i]);
-		memcpy(p, l->v[i], k);
-		p += k;
-		if (i + 1 < l->n || l->final_nl)
-			*p++ = '\n';
-	}
-	*p = '\0';
-	return out;
-}
-
-/* ---- unified diff ---- */
-
-#define DIFF_MAX_CELLS (4u << 20)
-
-struct diff_op {
-	char kind;   /* ' ', '-', '+' */
-	size_t a, b; /* line indices (a for ' ' and '-', b for '+') */
-};
-
-static void print_hunk(FILE *out, const struct lines *A, const struct lines *B,
-                       const struct diff_op *ops, size_t from, size_t to)
-{
-	/* Every op records where it stands in both texts, so the first one
-	 * gives the hunk's start; an empty range names the line before it. */
-	size_t a0 = ops[from].a, b0 = ops[from].b, na = 0, nb = 0;
-
-	for (size_t i = from; i < to; i++) {
-		na += ops[i].kind != '+';
-		nb += ops[i].kind != '-';
-	}
-	fprintf(out, "@@ -%zu", na ? a0 + 1 : a0);
-	if (na != 1)
-		fprintf(out, ",%zu", na);
-	fprintf(out, " +%zu", nb ? b0 + 1 : b0);
-	if (nb != 1)
-		fprintf(out, ",%zu", nb);
-	fprintf(out, " @@\n");
-	for (size_t i = from; i < to; i++) {
-		const char *line = ops[i].kind == '+' ? B->v[ops[i].b] : A->v[ops[i].a];
-		fprintf(out, "%c%s\n", ops[i].kind, line);
-		if ((ops[i].kind == '+' && ops[i].b + 1 == B->n && !B->final_nl) ||
-		    (ops[i].kind != '+' && ops[i].a + 1 == A->n && !A->final_nl))
-			fprintf(out, "\\ No newline at end of file\n");
-	}
-}
-
-void md9_unified_diff(FILE *out, const char *name_a, const char *name_b, const char *a,
-                      const char *b)
-{
-	struct lines A = {0}, B = {0};
-	struct diff_op *ops = NULL;
-	uint32_t *t = NULL;
-	size_t nops = 0, n, m;
-
-	if (lines_split(a, &A) || lines_split(b, &B))
-		goto out;
-	n = A.n;
-	m = B.n;
-	ops = calloc(n + m + 1, sizeof(*ops));
-	if (!ops)
-		goto out;
-	if ((n + 1) * (m + 1) <= DIFF_MAX_CELLS)
-		t = calloc((n + 1) * (m + 1), sizeof(*t));
-	if (t) {
-		/* t[i][j]: LCS length of A[i..] and B[j..] */
-		for (size_t i = n; i-- > 0;)
-			for (size_t j = m; j-- > 0;)
-				t[i * (m + 1) + j] =
-				    strcmp(A.v[i], B.v[j]) == 0
-				        ? t[(i + 1) * (m + 1) + j + 1] + 1
-				        : (t[(i + 1) * (m + 1) + j] > t[i * (m + 1) + j + 1]
-				               ? t[(i + 1) * (m + 1) + j]
-				               : t[i * (m + 1) + j + 1]);
-		size_t i = 0, j = 0;
-		while (i < n || j < m) {
-			if (i < n && j < m && strcmp(A.v[i], B.v[j]) == 0) {
-				ops[nops++] = (struct diff_op){' ', i++, j++};
-			} else if (i < n &&
-			           (j == m || t[(i + 1) * (m + 1) + j] >= t[i * (m + 1) + j + 1])) {
-				ops[nops++] =
-				    (struct diff_op){'-', i++, j}; /* removals first, as diff -u */
-			} else {
-				ops[nops++] = (struct diff_op){'+', i, j++};
-			}
-		}
-	} else { /* too large to compare line by line: all out, all in */
-		for (size_t i = 0; i < n; i++)
-			ops[nops++] = (struct diff_op){'-', i, 0};
-		for (size_t j = 0; j < m; j++)
-			ops[nops++] = (struct diff_op){'+', n, j};
-	}
-	/* A missing final newline makes the last lines differ for patch(1). */
-	if (A.final_nl != B.final_nl && n && m && nops && ops[nops - 1].kind == ' ') {
-		struct diff_op last = ops[nops - 1];
-		ops[nops - 1] = (struct diff_op){'-', last.a, last.b};
-		ops[nops++] = (struct diff_op){'+', last.a + 1, last.b};
-	}
-	fprintf(out, "--- %s\n+++ %s\n", name_a, name_b);
-	for (size_t i = 0; i < nops;) {
-		size_t start, end, k;
-
-		if (ops[i].kind == ' ') {
-			i++;
-			continue;
-		}
-		start = i >= 3 ? i - 3 : 0;
-		/* extend while the next change is within 6 unchanged lines */
-		end = i;
-		for (;;) {
-			while (end < nops && ops[end].kind != ' ')
-				end++;
-			k = end;
-			while (k < nops && ops[k].kind == ' ' && k - end < 7)
-				k++;
-			if (k < nops && ops[k].kind != ' ' && k - end <= 6) {
-				end = k;
-				continue;
-			}
-			break;
-		}
-		end = end + 3 < nops ? end + 3 : nops;
-		print_hunk(out, &A, &B, ops, start, end);
-		i = end;
-	}
-out:
-	free(t);
-	free(ops);
-	lines_free(&A);
-	lines_free(&B);
-}
-
-/* ---- INI edits ---- */
-
-/* Is line `s` a "[name]" header? Writes the name (trimmed) to out. */
-static bool ini_section(const char *s, char *out, size_t cap)
-{
-	const char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s != '[' || !(e = strchr(s, ']')))
-		return false;
-	s++;
-	while (s < e && isspace((unsigned char)*s))
-		s++;
-	while (e > s && isspace((unsigned char)e[-1]))
-		e--;
-	snprintf(out, cap, "%.*s", (int)(e - s), s);
-	return true;
-}
-
-/* If line s sets key (not commented), the value; else NULL. */
-static const char *ini_value_of(const char *s, const char *key, char *val, size_t cap)
-{
-	size_t k = strlen(key);
-	const char *v, *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	if (strncasecmp(s, key, k) != 0)
-		return NULL;
-	s += k;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s != '=')
-		return NULL;
-	v = s + 1;
-	while (isspace((unsigned char)*v))
-		v++;
-	e = v + strlen(v);
-	while (e > v && isspace((unsigned char)e[-1]))
-		e--;
-	snprintf(val, cap, "%.*s", (int)(e - v), v);
-	return val;
-}
-
-/* Set key in the section `section` (case-insensitive; "" = before any
- * header; also_top: keys before any header count as that section too):
- * replace the value of its first assignment, or add "key<sep>value" after
- * the section's last assignment (or its header; or a new section at the
- * end). Returns 1 when the text changed, 0 when it already said so. */
-static int ini_set(struct lines *l, const char *section, bool also_top, const char *key,
-                   const char *sep, const char *value)
-{
-	char cur[256], val[512], line[1024];
-	bool in = also_top || !section[0];
-	size_t last = SIZE_MAX, header = SIZE_MAX;
-
-	snprintf(line, sizeof(line), "%s%s%s", key, sep, value);
-	for (size_t i = 0; i < l->n; i++) {
-		if (ini_section(l->v[i], cur, sizeof(cur))) {
-			in = strcasecmp(cur, section) == 0;
-			if (in && header == SIZE_MAX) {
-				header = i;
-				last = SIZE_MAX;
-			}
-			continue;
-		}
-		if (!in)
-			continue;
-		if (ini_value_of(l->v[i], key, val, sizeof(val))) {
-			if (strcasecmp(val, value) == 0)
-				return 0;
-			free(l->v[i]);
-			l->v[i] = strdup(line);
-			return l->v[i] ? 1 : -ENOMEM;
-		}
-		if (strchr(l->v[i], '=') && l->v[i][strspn(l->v[i], " \t")] != '#' &&
-		    l->v[i][strspn(l->v[i], " \t")] != ';')
-			last = i;
-	}
-	if (last != SIZE_MAX)
-		return lines_insert(l, last + 1, line) ? -ENOMEM : 1;
-	if (header != SIZE_MAX)
-		return lines_insert(l, header + 1, line) ? -ENOMEM : 1;
-	if (section[0]) {
-		char h[300];
-		snprintf(h, sizeof(h), "[%s]", section);
-		if (lines_insert(l, l->n, h))
-			return -ENOMEM;
-	}
-	return lines_insert(l, l->n, line) ? -ENOMEM : 1;
-}
-
-/* ---- files and commands ---- */
-
-struct setup {
-	const struct md9_setup_opts *o;
-	FILE *out;
-	const char *root; /* "" for "/" so that root + "/etc" works */
-	bool live;        /* root is "/": act on the running system too */
-	bool systemd;     /* systemd runs (live only) */
-	bool want_unix;   /* xrdp and md9 meet on MD9_XRDP_SOCKET (not --tcp) */
-	char self[PATH_MAX];
-	bool self_ok; /* self is a program only root can change (fsutil.h) */
-	unsigned changes, failures;
-};
-
-static const char *rp(const struct setup *s, char *buf, size_t n, const char *abs)
-{
-	if ((size_t)snprintf(buf, n, "%s%s", s->root, abs) >= n)
-		buf[0] = '\0';
-	return buf;
+	return md9_path_join(buf, n, s->root, abs);
 }
 
 static bool exists(const char *p)
@@ -350,123 +29,33 @@ static bool exists(const char *p)
 	return access(p, F_OK) == 0;
 }
 
-static bool exists_l(const char *p)
+void setup_say(struct setup *s, const char *verb, const char *fmt, ...)
 {
-	struct stat st;
-
-	return lstat(p, &st) == 0;
-}
-
-static char *read_text(const char *path, int *err)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	if (!f) {
-		*err = -errno;
-		return NULL;
-	}
-	for (;;) {
-		size_t r;
-		if (cap - len < 4096) {
-			char *nb;
-			if (cap > (16u << 20)) {
-				*err = -EFBIG;
-				goto fail;
-			}
-			nb = realloc(buf, cap + 65536);
-			if (!nb) {
-				*err = -ENOMEM;
-				goto fail;
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		r = fread(buf + len, 1, cap - len - 1, f);
-		len += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		*err = -EIO;
-		goto fail;
-	}
-	fclose(f);
-	buf[len] = '\0';
-	*err = 0;
-	return buf;
-fail:
-	fclose(f);
-	free(buf);
-	return NULL;
-}
-
-static int mkdir_p(const char *dir)
-{
-	char p[PATH_MAX];
-
-	if (strlen(dir) >= sizeof(p))
-		return -ENAMETOOLONG;
-	strcpy(p, dir);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* fsutil.h: mkstemp beside the target, fsync, rename; a symlinked target
- * is resolved; an existing file keeps its mode and owner. */
-static int write_text(const char *path, const char *text, mode_t mode)
-{
-	return md9_fs_write_atomic(path, text, mode);
-}
-
-static void say(struct setup *s, const char *verb, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(struct setup *s, const char *verb, const char *fmt, ...)
-{
-	char what[1024], v[32];
+	bool change = strcmp(verb, "ok") != 0 && strcmp(verb, "note") != 0 &&
+	              strcmp(verb, "FAILED") != 0 && strcmp(verb, "skip") != 0;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	setup_report_vsay(&s->rep, change, verb, fmt, ap);
 	va_end(ap);
-	if (s->o->dry_run && strcmp(verb, "ok") != 0 && strcmp(verb, "note") != 0 &&
-	    strcmp(verb, "FAILED") != 0)
-		snprintf(v, sizeof(v), "would %s", verb);
-	else
-		snprintf(v, sizeof(v), "%s", verb);
-	fprintf(s->out, "  %-14s %s\n", v, what);
-	fflush(s->out);
 }
 
-static void failed(struct setup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void failed(struct setup *s, const char *fmt, ...)
+void setup_failed(struct setup *s, const char *fmt, ...)
 {
-	char what[1024];
 	va_list ap;
 
+	s->rep.failures++;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	setup_report_vsay(&s->rep, false, "FAILED", fmt, ap);
 	va_end(ap);
-	s->failures++;
-	say(s, "FAILED", "%s", what);
 }
 
-static bool have_prog(const char *name, char *out, size_t cap)
+bool setup_have_prog(const char *name, char *out, size_t cap)
 {
 	static const char *const dirs[] = {"/usr/sbin", "/usr/bin", "/sbin", "/bin"};
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(out, cap, "%s/%s", dirs[i], name);
+		md9_path_join(out, cap, dirs[i], name);
 		if (access(out, X_OK) == 0)
 			return true;
 	}
@@ -475,7 +64,7 @@ static bool have_prog(const char *name, char *out, size_t cap)
 
 /* Run argv (argv[0] a full path); its output goes to ours. Exit status, or
  * -errno when it could not run. */
-static int run(struct setup *s, char *const argv[])
+int setup_run(struct setup *s, char *const argv[])
 {
 	char line[1024] = "";
 	pid_t pid;
@@ -485,13 +74,13 @@ static int run(struct setup *s, char *const argv[])
 		size_t l = strlen(line);
 		snprintf(line + l, sizeof(line) - l, "%s%s", i ? " " : "", argv[i]);
 	}
-	say(s, "run", "%s", line);
+	setup_say(s, "run", "%s", line);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		dup2(fileno(s->out), STDOUT_FILENO);
+		dup2(fileno(s->rep.out), STDOUT_FILENO);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -501,7 +90,7 @@ static int run(struct setup *s, char *const argv[])
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
-static char *expand_bin(const char *tmpl, const char *bin)
+char *setup_expand_bin(const char *tmpl, const char *bin)
 {
 	const char *ph = "@MD9_BIN@";
 	size_t n = 0, pl = strlen(ph), bl = strlen(bin);
@@ -528,615 +117,52 @@ static char *expand_bin(const char *tmpl, const char *bin)
 	return out;
 }
 
-/* The first of `paths` (absolute, under the root) that exists, or NULL. */
-static const char *find_installed(struct setup *s, const char *const *paths, char *buf, size_t n)
+const char *setup_find_installed(struct setup *s, const char *const *paths, char *buf, size_t n)
 {
 	for (; *paths; paths++)
-		if (exists(rp(s, buf, n, *paths)))
+		if (exists(setup_path(s, buf, n, *paths)))
 			return *paths;
 	return NULL;
 }
 
-/* Install `text` at `dest` unless one of `packaged` exists. */
-static bool install_unless(struct setup *s, const char *const *packaged, const char *dest,
-                           const char *text, mode_t mode, const char *why)
+bool setup_install_unless(struct setup *s, const char *const *packaged, const char *dest,
+                          const char *text, mode_t mode, const char *why)
 {
 	char p[PATH_MAX];
-	const char *have = find_installed(s, packaged, p, sizeof(p));
+	const char *have = setup_find_installed(s, packaged, p, sizeof(p));
 	int err;
 
 	if (have) {
-		say(s, "ok", "%s (%s)", have, why);
+		setup_say(s, "ok", "%s (%s)", have, why);
 		return false;
 	}
-	rp(s, p, sizeof(p), dest);
-	say(s, "install", "%s: %s", dest, why);
-	s->changes++;
+	setup_path(s, p, sizeof(p), dest);
+	setup_say(s, "install", "%s: %s", dest, why);
+	s->rep.changes++;
 	if (s->o->dry_run)
 		return true;
-	if ((err = write_text(p, text, mode)) < 0) {
-		failed(s, "writing %s: %s", p, strerror(-err));
+	if ((err = md9_fs_write_atomic(p, text, mode)) < 0) {
+		setup_failed(s, "writing %s: %s", p, strerror(-err));
 		return false;
 	}
 	return true;
 }
 
-/* ---- the steps ---- */
-
-static long passwd_has(struct setup *s, const char *file, const char *name)
-{
-	char p[PATH_MAX], line[1024];
-	size_t n = strlen(name);
-	FILE *f = fopen(rp(s, p, sizeof(p), file), "r");
-	long found = 0;
-
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strncmp(line, name, n) == 0 && line[n] == ':';
-	fclose(f);
-	return found;
-}
-
-static void step_user(struct setup *s)
-{
-	char prog[PATH_MAX], rootopt[PATH_MAX + 8], uline[512];
-	const char *u;
-	size_t ul;
-	int rc = -1;
-
-	if (passwd_has(s, "/etc/passwd", MD9_DEFAULT_USER) &&
-	    passwd_has(s, "/etc/group", MD9_DEFAULT_USER)) {
-		say(s, "ok", "user and group %s exist", MD9_DEFAULT_USER);
-		return;
-	}
-	say(s, "create", "system user and group %s (md9 drops to it after binding)",
-	    MD9_DEFAULT_USER);
-	s->changes++;
-	if (s->o->dry_run)
-		return;
-	/* The "u" line of the sysusers.d file md9 ships. */
-	u = strstr(md9_asset_sysusers, "\nu ");
-	u = u ? u + 1 : md9_asset_sysusers;
-	ul = strcspn(u, "\n");
-	snprintf(uline, sizeof(uline), "%.*s", (int)ul, u);
-	snprintf(rootopt, sizeof(rootopt), "--root=%s", s->live ? "/" : s->root);
-	if (have_prog("systemd-sysusers", prog, sizeof(prog))) {
-		char *argv[] = {prog, rootopt, "--inline", uline, NULL};
-		rc = run(s, argv);
-	}
-	if (rc != 0 && have_prog("useradd", prog, sizeof(prog))) {
-		char *argv[] = {prog,
-		                "--system",
-		                "--user-group",
-		                "--home-dir",
-		                "/nonexistent",
-		                "--no-create-home",
-		                "--shell",
-		                "/usr/sbin/nologin",
-		                "--comment",
-		                "md9 Hyper-V Enhanced Session relay",
-		                NULL,
-		                NULL,
-		                NULL};
-		size_t k = 10;
-		if (!s->live) {
-			argv[k++] = "--prefix";
-			argv[k++] = (char *)s->root;
-		}
-		char *full[16];
-		size_t j = 0;
-		for (; j < k; j++)
-			full[j] = argv[j];
-		full[j++] = MD9_DEFAULT_USER;
-		full[j] = NULL;
-		rc = run(s, full);
-	}
-	if (rc != 0 && s->live && have_prog("adduser", prog, sizeof(prog))) {
-		char *argv[] = {prog,     "--system",     "--group",        "--no-create-home",
-		                "--home", "/nonexistent", MD9_DEFAULT_USER, NULL};
-		rc = run(s, argv);
-	}
-	if (!passwd_has(s, "/etc/passwd", MD9_DEFAULT_USER))
-		failed(
-		    s,
-		    "could not create the user %s (no systemd-sysusers, useradd or adduser worked)",
-		    MD9_DEFAULT_USER);
-}
-
-/* Is `user` listed in `group`'s member list (group-format file under the root)? -1: no group. */
-static int group_has(struct setup *s, const char *group, const char *user)
-{
-	char p[PATH_MAX], line[4096];
-	size_t n = strlen(group), u = strlen(user);
-	FILE *f = fopen(rp(s, p, sizeof(p), "/etc/group"), "r");
-	int found = -1;
-
-	if (!f)
-		return -1;
-	while (found < 0 && fgets(line, sizeof(line), f)) {
-		char *m;
-		if (strncmp(line, group, n) != 0 || line[n] != ':')
-			continue;
-		found = 0;
-		m = strrchr(line, ':') + 1;
-		for (char *t = strtok(m, ",\n"); t; t = strtok(NULL, ",\n"))
-			if (strlen(t) == u && strncmp(t, user, u) == 0)
-				found = 1;
-	}
-	fclose(f);
-	return found;
-}
-
-/* md9 in group md9-status (it gives the status socket to that group) and,
- * when xrdp and md9 meet on xrdp's socket (0660, group xrdp), in xrdp. */
-static void step_groups(struct setup *s)
-{
-	const char *groups[] = {MD9_DEFAULT_STATUS_GROUP, s->want_unix ? "xrdp" : NULL};
-	char prog[PATH_MAX];
-
-	for (size_t i = 0; i < 2 && groups[i]; i++) {
-		int has = group_has(s, groups[i], MD9_DEFAULT_USER);
-
-		if (has == 1) {
-			say(s, "ok", "user %s is in group %s", MD9_DEFAULT_USER, groups[i]);
-			continue;
-		}
-		if (has < 0 && i == 1)
-			continue; /* no group xrdp: xrdp is not installed */
-		if (has < 0) {
-			say(s, "create", "group %s (may ask md9 status; nothing else)", groups[i]);
-			s->changes++;
-			if (!s->o->dry_run && have_prog("groupadd", prog, sizeof(prog))) {
-				char *argv[] = {prog,
-				                "--system",
-				                "--prefix",
-				                (char *)(s->live ? "/" : s->root),
-				                (char *)groups[i],
-				                NULL};
-				if (run(s, argv) != 0)
-					failed(s, "groupadd %s failed", groups[i]);
-			}
-		}
-		say(s, "add", "user %s to group %s%s", MD9_DEFAULT_USER, groups[i],
-		    i == 1 ? " (xrdp's socket is 0660, group xrdp)" : "");
-		s->changes++;
-		if (s->o->dry_run)
-			continue;
-		if (!have_prog("usermod", prog, sizeof(prog))) {
-			failed(s, "usermod not found: add %s to group %s yourself",
-			       MD9_DEFAULT_USER, groups[i]);
-			continue;
-		}
-		{
-			char *argv[] = {prog,
-			                "--prefix",
-			                (char *)(s->live ? "/" : s->root),
-			                "-a",
-			                "-G",
-			                (char *)groups[i],
-			                MD9_DEFAULT_USER,
-			                NULL};
-			if (run(s, argv) != 0 || group_has(s, groups[i], MD9_DEFAULT_USER) != 1)
-				failed(s, "adding %s to group %s failed", MD9_DEFAULT_USER,
-				       groups[i]);
-		}
-	}
-}
-
-static void step_sysusers(struct setup *s)
-{
-	static const char *const packaged[] = {"/usr/lib/sysusers.d/md9.conf",
-	                                       "/lib/sysusers.d/md9.conf",
-	                                       "/etc/sysusers.d/md9.conf", NULL};
-
-	install_unless(s, packaged, "/etc/sysusers.d/md9.conf", md9_asset_sysusers, 0644,
-	               "the md9 user, for systemd-sysusers");
-}
-
-static void step_modules(struct setup *s)
-{
-	static const char *const packaged[] = {"/usr/lib/modules-load.d/md9.conf",
-	                                       "/lib/modules-load.d/md9.conf",
-	                                       "/etc/modules-load.d/md9.conf", NULL};
-	char prog[PATH_MAX];
-
-	install_unless(s, packaged, "/etc/modules-load.d/md9.conf", md9_asset_modules_load, 0644,
-	               "loads uio_hv_generic at boot");
-	if (!s->live)
-		return;
-	if (!exists("/sys/bus/vmbus")) {
-		say(s, "note",
-		    "no VMBus here (not a Hyper-V guest): uio_hv_generic not loaded now");
-		return;
-	}
-	if (exists("/sys/bus/vmbus/drivers/uio_hv_generic")) {
-		say(s, "ok", "uio_hv_generic is loaded");
-		return;
-	}
-	s->changes++;
-	if (s->o->dry_run) {
-		say(s, "load", "uio_hv_generic (modprobe)");
-		return;
-	}
-	if (!have_prog("modprobe", prog, sizeof(prog))) {
-		failed(s, "modprobe not found: load uio_hv_generic yourself");
-		return;
-	}
-	{
-		char *argv[] = {prog, "uio_hv_generic", NULL};
-		if (run(s, argv) != 0)
-			failed(s, "modprobe uio_hv_generic failed: does this kernel ship it? (md9 "
-			          "doctor)");
-	}
-}
-
-/* Any SynthRdp device not bound to uio_hv_generic (live only)? */
-static bool unbound_device(void)
-{
-	static const struct md9_guid *const classes[] = {&md9_guid_control_class,
-	                                                 &md9_guid_data_class};
-	bool any = false;
-
-	for (size_t c = 0; c < 2 && !any; c++) {
-		struct md9_vmbus_dev *devs;
-		size_t n;
-		if (md9_sysfs_scan("/sys/bus/vmbus/devices", classes[c], 1, &devs, &n) < 0)
-			continue;
-		for (size_t i = 0; i < n && !any; i++) {
-			char p[PATH_MAX], link[PATH_MAX];
-			ssize_t l;
-			snprintf(p, sizeof(p), "/sys/bus/vmbus/devices/%s/driver", devs[i].name);
-			l = readlink(p, link, sizeof(link) - 1);
-			if (l < 0) {
-				any = true;
-				break;
-			}
-			link[l] = '\0';
-			any = !strstr(link, "/uio_hv_generic");
-		}
-		free(devs);
-	}
-	return any;
-}
-
-static void step_udev(struct setup *s)
-{
-	static const char *const packaged[] = {"/usr/lib/udev/rules.d/60-md9.rules",
-	                                       "/lib/udev/rules.d/60-md9.rules",
-	                                       "/etc/udev/rules.d/60-md9.rules", NULL};
-	char prog[PATH_MAX];
-	char *rules = expand_bin(md9_asset_udev_rules, s->self);
-	bool installed;
-
-	if (!s->self_ok) {
-		free(rules);
-		failed(s, "not installing 60-md9.rules: its RUN+= would name %s (see above)",
-		       s->self);
-		return;
-	}
-	if (!rules) {
-		failed(s, "out of memory");
-		return;
-	}
-	installed =
-	    install_unless(s, packaged, "/etc/udev/rules.d/60-md9.rules", rules, 0644,
-	                   "binds the SynthRdp classes at boot, /dev/uioN to user md9 alone");
-	free(rules);
-	if (!s->live)
-		return;
-	if (installed && exists("/run/udev/control") && have_prog("udevadm", prog, sizeof(prog))) {
-		if (s->o->dry_run) {
-			say(s, "run", "udevadm control --reload; udevadm trigger (vmbus, uio)");
-		} else {
-			char *a1[] = {prog, "control", "--reload", NULL};
-			char *a2[] = {prog, "trigger", "--action=add", "--subsystem-match=vmbus",
-			              NULL};
-			char *a3[] = {prog, "trigger", "--action=add", "--subsystem-match=uio",
-			              NULL};
-			if (run(s, a1) != 0 || run(s, a2) != 0 || run(s, a3) != 0)
-				failed(s, "udevadm failed");
-		}
-	}
-	if (exists("/sys/bus/vmbus/drivers/uio_hv_generic") && unbound_device()) {
-		say(s, "bind", "the SynthRdp classes to uio_hv_generic now (md9 bind-classes)");
-		s->changes++;
-		static struct md9_roots live;
-
-		md9_roots_default(&live); /* live only: the running system's /sys */
-		if (!s->o->dry_run && md9_bind_classes(&live) != 0)
-			failed(s, "binding the classes failed (see above)");
-	}
-}
-
-static const char *unit_paths[] = {
-    "/etc/systemd/system/md9.service", "/usr/lib/systemd/system/md9.service",
-    "/lib/systemd/system/md9.service", "/usr/local/lib/systemd/system/md9.service", NULL};
-
-static void step_unit(struct setup *s)
-{
-	static const char wants[] = "/etc/systemd/system/multi-user.target.wants/md9.service";
-	char p[PATH_MAX], prog[PATH_MAX];
-	const char *unit;
-	char *text = expand_bin(md9_asset_service, s->self);
-	bool wrote;
-	int err;
-
-	if (!s->self_ok) {
-		free(text);
-		failed(s, "not installing md9.service: its ExecStart= would name %s (see above)",
-		       s->self);
-		return;
-	}
-	if (!text) {
-		failed(s, "out of memory");
-		return;
-	}
-	wrote = install_unless(s, unit_paths, "/etc/systemd/system/md9.service", text, 0644,
-	                       "the md9 service");
-	free(text);
-	unit = find_installed(s, unit_paths, p, sizeof(p));
-	if (!unit)
-		unit = "/etc/systemd/system/md9.service"; /* dry run */
-
-	if (s->live && s->systemd && have_prog("systemctl", prog, sizeof(prog))) {
-		char *reload[] = {prog, "daemon-reload", NULL};
-		char *enabled[] = {prog, "is-enabled", "--quiet", "md9.service", NULL};
-		char *active[] = {prog, "is-active", "--quiet", "md9.service", NULL};
-		char *enable[] = {prog, "enable", "--now", "md9.service", NULL};
-		char *start[] = {prog, "start", "md9.service", NULL};
-		bool en, ac;
-
-		if (wrote && !s->o->dry_run)
-			run(s, reload);
-		if (wrote && s->o->dry_run) {
-			en = ac = false;
-		} else {
-			en = run(s, enabled) == 0;
-			ac = run(s, active) == 0;
-		}
-		if (en && ac) {
-			say(s, "ok", "md9.service is enabled and running");
-			return;
-		}
-		s->changes++;
-		if (s->o->dry_run) {
-			say(s, en ? "start" : "enable", "md9.service (systemctl %s)",
-			    en ? "start" : "enable --now");
-			return;
-		}
-		if (run(s, en ? start : enable) != 0)
-			failed(s, "systemctl %s md9.service failed: journalctl -u md9",
-			       en ? "start" : "enable --now");
-		return;
-	}
-	/* No running systemd (a chroot, a container, an image being built, or
-	 * --root): enable as `systemctl enable` does, with the WantedBy link. */
-	rp(s, p, sizeof(p), wants);
-	if (exists_l(p)) {
-		say(s, "ok", "md9.service is enabled (%s)", wants);
-	} else {
-		say(s, "enable", "md9.service (%s -> %s)", wants, unit);
-		s->changes++;
-		if (!s->o->dry_run) {
-			char dir[PATH_MAX];
-			snprintf(dir, sizeof(dir), "%s", p);
-			*strrchr(dir, '/') = '\0';
-			if ((err = mkdir_p(dir)) < 0 || symlink(unit, p) < 0)
-				failed(s, "linking %s: %s", p, strerror(err < 0 ? -err : errno));
-		}
-	}
-	if (s->live)
-		say(s, "note", "systemd is not running: start md9 yourself (md9 run)");
-}
-
-static int mode_edit_xrdp(struct lines *l, enum md9_security mode, const struct md9_xrdp_ini *x)
-{
-	int r, changed = 0;
-	bool sl_rdp = strcasecmp(x->security_layer, "rdp") == 0;
-	bool sl_tls = strcasecmp(x->security_layer, "tls") == 0;
-
-	switch (mode) {
-	case MD9_SEC_RDP:
-		if (sl_tls &&
-		    (r = ini_set(l, "Globals", false, "security_layer", "=", "negotiate")))
-			changed |= r;
-		if ((r = ini_set(l, "Globals", false, "crypt_level", "=", "none")))
-			changed |= r;
-		break;
-	case MD9_SEC_PASSTHROUGH:
-		if ((r = ini_set(l, "Globals", false, "vmconnect", "=", "true")))
-			changed |= r;
-		break;
-	case MD9_SEC_AUTO:
-		/* Only when xrdp would choose standard RDP security. */
-		if (sl_rdp && strcasecmp(x->crypt_level, "none") != 0 &&
-		    (r = ini_set(l, "Globals", false, "crypt_level", "=", "none")))
-			changed |= r;
-		break;
-	case MD9_SEC_TLS:
-		if (sl_rdp &&
-		    (r = ini_set(l, "Globals", false, "security_layer", "=", "negotiate")))
-			changed |= r;
-		break;
-	}
-	return changed;
-}
-
-static void show_diff(struct setup *s, const char *path, const char *a, const char *b)
-{
-	char na[PATH_MAX + 4], nb[PATH_MAX + 4];
-
-	snprintf(na, sizeof(na), "a%s", path);
-	snprintf(nb, sizeof(nb), "b%s", path);
-	md9_unified_diff(s->out, na, nb, a, b);
-}
-
-static void step_xrdp(struct setup *s, enum md9_security mode)
-{
-	static const char ini[] = "/etc/xrdp/xrdp.ini";
-	char p[PATH_MAX], bak[PATH_MAX + 16], prog[PATH_MAX];
-	struct md9_xrdp_ini x;
-	struct lines l;
-	char *old, *neu = NULL;
-	int err, changed;
-
-	rp(s, p, sizeof(p), ini);
-	old = read_text(p, &err);
-	if (!old) {
-		say(s, "note",
-		    "%s: %s: xrdp is not installed (apt-get install xrdp), or md9 uses "
-		    "another RDP server",
-		    ini, strerror(-err));
-		return;
-	}
-	md9_xrdp_ini_read(p, &x);
-	if (lines_split(old, &l) < 0) {
-		failed(s, "out of memory");
-		free(old);
-		return;
-	}
-	changed = mode_edit_xrdp(&l, mode, &x);
-	if (changed >= 0) {
-		/* crypt_level=none (what rdp mode needs, and auto with a
-		 * security_layer=rdp xrdp) lets any client choose no
-		 * encryption: then no listener the network reaches may stay. */
-		bool sl_rdp = strcasecmp(x.security_layer, "rdp") == 0;
-		bool sl_tls = strcasecmp(x.security_layer, "tls") == 0 && mode != MD9_SEC_RDP;
-		bool none = strcasecmp(x.crypt_level, "none") == 0 || mode == MD9_SEC_RDP ||
-		            (mode == MD9_SEC_AUTO && sl_rdp);
-		char port[sizeof(x.port) + 64];
-		int r = md9_xrdp_port_for(&x, s->want_unix, none && !sl_tls, MD9_XRDP_SOCKET, port,
-		                          sizeof(port));
-		if (r > 0 && (r = ini_set(&l, "Globals", false, "port", "=", port)) != 0)
-			changed = r < 0 ? r : changed | r;
-	}
-	if (changed < 0 || (changed && !(neu = lines_join(&l)))) {
-		failed(s, "out of memory");
-		goto out;
-	}
-	if (!changed) {
-		say(s, "ok", "%s fits md9's %s mode", ini, md9_security_name(mode));
-		goto out;
-	}
-	snprintf(bak, sizeof(bak), "%s.md9-backup", p);
-	say(s, "edit", "%s for md9's %s mode (backup %s.md9-backup%s):", ini,
-	    md9_security_name(mode), ini, exists(bak) ? ", kept from an earlier run" : "");
-	s->changes++;
-	show_diff(s, ini, old, neu);
-	if (s->o->dry_run)
-		goto out;
-	if (!exists(bak) && (err = md9_fs_backup(p, bak)) < 0) {
-		failed(s, "writing the backup %s: %s", bak, strerror(-err));
-		goto out;
-	}
-	if ((err = write_text(p, neu, 0644)) < 0) {
-		failed(s, "writing %s: %s", p, strerror(-err));
-		goto out;
-	}
-	if (s->live && s->systemd && have_prog("systemctl", prog, sizeof(prog))) {
-		char *argv[] = {prog, "try-restart", "xrdp.service", NULL};
-		run(s, argv);
-	} else {
-		say(s, "note", "restart xrdp to apply it");
-	}
-out:
-	lines_free(&l);
-	free(old);
-	free(neu);
-}
-
-/* /etc/md9/md9.conf: the example when missing; `security` when --security
- * names another mode than the file. */
-static void step_config(struct setup *s, const char *want_security, enum md9_security file_mode,
-                        const char *want_backend, const char *file_backend)
-{
-	static const char conf[] = "/etc/md9/md9.conf";
-	char p[PATH_MAX];
-	char *cur, *neu = NULL;
-	struct lines l;
-	bool had;
-	int err, changed = 0;
-
-	rp(s, p, sizeof(p), conf);
-	cur = read_text(p, &err);
-	had = cur != NULL;
-	if (!had && !(cur = strdup(md9_asset_config))) {
-		failed(s, "out of memory");
-		return;
-	}
-	if (lines_split(cur, &l) < 0) {
-		failed(s, "out of memory");
-		free(cur);
-		return;
-	}
-	if (want_security) {
-		enum md9_security m;
-		md9_security_parse(want_security, &m);
-		if (m != file_mode || !had)
-			changed = ini_set(&l, "md9", true, "security", " = ", want_security);
-	}
-	if (changed >= 0 && want_backend && (strcmp(want_backend, file_backend) != 0 || !had)) {
-		int r = ini_set(&l, "md9", true, "backend", " = ", want_backend);
-		changed = r < 0 ? r : changed | r;
-	}
-	if (changed < 0 || (changed && !(neu = lines_join(&l)))) {
-		failed(s, "out of memory");
-		goto out;
-	}
-	if (!had) {
-		say(s, "install", "%s: md9's configuration, every setting documented%s%s%s%s", conf,
-		    want_security ? ", with security = " : "", want_security ? want_security : "",
-		    want_backend ? ", backend = " : "", want_backend ? want_backend : "");
-		s->changes++;
-		if (!s->o->dry_run && (err = write_text(p, neu ? neu : cur, 0644)) < 0)
-			failed(s, "writing %s: %s", p, strerror(-err));
-	} else if (changed > 0) {
-		say(s, "edit", "%s:", conf);
-		s->changes++;
-		show_diff(s, conf, cur, neu);
-		if (!s->o->dry_run && (err = write_text(p, neu, 0644)) < 0)
-			failed(s, "writing %s: %s", p, strerror(-err));
-	} else {
-		say(s, "ok", "%s (security %s, backend %s)", conf, md9_security_name(file_mode),
-		    file_backend);
-	}
-out:
-	lines_free(&l);
-	free(cur);
-	free(neu);
-}
-
-char *md9_setup_read_file(const char *path, int *err)
-{
-	return read_text(path, err);
-}
-
-int md9_setup_write_file(const char *path, const char *text, unsigned mode)
-{
-	return write_text(path, text, (mode_t)mode);
-}
+/* ---- the run ---- */
 
 int md9_setup(const struct md9_setup_opts *o, FILE *out)
 {
-	struct setup s = {.o = o, .out = out};
+	struct setup s = {.o = o, .rep = {.out = out, .dry_run = o->dry_run}};
 	struct md9_config cfg;
 	enum md9_security mode;
-	char p[PATH_MAX], real[PATH_MAX];
+	char p[PATH_MAX];
 	ssize_t n;
 
-	if (!o->root || !*o->root || strcmp(o->root, "/") == 0) {
-		s.root = "";
-		s.live = true;
-	} else {
-		if (!realpath(o->root, real)) {
-			fprintf(out, "md9 setup: --root %s: %s\n", o->root, strerror(errno));
-			return 1;
-		}
-		s.root = strcmp(real, "/") == 0 ? "" : real;
-		s.live = !s.root[0];
-	}
-	s.systemd = s.live && exists("/run/systemd/system");
+	/* The real system, or the one installed under --root (roots.h). */
+	s.r = &o->roots;
+	s.live = md9_roots_are_default(s.r);
+	s.root = s.live ? "" : s.r->top;
+	s.systemd = s.live && exists(md9_path_join(p, sizeof(p), s.r->run, "systemd/system"));
 	if (o->self) {
 		snprintf(s.self, sizeof(s.self), "%s", o->self);
 	} else if ((n = readlink("/proc/self/exe", s.self, sizeof(s.self) - 1)) > 0) {
@@ -1150,7 +176,7 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out)
 		return 2;
 	}
 	md9_config_defaults(&cfg);
-	if (md9_config_load(&cfg, rp(&s, p, sizeof(p), "/etc/md9/md9.conf"), true) < 0) {
+	if (md9_config_load(&cfg, setup_path(&s, p, sizeof(p), "/etc/md9/md9.conf"), true) < 0) {
 		fprintf(out, "md9 setup: fix %s first (see the error above)\n", p);
 		return 1;
 	}
@@ -1161,94 +187,94 @@ int md9_setup(const struct md9_setup_opts *o, FILE *out)
 		        "md9 setup: not root: changing the system will fail (sudo md9 setup)\n");
 
 	if (o->undo) {
-		struct desktop_run d = {.root = s.root, .dry_run = o->dry_run, .out = out};
+		struct desktop_run d = {.root = s.root, .rep = {.out = out, .dry_run = o->dry_run}};
 
 		fprintf(out, "md9 setup --undo%s: root %s\n", o->dry_run ? " --dry-run" : "",
 		        s.live ? "/" : s.root);
 		desktop_undo(&d);
-		if (d.failures)
-			fprintf(out, "md9 setup --undo: %u step(s) failed\n", d.failures);
+		if (d.rep.failures)
+			fprintf(out, "md9 setup --undo: %u step(s) failed\n", d.rep.failures);
 		else
-			fprintf(out, "md9 setup --undo: %u change(s)%s\n", d.changes,
+			fprintf(out, "md9 setup --undo: %u change(s)%s\n", d.rep.changes,
 			        o->dry_run ? " would be made; nothing was changed" : " made");
-		return d.failures ? 1 : 0;
+		return d.rep.failures ? 1 : 0;
 	}
 	fprintf(out, "md9 setup%s: root %s, security mode %s\n", o->dry_run ? " --dry-run" : "",
 	        s.live ? "/" : s.root, md9_security_name(mode));
 	{
 		/* root will run this program from the unit and the udev rule */
 		char full[PATH_MAX * 2], resolved[PATH_MAX], why[PATH_MAX * 2 + 200];
-		snprintf(full, sizeof(full), "%s%s", s.root, s.self);
+		md9_path_join(full, sizeof(full), s.root, s.self);
 		s.self_ok = md9_fs_root_only(full, resolved, why, sizeof(why));
 		if (s.self_ok)
-			say(&s, "note",
-			    "md9 for ExecStart= and RUN+=: %s (root's, only root can change "
-			    "it)",
-			    s.self);
+			setup_say(&s, "note",
+			          "md9 for ExecStart= and RUN+=: %s (root's, only root can change "
+			          "it)",
+			          s.self);
 		else
-			failed(&s,
-			       "md9 for ExecStart= and RUN+=: %s (install md9 as root: cmake "
-			       "--install, "
-			       "or the package; then run that md9 setup)",
-			       why);
+			setup_failed(&s,
+			             "md9 for ExecStart= and RUN+=: %s (install md9 as root: cmake "
+			             "--install, "
+			             "or the package; then run that md9 setup)",
+			             why);
 	}
-	s.want_unix = !o->tcp && exists(rp(&s, p, sizeof(p), "/etc/xrdp/xrdp.ini"));
-	step_sysusers(&s);
-	step_user(&s);
-	step_groups(&s);
-	step_modules(&s);
-	step_udev(&s);
-	step_config(&s, o->security, cfg.security, s.want_unix ? "unix:" MD9_XRDP_SOCKET : NULL,
-	            cfg.backend.spec);
-	step_unit(&s);
-	step_xrdp(&s, mode);
+	s.want_unix = !o->tcp && exists(setup_path(&s, p, sizeof(p), "/etc/xrdp/xrdp.ini"));
+	setup_system_sysusers(&s);
+	setup_system_user(&s);
+	setup_system_groups(&s);
+	setup_system_modules(&s);
+	setup_system_udev(&s);
+	setup_edit_config(&s, o->security, cfg.security,
+	                  s.want_unix ? "unix:" MD9_XRDP_SOCKET : NULL, cfg.backend.spec);
+	setup_system_unit(&s);
+	setup_edit_xrdp(&s, mode);
 	{
-		struct desktop_run d = {.root = s.root, .dry_run = o->dry_run, .out = out};
+		struct desktop_run d = {.root = s.root, .rep = {.out = out, .dry_run = o->dry_run}};
 		desktop_setup(&d);
-		s.changes += d.changes;
-		s.failures += d.failures;
+		s.rep.changes += d.rep.changes;
+		s.rep.failures += d.rep.failures;
 	}
 
-	if (s.failures)
-		fprintf(out, "md9 setup: %u step(s) failed, %u change(s)%s\n", s.failures,
-		        s.changes, o->dry_run ? " would be made" : " made");
-	else if (!s.changes)
+	if (s.rep.failures)
+		fprintf(out, "md9 setup: %u step(s) failed, %u change(s)%s\n", s.rep.failures,
+		        s.rep.changes, o->dry_run ? " would be made" : " made");
+	else if (!s.rep.changes)
 		fprintf(out, "md9 setup: nothing to do: everything is in place\n");
 	else if (o->dry_run)
 		fprintf(out,
 		        "md9 setup --dry-run: %u change(s) would be made; nothing was changed\n",
-		        s.changes);
+		        s.rep.changes);
 	else
-		fprintf(out, "md9 setup: %u change(s) made; check with: md9 doctor\n", s.changes);
-	return s.failures ? 1 : 0;
+		fprintf(out, "md9 setup: %u change(s) made; check with: md9 doctor\n",
+		        s.rep.changes);
+	return s.rep.failures ? 1 : 0;
 }
 
 int md9_bind_classes(const struct md9_roots *roots)
 {
 	static const struct md9_guid *const classes[] = {&md9_guid_control_class,
 	                                                 &md9_guid_data_class};
-	char path[PATH_MAX], text[MD9_GUID_STRLEN + 1];
+	char dir[PATH_MAX], text[MD9_GUID_STRLEN];
 	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/bus/vmbus/drivers/uio_hv_generic/new_id", roots->sys);
-	if (!exists(path)) {
-		log_err("%s missing: uio_hv_generic is not loaded (modprobe uio_hv_generic)", path);
-		return 1;
-	}
+	md9_path_join(dir, sizeof(dir), roots->sys, "bus/vmbus/drivers/uio_hv_generic");
 	for (size_t i = 0; i < 2; i++) {
-		int err;
+		int err = md9_sysfs_new_id(dir, classes[i]);
 
 		md9_guid_format(classes[i], text);
-		strcat(text, "\n");
-		err = md9_sysfs_write(path, text);
-		if (err == -EEXIST) {
-			log_info("class %.36s: already bound to uio_hv_generic", text);
+		if (err == -ENOENT) {
+			log_err("%s/new_id missing: uio_hv_generic is not loaded (modprobe "
+			        "uio_hv_generic)",
+			        dir);
+			return 1;
+		} else if (err == 1) {
+			log_info("class %s: already bound to uio_hv_generic", text);
 		} else if (err) {
-			log_err("binding class %.36s (%s): %s%s", text, path, strerror(-err),
+			log_err("binding class %s (%s/new_id): %s%s", text, dir, strerror(-err),
 			        err == -EACCES || err == -EPERM ? " (needs root)" : "");
 			rc = 1;
 		} else {
-			log_info("class %.36s bound to uio_hv_generic", text);
+			log_info("class %s bound to uio_hv_generic", text);
 		}
 	}
 	return rc;

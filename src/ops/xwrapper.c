@@ -17,7 +17,7 @@
 static bool session_xserver(const char *root, char *out, size_t cap)
 {
 	char *text = desktop_read(root, "/etc/xrdp/sesman.ini");
-	bool ok = text && inikey_get(text, "Xorg", "param", out, cap);
+	bool ok = text && inikey_get_first(text, "Xorg", "param", out, cap);
 
 	free(text);
 	return ok;

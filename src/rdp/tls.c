@@ -1,6 +1,7 @@
 #include "tls.h"
 
 #include "log.h"
+#include "number.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -44,17 +45,6 @@ static SSL_CTX *get_ctx(void)
 	return client_ctx;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int md9_tls_pin_parse(const char *s, struct md9_tls_pin *out)
 {
 	int n = 0;
@@ -67,7 +57,7 @@ int md9_tls_pin_parse(const char *s, struct md9_tls_pin *out)
 			s++;
 			continue;
 		}
-		int hi = hexval((unsigned char)s[0]), lo = hi < 0 ? -1 : hexval((unsigned char)s[1]);
+		int hi = md9_number_hexdigit(s[0]), lo = hi < 0 ? -1 : md9_number_hexdigit(s[1]);
 		if (hi < 0 || lo < 0 || n == 32)
 			return -1;
 		out->sha256[n++] = (uint8_t)(hi << 4 | lo);

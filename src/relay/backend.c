@@ -1,5 +1,7 @@
 #include "backend.h"
 
+#include "number.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
@@ -14,18 +16,9 @@
 
 static int parse_u32(const char *s, uint32_t *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	/* strtoul alone would take "+7", " 7" and "-1" */
-	for (const char *p = s; *p; p++)
-		if (*p < '0' || *p > '9')
-			return -1;
-	if (!*s || strlen(s) > 10)
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 0xffffffffUL)
+	if (md9_number_parse(s, 0, UINT32_MAX, &v) < 0)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
@@ -159,7 +152,8 @@ int md9_backend_connect(const struct md9_backend *b)
 		return start_connect(AF_UNIX, (struct sockaddr *)&sa, sizeof(sa));
 	}
 	if (b->family == AF_VSOCK) {
-		struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = b->cid, .svm_port = b->vport};
+		struct sockaddr_vm sa = {
+		    .svm_family = AF_VSOCK, .svm_cid = b->cid, .svm_port = b->vport};
 		return start_connect(AF_VSOCK, (struct sockaddr *)&sa, sizeof(sa));
 	}
 	if (b->family == 0) {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,97 +94,41 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* ---- JSON strings ---- */
+/* ---- JSON values (jansson) ---- */
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one
- * (overlong forms, surrogates and code points above U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *s)
+/* A JSON string for s. jansson refuses text that is not UTF-8; the only
+ * strings here that can be (paths in md9.conf: transport, backend) are then
+ * shown with every byte above 0x7f as '?', so the answer stays JSON. */
+static json_t *jstr(const char *s)
 {
-	unsigned c = s[0];
-	uint32_t cp;
-	size_t n;
+	json_t *j = json_string(s);
+	char *ascii;
 
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	if (j)
+		return j;
+	ascii = strdup(s);
+	if (!ascii)
+		return NULL;
+	for (char *p = ascii; *p; p++)
+		if ((unsigned char)*p > 0x7f)
+			*p = '?';
+	j = json_string(ascii);
+	free(ascii);
+	return j;
 }
 
-size_t md9_json_quote(const char *str, char *out, size_t cap)
+/* Seconds (>= 0) to the millisecond, as "%.3f" printed them before. */
+static json_t *jsecs(double s)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t len = 0;
-
-#define PUT(ch)                                                                                    \
-	do {                                                                                       \
-		if (len + 1 < cap)                                                                 \
-			out[len] = (char)(ch);                                                     \
-		len++;                                                                             \
-	} while (0)
-
-	PUT('"');
-	while (*s) {
-		size_t n = utf8_seq(s);
-		const char *esc = NULL;
-		char ubuf[8];
-
-		if (n == 0) {
-			esc = "\\ufffd";
-			n = 1;
-		} else if (*s == '"') {
-			esc = "\\\"";
-		} else if (*s == '\\') {
-			esc = "\\\\";
-		} else if (*s == '\n') {
-			esc = "\\n";
-		} else if (*s == '\r') {
-			esc = "\\r";
-		} else if (*s == '\t') {
-			esc = "\\t";
-		} else if (*s < 0x20 || *s == 0x7f) {
-			snprintf(ubuf, sizeof(ubuf), "\\u%04x", *s);
-			esc = ubuf;
-		}
-		if (esc) {
-			for (const char *e = esc; *e; e++)
-				PUT(*e);
-		} else {
-			for (size_t i = 0; i < n; i++)
-				PUT(s[i]);
-		}
-		s += n;
-	}
-	PUT('"');
-#undef PUT
-	if (cap)
-		out[len < cap ? len : cap - 1] = '\0';
-	return len;
+	return json_real((double)(long long)(s * 1000.0 + 0.5) / 1000.0);
 }
 
-static void sb_json(struct sbuf *b, const char *s)
+/* Sets o[key] = v (v owned by o, or freed); remembers a failure (out of
+ * memory) in *ok. */
+static void put(json_t *o, const char *key, json_t *v, bool *ok)
 {
-	size_t n = md9_json_quote(s, NULL, 0);
-
-	sb_reserve(b, n);
-	if (b->cut)
-		return;
-	md9_json_quote(s, b->p + b->len, b->cap - b->len);
-	b->len += n;
+	if (json_object_set_new(o, key, v) < 0)
+		*ok = false;
 }
 
 /* ---- the answer ---- */
@@ -227,60 +172,73 @@ static void format_text(struct sbuf *b, const struct status_snapshot *d, double 
 	}
 }
 
-static void format_json(struct sbuf *b, const struct status_snapshot *d, double uptime)
+/* The same as format_text, as one JSON object. NULL when out of memory. */
+static json_t *format_json(const struct status_snapshot *d, double uptime)
 {
-	char g[MD9_GUID_STRLEN];
+	char g[MD9_GUID_STRLEN], hv[24];
+	json_t *root = json_object(), *ctrl = json_object(), *sessions = json_array();
+	bool ok = true;
 
-	sb_printf(b, "{\"version\":");
-	sb_json(b, MD9_VERSION);
-	sb_printf(b, ",\"pid\":%d,\"uptime_s\":%.3f,\"transport\":", (int)getpid(), uptime);
-	sb_json(b, d->transport);
-	sb_printf(b, ",\"server\":");
-	sb_json(b, d->server);
-	sb_printf(b, ",\"security\":");
-	sb_json(b, d->security);
-	sb_printf(b, ",\"control\":{\"state\":");
-	sb_json(b, ctrl_state_name(d->ctrl));
-	sb_printf(b, ",\"offered\":%s,\"failures\":%u,\"host_version\":",
-	          d->ctrl_offered ? "true" : "false", d->ctrl_failures);
-	if (d->ctrl == CTRL_READY)
-		sb_printf(b, "\"%u.%u\"", d->host_version & 0xffff, d->host_version >> 16);
-	else
-		sb_printf(b, "null");
-	sb_printf(
-	    b, "},\"sessions_open\":%u,\"sessions_total\":%llu,\"max_sessions\":%u,\"sessions\":[",
-	    d->nsessions, (unsigned long long)d->sessions_total, d->max_sessions);
+	snprintf(hv, sizeof(hv), "%u.%u", d->host_version & 0xffff, d->host_version >> 16);
+	put(root, "version", jstr(MD9_VERSION), &ok);
+	put(root, "pid", json_integer(getpid()), &ok);
+	put(root, "uptime_s", jsecs(uptime), &ok);
+	put(root, "transport", jstr(d->transport), &ok);
+	put(root, "server", jstr(d->server), &ok);
+	put(root, "security", jstr(d->security), &ok);
+	put(ctrl, "state", jstr(ctrl_state_name(d->ctrl)), &ok);
+	put(ctrl, "offered", json_boolean(d->ctrl_offered), &ok);
+	put(ctrl, "failures", json_integer(d->ctrl_failures), &ok);
+	put(ctrl, "host_version", d->ctrl == CTRL_READY ? jstr(hv) : json_null(), &ok);
+	put(root, "control", ctrl, &ok);
+	put(root, "sessions_open", json_integer(d->nsessions), &ok);
+	put(root, "sessions_total", json_integer((json_int_t)d->sessions_total), &ok);
+	put(root, "max_sessions", json_integer(d->max_sessions), &ok);
 	for (unsigned i = 0; i < d->nsessions; i++) {
 		const struct status_session *s = &d->sessions[i];
-		sb_printf(b, "%s{\"id\":%llu,\"instance\":", i ? "," : "",
-		          (unsigned long long)s->id);
-		sb_json(b, md9_guid_format(&s->instance, g));
-		sb_printf(b, ",\"state\":");
-		sb_json(b, s->state);
-		sb_printf(b,
-		          ",\"age_s\":%.0f,\"bytes_host_to_server\":%llu,"
-		          "\"bytes_server_to_host\":%llu,\"mode\":",
-		          s->age_s, (unsigned long long)s->bytes_h2s,
-		          (unsigned long long)s->bytes_s2h);
-		sb_json(b, s->mode);
-		sb_printf(b, ",\"selected_protocol\":");
-		if (s->selected)
-			sb_json(b, s->selected);
-		else
-			sb_printf(b, "null");
-		sb_printf(b, ",\"refused\":%s}", s->refused ? "true" : "false");
+		json_t *o = json_object();
+
+		put(o, "id", json_integer((json_int_t)s->id), &ok);
+		put(o, "instance", jstr(md9_guid_format(&s->instance, g)), &ok);
+		put(o, "state", jstr(s->state), &ok);
+		/* whole seconds, like the coarse counters: no typing rhythm */
+		put(o, "age_s", json_integer((json_int_t)(s->age_s + 0.5)), &ok);
+		put(o, "bytes_host_to_server", json_integer((json_int_t)s->bytes_h2s), &ok);
+		put(o, "bytes_server_to_host", json_integer((json_int_t)s->bytes_s2h), &ok);
+		put(o, "mode", jstr(s->mode), &ok);
+		put(o, "selected_protocol", s->selected ? jstr(s->selected) : json_null(), &ok);
+		put(o, "refused", json_boolean(s->refused), &ok);
+		if (json_array_append_new(sessions, o) < 0)
+			ok = false;
 	}
-	sb_printf(b, "]}\n");
+	put(root, "sessions", sessions, &ok);
+	if (!ok) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
 }
 
 char *md9_status_format(const struct status_snapshot *d, double uptime_s, bool json, size_t *len)
 {
 	struct sbuf b = {0};
 
-	if (json)
-		format_json(&b, d, uptime_s);
-	else
+	if (json) {
+		/* Keys in insertion order (jansson >= 2.8), no spaces, reals
+		 * with up to 15 significant digits (so 12.345 stays 12.345). */
+		json_t *root = format_json(d, uptime_s);
+		char *doc = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+
+		json_decref(root);
+		if (doc) {
+			sb_printf(&b, "%s\n", doc);
+			free(doc);
+		} else {
+			b.cut = true; /* out of memory: say so below */
+		}
+	} else {
 		format_text(&b, d, uptime_s);
+	}
 	if (b.cut) {
 		/* Bounded output: say so in a form each reader understands. */
 		static const char note_text[] = "\n(output cut at the size limit)\n";

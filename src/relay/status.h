@@ -86,9 +86,4 @@ void md9_status_stop(struct md9_status *st);
 char *md9_status_format(const struct status_snapshot *snap, double uptime_s, bool json,
                         size_t *len);
 
-/* s as a JSON string literal, quotes included: '"' '\\' and control
- * characters escaped, invalid UTF-8 replaced by U+FFFD. Returns the length
- * of the literal (like snprintf: out holds at most cap - 1 bytes of it). */
-size_t md9_json_quote(const char *s, char *out, size_t cap);
-
 #endif

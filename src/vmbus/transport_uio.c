@@ -27,9 +27,9 @@
 #include "uio_private.h"
 
 #include "log.h"
+#include "path.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +38,6 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int transport_uio_pathf(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-	return r < 0 || (size_t)r >= n ? -ENAMETOOLONG : 0;
-}
 
 void transport_uio_kick(struct uio_tp *tp)
 {
@@ -136,9 +125,9 @@ struct md9_transport *md9_transport_uio_new(const struct md9_roots *roots, struc
 	tp->proc_root = strdup(roots->proc);
 	if (!tp->sysfs_root || !tp->dev_root || !tp->proc_root)
 		goto fail;
-	if (transport_uio_pathf(tp->devices_dir, sizeof(tp->devices_dir), "%s/bus/vmbus/devices",
+	if (md9_path_fmt(tp->devices_dir, sizeof(tp->devices_dir), "%s/bus/vmbus/devices",
 	                        sysfs_root) ||
-	    transport_uio_pathf(tp->driver_dir, sizeof(tp->driver_dir),
+	    md9_path_fmt(tp->driver_dir, sizeof(tp->driver_dir),
 	                        "%s/bus/vmbus/drivers/uio_hv_generic", sysfs_root)) {
 		log_err("uio: path too long: %s", sysfs_root);
 		goto fail;

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static bool class_known(const struct uio_tp *tp, const struct md9_guid *class_id)
@@ -22,39 +21,32 @@ static bool class_known(const struct uio_tp *tp, const struct md9_guid *class_id
 int uio_class_bind(struct md9_transport *t, const struct md9_guid *class_id)
 {
 	struct uio_tp *tp = uio_tp_of(t);
-	char text[MD9_GUID_STRLEN + 1], path[PATH_MAX];
-	struct stat st;
-	int err;
+	char text[MD9_GUID_STRLEN];
+	int err = md9_sysfs_new_id(tp->driver_dir, class_id);
 
-	/* new_id takes the GUID as guid_parse reads it: 36 characters; a
-	 * trailing newline is ignored [K-bus new_id_store]. */
 	md9_guid_format(class_id, text);
-	strcat(text, "\n");
-
-	if (stat(tp->driver_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (err == -ENOENT) {
 		log_err("uio_hv_generic not loaded: modprobe uio_hv_generic (%s missing)",
 		        tp->driver_dir);
 		return -ENOENT;
 	}
-	err = transport_uio_pathf(path, sizeof(path), "%s/new_id", tp->driver_dir);
-	if (!err)
-		err = md9_sysfs_write(path, text);
-	/* EEXIST: the id is already in the driver's dynamic id list
-	 * [K-bus new_id_store]; its devices are bound already. */
-	if (err == -EEXIST) {
-		log_debug("class %.36s already bound to uio_hv_generic", text);
+	/* 1: the id was in the driver's dynamic id list already (EEXIST); its
+	 * devices are bound already. */
+	if (err == 1) {
+		log_debug("class %s already bound to uio_hv_generic", text);
 		err = 0;
 	}
 	/* Not root (the unit runs md9 as User=md9): only root may write
 	 * new_id; `md9 bind-classes` did it as root before (ExecStartPre=+,
 	 * the udev rule). */
 	if ((err == -EACCES || err == -EPERM || err == -EROFS) && geteuid() != 0) {
-		log_debug("class %.36s: new_id is root's; relying on md9 bind-classes", text);
+		log_debug("class %s: new_id is root's; relying on md9 bind-classes", text);
 		err = 0;
 	}
 	if (err) {
-		log_err("binding class %.36s to uio_hv_generic (%s): %s%s", text, path,
-		        strerror(-err), err == -EACCES || err == -EPERM ? " (needs root)" : "");
+		log_err("binding class %s to uio_hv_generic (%s/new_id): %s%s", text,
+		        tp->driver_dir, strerror(-err),
+		        err == -EACCES || err == -EPERM ? " (needs root)" : "");
 		return err;
 	}
 	if (!class_known(tp, class_id)) {
@@ -64,7 +56,7 @@ int uio_class_bind(struct md9_transport *t, const struct md9_guid *class_id)
 			return -ENOMEM;
 		tp->classes = nc;
 		tp->classes[tp->nclasses++] = *class_id;
-		log_info("class %.36s bound to uio_hv_generic", text);
+		log_info("class %s bound to uio_hv_generic", text);
 	}
 	/* Devices of this class may be present already: make event_fd readable
 	 * so the caller's next poll_events rescans. */

@@ -4,6 +4,8 @@
  * uio_private.h; facts in docs/uio.md, "Opening a channel". */
 #include "uio_private.h"
 
+#include "path.h"
+
 #include "log.h"
 #include "ring.h"
 
@@ -67,7 +69,7 @@ static int map_size(struct uio_tp *tp, const struct md9_vmbus_dev *dev, int idx,
 	ssize_t r;
 	int err;
 
-	err = transport_uio_pathf(path, sizeof(path), "%s/%s/uio/uio%d/maps/map%d/size",
+	err = md9_path_fmt(path, sizeof(path), "%s/%s/uio/uio%d/maps/map%d/size",
 	                          tp->devices_dir, dev->name, dev->uio_index, idx);
 	if (err)
 		return err;
@@ -178,7 +180,7 @@ int uio_device_open(struct md9_transport *t, const struct md9_guid *instance,
 		}
 	}
 
-	err = transport_uio_pathf(path, sizeof(path), "%s/uio%d", tp->dev_root, dev.uio_index);
+	err = md9_path_fmt(path, sizeof(path), "%s/uio%d", tp->dev_root, dev.uio_index);
 	if (err)
 		return err;
 	/* The first open of /dev/uioN opens the VMBus channel; the last release

@@ -5,6 +5,8 @@
  * uio_private.h; facts in docs/uio.md, "Finding devices". */
 #include "uio_private.h"
 
+#include "path.h"
+
 #include "log.h"
 
 #include <dirent.h>
@@ -149,10 +151,10 @@ static void watch_tree(struct uio_tp *tp)
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		if (transport_uio_pathf(path, sizeof(path), "%s/%s", tp->devices_dir, e->d_name) ==
+		if (md9_path_fmt(path, sizeof(path), "%s/%s", tp->devices_dir, e->d_name) ==
 		    0)
 			inotify_add_watch(tp->ino, path, INOTIFY_DIR_MASK | IN_CLOSE_WRITE);
-		if (transport_uio_pathf(path, sizeof(path), "%s/%s/uio", tp->devices_dir,
+		if (md9_path_fmt(path, sizeof(path), "%s/%s/uio", tp->devices_dir,
 		                        e->d_name) == 0)
 			inotify_add_watch(tp->ino, path, INOTIFY_DIR_MASK);
 	}
@@ -166,11 +168,11 @@ static const char *not_ready(struct uio_tp *tp, const struct md9_vmbus_dev *dev)
 
 	if (dev->uio_index < 0)
 		return "no uio";
-	if (transport_uio_pathf(path, sizeof(path), "%s/%s/uio/uio%d/maps/map0/size",
+	if (md9_path_fmt(path, sizeof(path), "%s/%s/uio/uio%d/maps/map0/size",
 	                        tp->devices_dir, dev->name, dev->uio_index) ||
 	    access(path, F_OK) < 0)
 		return "no maps";
-	if (transport_uio_pathf(path, sizeof(path), "%s/uio%d", tp->dev_root, dev->uio_index) ||
+	if (md9_path_fmt(path, sizeof(path), "%s/uio%d", tp->dev_root, dev->uio_index) ||
 	    access(path, F_OK) < 0)
 		return "no node";
 	return NULL;

@@ -132,9 +132,6 @@ static inline struct uio_chan *uio_chan_of(struct md9_channel *ch)
 }
 
 /* transport_uio.c */
-/* snprintf into a path buffer: 0, or -ENAMETOOLONG when it does not fit. */
-int transport_uio_pathf(char *buf, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Make event_fd readable: the next poll_events rescans. */
 void transport_uio_kick(struct uio_tp *tp);
 

@@ -5,6 +5,8 @@
  * deadline. */
 #include "uio_private.h"
 
+#include "path.h"
+
 #include "log.h"
 #include "timespec.h"
 
@@ -24,7 +26,7 @@ static void driver_of(struct uio_tp *tp, const char *name, char *out, size_t cap
 	ssize_t n = -1;
 
 	out[0] = '\0';
-	if (transport_uio_pathf(path, sizeof(path), "%s/%s/driver", tp->devices_dir, name) == 0)
+	if (md9_path_fmt(path, sizeof(path), "%s/%s/driver", tp->devices_dir, name) == 0)
 		n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
 		return;

@@ -2,11 +2,21 @@
 # systemd integration. Included from tests/CMakeLists.txt.
 
 md9_add_test(test_config md9ops ${PROJECT_SOURCE_DIR}/tests/test_config.c)
+md9_add_test(test_inikey md9ops ${PROJECT_SOURCE_DIR}/tests/test_inikey.c)
 md9_add_test(test_status md9ops ${PROJECT_SOURCE_DIR}/tests/test_status.c)
-if(TEST test_config)
-	set_tests_properties(test_config PROPERTIES
-		ENVIRONMENT "MD9_EXAMPLE_CONF=${PROJECT_SOURCE_DIR}/packaging/md9.conf")
-endif()
+# test_config holds packaging/md9.conf and man/md9.conf.5 to the settings
+# table (src/ops/config.c): the file must be what the table generates, and
+# the man page must document every key with its default.
+set_tests_properties(test_config PROPERTIES ENVIRONMENT
+	"MD9_EXAMPLE_CONF=${PROJECT_SOURCE_DIR}/packaging/md9.conf;MD9_MAN_CONF=${PROJECT_SOURCE_DIR}/man/md9.conf.5")
+
+# After a setting changed: cmake --build BUILD --target md9.conf rewrites
+# packaging/md9.conf from the table.
+add_executable(md9-conf-template ${PROJECT_SOURCE_DIR}/tests/tools/md9-conf-template.c)
+target_link_libraries(md9-conf-template PRIVATE md9ops)
+add_custom_target(md9.conf
+	COMMAND md9-conf-template ${PROJECT_SOURCE_DIR}/packaging/md9.conf
+	COMMENT "Writing packaging/md9.conf from the settings table")
 
 set(_md9_ops_env
 	"MD9_BIN=$<TARGET_FILE:md9>"
@@ -31,3 +41,8 @@ set_tests_properties(test_ops_daemon_md9_user PROPERTIES ENVIRONMENT "${_md9_ops
 add_test(NAME test_unit_security COMMAND ${PROJECT_SOURCE_DIR}/tests/ops/test_unit_security.sh)
 set_tests_properties(test_unit_security PROPERTIES ENVIRONMENT "${_md9_ops_env}" TIMEOUT 60
 	SKIP_RETURN_CODE 77 LABELS ops)
+# The command line: one-line usage errors, strict numbers, every setting an
+# option, help text and md9(8) in step.
+add_test(NAME test_ops_cli COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/ops/test_cli.py)
+set_tests_properties(test_ops_cli PROPERTIES ENVIRONMENT "${_md9_ops_env}" TIMEOUT 120
+	LABELS ops)

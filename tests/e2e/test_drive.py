@@ -22,11 +22,13 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 
 import drive_fixture  # noqa: E402
-from harness import LOOPBACK, SKIP, Skip, check, main  # noqa: E402
+from harness import main  # noqa: E402
+from md9test import LOOPBACK, Skip, check  # noqa: E402
 
 MIB = drive_fixture.MIB
 SIZE_IN = 32 * MIB    # client -> session

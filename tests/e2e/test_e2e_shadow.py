@@ -23,11 +23,13 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 
 import desktop_fixture  # noqa: E402
-from harness import LOOPBACK, TestFailure, check, main  # noqa: E402
+from harness import main  # noqa: E402
+from md9test import LOOPBACK, TestFailure, check  # noqa: E402
 from xrdp_fixture import FixtureError, wait_until  # noqa: E402
 
 PIXEL_TIMEOUT = 20.0

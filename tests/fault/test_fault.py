@@ -20,8 +20,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from faultlib import (BYTES_SCALE, MiB, NEGO_H2S, NEGO_S2H, T, WRAPPER,  # noqa: E402
-                      check, check_complete, check_md9_counts, main)
+from faultlib import (BYTES_SCALE, NEGO_H2S, NEGO_S2H, FaultHarness,  # noqa: E402
+                      check_complete, check_md9_counts)
+from md9test import WRAPPER, MiB, T, check, main  # noqa: E402
 
 SERVER_SEED = 7
 # A finite transfer each way for the "other" sessions.
@@ -63,7 +64,7 @@ def finish_ok(h, c, srv, m, sid, what):
     cs = c.session(0, T(120))
     ss = srv.wait_conn(cs["seed"], T(30))
     check_complete(cs, ss, what)
-    closed = m.closed(sid, T(30))
+    closed = m.wait_closed(sid, T(30))
     check_md9_counts(closed, cs, ss, what)
     return cs, ss, closed
 
@@ -75,7 +76,7 @@ def ended_cleanly(srv, c, m, sid, reason_rx, what, exact=True):
     sending at the end, so it received every byte md9 relayed (a server
     still sending when md9 closes gets a TCP reset, which drops what md9's
     socket had not sent yet; see docs/threat-model.md)."""
-    closed = m.closed(sid, T(20))
+    closed = m.wait_closed(sid, T(20))
     check(re.fullmatch(reason_rx, closed.group("reason")),
           "%s: md9 closed session %d for '%s', expected /%s/"
           % (what, sid, closed.group("reason"), reason_rx))
@@ -571,7 +572,7 @@ def server_refuses(h):
     srv, hs, m = stack(h, server_args=("--refuse",))
     for sid in (1, 2):
         c = client(h, hs, 100 + sid, MiB, MiB)
-        closed = m.closed(sid)
+        closed = m.wait_closed(sid)
         check(re.search(r"the server closed the connection before its Connection Confirm|"
                         r"the server closed the connection before md9 could check who it is|"
                         r"(writing to|reading from) the server failed|"
@@ -585,7 +586,7 @@ def server_refuses(h):
 def server_closes(h):
     srv, hs, m = stack(h, server_args=("--close-after", str(8 * MiB // BYTES_SCALE)))
     a = client(h, hs, 100, FIN, FIN)
-    closed = m.closed(1, T(30))
+    closed = m.wait_closed(1, T(30))
     # The server closes with our bytes unread: a TCP reset, which md9 may see
     # as EOF, a failed read or write, or an error on the socket.
     check(re.fullmatch(r"the server closed the connection|(reading from|writing to) the "
@@ -658,4 +659,4 @@ CASES.update({
 })
 
 if __name__ == "__main__":
-    sys.exit(main(CASES))
+    sys.exit(main(CASES, FaultHarness))

@@ -51,7 +51,7 @@ import sys
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 import harness  # noqa: E402
-from harness import TestFailure, check
+from md9test import check  # noqa: E402
 
 HOST_REQUESTED = "SSL|HYBRID|HYBRID_EX"   # md9's name for 0x0B
 

@@ -42,35 +42,23 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.environ.get("MD9_REPO") or os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "security"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TESTS, "lib"))
+sys.path.insert(0, os.path.join(TESTS, "security"))
 import seclib  # noqa: E402
 
-RUNNER = None   # the user md9 runs as (made in main() when root)
+from md9test import (REPO, Harness, LogStream, binary, check, free_port,  # noqa: E402
+                     main)
 
-
-def binary(env, rel):
-    p = os.environ.get(env)
-    if p:
-        return p
-    for b in ("build-ops", "build"):
-        c = os.path.join(REPO, b, rel)
-        if os.access(c, os.X_OK):
-            return c
-    raise SystemExit("set $" + env)
-
-
-MD9 = binary("MD9_BIN", "md9")
-HOSTSIM = binary("MD9_HOSTSIM", "hostsim/md9-hostsim")
+MD9 = binary("MD9_BIN", "src/md9", "md9")
 TIMEOUT = 10.0
+RUNNER = None   # the user md9 runs as (made before the cases when root)
 
-# protocol.md §7: the vmconnect Connection Request (requestedProtocols 0x0B)
+# protocol-facts §7: the vmconnect Connection Request (requestedProtocols 0x0B)
 CR = bytes.fromhex("03000013" "0ee00000000000" "010008000b000000")
 # A Connection Confirm selecting PROTOCOL_RDP (RDP_NEG_RSP, selectedProtocol 0)
 CC_RDP = bytes.fromhex("03000013" "0ed000001234" "00" "0200080000000000")
@@ -80,80 +68,23 @@ CC_RDP = bytes.fromhex("03000013" "0ed000001234" "00" "0200080000000000")
 CC_SSL_NOT_ALLOWED = bytes.fromhex("03000013" "0ed000001234" "00" "0300080002000000")
 
 
-class Failure(AssertionError):
-    pass
+class Case(Harness):
+    """A case's tmp dir (readable by other users: privdrop), its hostsim
+    and the md9s it runs with their own environment."""
 
+    prefix = "md9-ops-"
 
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-class Lines:
-    """A child's output, read by a thread; wait_for(regex) on a deadline."""
-
-    def __init__(self, pipe):
-        self.lines = []
-        self.closed = False
-        self.cond = threading.Condition()
-        self.t = threading.Thread(target=self._run, args=(pipe,), daemon=True)
-        self.t.start()
-
-    def _run(self, pipe):
-        for raw in iter(pipe.readline, b""):
-            with self.cond:
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-
-    def wait_for(self, regex, timeout=TIMEOUT, since=0):
-        rx = re.compile(regex)
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for line in self.lines[since:]:
-                    m = rx.search(line)
-                    if m:
-                        return m
-                left = end - time.monotonic()
-                if self.closed or left <= 0:
-                    raise Failure("no line matching /%s/ (%s) in:\n  %s" % (
-                        regex, "exited" if self.closed else "timeout",
-                        "\n  ".join(self.lines[-30:])))
-                self.cond.wait(left)
-
-    def mark(self):
-        with self.cond:
-            return len(self.lines)
-
-    def text(self):
-        with self.cond:
-            return "\n".join(self.lines)
-
-
-class Case:
     def __init__(self, name):
-        self.name = name
-        self.tmp = tempfile.mkdtemp(prefix="md9-ops-")
+        super().__init__(name)
         os.chmod(self.tmp, 0o755)
         self.give(self.tmp)
         self.procs = []
 
-    def path(self, name):
-        return os.path.join(self.tmp, name)
-
     def hostsim(self):
-        bus = self.path("bus")
-        p = subprocess.Popen([HOSTSIM, "--bus", bus, "--raw-listen", "127.0.0.1:0"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-        self.procs.append(p)
-        out = Lines(p.stdout)
-        m = out.wait_for(r"^ready (\S+) raw=(\d+)")
-        self.give(bus)
-        return bus, int(m.group(2))
+        """(bus path, raw front end port) of a new md9-hostsim."""
+        hs = super().hostsim()
+        self.give(hs.bus)
+        return hs.bus, hs.raw_port
 
     def give(self, path):
         """Make path md9's (the runner's) when md9 runs as the test's user."""
@@ -188,14 +119,14 @@ class Case:
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, env=e)
         self.procs.append(p)
-        return p, Lines(p.stdout)
+        return p, LogStream("md9", p.stdout)
 
     def status(self, sock, *args):
         r = subprocess.run([MD9, "status", "--socket", sock] + list(args),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
         return r.returncode, r.stdout.decode(), r.stderr.decode()
 
-    def close(self):
+    def cleanup(self):
         for p in self.procs:
             if p.poll() is None:
                 p.terminate()
@@ -204,7 +135,7 @@ class Case:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        super().cleanup()
 
 
 def stop(p, lines=None):
@@ -254,14 +185,6 @@ class FakeServer:
             c.close()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 # ---------------------------------------------------------------------------
 
 def case_bad_config(c):
@@ -284,7 +207,7 @@ def case_bad_config(c):
     # issue 15, point 8: each bad input is one line and a non-zero exit
     good = c.config("[md9]\n", "good.conf")
     for argv, needle in (
-            (["run", "--bogus"], "unknown option or missing value: --bogus"),
+            (["run", "--bogus"], "md9 run: unknown option '--bogus'"),
             (["run", "-c", c.tmp], "is a directory"),
             (["run", "-c", good, "--max-sessions", "+7"], "max_sessions must be 1-64"),
             (["run", "-c", good, "--max-sessions", " 7"], "max_sessions must be 1-64"),
@@ -295,7 +218,7 @@ def case_bad_config(c):
             (["run", "-c", good, "--security", "rdp", "--tls-pin", "00" * 32],
              "tls_pin needs TLS to the server"),
             (["doctor", "--security", "bogus"], "--security bogus: security must be"),
-            (["status", "--bogus"], "unknown option or missing value: --bogus"),
+            (["status", "--bogus"], "md9 status: unknown option '--bogus'"),
             (["setup", "extra"], "unexpected argument 'extra'"),
             (["nonsense"], "unknown command 'nonsense'")):
         r = subprocess.run([MD9] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -671,31 +594,11 @@ CASES = [case_bad_config, case_reload, case_reload_running, case_notify_abstract
          case_privdrop, case_root]
 
 
-def main():
-    global RUNNER
-    only = sys.argv[1:]
+if __name__ == "__main__":
     if os.geteuid() == 0:
         RUNNER = seclib.make_user("ops")
-    passed = failed = 0
-    for case in CASES:
-        name = case.__name__[5:]
-        if only and name not in only:
-            continue
-        c = Case(name)
-        try:
-            case(c)
-            print("PASS %s" % name)
-            passed += 1
-        except Exception:
-            print("FAIL %s" % name)
-            traceback.print_exc(file=sys.stdout)
-            failed += 1
-        finally:
-            c.close()
-    seclib.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        rc = main(CASES, Case)
+    finally:
+        seclib.cleanup()
+    sys.exit(rc)

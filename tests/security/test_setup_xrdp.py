@@ -34,7 +34,8 @@ sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 import harness  # noqa: E402
 import rdp_probe  # noqa: E402
 import xrdp_fixture  # noqa: E402
-from harness import check  # noqa: E402
+import md9test  # noqa: E402
+from md9test import Skip, check  # noqa: E402
 
 MD9 = os.environ.get("MD9_BIN")
 
@@ -65,11 +66,11 @@ def case_for(mode, layer, tcp):
     def case(h):
         ext = external_address()
         if not ext:
-            raise harness.Skip("no non-loopback address to probe from")
+            raise Skip("no non-loopback address to probe from")
         root = tempfile.mkdtemp(prefix="md9-setupx-")
         h.notes.append("external address %s" % ext)
         try:
-            port = xrdp_fixture.free_tcp_port("0.0.0.0")
+            port = md9test.free_port("0.0.0.0")
             with open("/etc/xrdp/xrdp.ini") as f:
                 ini = f.read()
             ini = xrdp_fixture.ini_set(ini, "Globals", "port", str(port))
@@ -142,8 +143,8 @@ def case_control(h):
     left before issue 15) serves encryption method 0 to the network."""
     ext = external_address()
     if not ext:
-        raise harness.Skip("no non-loopback address to probe from")
-    port = xrdp_fixture.free_tcp_port("0.0.0.0")
+        raise Skip("no non-loopback address to probe from")
+    port = md9test.free_port("0.0.0.0")
     x = xrdp_fixture.XrdpFixture(security_layer="negotiate", crypt_level="none", port=port,
                                  startup_timeout=harness.STARTUP_TIMEOUT,
                                  xrdp_ini={("Globals", "port"): str(port)})

@@ -26,7 +26,7 @@ sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
 import seclib  # noqa: E402
-from harness import check  # noqa: E402
+from md9test import SKIP, TestFailure, check  # noqa: E402
 
 MD9 = os.environ.get("MD9_BIN")
 
@@ -43,7 +43,7 @@ def rule_for_uio():
             if 'SUBSYSTEM=="uio"' in line and not line.startswith("#"):
                 kv = dict(re.findall(r'\b(OWNER|GROUP|MODE)="([^"]*)"', line))
                 return kv.get("OWNER"), kv.get("GROUP", "root"), int(kv.get("MODE", "0600"), 8)
-    raise harness.TestFailure("no uio line in 60-md9.rules.in")
+    raise TestFailure("no uio line in 60-md9.rules.in")
 
 
 def case_status_group(h):
@@ -113,7 +113,7 @@ if __name__ == "__main__":
     why = seclib.have_prerequisites()
     if why:
         print("SKIP: %s" % why)
-        sys.exit(harness.SKIP)
+        sys.exit(SKIP)
     if not MD9:
         print("set $MD9_BIN")
         sys.exit(1)

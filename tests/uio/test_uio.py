@@ -110,7 +110,7 @@ def transfer(h, hs, srv, m, sid0, seed, nbytes, sessions=1):
     # Every session moved the same byte counts: each md9 session's counters
     # must match them.
     for sid in range(sid0, sid0 + sessions):
-        check_md9_counts(m.closed(sid, T(30)), pair[0], pair[1], "md9 session %d" % sid)
+        check_md9_counts(m.wait_closed(sid, T(30)), pair[0], pair[1], "md9 session %d" % sid)
     h.note("%d session(s) x %d MiB each way: %s MB/s host->server per session" % (
         sessions, nbytes // MiB, "/".join(r.get("send_MBps") or "?" for r in res.values())))
     return res
@@ -193,9 +193,9 @@ def emulator_selftest(h):
         hs = h.hostsim(kernel, "--instances", "1", monitored=monitored, udev="manual")
         argv = [prog, "--roots", hs.root, "--kernel", kernel] + (["--monitored"] if monitored
                                                                  else [])
-        p = uiolib.faultlib.subprocess.Popen(
-            argv, stdin=uiolib.faultlib.subprocess.PIPE, stdout=uiolib.faultlib.subprocess.PIPE,
-            stderr=uiolib.faultlib.subprocess.STDOUT, env=uiolib.preload_env(hs.root))
+        p = uiolib.subprocess.Popen(
+            argv, stdin=uiolib.subprocess.PIPE, stdout=uiolib.subprocess.PIPE,
+            stderr=uiolib.subprocess.STDOUT, env=uiolib.preload_env(hs.root))
         out = uiolib.LogStream("uio-selftest " + what, p.stdout)
         n = 0
         try:
@@ -334,7 +334,7 @@ def k4_rescind_idle(h):
     mark = m.mark()
     hs.command("rescind-data last")
     freed_while_mapped(m, mark)
-    closed = m.closed(1, T(20))
+    closed = m.wait_closed(1, T(20))
     check(re.search(r"host", closed.group("reason")), "session 1 closed for '%s'"
           % closed.group("reason"))
     check(int(closed.group("h2s")) == NEGO_H2S, "md9 relayed %s bytes host->server"
@@ -357,7 +357,7 @@ def k4_rescind_unread(h):
     mark = m.mark()
     hs.command("rescind-unread last")
     freed_while_mapped(m, mark)
-    closed = m.closed(1, T(20))
+    closed = m.wait_closed(1, T(20))
     # The packet the host left without an interrupt never reached the server.
     check(int(closed.group("h2s")) == NEGO_H2S, "md9 relayed %s bytes host->server, "
           "the unannounced packet included" % closed.group("h2s"))
@@ -383,7 +383,7 @@ def k4_rescind_blocked(h):
     mark = m.mark()
     hs.command("rescind-data " + chan)
     freed_while_mapped(m, mark)
-    closed = m.closed(1, T(20))
+    closed = m.wait_closed(1, T(20))
     check(re.search(r"host", closed.group("reason")), "session 1 closed for '%s'"
           % closed.group("reason"))
     no_crash(m, chan, mark)
@@ -454,7 +454,7 @@ def k7_udev_late(h):
     hs.command("udev")
     res = c.wait(T(120))
     check_complete(res[0], srv.wait_conn(res[0]["seed"], T(30)), "session after udev")
-    check_md9_counts(m.closed(1, T(30)), res[0], srv.conns()[res[0]["seed"]], "session 1")
+    check_md9_counts(m.wait_closed(1, T(30)), res[0], srv.conns()[res[0]["seed"]], "session 1")
 
 
 K7_WARN = (r"warning: %s channel %s: still not ready after 5 s: \S+/uio\d+: permission denied: "
@@ -481,7 +481,7 @@ def k7_udev_after_warning(h):
     hs.command("udev")
     res = c.wait(T(120))
     check_complete(res[0], srv.wait_conn(res[0]["seed"], T(30)), "session after udev")
-    check_md9_counts(m.closed(1, T(30)), res[0], srv.conns()[res[0]["seed"]], "session 1")
+    check_md9_counts(m.wait_closed(1, T(30)), res[0], srv.conns()[res[0]["seed"]], "session 1")
     check(len(m.find(K7_WARN % ("data", data_instance(0)))) == 1,
           "md9 warned more than once about the data channel")
 

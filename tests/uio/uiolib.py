@@ -4,19 +4,19 @@ the emulated uio_hv_generic (md9-hostsim --uio-root DIR --kernel VERSION,
 hostsim/uiokern.c) with the preload library tests/uio/uioemu.c in md9's
 process. Python 3 standard library only.
 
-It extends tests/fault/faultlib.py (same processes, logs, checks, timeouts,
-MD9_WRAPPER for valgrind): the md9-testserver / md9-testclient pair verifies
+It extends tests/fault/faultlib.py and tests/lib (same processes, logs,
+checks, timeouts, MD9_WRAPPER for valgrind): the md9-testserver / md9-testclient pair verifies
 every byte, md9 and md9-hostsim must exit 0 at the end without an error
 line. What differs:
 
 * ``h.hostsim(kernel, *args, monitored=False, udev="auto")``: the emulated
   kernel and Hyper-V; ``.uio_status()`` parses the kernel's device list;
-  ``.root`` is the tree (``md9 run --roots``).
-* ``h.md9(hostsim, server, *extra)``: ``md9 run --roots ROOT --transport
+  ``.root`` is the tree (``md9 run --root``).
+* ``h.md9(hostsim, server, *extra)``: ``md9 run --root ROOT --transport
   uio`` with ``LD_PRELOAD`` and ``MD9_UIO_KERNEL``; started as root it runs
   with ``user = nobody`` (the privilege drop) and the emulated udev gives
   the nodes to group nogroup.
-* ``h.doctor(hostsim)``: ``md9 doctor --roots ROOT`` and its lines.
+* ``h.doctor(hostsim)``: ``md9 doctor --root ROOT`` and its lines.
 
 Binaries: MD9_BIN, MD9_HOSTSIM, MD9_TESTSERVER, MD9_TESTCLIENT as in
 faultlib, plus MD9_UIOEMU (libmd9uioemu.so) and MD9_UIO_SELFTEST
@@ -25,19 +25,23 @@ faultlib, plus MD9_UIOEMU (libmd9uioemu.so) and MD9_UIO_SELFTEST
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 
+sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "fault"))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
-sys.dont_write_bytecode = True
 
-import faultlib  # noqa: E402
-from faultlib import (LOOPBACK, MiB, T, TestFailure, check, LogStream,  # noqa: E402,F401
-                      WRAPPER, BYTES_SCALE, SKIP, check_complete, check_md9_counts,
-                      NEGO_H2S, NEGO_S2H)
+import faultlib  # noqa: E402,F401 (test_uio.py runs its processes through it)
+import md9test  # noqa: E402 (faultlib puts tests/lib on the path)
+from faultlib import (BYTES_SCALE, NEGO_H2S, NEGO_S2H, FaultHarness, Server,  # noqa: E402,F401
+                      check_complete, check_md9_counts)
+from md9test import (LOOPBACK, SKIP, WRAPPER, LogStream, MiB, Skip, T,  # noqa: E402,F401
+                     TestFailure, check, child_env, guarded)
 
 IS_ROOT = os.geteuid() == 0
 # Who md9 becomes after new_id (started as root): a real unprivileged user
@@ -53,16 +57,9 @@ def data_instance(i):
 
 
 def _bin(env, rels):
-    path = os.environ.get(env)
-    if path:
-        check(os.access(path, os.R_OK), "$%s=%s does not exist" % (env, path))
-        return path
-    for build in ("build-a", "build", "build-rel"):
-        for rel in rels:
-            cand = os.path.join(REPO, build, rel)
-            if os.access(cand, os.R_OK):
-                return cand
-    raise TestFailure("set $%s (no %s under build-a/ or build/)" % (env, rels[0]))
+    """A build product (a program or the preload library): $env or a build
+    directory's."""
+    return md9test.binary(env, *rels, mode=os.R_OK)
 
 
 def preload_env(root):
@@ -70,8 +67,7 @@ def preload_env(root):
     emulated kernel's socket, and an ASan that accepts a library loaded
     before it (gcc's dynamic runtime checks the order; clang's static one
     does not)."""
-    env = dict(os.environ)
-    env.pop("JOURNAL_STREAM", None)
+    env = child_env()
     lib = os.path.abspath(_bin("MD9_UIOEMU", ["tests/uio/libmd9uioemu.so"]))
     env["LD_PRELOAD"] = lib + (" " + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
     env["MD9_UIO_KERNEL"] = os.path.join(root, "kernel.sock")
@@ -80,7 +76,7 @@ def preload_env(root):
     return env
 
 
-class UioHostsim(faultlib.Hostsim):
+class UioHostsim(md9test.Hostsim):
     """md9-hostsim as the guest kernel and the host."""
 
     def __init__(self, tmp, kernel, args, monitored=False, udev="auto"):
@@ -99,7 +95,7 @@ class UioHostsim(faultlib.Hostsim):
         if monitored:
             self.argv.append("--monitored")
         self.argv += list(args)
-        self.proc = subprocess.Popen(faultlib._guarded(self.argv), stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(guarded(self.argv), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      start_new_session=True)
         self.out = LogStream("md9-hostsim stdout", self.proc.stdout)
@@ -128,12 +124,12 @@ class UioHostsim(faultlib.Hostsim):
     def wait_open_count(self, guid, n, timeout=None):
         """The kernel counts n open files on guid (it sees md9's close and
         munmap asynchronously: look until it does, bounded)."""
-        deadline = faultlib.time.monotonic() + (timeout or T(10))
+        deadline = time.monotonic() + (timeout or T(10))
         while True:
             st = self.uio_status()
             if guid in st and st[guid]["open"] == n:
                 return st[guid]
-            check(faultlib.time.monotonic() < deadline,
+            check(time.monotonic() < deadline,
                   "the kernel counts %s open file(s) on %s, not %d"
                   % (st.get(guid, {}).get("open"), guid, n))
 
@@ -142,8 +138,8 @@ class UioHostsim(faultlib.Hostsim):
             return f.read()
 
 
-class UioMd9(faultlib.Md9):
-    """md9 run --transport uio --roots ROOT, the production code, unmodified."""
+class UioMd9(md9test.Md9):
+    """md9 run --transport uio --root ROOT, the production code, unmodified."""
 
     def __init__(self, tmp, hostsim, server_port, extra=(), wait_ready=True, conf_lines=()):
         conf = os.path.join(tmp, "md9-%s.conf" % os.path.basename(hostsim.root))
@@ -156,11 +152,11 @@ class UioMd9(faultlib.Md9):
         os.chmod(conf, 0o644)
         self.root = hostsim.root
         self.argv = WRAPPER + [_bin("MD9_BIN", ["src/md9", "md9"]), "run", "-c", conf,
-                               "--roots", hostsim.root, "--transport", "uio",
+                               "--root", hostsim.root, "--transport", "uio",
                                "--backend", "tcp:%s:%d" % (LOOPBACK, server_port),
                                "-v"] + list(extra)
         self.allow_errors = False
-        self.proc = subprocess.Popen(faultlib._guarded(self.argv), stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(guarded(self.argv), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=preload_env(hostsim.root))
         self.pid = self.proc.pid
@@ -170,7 +166,7 @@ class UioMd9(faultlib.Md9):
             self.wait_ready()
 
 
-class UioHarness(faultlib.Harness):
+class UioHarness(FaultHarness):
     def __init__(self, name):
         super().__init__(name)
         # md9 reads the tree after dropping to nobody.
@@ -182,25 +178,24 @@ class UioHarness(faultlib.Harness):
         return hs
 
     def md9(self, hostsim, server, *extra, wait_ready=True, conf_lines=()):
-        port = server.port if isinstance(server, faultlib.Server) else server
+        port = server.port if isinstance(server, Server) else server
         m = UioMd9(self.tmp, hostsim, port, extra, wait_ready, conf_lines)
         self.md9s.append(m)
         return m
 
     def doctor(self, hostsim, *extra, as_user=None):
-        """md9 doctor --roots ROOT (as_user: run as that user, through
+        """md9 doctor --root ROOT (as_user: run as that user, through
         setpriv): (exit status, output lines)."""
-        argv = [_bin("MD9_BIN", ["src/md9", "md9"]), "doctor", "--roots",
+        argv = [_bin("MD9_BIN", ["src/md9", "md9"]), "doctor", "--root",
                 hostsim.root] + list(extra)
         if as_user:
             argv = ["setpriv", "--reuid", as_user, "--regid", NODE_GROUP, "--clear-groups",
                     "--"] + argv
-        env = dict(os.environ)
-        env.pop("JOURNAL_STREAM", None)
+        env = child_env()
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=T(30), env=env)
         out = p.stdout.decode("utf-8", "replace").splitlines()
-        self.notes.append("md9 doctor --roots: exit %d" % p.returncode)
+        self.notes.append("md9 doctor --root: exit %d" % p.returncode)
         self.doctor_out = out
         return p.returncode, out
 
@@ -226,41 +221,23 @@ def _missing(fn):
         if w == "root":
             if not IS_ROOT:
                 return "needs root"
-        elif not faultlib.shutil.which(w):
+        elif not shutil.which(w):
             return "%s is not installed" % w
     return None
 
 
-def run_case(name, fn):
-    """faultlib.run_case (timing, PASS/FAIL line, dump, cleanup) with a
-    UioHarness; SKIP (77) when a prerequisite is missing."""
-    why = _missing(fn)
-    if why:
-        print("SKIP %s: %s" % (name, why))
-        return SKIP
-    saved = faultlib.Harness
-    faultlib.Harness = UioHarness
-    try:
-        return faultlib.run_case(name, fn)
-    finally:
-        faultlib.Harness = saved
+def _with_needs(fn):
+    """fn, skipped (tests/lib: Skip, exit 77) when a prerequisite is missing."""
+    def case(h):
+        why = _missing(fn)
+        if why:
+            raise Skip(why)
+        return fn(h)
+    return case
 
 
 def main(cases, argv=None):
-    """FILE CASE... | FILE --list | FILE (all)."""
-    argv = sys.argv[1:] if argv is None else argv
-    faultlib.signal.signal(faultlib.signal.SIGTERM, faultlib._on_sigterm)
-    if argv and argv[0] in ("-l", "--list"):
-        for c in cases:
-            print(c)
-        return 0
-    names = argv or list(cases)
-    unknown = [n for n in names if n not in cases]
-    if unknown:
-        print("unknown case(s): %s; known: %s" % (", ".join(unknown), ", ".join(cases)),
-              file=sys.stderr)
-        return 2
-    results = [run_case(n, cases[n]) for n in names]
-    if all(r == SKIP for r in results):
-        return SKIP
-    return 1 if any(r == 1 for r in results) else 0
+    """FILE CASE... | FILE --list | FILE (all): tests/lib's main with a
+    UioHarness per case."""
+    return md9test.main({n: _with_needs(fn) for n, fn in cases.items()}, UioHarness,
+                        argv=argv)
