@@ -6,6 +6,7 @@
 #include "log.h"
 #include "roots.h"
 #include "run.h"
+#include "bind.h"
 #include "setup.h"
 #include "status_query.h"
 

@@ -3,6 +3,7 @@
 #include "doctor_checks.h"
 
 #include "config.h"
+#include "fsutil.h"
 #include "guid.h"
 #include "kmsg.h"
 #include "log.h"
@@ -16,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,38 +48,6 @@ static bool read_line(const char *path, char *out, size_t cap)
 		buf[--len] = '\0';
 	snprintf(out, cap, "%s", buf);
 	return true;
-}
-
-bool doctor_is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* ---- the report ---- */
-
-void doctor_report(struct doctor *dr, enum verdict v, const char *check, const char *fix,
-                   const char *fmt, ...)
-{
-	static const char *const names[] = {"ok", "warn", "FAIL"};
-	char msg[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	dr->n[v]++;
-	fprintf(dr->out, "%-4s  %-18s %s", names[v], check, msg);
-	if (v != V_OK && fix && *fix)
-		fprintf(dr->out, " -- fix: %s", fix);
-	fputc('\n', dr->out);
-	fflush(dr->out);
-}
-
-const char *doctor_str(const char *s)
-{
-	return s && *s ? s : "(none)";
 }
 
 static void cpuid_vendor(char out[13])
@@ -127,7 +95,7 @@ static void check_hyperv(struct doctor *dr)
 		dr->hyperv = true;
 		doctor_report(dr, V_OK, "hyper-v", NULL, "Hyper-V guest (DMI: %s, %s%s%s%s)",
 		              vendor, product, dr->real_roots ? "; CPUID hypervisor \"" : "",
-		              dr->real_roots ? doctor_str(cpu) : "", dr->real_roots ? "\"" : "");
+		              dr->real_roots ? doctor_report_str(cpu) : "", dr->real_roots ? "\"" : "");
 	} else if (cpu_ms && !dmi) {
 		dr->hyperv = true;
 		doctor_report(dr, V_OK, "hyper-v", NULL,
@@ -138,12 +106,12 @@ static void check_hyperv(struct doctor *dr)
 		    "not running on Hyper-V: CPUID says \"Microsoft Hv\" but DMI says \"%s\", "
 		    "\"%s\" "
 		    "(another hypervisor with Hyper-V enlightenments has no VMBus)",
-		    doctor_str(vendor), doctor_str(product));
+		    doctor_report_str(vendor), doctor_report_str(product));
 	} else {
 		doctor_report(dr, V_FAIL, "hyper-v", fix,
 		              "not running on Hyper-V (DMI: %s%s%s%s%s%s%s)", dmi ? "\"" : "",
-		              dmi ? doctor_str(vendor) : "no DMI tables", dmi ? "\", \"" : "",
-		              dmi ? doctor_str(product) : "", dmi ? "\"" : "",
+		              dmi ? doctor_report_str(vendor) : "no DMI tables", dmi ? "\", \"" : "",
+		              dmi ? doctor_report_str(product) : "", dmi ? "\"" : "",
 		              dr->real_roots ? "; CPUID hypervisor: " : "",
 		              dr->real_roots ? (cpu[0] ? cpu : "none") : "");
 	}
@@ -153,7 +121,7 @@ static void check_vmbus(struct doctor *dr)
 {
 	char p[PATH_MAX];
 
-	dr->vmbus = doctor_is_dir(md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/devices"));
+	dr->vmbus = md9_fs_is_dir(md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/devices"));
 	if (dr->vmbus)
 		doctor_report(dr, V_OK, "hv_vmbus", NULL, "VMBus present (%s)", p);
 	else if (dr->hyperv)
@@ -196,7 +164,7 @@ static void check_module(struct doctor *dr)
 	char p[PATH_MAX], rel[256], dir[PATH_MAX], f[PATH_MAX + 32];
 	struct utsname u;
 
-	dr->uio_loaded = doctor_is_dir(
+	dr->uio_loaded = md9_fs_is_dir(
 	    md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic"));
 	if (!read_line(md9_path_join(p, sizeof(p), dr->r->proc, "sys/kernel/osrelease"), rel,
 	               sizeof(rel)) ||
@@ -220,7 +188,7 @@ static void check_module(struct doctor *dr)
 		doctor_report(dr, V_OK, "uio_hv_generic", NULL, "loaded (not listed in %s)", dir);
 		return;
 	}
-	if (!doctor_is_dir(dir)) {
+	if (!md9_fs_is_dir(dir)) {
 		doctor_report(
 		    dr, V_FAIL, "uio_hv_generic",
 		    "install the modules of the running kernel (Debian: linux-image-$(uname -r); "

@@ -1,22 +1,21 @@
-/* What md9 doctor's checks share (doctor.c): the run's state and the
- * report, one line a check. doctor.c checks the guest (Hyper-V, VMBus,
- * uio_hv_generic, the SynthRdp devices and their nodes) and runs the rest;
- * doctor_service.c checks what md9 serves with (its user, configuration,
- * status socket, the RDP server, xrdp's settings, the session's
- * redirections, a leftover HvSocket setup). */
+/* What md9 doctor's checks share: the run's state (here) and the report,
+ * one line a check (doctor_report.c, below both files of checks). doctor.c
+ * checks the guest (Hyper-V, VMBus, uio_hv_generic, the SynthRdp devices and
+ * their nodes) and runs the rest; doctor_service.c checks what md9 serves
+ * with (its user, configuration, status socket, the RDP server, xrdp's
+ * settings, the session's redirections, a leftover HvSocket setup). */
 #ifndef MD9_DOCTOR_CHECKS_H
 #define MD9_DOCTOR_CHECKS_H
 
 #include "config.h"
 #include "doctor.h"
+#include "doctor_report.h"
 #include "sysfs.h"
 #include "xrdp_ini.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
-
-enum verdict { V_OK, V_WARN, V_FAIL };
 
 struct doctor {
 	const struct md9_doctor_opts *o;
@@ -43,14 +42,6 @@ struct doctor {
 	char kmsg_line[512];                 /* its line about `unbound`, if any */
 	bool refused;                        /* that line is hv_uio_probe's refusal (K2) */
 };
-
-/* One line: "ok|warn|FAIL  CHECK  what" and, unless ok, " -- fix: FIX". */
-void doctor_report(struct doctor *dr, enum verdict v, const char *check, const char *fix,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* Is path a directory? */
-bool doctor_is_dir(const char *path);
-/* s, or "(none)" when empty. */
-const char *doctor_str(const char *s);
 
 /* doctor_service.c: every check after the guest's, in order. */
 void doctor_service_checks(struct doctor *dr);

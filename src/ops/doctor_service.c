@@ -2,6 +2,7 @@
 #include "backend.h"
 #include "config.h"
 #include "doctor_checks.h"
+#include "fsutil.h"
 #include "log.h"
 #include "passwd.h"
 #include "path.h"
@@ -341,7 +342,7 @@ static bool hv_sock_loaded(struct doctor *dr, char *where, size_t cap)
 	FILE *f;
 	bool found = false;
 
-	if (doctor_is_dir(md9_path_join(p, sizeof(p), dr->r->sys, "module/hv_sock"))) {
+	if (md9_fs_is_dir(md9_path_join(p, sizeof(p), dr->r->sys, "module/hv_sock"))) {
 		snprintf(where, cap, "%s", p);
 		return true;
 	}

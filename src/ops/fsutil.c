@@ -9,6 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+bool md9_fs_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int md9_fs_mkdirs(const char *dir)
 {
 	char p[PATH_MAX];

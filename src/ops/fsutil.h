@@ -1,5 +1,6 @@
-/* Files root writes on behalf of md9 setup, written so that a local user
- * cannot redirect or weaken them:
+/* The file system helpers of ops (setup, doctor). Files root writes on
+ * behalf of md9 setup are written so that a local user cannot redirect or
+ * weaken them:
  *  - a file is replaced atomically: a new file made with mkstemp (O_EXCL,
  *    a random name) in the target's own directory, written, fsync'ed,
  *    given its mode and owner, then renamed over the target; a planted
@@ -16,6 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+/* Is path (after resolving symlinks) a directory? */
+bool md9_fs_is_dir(const char *path);
 
 /* mkdir -p dir (new directories 0755). 0 or -errno. */
 int md9_fs_mkdirs(const char *dir);

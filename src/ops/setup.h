@@ -41,11 +41,6 @@ struct md9_setup_opts {
  * wrapper, colord's polkit rule); with undo, only those are put back. */
 int md9_setup(const struct md9_setup_opts *o, FILE *out);
 
-/* `md9 bind-classes`: write both SynthRdp class GUIDs to
- * <roots->sys>/bus/vmbus/drivers/uio_hv_generic/new_id (EEXIST is fine).
- * 0 or 1 (logged). The udev rule runs it. */
-int md9_bind_classes(const struct md9_roots *roots);
-
 /* Files md9 ships, generated at build time from packaging/ (the unit and the
  * udev rule hold "@MD9_BIN@" where md9's path goes). */
 extern const char md9_asset_service[];

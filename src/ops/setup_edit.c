@@ -17,11 +17,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-static bool exists(const char *p)
-{
-	return access(p, F_OK) == 0;
-}
-
 /* Set key in *text (replaced by the edited copy): 1 when it changed, 0 when
  * it said so already, -ENOMEM. top and sep as inikey_set_in. */
 static int set_key(char **text, const char *section, bool top, const char *key, const char *sep,
@@ -84,18 +79,18 @@ void setup_edit_xrdp(struct setup *s, enum md9_security mode)
 	char *old, *neu = NULL;
 	int err, changed;
 
-	setup_path(s, p, sizeof(p), ini);
+	setup_tools_path(s, p, sizeof(p), ini);
 	old = md9_textfile_read(p, SETUP_FILE_MAX, NULL, &err);
 	if (!old) {
-		setup_say(s, "note",
-		          "%s: %s: xrdp is not installed (apt-get install xrdp), or md9 uses "
-		          "another RDP server",
-		          ini, strerror(-err));
+		setup_tools_say(s, "note",
+		                "%s: %s: xrdp is not installed (apt-get install xrdp), or md9 uses "
+		                "another RDP server",
+		                ini, strerror(-err));
 		return;
 	}
 	md9_xrdp_ini_read(p, &x);
 	if (!(neu = strdup(old))) {
-		setup_failed(s, "out of memory");
+		setup_tools_failed(s, "out of memory");
 		free(old);
 		return;
 	}
@@ -115,33 +110,34 @@ void setup_edit_xrdp(struct setup *s, enum md9_security mode)
 			changed = r < 0 ? r : changed | r;
 	}
 	if (changed < 0) {
-		setup_failed(s, "out of memory");
+		setup_tools_failed(s, "out of memory");
 		goto out;
 	}
 	if (!changed) {
-		setup_say(s, "ok", "%s fits md9's %s mode", ini, md9_security_name(mode));
+		setup_tools_say(s, "ok", "%s fits md9's %s mode", ini, md9_security_name(mode));
 		goto out;
 	}
 	snprintf(bak, sizeof(bak), "%s.md9-backup", p);
-	setup_say(s, "edit", "%s for md9's %s mode (backup %s.md9-backup%s):", ini,
-	          md9_security_name(mode), ini, exists(bak) ? ", kept from an earlier run" : "");
+	setup_tools_say(s, "edit", "%s for md9's %s mode (backup %s.md9-backup%s):", ini,
+	                md9_security_name(mode), ini,
+	                setup_tools_exists(bak) ? ", kept from an earlier run" : "");
 	s->rep.changes++;
 	setup_report_diff(&s->rep, ini, old, neu);
 	if (s->o->dry_run)
 		goto out;
-	if (!exists(bak) && (err = md9_fs_backup(p, bak)) < 0) {
-		setup_failed(s, "writing the backup %s: %s", bak, strerror(-err));
+	if (!setup_tools_exists(bak) && (err = md9_fs_backup(p, bak)) < 0) {
+		setup_tools_failed(s, "writing the backup %s: %s", bak, strerror(-err));
 		goto out;
 	}
 	if ((err = md9_fs_write_atomic(p, neu, 0644)) < 0) {
-		setup_failed(s, "writing %s: %s", p, strerror(-err));
+		setup_tools_failed(s, "writing %s: %s", p, strerror(-err));
 		goto out;
 	}
-	if (s->live && s->systemd && setup_have_prog("systemctl", prog, sizeof(prog))) {
+	if (s->live && s->systemd && setup_tools_have_prog("systemctl", prog, sizeof(prog))) {
 		char *argv[] = {prog, "try-restart", "xrdp.service", NULL};
-		setup_run(s, argv);
+		setup_tools_run(s, argv);
 	} else {
-		setup_say(s, "note", "restart xrdp to apply it");
+		setup_tools_say(s, "note", "restart xrdp to apply it");
 	}
 out:
 	free(old);
@@ -159,16 +155,16 @@ void setup_edit_config(struct setup *s, const char *want_security, enum md9_secu
 	bool had;
 	int err, changed = 0;
 
-	setup_path(s, p, sizeof(p), conf);
+	setup_tools_path(s, p, sizeof(p), conf);
 	cur = md9_textfile_read(p, SETUP_FILE_MAX, NULL, &err);
 	had = cur != NULL;
 	if (!had && !(cur = md9_config_template_text())) {
-		setup_failed(s, "out of memory");
+		setup_tools_failed(s, "out of memory");
 		return;
 	}
 	/* md9.conf's keys before any header count as [md9] (libinih, config.c) */
 	if (!(neu = strdup(cur))) {
-		setup_failed(s, "out of memory");
+		setup_tools_failed(s, "out of memory");
 		free(cur);
 		return;
 	}
@@ -183,26 +179,26 @@ void setup_edit_config(struct setup *s, const char *want_security, enum md9_secu
 		changed = r < 0 ? r : changed | r;
 	}
 	if (changed < 0) {
-		setup_failed(s, "out of memory");
+		setup_tools_failed(s, "out of memory");
 		goto out;
 	}
 	if (!had) {
-		setup_say(s, "install", "%s: md9's configuration, every setting documented%s%s%s%s",
-		          conf, want_security ? ", with security = " : "",
-		          want_security ? want_security : "", want_backend ? ", backend = " : "",
-		          want_backend ? want_backend : "");
+		setup_tools_say(
+		    s, "install", "%s: md9's configuration, every setting documented%s%s%s%s", conf,
+		    want_security ? ", with security = " : "", want_security ? want_security : "",
+		    want_backend ? ", backend = " : "", want_backend ? want_backend : "");
 		s->rep.changes++;
 		if (!s->o->dry_run && (err = md9_fs_write_atomic(p, neu, 0644)) < 0)
-			setup_failed(s, "writing %s: %s", p, strerror(-err));
+			setup_tools_failed(s, "writing %s: %s", p, strerror(-err));
 	} else if (changed > 0) {
-		setup_say(s, "edit", "%s:", conf);
+		setup_tools_say(s, "edit", "%s:", conf);
 		s->rep.changes++;
 		setup_report_diff(&s->rep, conf, cur, neu);
 		if (!s->o->dry_run && (err = md9_fs_write_atomic(p, neu, 0644)) < 0)
-			setup_failed(s, "writing %s: %s", p, strerror(-err));
+			setup_tools_failed(s, "writing %s: %s", p, strerror(-err));
 	} else {
-		setup_say(s, "ok", "%s (security %s, backend %s)", conf,
-		          md9_security_name(file_mode), file_backend);
+		setup_tools_say(s, "ok", "%s (security %s, backend %s)", conf,
+		                md9_security_name(file_mode), file_backend);
 	}
 out:
 	free(cur);

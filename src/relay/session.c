@@ -3,30 +3,17 @@
 #include "log.h"
 #include "negotiation.h"
 #include "relay.h"
-#include "session_private.h"
+#include "session_core.h"
+#include "session_negotiate.h"
 #include "timespec.h"
 #include "tls.h"
 #include "x224.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-
-int session_end(struct session *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (s->close_reason)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(s->reason_buf, sizeof(s->reason_buf), fmt, ap);
-	va_end(ap);
-	s->close_reason = s->reason_buf;
-	return -1;
-}
 
 static void on_timer(struct ev_timer *t);
 
@@ -37,11 +24,6 @@ static void defer(struct session *s)
 		return;
 	s->deferred = true;
 	s->env.defer(s->env.owner);
-}
-
-void session_arm_timer(struct session *s, unsigned ms)
-{
-	ev_timer_arm(s->env.loop, &s->timer, ms, on_timer, s);
 }
 
 static enum session_state state_of(const struct session *s)
@@ -100,8 +82,8 @@ static int relay_h2s(struct session *s)
 	switch (r.state) {
 	case RELAY_ERROR:
 		if (r.err == -EBADMSG)
-			return session_end(s, "malformed data from the host: %s", s->in.error);
-		return session_end(s, "writing to the server failed: %s", strerror(-r.err));
+			return session_core_end(s, "malformed data from the host: %s", s->in.error);
+		return session_core_end(s, "writing to the server failed: %s", strerror(-r.err));
 	case RELAY_BLOCKED:
 		s->up.write_blocked = true;
 		break;
@@ -147,12 +129,13 @@ static int relay_s2h(struct session *s)
 		 * an orderly end (EOF) is passed on as the pipe's end of stream. */
 		s->send_eof = r.state == RELAY_EOF;
 		if (r.state == RELAY_EOF)
-			snprintf(s->reason_buf, sizeof(s->reason_buf), "the server closed the connection");
+			snprintf(s->reason_buf, sizeof(s->reason_buf),
+			         "the server closed the connection");
 		else
-			snprintf(s->reason_buf, sizeof(s->reason_buf), "reading from the server failed: %s",
-				 strerror(-r.err));
+			snprintf(s->reason_buf, sizeof(s->reason_buf),
+			         "reading from the server failed: %s", strerror(-r.err));
 		s->state = SS_DRAIN;
-		session_arm_timer(s, s->env.set.drain_timeout_ms);
+		session_core_arm_timer(s, s->env.set.drain_timeout_ms);
 		return 1;
 	case RELAY_BLOCKED:
 		if (pipe_tx_wait(&s->out, 1)) {
@@ -194,7 +177,7 @@ static int drain(struct session *s)
 			return 0; /* woken when there is room */
 	}
 	if (pipe_tx_commit(&s->out) && md9_channel_signal(s->ch) == -EIO)
-		return session_end(s, "the host closed the channel");
+		return session_core_end(s, "the host closed the channel");
 	/* Empty now, or ask for a signal once it is: free > size - 8 only then. */
 	if (vmbus_ring_writable(tx) == tx->size || vmbus_ring_write_wait(tx, tx->size - 8)) {
 		s->close_reason = s->reason_buf; /* set when the drain began */
@@ -247,7 +230,7 @@ static bool wants_host(const struct session *s)
 {
 	switch (s->state) {
 	case SS_NEGOTIATE:
-		return session_owes_nothing(s) && negotiation_wants_host(s->nego);
+		return session_core_owes_nothing(s) && negotiation_wants_host(s->nego);
 	case SS_RELAY:
 		return !s->up.write_blocked && !s->in.eof;
 	default:
@@ -260,7 +243,7 @@ static bool wants_server(const struct session *s)
 {
 	switch (s->state) {
 	case SS_NEGOTIATE:
-		return session_owes_nothing(s) && negotiation_wants_server(s->nego);
+		return session_core_owes_nothing(s) && negotiation_wants_server(s->nego);
 	case SS_RELAY:
 		return !s->host_full_wait;
 	default:
@@ -316,9 +299,10 @@ static int session_drain(void *arg)
 	return wants_host(s) && !s->deferred ? 0 : 1;
 }
 
-/* Invariant (K4): once s->ch->gone is set, no path below touches the
+/* Run the state machine now (events arrived, a timer fired).
+ * Invariant (K4): once s->ch->gone is set, no path below touches the
  * channel's rings or doorbell again; the session only closes. */
-void session_run(struct session *s)
+static void session_run(struct session *s)
 {
 	if (s->ch->gone) {
 		session_close(s, "the host closed the channel");
@@ -326,8 +310,8 @@ void session_run(struct session *s)
 	}
 	if (vmbus_ring_drain(&s->ch->rx, session_drain, s) == 0 &&
 	    (s->ch->rx.broken || s->ch->tx.broken))
-		session_end(s, "the host corrupted a ring index: %s",
-		            s->ch->rx.broken ? s->ch->rx.broken : s->ch->tx.broken);
+		session_core_end(s, "the host corrupted a ring index: %s",
+		                 s->ch->rx.broken ? s->ch->rx.broken : s->ch->tx.broken);
 	if (s->ch->gone) {
 		session_close(s, "the host closed the channel");
 		return;
@@ -357,7 +341,7 @@ static void on_channel(struct ev_handler *h, uint32_t events)
 	session_run(s);
 }
 
-void session_on_socket(struct ev_handler *h, uint32_t events)
+static void on_socket(struct ev_handler *h, uint32_t events)
 {
 	struct session *s = h->arg;
 
@@ -415,6 +399,9 @@ struct session *session_new(const struct session_env *env, struct md9_channel *c
 		return NULL;
 	}
 	s->env = *env;
+	s->on_socket = on_socket;
+	s->on_deadline = on_timer;
+	s->run = session_run;
 	s->ch = ch;
 	s->state = SS_NEGOTIATE;
 	s->started = timespec_now();
@@ -435,7 +422,7 @@ void session_start(struct session *s)
 		session_close(s, "cannot allocate session resources");
 		return;
 	}
-	session_arm_timer(s, s->env.set.negotiate_timeout_ms);
+	session_core_arm_timer(s, s->env.set.negotiate_timeout_ms);
 	if (session_negotiate_connect(s) < 0) {
 		session_close(s, s->close_reason);
 		return;

@@ -2,7 +2,7 @@
  * negotiation decides, this file does the I/O it asks for -- reading the
  * host's and the server's bytes into it, writing what it hands out, the
  * connect and md9's TLS handshake -- with the session's own settings. */
-#include "session_private.h"
+#include "session_negotiate.h"
 
 #include "log.h"
 #include "peerauth.h"
@@ -21,10 +21,10 @@ static int read_host(struct session *s)
 	ssize_t n = pipe_rx_read(&s->in, at, room);
 
 	if (n < 0)
-		return session_end(s, "malformed data from the host: %s", s->in.error);
+		return session_core_end(s, "malformed data from the host: %s", s->in.error);
 	if (n == 0 && s->in.eof)
-		return session_end(s,
-		                   "the host ended its stream before the RDP negotiation finished");
+		return session_core_end(
+		    s, "the host ended its stream before the RDP negotiation finished");
 	if (n == 0)
 		return 0;
 	s->bytes_h2s += (size_t)n;
@@ -36,7 +36,7 @@ int session_negotiate_flush(struct session *s)
 {
 	int rc = upstream_flush(&s->up);
 
-	return rc < 0 ? session_end(s, "writing to the server failed: %s", strerror(-rc)) : rc;
+	return rc < 0 ? session_core_end(s, "writing to the server failed: %s", strerror(-rc)) : rc;
 }
 
 /* Server bytes the negotiation wants. 1: some arrived (or EOF), 0: none, <0: ends. */
@@ -57,14 +57,14 @@ static int read_server(struct session *s)
 
 int session_negotiate_connect(struct session *s)
 {
-	int rc = upstream_connect(&s->up, s->env.loop, &s->env.set.backend, session_on_socket, s);
+	int rc = upstream_connect(&s->up, s->env.loop, &s->env.set.backend, s->on_socket, s);
 
 	s->authorized = false;
 	s->auth_delay_ms = 0;
 	ev_timer_cancel(s->env.loop, &s->auth_timer);
 
-	return rc < 0 ? session_end(s, "cannot connect to the server %s: %s",
-	                            s->env.set.backend.spec, strerror(-rc))
+	return rc < 0 ? session_core_end(s, "cannot connect to the server %s: %s",
+	                                 s->env.set.backend.spec, strerror(-rc))
 	              : 0;
 }
 
@@ -74,7 +74,9 @@ int session_negotiate_connect(struct session *s)
 
 static void on_auth_timer(struct ev_timer *t)
 {
-	session_run(t->arg);
+	struct session *s = t->arg;
+
+	s->run(s);
 }
 
 /* Who the server is (peerauth.h), before the negotiation lets the first byte
@@ -102,9 +104,9 @@ static int check_server(struct session *s)
 		return 0;
 	}
 	if (rc == MD9_PEERAUTH_GONE)
-		return session_end(s, "%s", why); /* nothing was sent; nobody to refuse */
+		return session_core_end(s, "%s", why); /* nothing was sent; nobody to refuse */
 	log_warn("session %llu: %s; ending the session", (unsigned long long)s->env.id, why);
-	return session_end(s, "the server was refused: it does not run as an allowed user");
+	return session_core_end(s, "the server was refused: it does not run as an allowed user");
 }
 
 /* The server step: the connect finished, then md9 learns who the server is.
@@ -116,15 +118,16 @@ static int server_connected(struct session *s)
 	if (upstream_connect_done(&s->up)) {
 		rc = upstream_connected(&s->up);
 		if (rc < 0)
-			return session_end(s, "cannot connect to the server %s: %s",
-			                   s->env.set.backend.spec, strerror(-rc));
+			return session_core_end(s, "cannot connect to the server %s: %s",
+			                        s->env.set.backend.spec, strerror(-rc));
 		return check_server(s) < 0 ? -1 : 1;
 	}
 	if (s->up.connecting || s->authorized || s->auth_timer.armed)
 		return 0;
 	if (s->up.seen & (EPOLLERR | EPOLLHUP))
-		return session_end(s, "the server closed the connection before md9 could check "
-		                      "who it is");
+		return session_core_end(s,
+		                        "the server closed the connection before md9 could check "
+		                        "who it is");
 	return check_server(s);
 }
 
@@ -138,7 +141,7 @@ static int tls_step(struct session *s)
 	if (rc == -EAGAIN)
 		return 0;
 	if (rc < 0)
-		return session_end(s, "TLS with the server failed: %s", why);
+		return session_core_end(s, "TLS with the server failed: %s", why);
 	log_info("session %llu: TLS with the server established (%s)",
 	         (unsigned long long)s->env.id, md9_tls_describe(s->up.stream, desc, sizeof(desc)));
 	negotiation_tls_done(s->nego);
@@ -174,17 +177,17 @@ static int act(struct session *s)
 			break;
 		case NEGO_START_TLS:
 			if (upstream_start_tls(&s->up) < 0)
-				return session_end(s, "cannot set up TLS");
+				return session_core_end(s, "cannot set up TLS");
 			break;
 		case NEGO_REFUSED:
 			s->refused = true;
 			s->send_eof = true; /* an orderly end: the server answered, then closes */
 			snprintf(s->reason_buf, sizeof(s->reason_buf), "%s", a->why);
 			s->state = SS_DRAIN;
-			session_arm_timer(s, s->env.set.drain_timeout_ms);
+			session_core_arm_timer(s, s->env.set.drain_timeout_ms);
 			break;
 		case NEGO_FAIL:
-			return session_end(s, "%s", a->why);
+			return session_core_end(s, "%s", a->why);
 		case NEGO_RELAY:
 			s->state = SS_RELAY;
 			ev_timer_cancel(s->env.loop, &s->timer);
@@ -210,13 +213,13 @@ static int feed(struct session *s)
 			return -1;
 		progress |= rc;
 	}
-	if (session_owes_nothing(s) && negotiation_wants_host(s->nego)) {
+	if (session_core_owes_nothing(s) && negotiation_wants_host(s->nego)) {
 		rc = read_host(s);
 		if (rc < 0)
 			return -1;
 		progress |= rc;
 	}
-	if (s->authorized && session_owes_nothing(s) && negotiation_wants_server(s->nego)) {
+	if (s->authorized && session_core_owes_nothing(s) && negotiation_wants_server(s->nego)) {
 		rc = read_server(s);
 		if (rc < 0)
 			return -1;

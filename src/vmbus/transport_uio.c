@@ -1,7 +1,7 @@
 /* Real Hyper-V: VMBus channels through the Linux uio_hv_generic driver
  * (protocol.md §6, docs/uio.md). This file holds the transport object: its
- * creation, its ops table, its destruction and its kick; the jobs live in
- * the uio_*.c files listed in uio_private.h, with the sources they cite.
+ * creation, its ops table and its destruction; the jobs live in the uio_*.c
+ * files listed in uio_private.h, with the sources they cite.
  *
  * Device model: a device is "offered" (MD9_DEV_OFFER) once it is ready to
  * open: its class is bound, it is bound to uio (uio/uioN exists with
@@ -38,14 +38,6 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-void transport_uio_kick(struct uio_tp *tp)
-{
-	uint64_t one = 1;
-
-	if (write(tp->kick, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_debug("uio: kick: %s", strerror(errno));
-}
 
 static int uio_event_fd(struct md9_transport *t)
 {

@@ -60,7 +60,7 @@ int uio_class_bind(struct md9_transport *t, const struct md9_guid *class_id)
 	}
 	/* Devices of this class may be present already: make event_fd readable
 	 * so the caller's next poll_events rescans. */
-	transport_uio_kick(tp);
+	uio_tp_kick(tp);
 	return 0;
 }
 

@@ -121,7 +121,7 @@ static int drain_inotify(struct uio_tp *tp)
  * watchdog). */
 static void on_timer(struct ev_timer *t)
 {
-	transport_uio_kick(t->arg);
+	uio_tp_kick(t->arg);
 }
 
 /* Arm the timer for the watchdog's next deadline (ms, -1: none) or the next

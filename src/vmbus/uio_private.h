@@ -1,7 +1,7 @@
 /* Inside the uio transport: what its files share. Only transport_uio.c and
  * the uio_*.c files include this; everyone else sees transport.h.
  *
- *   transport_uio.c  the transport object: creation, ops table, destroy, kick
+ *   transport_uio.c  the transport object: creation, ops table, destroy
  *   uio_class.c      the classes md9 asked for: new_id, and their names
  *   uio_discover.c   which devices are ready: uevents, inotify, rescans,
  *                    offers and rescinds (poll_events)
@@ -28,14 +28,18 @@
 
 #include "evloop.h"
 #include "guid.h"
+#include "log.h"
 #include "sysfs.h"
 #include "transport.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Hyper-V's page (HV_HYP_PAGE_SIZE): the interrupt and monitor pages are one
  * each, whatever the guest's page size [K-uio hv_uio_probe]. */
@@ -126,14 +130,21 @@ static inline struct uio_tp *uio_tp_of(struct md9_transport *t)
 	return (struct uio_tp *)((char *)t - offsetof(struct uio_tp, base));
 }
 
+/* Make event_fd readable: the next poll_events rescans. Here, below every
+ * uio file, because the jobs that find a change (class binding, uevents,
+ * rescinds) all call it and transport_uio.c calls them. */
+static inline void uio_tp_kick(struct uio_tp *tp)
+{
+	uint64_t one = 1;
+
+	if (write(tp->kick, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("uio: kick: %s", strerror(errno));
+}
+
 static inline struct uio_chan *uio_chan_of(struct md9_channel *ch)
 {
 	return (struct uio_chan *)((char *)ch - offsetof(struct uio_chan, ch));
 }
-
-/* transport_uio.c */
-/* Make event_fd readable: the next poll_events rescans. */
-void transport_uio_kick(struct uio_tp *tp);
 
 /* uio_class.c */
 int uio_class_bind(struct md9_transport *t, const struct md9_guid *class_id);

@@ -54,5 +54,5 @@ void uio_rescind_kept(struct uio_tp *tp, const struct md9_vmbus_dev *dev, const 
 	         "kernel with \"Drivers: hv: vmbus: Fix rescind handling in uio_hv_generic\" "
 	         "(2024-08, also in stable updates)",
 	         dev->name, uio_class_name(&dev->class_id), path, rel);
-	transport_uio_kick(tp);
+	uio_tp_kick(tp);
 }

@@ -1,7 +1,9 @@
-/* Inside a session: what session.c and session_negotiate.c share. Only
- * those two files include this; everyone else sees session.h. */
-#ifndef MD9_SESSION_PRIVATE_H
-#define MD9_SESSION_PRIVATE_H
+/* Inside a session: what session.c (its life and the relay) and
+ * session_negotiate.c (the negotiation's I/O) share, below them both: the
+ * session's state, ending it and arming its deadline (session_core.c).
+ * Only session*.c include this; everyone else sees session.h. */
+#ifndef MD9_SESSION_CORE_H
+#define MD9_SESSION_CORE_H
 
 #include "negotiation.h"
 #include "pipe.h"
@@ -35,7 +37,13 @@ struct pending {
 
 struct session {
 	struct session_env env;
-	bool deferred; /* a deferred run was asked for and has not happened yet */
+	/* session.c's handlers, set by session_new: the negotiation's connect,
+	 * its auth retry and the deadline reach the session's run through
+	 * these, so no file below session.c calls up into it. */
+	ev_fn on_socket;                /* the server socket's events */
+	ev_timer_fn on_deadline;        /* the negotiation's, then the drain's deadline */
+	void (*run)(struct session *s); /* run the state machine now */
+	bool deferred;                  /* a deferred run was asked for and has not happened yet */
 	struct md9_channel *ch;
 	struct pipe_rx in;  /* host -> guest ring */
 	struct pipe_tx out; /* guest -> host ring */
@@ -70,30 +78,15 @@ struct session {
 
 /* The negotiation gets input only once the bytes it handed out are written:
  * they live in the buffers the input goes to (negotiation.h). */
-static inline bool session_owes_nothing(const struct session *s)
+static inline bool session_core_owes_nothing(const struct session *s)
 {
 	return !s->up.owed_len && !s->to_host.len;
 }
 
 /* Record why the session ends (the first reason stays); session_run closes
  * it before returning. Returns -1. */
-int session_end(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int session_core_end(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The session's one deadline: the negotiation's, then the drain's. */
-void session_arm_timer(struct session *s, unsigned ms);
-/* The server socket's events. */
-void session_on_socket(struct ev_handler *h, uint32_t events);
-/* Run the state machine now (events arrived, a timer fired). */
-void session_run(struct session *s);
-
-/* session_negotiate.c */
-/* Connect to the server (again). 0, or <0: the session ends. */
-int session_negotiate_connect(struct session *s);
-/* Write what the negotiation owes the server. 1: all written, 0: blocked,
- * <0: the session ends. */
-int session_negotiate_flush(struct session *s);
-/* SS_NEGOTIATE: write what is owed, notice the connect, carry out the
- * negotiation's actions, then feed it what it waits for. >0 progress, 0
- * waiting, <0 the session ends. */
-int session_negotiate_step(struct session *s);
+void session_core_arm_timer(struct session *s, unsigned ms);
 
 #endif
