@@ -1,7 +1,7 @@
 /* libFuzzer target: the SynthRdp control channel as md9 reads it
  * (src/relay/control.c over src/vmbus/pipe.c and src/vmbus/ring.c), fed by a hostile host.
  *
- * md9's on_ctrl (daemon.c) reads the control channel one pipe packet at a
+ * md9's ctrlchan_drain (ctrlchan.c) reads the control channel one pipe packet at a
  * time with pipe_rx_packet into a CTRL_MAX_LEN buffer and decodes it with
  * ctrl_decode; any error closes the channel and a fresh one (zeroed rings)
  * is opened. This target does exactly that over a small ring (wrap-around
@@ -22,8 +22,8 @@
  *
  * Every decoded message (and the raw input itself) goes through ctrl_decode
  * from an exact-size heap copy, so any read past its length is an ASan
- * report; invariants are checked with abort(). The daemon's state machine
- * (ctrl_message) is static in daemon.c and not reached here: md9-hostsim's
+ * report; invariants are checked with abort(). The state machine
+ * (ctrlchan_message) is static in ctrlchan.c and not reached here: md9-hostsim's
  * fault commands drive it (tests/fault/test_fault.py). */
 #include "control.h"
 #include "pipe.h"

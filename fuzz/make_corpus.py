@@ -126,6 +126,33 @@ def connect_response():
     return tpkt(b"\x02\xf0\x80" + tlv(b"\x7f\x66", body))
 
 
+# ---- MCS Connect-Response (T.125 BER) with T.124 ConferenceCreateResponse ----
+
+def server_blocks(method=0, level=0, random_len=0, cert_len=0, core_len=16, msgchannel=True):
+    b = struct.pack("<HHI", 0x0C01, core_len, 0x0008000C) + bytes(core_len - 8)
+    b += struct.pack("<HHHH", 0x0C03, 16, 1003, 4) + struct.pack("<HHHH", 1004, 1005, 1006, 1007)
+    if method or level:
+        body = struct.pack("<IIII", method, level, random_len, cert_len)
+        body += bytes(range(random_len)) + bytes(cert_len)
+    else:
+        body = struct.pack("<II", 0, 0)
+    b += struct.pack("<HH", 0x0C02, 4 + len(body)) + body
+    if msgchannel:
+        b += struct.pack("<HHH", 0x0C04, 6, 1008)
+    return b
+
+
+def server_connect_response(blocks=None, pdu_len=0x2A, two=False, result=0):
+    """As FreeRDP 2.11 / xrdp 0.9.21 write it: the connectPDU length is 0x2A
+    whatever the size (MS-RDPBCGR 4.1.4)."""
+    blocks = server_blocks() if blocks is None else blocks
+    gcc = b"\x00\x05\x00\x14\x7c\x00\x01" + bytes([pdu_len])
+    gcc += b"\x14\x76\x0a\x01\x01\x00\x01\xc0\x00McDn" + per_len(len(blocks), two) + blocks
+    body = tlv(b"\x0a", bytes([result])) + tlv(b"\x02", b"\x00")
+    body += domain_parameters((34, 3, 0, 1, 0, 1, 65528, 2), 0) + tlv(b"\x04", gcc)
+    return tpkt(b"\x02\xf0\x80" + tlv(b"\x7f\x66", body))
+
+
 def corpora():
     seed_cr = bytes.fromhex("03 00 00 13 0e e0 00 00 00 00 00 01 00 08 00 0b 00 00 00")
     assert x224_cr() == seed_cr
@@ -153,7 +180,20 @@ def corpora():
         "ci_extra_element_core_last": connect_initial(extra=True, core_last=True),
         "connect_response": connect_response(),
     }
-    return {"x224": x224, "mcs": mcs}
+    shadow = bytes.fromhex(
+        "0300007602f0807f666c0a0100020100301a020122020103020100020101020100020101020300fff8"
+        "0201020448000500147c00012a14760a01010001c0004d63446e32010c10000c0008000000000000"
+        "000000030c1000eb030400ec03ed03ee03ef03020c0c000000000000000000040c0600f003")
+    mcs_response = {
+        # FreeRDP 2.11.7 freerdp-shadow-cli, standard RDP security, loopback peer
+        "shadow_rdp_capture": shadow,
+        "tls_none": server_connect_response(server_blocks(msgchannel=False), two=True),
+        "rdp_128bit_high": server_connect_response(server_blocks(2, 3, 32, 184)),
+        "rdp_fips": server_connect_response(server_blocks(0x10, 4, 32, 64)),
+        "pdu_len_exact": server_connect_response(pdu_len=0x40),
+        "refused": server_connect_response(result=14),
+    }
+    return {"x224": x224, "mcs": mcs, "mcs_response": mcs_response}
 
 
 def main():

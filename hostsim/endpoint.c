@@ -2,7 +2,7 @@
 
 #include "log.h"
 
-#include "../tests/tools/connect_initial_seed.h"
+#include "mcs_seed.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,11 +24,6 @@
 #define EP_BATCH   (64u << 10)
 #define EP_MAX_MSG 4096
 
-/* The seed's frame 1 (protocol-facts §8): X.224 Connection Request with
- * RDP_NEG_REQ, requestedProtocols 0x0B, as vmconnect sends it. */
-static const uint8_t ep_seed_cr[19] = {0x03, 0x00, 0x00, 0x13, 0x0e, 0xe0, 0x00, 0x00, 0x00, 0x00,
-                                       0x00, 0x01, 0x00, 0x08, 0x00, 0x0b, 0x00, 0x00, 0x00};
-
 enum ep_mode { EM_SOURCE, EM_SINK, EM_ECHO, EM_PING, EM_IDLE, EM_HS };
 static const char *const ep_mode_names[] = {"source", "sink", "echo", "ping", "idle", "hs"};
 
@@ -36,6 +31,7 @@ enum ep_state {
 	ES_UNUSED,
 	ES_QUEUED, /* CreateSession sent (or queued); waiting for md9 to open the channel */
 	ES_CC,     /* Connection Request written; reading the Connection Confirm */
+	ES_RESP,   /* Connect-Initial written; reading the server's Connect-Response */
 	ES_DATA,   /* the opening is done: the mode's traffic */
 	ES_GONE,   /* closed */
 };
@@ -47,8 +43,8 @@ struct ep_sess {
 	enum ep_state state;
 	struct hostctl_session *hs;
 	struct hostchan *hc;
-	uint8_t cc[64]; /* the Connection Confirm (one TPKT) */
-	size_t cclen;
+	uint8_t pdu[16]; /* the first bytes of the server's CC, then Connect-Response */
+	size_t pdulen;   /* bytes of that TPKT read so far */
 	uint64_t t_start;
 	uint64_t bytes; /* data-phase bytes read (sink), written (source) or echoed */
 	uint64_t pos;   /* source: stream offset of the next byte; sink: of the next one read */
@@ -546,13 +542,27 @@ static void all_ready(struct endpoint *ep)
 	maybe_measure(ep);
 }
 
-/* The Connection Confirm arrived: the Connect-Initial goes out, then data. */
+/* The server's Connect-Response arrived: the opening is done. */
 static void opening_done(struct ep_sess *s)
 {
 	struct endpoint *ep = s->ep;
 
-	if (pipe_tx_write(&s->hc->out, tc_connect_initial, sizeof(tc_connect_initial)) !=
-	    sizeof(tc_connect_initial)) {
+	s->state = ES_DATA;
+	ep->ready++;
+	if (ep->started < ep->n)
+		sess_start(ep, &ep->s[ep->started++]);
+	else if (ep->ready == ep->n)
+		all_ready(ep);
+}
+
+/* The Connection Confirm arrived: the Connect-Initial goes out (hs: and the
+ * session ends). */
+static void cc_done(struct ep_sess *s)
+{
+	struct endpoint *ep = s->ep;
+
+	if (pipe_tx_write(&s->hc->out, mcs_seed_connect_initial,
+	                  sizeof(mcs_seed_connect_initial)) != sizeof(mcs_seed_connect_initial)) {
 		sess_end(s, "no room for the Connect-Initial");
 		return;
 	}
@@ -567,44 +577,58 @@ static void opening_done(struct ep_sess *s)
 			ep->tstate = ET_DONE;
 		return;
 	}
-	s->state = ES_DATA;
-	ep->ready++;
-	if (ep->started < ep->n)
-		sess_start(ep, &ep->s[ep->started++]);
-	else if (ep->ready == ep->n)
-		all_ready(ep);
+	s->state = ES_RESP;
+	s->pdulen = 0;
 }
 
-/* Read the Connection Confirm: the TPKT header, then exactly its length,
- * so that nothing after it is taken. */
-static void read_cc(struct ep_sess *s)
+/* Read one TPKT from the server (its Connection Confirm, then its MCS
+ * Connect-Response): the header, then exactly its length, so that nothing
+ * after it is taken; its first bytes are kept in s->pdu. */
+static void read_pdu(struct ep_sess *s)
 {
+	uint8_t skip[4096];
+
 	for (;;) {
-		size_t want =
-		    s->cclen < 4 ? 4 - s->cclen : ((size_t)s->cc[2] << 8 | s->cc[3]) - s->cclen;
+		size_t len = s->pdulen >= 4 ? (size_t)s->pdu[2] << 8 | s->pdu[3] : 4;
+		size_t want = len - s->pdulen;
+		uint8_t *dst = s->pdulen < sizeof(s->pdu) ? s->pdu + s->pdulen : skip;
 		ssize_t n;
 
 		if (want == 0) {
-			if ((s->cc[5] & 0xf0) != 0xd0) {
-				log_err("hostsim endpoint %u: no X.224 Connection Confirm", s->idx);
-				sess_end(s, "no Connection Confirm");
+			bool cc = s->state == ES_CC;
+			/* X.224 CC code 0xd0; MCS Connect-Response 0x7f 0x66. */
+			if (cc ? len < 7 || (s->pdu[5] & 0xf0) != 0xd0
+			       : len < 9 || s->pdu[7] != 0x7f || s->pdu[8] != 0x66) {
+				log_err("hostsim endpoint %u: no %s from the server", s->idx,
+				        cc ? "X.224 Connection Confirm" : "MCS Connect-Response");
+				sess_end(s, "unexpected answer from the server");
 				return;
 			}
-			opening_done(s);
+			if (cc)
+				cc_done(s);
+			else
+				opening_done(s);
 			return;
 		}
+		if (dst != skip && want > sizeof(s->pdu) - s->pdulen)
+			want = sizeof(s->pdu) - s->pdulen;
+		if (dst == skip && want > sizeof(skip))
+			want = sizeof(skip);
 		vmbus_ring_mask(&s->hc->tx);
-		n = pipe_rx_read(&s->hc->in, s->cc + s->cclen, want);
+		n = pipe_rx_read(&s->hc->in, dst, want);
 		if (n < 0) {
 			sess_end(s, "corrupt stream");
 			return;
 		}
-		s->cclen += (size_t)n;
-		if (s->cclen == 4 && (s->cc[0] != 3 || ((size_t)s->cc[2] << 8 | s->cc[3]) < 7 ||
-		                      ((size_t)s->cc[2] << 8 | s->cc[3]) > sizeof(s->cc))) {
-			log_err("hostsim endpoint %u: the server's answer is not a short TPKT",
-			        s->idx);
-			sess_end(s, "bad Connection Confirm");
+		s->pdulen += (size_t)n;
+		if (s->pdulen == 4 && (s->pdu[0] != 3 || len < 4)) {
+			log_err("hostsim endpoint %u: the server's answer is not a TPKT", s->idx);
+			sess_end(s, "not a TPKT");
+			return;
+		}
+		if (s->pdulen >= 4 && ((size_t)s->pdu[2] << 8 | s->pdu[3]) < 7) {
+			log_err("hostsim endpoint %u: a TPKT too short", s->idx);
+			sess_end(s, "not a TPKT");
 			return;
 		}
 		if (n == 0 && !vmbus_ring_unmask(&s->hc->tx))
@@ -618,11 +642,14 @@ static void sess_pump(struct ep_sess *s)
 		return;
 	/* Woken: whatever we waited for, look again. */
 	vmbus_ring_write_unwait(&s->hc->rx);
-	if (s->state == ES_CC) {
-		read_cc(s);
-		if (s->state != ES_DATA || !s->hc)
-			return;
+	while (s->hc && (s->state == ES_CC || s->state == ES_RESP)) {
+		enum ep_state before = s->state;
+		read_pdu(s);
+		if (s->state == before)
+			return; /* waiting for more */
 	}
+	if (!s->hc)
+		return;
 	if (s->state != ES_DATA)
 		return;
 	switch (s->mode) {
@@ -658,8 +685,10 @@ static void dev_opened(struct simdev *d)
 
 	s->hc = d->chan;
 	s->state = ES_CC;
-	s->cclen = 0;
-	if (pipe_tx_write(&s->hc->out, ep_seed_cr, sizeof(ep_seed_cr)) != sizeof(ep_seed_cr)) {
+	s->pdulen = 0;
+	if (pipe_tx_write(&s->hc->out, mcs_seed_connection_request,
+	                  sizeof(mcs_seed_connection_request)) !=
+	    sizeof(mcs_seed_connection_request)) {
 		sess_end(s, "no room for the Connection Request");
 		return;
 	}
@@ -697,7 +726,7 @@ static const struct simdev_ops ep_dev_ops = {
 static void sess_start(struct endpoint *ep, struct ep_sess *s)
 {
 	s->state = ES_QUEUED;
-	s->cclen = 0;
+	s->pdulen = 0;
 	s->t_start = now_ns();
 	s->hs = hostctl_start_session(ep->ctl, &ep_dev_ops, s);
 	if (!s->hs) {

@@ -6,7 +6,8 @@
  * (bench/run, docs/performance.md).
  *
  * Every session plays vmconnect's opening (the X.224 Connection Request,
- * the server's Connection Confirm, a 462-byte MCS Connect-Initial), then:
+ * the server's Connection Confirm, a 462-byte MCS Connect-Initial, the
+ * server's Connect-Response), then:
  *   source  writes the byte pattern (i * 131 + 7) mod 256 as fast as md9 reads
  *   sink    reads and counts; with window= it measures (below)
  *   echo    writes back what it reads

@@ -15,15 +15,14 @@
 
 #define MAX_LISTED  64
 #define BURST_MAX   64   /* largest data bytes of a burst packet */
-#define BURST_EMPTY 7    /* every 7th burst packet carries no data */
 #define BURST_PLAN  4096 /* packets planned per fill round */
 #define BURST_BUDGET (1u << 20) /* data bytes per fault_burst_fill call */
 
 static struct {
 	struct hostctl *ctl;
-	bool stall_all, burst_all;
-	struct md9_guid stall[MAX_LISTED], burst[MAX_LISTED];
-	int nstall, nburst;
+	bool stall_all, burst_all, eof_all;
+	struct md9_guid stall[MAX_LISTED], burst[MAX_LISTED], eof[MAX_LISTED];
+	int nstall, nburst, neof;
 	/* Channels a corruption was injected into (or is waiting to be: the
 	 * ring was full), by the memfd's inode (unique while the ring exists,
 	 * never reused by a later channel's memfd). */
@@ -34,7 +33,6 @@ static struct {
 	} frozen[MAX_LISTED];
 	int nfrozen;
 	uint64_t burst_rng;
-	unsigned burst_count;
 	uint8_t burst_buf[BURST_PLAN * BURST_MAX];
 	uint8_t burst_plan[BURST_PLAN];
 } F;
@@ -97,6 +95,11 @@ bool fault_burst(struct hostchan *hc)
 	return chan_listed(hc, F.burst_all, F.burst, F.nburst);
 }
 
+bool fault_eof(struct hostchan *hc)
+{
+	return chan_listed(hc, F.eof_all, F.eof, F.neof);
+}
+
 static ino_t chan_ino(const struct hostchan *hc)
 {
 	struct stat st;
@@ -156,23 +159,28 @@ struct relay_result fault_burst_fill(struct hostchan *hc, struct md9_stream *cli
 	for (;;) {
 		uint32_t free = vmbus_ring_writable(&hc->rx), used = 0;
 		size_t want = 0, nplan = 0, off = 0;
-		unsigned count = F.burst_count;
 		struct iovec iov;
 		ssize_t n;
 
 		/* Plan packet sizes that certainly fit (a writer needs strictly
-		 * more free bytes than it writes), then read that much. */
+		 * more free bytes than it writes), then read that much. A drawn
+		 * size that does not fit is cut to the largest that does, so the
+		 * plan is empty only when not even a 1-byte packet fits: then the
+		 * pump's pipe_tx_wait(1) agrees that the ring is full. (An
+		 * earlier plan that could be empty while pipe_tx_wait(1) saw room
+		 * made the pump spin until the guest read, starving the bus: a
+		 * guest's channel open timed out, fault_burst failed.)
+		 * No packet is empty: a zero-length pipe data packet means end of
+		 * stream (docs/protocol.md §5), which a burst is not. */
 		while (nplan < BURST_PLAN) {
-			uint8_t k = (count % BURST_EMPTY == BURST_EMPTY - 1)
-			                ? 0
-			                : (uint8_t)(1 + rng(&F.burst_rng) % BURST_MAX);
-			uint32_t t = vmbus_pkt_total(PIPE_HDR_LEN + k);
-			if (used + t >= free)
+			uint8_t k = (uint8_t)(1 + rng(&F.burst_rng) % BURST_MAX);
+			while (k > 0 && used + vmbus_pkt_total(PIPE_HDR_LEN + k) >= free)
+				k--;
+			if (k == 0)
 				break;
-			used += t;
+			used += vmbus_pkt_total(PIPE_HDR_LEN + k);
 			F.burst_plan[nplan++] = k;
 			want += k;
-			count++;
 		}
 		if (want == 0) {
 			res.state = RELAY_BLOCKED;
@@ -203,7 +211,6 @@ struct relay_result fault_burst_fill(struct hostchan *hc, struct md9_stream *cli
 				return res;
 			}
 			off += k;
-			F.burst_count++;
 		}
 		res.moved += (size_t)n;
 		if ((size_t)n < want)
@@ -522,6 +529,13 @@ int fault_command(const char *line)
 	if (strncmp(line, "burst ", 6) == 0) {
 		if (switch_cmd(line + 6, &F.burst_all, F.burst, &F.nburst) < 0) {
 			log_warn("hostsim fault: burst on|off [all|GUID]");
+			return -1;
+		}
+		return 1;
+	}
+	if (strncmp(line, "eof ", 4) == 0) {
+		if (switch_cmd(line + 4, &F.eof_all, F.eof, &F.neof) < 0) {
+			log_warn("hostsim fault: eof on|off [all|GUID]");
 			return -1;
 		}
 		return 1;

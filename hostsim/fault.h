@@ -19,8 +19,13 @@
  *   stall on|off [GUID]          stop / resume reading the guest's TX ring (all
  *                                data channels, or one instance)
  *   burst on|off [GUID]          write client bytes in tiny packets (1..64
- *                                bytes, every 7th empty) and refill at once, so
- *                                the guest's RX ring stays full of packets
+ *                                bytes, never empty: that is end of stream) and
+ *                                refill at once, so the guest's RX ring stays
+ *                                full of packets
+ *   eof on|off [GUID]            a client's FIN becomes the pipe's end of stream
+ *                                (a zero-length data packet, docs/uio.md K9)
+ *                                and the guest's bytes go on to the client;
+ *                                off: a client's FIN closes the channel
  *   ctrl-send error|unknown|short|version-response|create-unoffered|huge
  *                                an unexpected control message at any time
  *   version-reply R              answer the next VersionRequests with R
@@ -54,6 +59,8 @@ bool fault_stalled(struct hostchan *hc);
 bool fault_frozen(struct hostchan *hc);
 /* Burst mode is on for this channel: use fault_burst_fill for client -> guest. */
 bool fault_burst(struct hostchan *hc);
+/* A client's FIN is passed to the guest as end of stream (half-close). */
+bool fault_eof(struct hostchan *hc);
 /* client -> guest in tiny packets until the ring or the client runs dry. */
 struct relay_result fault_burst_fill(struct hostchan *hc, struct md9_stream *client);
 

@@ -128,18 +128,53 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 			}
 			ps->client_write_blocked = r.state == RELAY_BLOCKED;
 			progress |= r.moved > 0;
+			if (hc->in.eof && !ps->eof_from_guest) {
+				/* K9: the guest sends nothing more; every byte before
+				 * it went to the client, which sees FIN now. */
+				int rc = client->ops->shutdown_write(client);
+				if (rc == -EAGAIN) {
+					ps->client_write_blocked = true;
+				} else {
+					ps->eof_from_guest = true;
+					log_info("hostsim: end of stream from the guest after %llu "
+					         "bytes; "
+					         "the client connection is half-closed",
+					         (unsigned long long)ps->to_client);
+				}
+			}
 		} else {
 			ps->client_write_blocked = false;
 		}
 
-		if (!drained && (!ps->ring_full || vmbus_ring_max_payload(&hc->rx) > PIPE_HDR_LEN)) {
+		if (ps->client_fin) {
+			/* fault eof: the client's FIN goes to the guest as one
+			 * zero-length packet after its last byte. */
+			if (!ps->eof_to_guest) {
+				if (pipe_tx_eof(&hc->out)) {
+					ps->eof_to_guest = true;
+					ps->ring_full = false;
+					progress = true;
+					log_info(
+					    "hostsim: end of stream to the guest after %llu bytes",
+					    (unsigned long long)ps->to_guest);
+				} else if (pipe_tx_wait(&hc->out, 0)) {
+					progress = true;
+				} else {
+					ps->ring_full = true;
+				}
+			}
+		} else if (!drained &&
+		           (!ps->ring_full || vmbus_ring_max_payload(&hc->rx) > PIPE_HDR_LEN)) {
 			r = burst ? fault_burst_fill(hc, client)
 				  : relay_stream_to_pipe(client, &hc->out, 1u << 20);
 			ps->to_guest += r.moved;
 			progress |= r.moved > 0;
 			ps->ring_full = false;
 			drained = r.state == RELAY_IDLE;
-			if (r.state == RELAY_EOF) {
+			if (r.state == RELAY_EOF && fault_eof(hc)) {
+				ps->client_fin = true;
+				progress = true;
+			} else if (r.state == RELAY_EOF) {
 				res = PUMP_CLIENT_EOF;
 				break;
 			}
@@ -158,7 +193,7 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 				else
 					ps->ring_full = true;
 			}
-		} else if (!drained && pipe_tx_wait(&hc->out, 1)) {
+		} else if (!drained && !ps->client_fin && pipe_tx_wait(&hc->out, 1)) {
 			/* Still full: the unwait above dropped our request for a
 			 * signal; without it the guest's reads would never wake
 			 * us (found by the stall fault test). */
@@ -197,5 +232,6 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 
 uint32_t pump_client_events(struct md9_stream *client, const struct pump_state *ps)
 {
-	return client->ops->events_for(client, !ps->ring_full, ps->client_write_blocked);
+	return client->ops->events_for(client, !ps->ring_full && !ps->client_fin,
+	                               ps->client_write_blocked);
 }

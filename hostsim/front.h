@@ -20,6 +20,9 @@ enum pump_result { PUMP_OK, PUMP_CLIENT_EOF, PUMP_ERROR };
 struct pump_state {
 	bool client_write_blocked; /* channel -> client waits for EPOLLOUT */
 	bool ring_full;            /* client -> channel waits for the guest */
+	bool client_fin;           /* the client half-closed (fault eof): read it no more */
+	bool eof_to_guest;         /* the end-of-stream packet is in the guest's RX ring */
+	bool eof_from_guest;       /* the guest's end of stream was read: client half-closed */
 	uint64_t to_guest, to_client;
 };
 

@@ -8,8 +8,10 @@
 #include "raw.h"
 #include "rdpfront.h"
 #include "simbus.h"
+#include "uiokern.h"
 
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +26,20 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: md9-hostsim --bus PATH [options]\n"
+		"       md9-hostsim --uio-root DIR --kernel VERSION [options]\n"
 		"Plays the Hyper-V host for md9: offers VMBus channels over a simulated bus.\n"
 		"\n"
 		"  --bus PATH            UNIX socket md9 connects to (md9 run --transport sim:PATH)\n"
-		"  --ring-size BYTES     bytes per ring direction, control page included (default 2 MiB)\n"
+		"  --uio-root DIR        instead of --bus: emulate the guest kernel's uio_hv_generic\n"
+		"                        in the tree DIR (md9 run --transport uio --root DIR, with\n"
+		"                        LD_PRELOAD=libmd9uioemu.so MD9_UIO_KERNEL=DIR/kernel.sock)\n"
+		"  --kernel VERSION      the emulated kernel's behaviour: %s\n"
+		"  --monitored           the host gives every channel a monitor page (monitor_id)\n"
+		"  --udev auto|manual    udev sets the device nodes' group and mode right after\n"
+		"                        they appear (auto) or on the command \"udev\" (manual)\n"
+		"  --udev-group NAME     the group udev gives the nodes (mode 0660; default root)\n"
+		"  --ring-size BYTES     bytes per ring direction, control page included (default 2 MiB;\n"
+		"                        with --kernel, the kernel's size)\n"
 		"  --raw-listen ADDR:PORT  raw front end: each TCP connection becomes a session whose\n"
 		"                        bytes go verbatim through a data channel (PORT 0: any)\n"
 		"  --rdp-listen ADDR:PORT  RDP front end for real RDP clients: TLS like the host, then\n"
@@ -48,6 +60,8 @@ static void usage(FILE *f)
 		"                        stall on|off [all|GUID], burst on|off [all|GUID]\n"
 		"                        ctrl-send error|unknown|short|version-response|huge\n"
 		"                        version-reply R, status\n"
+		"                        with --uio-root also: udev, rescind-unread GUID|last,\n"
+		"                        uio-status (hostsim/uiokern.h)\n"
 		"  --endpoint SPEC       host endpoint: sessions whose traffic md9-hostsim makes\n"
 		"                        itself on the rings (source, sink, echo, ping, idle, hs),\n"
 		"                        e.g. sink:4,warmup=1,window=3 (hostsim/endpoint.h)\n"
@@ -55,12 +69,14 @@ static void usage(FILE *f)
 		"  --echo-channel GUID   offer a data channel that echoes what the guest writes (tests)\n"
 		"  --echo-seed N         seed for the echo's random packet sizes\n"
 		"  -v                    debug logging\n"
-		"  -h, --help            this text\n");
+		"  -h, --help            this text\n",
+		uio_profile_names());
 }
 
 struct commands {
 	struct ev_loop *loop;
 	struct hostctl *ctl;
+	struct uiokern *kern;
 	char buf[512];
 	size_t len;
 };
@@ -79,6 +95,9 @@ static void run_command(struct commands *c, char *line)
 		hostctl_create_session_unoffered(c->ctl, &g);
 	} else if (strcmp(line, "quit") == 0) {
 		ev_stop(c->loop);
+	} else if (c->kern && (rc = uiokern_command(c->kern, c->ctl, line)) != 0) {
+		if (rc < 0)
+			return;
 	} else if ((rc = fault_command(line)) != 0) {
 		if (rc < 0)
 			return;
@@ -135,6 +154,11 @@ int main(int argc, char **argv)
 		{"allow-remote", no_argument, NULL, 'A'},
 		{"echo-seed", required_argument, NULL, 's'},
 		{"instances", required_argument, NULL, 'I'},
+		{"uio-root", required_argument, NULL, 'U'},
+		{"kernel", required_argument, NULL, 'K'},
+		{"monitored", no_argument, NULL, 'M'},
+		{"udev", required_argument, NULL, 'u'},
+		{"udev-group", required_argument, NULL, 'g'},
 		{"endpoint", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -146,6 +170,10 @@ int main(int argc, char **argv)
 	struct ev_handler stdin_h = {0};
 	int raw_port = -1, rdp_port = -1;
 	size_t ring_size = DEFAULT_RING_SIZE;
+	bool ring_size_set = false;
+	struct uiokern_opts uo = {.udev_mode = 0660};
+	const char *kernel = NULL, *udev_group = NULL;
+	struct uiokern *kern = NULL;
 	unsigned seed = 1, instances = MD9_DATA_INSTANCES;
 	enum md9_log_level level = MD9_LOG_INFO;
 	struct md9_guid echo_guid;
@@ -160,6 +188,26 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			ring_size = strtoul(optarg, NULL, 0);
+			ring_size_set = true;
+			break;
+		case 'U':
+			uo.root = optarg;
+			break;
+		case 'K':
+			kernel = optarg;
+			break;
+		case 'M':
+			uo.monitored = true;
+			break;
+		case 'u':
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "manual") != 0) {
+				fprintf(stderr, "--udev: auto or manual\n");
+				return 2;
+			}
+			uo.udev_manual = strcmp(optarg, "manual") == 0;
+			break;
+		case 'g':
+			udev_group = optarg;
 			break;
 		case 'e':
 			echo = optarg;
@@ -208,9 +256,24 @@ int main(int argc, char **argv)
 		}
 	}
 	md9_log_init("md9-hostsim", level);
-	if (!bus_path) {
+	if (!bus_path == !uo.root || !uo.root != !kernel) {
 		usage(stderr);
 		return 2;
+	}
+	if (kernel && !(uo.profile = uio_profile_find(kernel))) {
+		fprintf(stderr, "--kernel: one of %s\n", uio_profile_names());
+		return 2;
+	}
+	if (uo.profile && !ring_size_set)
+		ring_size = uo.profile->ring_size;
+	if (udev_group) {
+		struct group *gr = getgrnam(udev_group);
+
+		if (!gr) {
+			fprintf(stderr, "--udev-group: no group %s\n", udev_group);
+			return 2;
+		}
+		uo.udev_gid = gr->gr_gid;
 	}
 	if (echo && md9_guid_parse(echo, &echo_guid) < 0) {
 		log_err("--echo-channel: not a GUID: %s", echo);
@@ -224,7 +287,13 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	struct ev_loop *loop = ev_loop_new();
-	struct simbus *bus = loop ? simbus_new(loop, bus_path, ring_size) : NULL;
+	struct simbus *bus = NULL;
+	if (loop && uo.root) {
+		kern = uiokern_new(loop, &uo);
+		bus = kern ? uiokern_bus(kern, ring_size) : NULL;
+	} else if (loop) {
+		bus = simbus_new(loop, bus_path, ring_size);
+	}
 	if (!bus || sfd < 0)
 		return 1;
 	ev_set(loop, &sigh, sfd, EPOLLIN, on_signal, loop);
@@ -245,18 +314,25 @@ int main(int argc, char **argv)
 	if (commands) {
 		cmds.loop = loop;
 		cmds.ctl = ctl;
+		cmds.kern = kern;
 		ev_set(loop, &stdin_h, STDIN_FILENO, EPOLLIN, on_stdin, &cmds);
 	}
-	log_info("hostsim: serving the bus at %s", bus_path);
+	if (bus_path)
+		log_info("hostsim: serving the bus at %s", bus_path);
 	/* Readiness line for scripts and tests: everything listens now. */
-	printf("ready %s raw=%d rdp=%d\n", bus_path, raw_port, rdp_port);
+	if (bus_path)
+		printf("ready %s raw=%d rdp=%d\n", bus_path, raw_port, rdp_port);
+	else
+		printf("ready uio:%s raw=%d rdp=%d\n", uo.root, raw_port, rdp_port);
 	fflush(stdout);
 	if (ev_run(loop) < 0)
 		rc = 1;
 	raw_stop();
 	endpoint_stop();
+	rdpfront_stop();
 	hostctl_free(ctl);
 	simbus_free(bus);
+	uiokern_free(kern);
 	echo_free(echo_peer);
 	ev_del(loop, &sigh);
 	ev_loop_free(loop);

@@ -11,5 +11,7 @@
 
 /* Returns the port listened on, or -1. */
 int rdpfront_start(struct ev_loop *loop, struct hostctl *ctl, const char *addr, bool allow_remote);
+/* Close every connection and the listener (before hostctl_free). */
+void rdpfront_stop(void);
 
 #endif

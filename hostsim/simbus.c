@@ -5,6 +5,7 @@
 #include "simproto.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -25,6 +26,9 @@ struct simbus {
 	int ndev;
 	void (*guest_cb)(void *arg, bool connected);
 	void *guest_arg;
+	/* An in-process guest (simbus_new_guest) instead of the socket. */
+	const struct simbus_guest_ops *guest_ops;
+	void *guest_ops_arg;
 };
 
 static void send_msg(struct simbus *bus, const struct sim_msg *m, const int *fds, int nfds)
@@ -42,6 +46,10 @@ static void send_offer(struct simbus *bus, struct simdev *d)
 {
 	struct sim_msg m = {.type = SIM_OFFER, .class_id = d->class_id, .instance = d->instance};
 
+	if (bus->guest_ops) {
+		bus->guest_ops->offer(bus->guest_ops_arg, d);
+		return;
+	}
 	send_msg(bus, &m, NULL, 0);
 }
 
@@ -80,28 +88,46 @@ static void dev_close(struct simdev *d)
 		simbus_rescind(d); /* frees d */
 }
 
+/* Create the channel of d: 0, -EBUSY (open already) or -ENOMEM. */
+static int chan_create(struct simbus *bus, struct simdev *d)
+{
+	char g[MD9_GUID_STRLEN];
+
+	if (d->chan) {
+		log_warn("hostsim: guest opened %s twice", md9_guid_format(&d->instance, g));
+		return -EBUSY;
+	}
+	d->chan = hostchan_new(bus->ring_size);
+	if (!d->chan)
+		return -ENOMEM;
+	ev_set(bus->loop, &d->doorbell, d->chan->from_guest, EPOLLIN, dev_doorbell, d);
+	return 0;
+}
+
+/* The guest has the channel: the host's side may use it from now on. */
+static void chan_announce(struct simdev *d)
+{
+	char g[MD9_GUID_STRLEN];
+
+	log_info("hostsim: channel %s opened", md9_guid_format(&d->instance, g));
+	if (d->ops->opened)
+		d->ops->opened(d);
+}
+
 static void dev_open(struct simbus *bus, const struct md9_guid *inst)
 {
 	struct sim_msg m = {.type = SIM_OPENED, .instance = *inst};
 	struct simdev *d = find(bus, inst);
 	char g[MD9_GUID_STRLEN];
 
-	md9_guid_format(inst, g);
 	if (!d) {
-		log_warn("hostsim: guest opened %s, which is not offered", g);
+		log_warn("hostsim: guest opened %s, which is not offered", md9_guid_format(inst, g));
 		m.status = -ENOENT;
 		send_msg(bus, &m, NULL, 0);
 		return;
 	}
-	if (d->chan) {
-		log_warn("hostsim: guest opened %s twice", g);
-		m.status = -EBUSY;
-		send_msg(bus, &m, NULL, 0);
-		return;
-	}
-	d->chan = hostchan_new(bus->ring_size);
-	if (!d->chan) {
-		m.status = -ENOMEM;
+	m.status = chan_create(bus, d);
+	if (m.status < 0) {
 		send_msg(bus, &m, NULL, 0);
 		return;
 	}
@@ -110,10 +136,7 @@ static void dev_open(struct simbus *bus, const struct md9_guid *inst)
 	m.ring_size = bus->ring_size;
 	int fds[3] = {d->chan->memfd, d->chan->to_guest, d->chan->from_guest};
 	send_msg(bus, &m, fds, 3);
-	ev_set(bus->loop, &d->doorbell, d->chan->from_guest, EPOLLIN, dev_doorbell, d);
-	log_info("hostsim: channel %s opened", g);
-	if (d->ops->opened)
-		d->ops->opened(d);
+	chan_announce(d);
 }
 
 static void guest_gone(struct simbus *bus)
@@ -181,6 +204,17 @@ static void listener_readable(struct ev_handler *h, uint32_t events)
 	if (s < 0)
 		return;
 	if (bus->gsock >= 0) {
+		/* The last guest may be gone with its end of file not read yet: a
+		 * guest that exited just before the next one connected (the loop
+		 * sees both in one round). Finish it first; only a live one
+		 * refuses the newcomer. */
+		struct pollfd p = {.fd = bus->gsock, .events = POLLIN | POLLRDHUP};
+
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)))
+			for (int i = 0; i < 1024 && bus->gsock >= 0; i++)
+				guest_readable(&bus->gh, EPOLLIN);
+	}
+	if (bus->gsock >= 0) {
 		log_warn("hostsim: a guest is already connected; refusing another");
 		close(s);
 		return;
@@ -221,6 +255,40 @@ struct simbus *simbus_new(struct ev_loop *loop, const char *path, size_t ring_si
 	return bus;
 }
 
+struct simbus *simbus_new_guest(struct ev_loop *loop, size_t ring_size,
+				const struct simbus_guest_ops *ops, void *arg)
+{
+	struct simbus *bus = calloc(1, sizeof(*bus));
+
+	if (!bus)
+		return NULL;
+	bus->loop = loop;
+	bus->ring_size = ring_size;
+	bus->lsock = bus->gsock = -1;
+	bus->guest_ops = ops;
+	bus->guest_ops_arg = arg;
+	return bus;
+}
+
+int simbus_guest_open(struct simdev *d)
+{
+	int err = chan_create(d->bus, d);
+
+	if (err == 0)
+		chan_announce(d);
+	return err;
+}
+
+void simbus_guest_close(struct simdev *d)
+{
+	dev_close(d);
+}
+
+size_t simbus_ring_size(const struct simbus *bus)
+{
+	return bus->ring_size;
+}
+
 void simbus_free(struct simbus *bus)
 {
 	if (!bus)
@@ -231,9 +299,11 @@ void simbus_free(struct simbus *bus)
 		ev_del(bus->loop, &bus->gh);
 		close(bus->gsock);
 	}
-	ev_del(bus->loop, &bus->lh);
-	close(bus->lsock);
-	unlink(bus->path);
+	if (bus->lsock >= 0) {
+		ev_del(bus->loop, &bus->lh);
+		close(bus->lsock);
+		unlink(bus->path);
+	}
 	free(bus);
 }
 
@@ -273,8 +343,13 @@ void simbus_rescind(struct simdev *d)
 	}
 	d->rescinding = true;
 	log_info("hostsim: rescinding %s", md9_guid_format(&d->instance, g));
-	send_msg(bus, &m, NULL, 0);
+	if (bus->guest_ops)
+		bus->guest_ops->rescind(bus->guest_ops_arg, d);
+	else
+		send_msg(bus, &m, NULL, 0);
 	dev_close(d);
+	if (bus->guest_ops)
+		bus->guest_ops->gone(bus->guest_ops_arg, d);
 	for (int i = 0; i < bus->ndev; i++) {
 		if (bus->dev[i] == d) {
 			bus->dev[i] = bus->dev[--bus->ndev];
@@ -286,7 +361,7 @@ void simbus_rescind(struct simdev *d)
 
 bool simbus_guest_connected(const struct simbus *bus)
 {
-	return bus->gsock >= 0;
+	return bus->guest_ops || bus->gsock >= 0;
 }
 
 void simbus_set_guest_cb(struct simbus *bus, void (*cb)(void *arg, bool connected), void *arg)

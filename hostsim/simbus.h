@@ -1,6 +1,8 @@
-/* md9-hostsim's bus: the UNIX socket a guest (md9's sim transport) connects
- * to, the devices offered on it, and channel open/close as the guest asks.
- * One guest at a time, as one VM has one VMBus. */
+/* md9-hostsim's bus: the devices offered to the guest and channel
+ * open/close as the guest asks. The guest is either md9's sim transport on a
+ * UNIX socket (simbus_new; one at a time, as one VM has one VMBus) or the
+ * emulated guest kernel of hostsim/uiokern.c (simbus_new_guest), which
+ * presents the devices to md9's uio transport as uio_hv_generic does. */
 #ifndef HOSTSIM_SIMBUS_H
 #define HOSTSIM_SIMBUS_H
 
@@ -33,7 +35,24 @@ struct simdev {
 	bool rescinding;
 };
 
+/* A guest that lives in this process (the emulated kernel). offer runs for
+ * every device offered. A rescind runs rescind, then the host's side closes
+ * the channel (closed()), then gone, then the device is freed. */
+struct simbus_guest_ops {
+	void (*offer)(void *arg, struct simdev *dev);
+	void (*rescind)(void *arg, struct simdev *dev);
+	void (*gone)(void *arg, struct simdev *dev);
+};
+
 struct simbus *simbus_new(struct ev_loop *loop, const char *path, size_t ring_size);
+struct simbus *simbus_new_guest(struct ev_loop *loop, size_t ring_size,
+				const struct simbus_guest_ops *ops, void *arg);
+/* The in-process guest opens the device's channel: dev->chan is created and
+ * the host's opened() runs. 0, -EBUSY (open already) or -ENOMEM. */
+int simbus_guest_open(struct simdev *dev);
+/* The in-process guest closed the channel (the host's closed() runs). */
+void simbus_guest_close(struct simdev *dev);
+size_t simbus_ring_size(const struct simbus *bus);
 void simbus_free(struct simbus *bus);
 /* Offer a device (and tell the guest, if one is connected). */
 struct simdev *simbus_offer(struct simbus *bus, const struct md9_guid *class_id,

@@ -33,12 +33,12 @@ if command -v dpkg-shlibdeps >/dev/null 2>&1; then
 	shl=$(mktemp -d "${TMPDIR:-/tmp}/md9-shlibs.XXXXXX")
 	mkdir -p "$shl/debian"
 	printf 'Source: md9\n\nPackage: md9\nArchitecture: any\n' >"$shl/debian/control"
-	depends=$(cd "$shl" && dpkg-shlibdeps -O -e"$stage/usr/bin/md9" -e"$stage/usr/bin/md9-hostsim" 2>/dev/null |
+	depends=$(cd "$shl" && dpkg-shlibdeps -O -e"$stage/usr/bin/md9" 2>/dev/null |
 		sed -n 's/^shlibs:Depends=//p') || depends=""
 	rm -rf "$shl"
 fi
 if [ -z "$depends" ]; then
-	depends="libc6 (>= 2.34), libssl3 (>= 3.0.0), libinih1"
+	depends="libc6 (>= 2.34), libssl3 (>= 3.0.0), libinih1, libjansson4"
 fi
 depends="$depends, adduser"
 

@@ -2,7 +2,7 @@
 # DESTDIR), and nothing else. Included at the end of the top-level CMakeLists.txt;
 # paths are absolute, so the including directory does not matter.
 #
-#   bin/md9, bin/md9-hostsim
+#   bin/md9 (md9-hostsim is a test tool: built, never installed)
 #   share/man/man8/md9.8, share/man/man5/md9.conf.5
 #   lib/systemd/system/md9.service      (ExecStart = <prefix>/bin/md9)
 #   lib/udev/rules.d/60-md9.rules       (RUN = <prefix>/bin/md9 bind-classes)
@@ -19,7 +19,7 @@ set(MD9_PKG_DIR "${MD9_PKG_ROOT}/packaging")
 
 
 # ---- install ----
-install(TARGETS md9 md9-hostsim RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS md9 RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES "${MD9_PKG_ROOT}/man/md9.8" DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES "${MD9_PKG_ROOT}/man/md9.conf.5" DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
 install(FILES "${MD9_PKG_DIR}/md9.conf" DESTINATION ${CMAKE_INSTALL_DOCDIR}

@@ -14,7 +14,11 @@
 #   5. systemd-analyze verify on the installed unit (in the root: the unit's
 #      ExecStart/ExecReload binaries are checked there), and a deliberately
 #      broken copy must fail it; systemd-analyze security prints the score;
-#   6. dpkg -r then dpkg -P: the service files go, the conffile goes on purge.
+#   6. upgrade in place: a build of this tree labelled 0.0.1, the
+#      administrator edits md9.conf and enables the service, then this
+#      build: dpkg unpacks over 0.0.1, the edit and the enablement stay;
+#   7. dpkg -r then dpkg -P: the service files go, the conffile goes on
+#      purge, and no path with md9 in it is left but dpkg's records.
 #
 # Usage: packaging/test-package.sh BUILD_DIR
 # Exit 0 pass, 1 fail, 77 skip (only when this machine cannot debootstrap:
@@ -105,12 +109,14 @@ md9_*_"$(dpkg --print-architecture)".deb) ;;
 esac
 say "built $(basename "$deb") ($(stat -c %s "$deb") bytes)"
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
-for f in ./usr/bin/md9 ./usr/bin/md9-hostsim ./usr/share/man/man8/md9.8.gz \
+for f in ./usr/bin/md9 ./usr/share/man/man8/md9.8.gz \
 	./usr/share/man/man5/md9.conf.5.gz ./usr/lib/systemd/system/md9.service \
 	./usr/lib/udev/rules.d/60-md9.rules ./usr/lib/modules-load.d/md9.conf \
 	./usr/lib/sysusers.d/md9.conf ./etc/md9/md9.conf; do
 	grep -qx "$f" <<<"$contents" || fail "$f is not in the package"
 done
+# md9-hostsim plays Hyper-V for the tests: not for users, not packaged.
+! grep -q 'md9-hostsim' <<<"$contents" || fail "md9-hostsim is in the package"
 depends=$(dpkg-deb -f "$deb" Depends)
 say "Depends: $depends"
 [ "$(dpkg-deb -f "$deb" Package)" = md9 ] || fail "Package field"
@@ -146,6 +152,10 @@ in_root() {
 		exec chroot "$r" "$@"' sh "$root" "$@"
 }
 
+# What the clean root holds before md9 arrives: after the purge, nothing
+# with md9 in its path may be left but dpkg's own records and the user.
+(cd "$root" && find . -xdev | LC_ALL=C sort) >"$work/files-before"
+
 # ---- 3. install ----
 cp "$deb" "$root/tmp/md9.deb"
 in_root dpkg -i /tmp/md9.deb >"$work/dpkg-i.log" 2>&1 || {
@@ -155,6 +165,7 @@ in_root dpkg -i /tmp/md9.deb >"$work/dpkg-i.log" 2>&1 || {
 grep -E "Setting up md9" "$work/dpkg-i.log" || fail "dpkg did not configure md9"
 in_root getent passwd md9 >/dev/null || fail "postinst did not create the user md9"
 in_root getent group md9 >/dev/null || fail "postinst did not create the group md9"
+in_root getent group md9-status | grep -q ':md9$' || fail "postinst did not make md9 a member of md9-status"
 say "installed; user md9: $(in_root getent passwd md9)"
 [ ! -e "$root/etc/systemd/system/multi-user.target.wants/md9.service" ] ||
 	fail "postinst enabled md9 although systemd does not run in the root"
@@ -203,7 +214,46 @@ say "systemd-analyze verify: md9.service is clean"
 in_root systemd-analyze security --offline=true md9.service 2>/dev/null | tail -n 1
 grep -q '^Type=notify$' "$root/usr/lib/systemd/system/md9.service" || fail "not Type=notify"
 
-# ---- 6. remove, purge ----
+# ---- 6. upgrade in place: an older build -> this one ----
+# The older build is this tree's files under an older version (build-deb.sh's
+# VERSION): dpkg treats it as any earlier release, so the upgrade runs the
+# real maintainer-script path (prerm upgrade, unpack over, postinst
+# configure OLD-VERSION) and the real conffile rules.
+ver_new=$(dpkg-deb -f "$deb" Version)
+old_deb=$("$here/build-deb.sh" "$build" "$work/old" 0.0.1 | tail -n 1) || fail "building the older package"
+in_root dpkg -P md9 >/dev/null 2>&1 || fail "dpkg -P before the upgrade test"
+cp "$old_deb" "$root/tmp/md9-old.deb"
+in_root dpkg -i /tmp/md9-old.deb >"$work/dpkg-i-old.log" 2>&1 || {
+	cat "$work/dpkg-i-old.log"
+	fail "installing the older package failed"
+}
+# the administrator's edit, and the service enabled (offline, as in an image)
+printf '\n# edited by the upgrade test\nlog_level = debug\n' >>"$root/etc/md9/md9.conf"
+edited=$(sha256sum <"$root/etc/md9/md9.conf")
+in_root systemctl enable md9.service >"$work/enable.log" 2>&1 || {
+	cat "$work/enable.log"
+	fail "systemctl enable md9 (offline) failed in the root"
+}
+uid_before=$(in_root id -u md9)
+in_root dpkg -i /tmp/md9.deb >"$work/dpkg-upgrade.log" 2>&1 || {
+	cat "$work/dpkg-upgrade.log"
+	fail "upgrading 0.0.1 -> $ver_new failed"
+}
+grep -q "Unpacking md9 ($ver_new) over (0.0.1)" "$work/dpkg-upgrade.log" || {
+	cat "$work/dpkg-upgrade.log"
+	fail "dpkg did not upgrade in place"
+}
+[ "$(in_root dpkg-query -W -f='${Version} ${Status}' md9)" = "$ver_new install ok installed" ] ||
+	fail "after the upgrade md9 is $(in_root dpkg-query -W -f='${Version} ${Status}' md9)"
+[ "$(sha256sum <"$root/etc/md9/md9.conf")" = "$edited" ] || fail "the upgrade lost the edit of md9.conf"
+ls "$root"/etc/md9/md9.conf.dpkg-* >/dev/null 2>&1 && fail "the upgrade left $(ls "$root"/etc/md9/md9.conf.dpkg-*)"
+[ -L "$root/etc/systemd/system/multi-user.target.wants/md9.service" ] ||
+	fail "the upgrade disabled md9.service"
+[ "$(in_root id -u md9)" = "$uid_before" ] || fail "the upgrade changed the md9 user's uid"
+in_root /usr/bin/md9 --version | grep -q "$ver_new" || fail "md9 --version after the upgrade"
+say "upgraded 0.0.1 -> $ver_new in place: md9.conf edit kept, md9.service still enabled"
+
+# ---- 7. remove, purge ----
 in_root dpkg -r md9 >"$work/dpkg-r.log" 2>&1 || {
 	cat "$work/dpkg-r.log"
 	fail "dpkg -r md9 failed"
@@ -212,7 +262,17 @@ in_root dpkg -r md9 >"$work/dpkg-r.log" 2>&1 || {
 [ -e "$root/etc/md9/md9.conf" ] || fail "dpkg -r removed the conffile"
 in_root dpkg -P md9 >/dev/null 2>&1 || fail "dpkg -P md9 failed"
 [ ! -e "$root/etc/md9/md9.conf" ] || fail "dpkg -P left /etc/md9/md9.conf"
-say "removed and purged"
+[ ! -e "$root/etc/md9" ] || fail "dpkg -P left /etc/md9/: $(ls -A "$root/etc/md9")"
+[ ! -e "$root/etc/systemd/system/multi-user.target.wants/md9.service" ] ||
+	fail "dpkg -P left md9.service enabled"
+rm -f "$root/tmp/md9.deb" "$root/tmp/md9-old.deb"
+(cd "$root" && find . -xdev | LC_ALL=C sort) >"$work/files-after"
+# dpkg's own records (the package is known to have been purged) and the
+# user md9 (postrm keeps it: its id may own files) may stay; nothing else.
+left=$(comm -13 "$work/files-before" "$work/files-after" | grep -i md9 |
+	grep -vE '^\./var/lib/dpkg/|^\./var/log/' || true)
+[ -z "$left" ] || fail "the purge left: $left"
+say "removed and purged: nothing of md9's left but the user md9"
 
 rm -rf "$root"
 say "PASS: the package installs into a clean $suite root and works there"

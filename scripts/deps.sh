@@ -1,16 +1,23 @@
 # Debian/Ubuntu packages md9 needs, by purpose. Sourced by run-tests and
 # run-demo; `md9_install_deps LIST...` installs what is missing.
 
-# Build: compiler, CMake, OpenSSL (TLS), inih (config), cmocka (unit tests).
-MD9_DEPS_BUILD="build-essential cmake pkg-config libssl-dev libinih-dev libcmocka-dev"
+# Build: compiler, CMake, OpenSSL (TLS), inih (config), jansson (status JSON),
+# cmocka (unit tests).
+MD9_DEPS_BUILD="build-essential cmake pkg-config libssl-dev libinih-dev libjansson-dev libcmocka-dev"
 # Demo: the real RDP peers (xrdp with xorgxrdp and its session manager, the
 # FreeRDP client) and what the desktop check drives (Xvfb, xterm, xclip,
-# xdotool, ImageMagick's import). Tests: the same, plus clang (fuzzers,
-# second compiler), valgrind and socat.
+# xdotool, ImageMagick's import); for drive redirection rdesktop (the client
+# whose drives Debian 12's xrdp accepts, tests/fixtures/drive_fixture.py) and
+# fuse3 (fusermount, which xrdp's chansrv mounts the drives with).
+# Tests: the same, plus clang (fuzzers, second compiler), valgrind, socat, and
+# a second RDP server: FreeRDP's shadow server (freerdp2-shadow-x11,
+# tests/fixtures/shadow_fixture.py).
 MD9_DEPS_DEMO="python3 openssl procps util-linux mount passwd xrdp xorgxrdp
   xserver-xorg-core xauth xfonts-base x11-xkb-utils xkb-data libgl1-mesa-dri xvfb
-  freerdp2-x11 xterm xdotool xclip imagemagick x11-xserver-utils x11-utils"
-MD9_DEPS_TEST="clang llvm libclang-rt-dev valgrind iproute2 socat debootstrap $MD9_DEPS_DEMO"
+  freerdp2-x11 xterm xdotool xclip imagemagick x11-xserver-utils x11-utils
+  rdesktop fuse3"
+MD9_DEPS_TEST="clang llvm libclang-rt-dev valgrind iproute2 socat debootstrap
+  freerdp2-shadow-x11 $MD9_DEPS_DEMO"
 
 md9_missing() {
 	local p missing=""

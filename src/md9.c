@@ -1,372 +1,306 @@
-/* md9: Hyper-V Enhanced Session for Linux guests over VMBus. */
+/* md9: Hyper-V Enhanced Session for Linux guests over VMBus. The commands
+ * (cli.h): each row of `commands` is one, with its options and handler. */
+#include "cli.h"
 #include "config.h"
-#include "daemon.h"
 #include "doctor.h"
 #include "log.h"
+#include "roots.h"
+#include "run.h"
+#include "bind.h"
 #include "setup.h"
-#include "status.h"
+#include "status_query.h"
 
 #include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f)
+static const char intro[] =
+    "md9 relays the host's SynthRdp VMBus channels to a local RDP server, so\n"
+    "vmconnect's Enhanced Session works with nothing configured on the host.\n";
+static const char outro[] = "See md9(8) and md9.conf(5).\n";
+
+static const struct cli_command commands[];
+
+static void verbose(const struct cli_args *a)
 {
-	fprintf(f,
-		"usage: md9 run [options]     serve Enhanced Sessions from the Hyper-V host\n"
-		"       md9 status [--json]   what the running md9 is doing\n"
-		"       md9 doctor            check this guest for Enhanced Session, with fixes\n"
-		"       md9 setup [--dry-run] install and enable what is missing\n"
-		"       md9 bind-classes      give the SynthRdp classes to uio_hv_generic (udev)\n"
-		"       md9 --version | --help\n"
-		"\n"
-		"md9 relays the host's SynthRdp VMBus channels to a local RDP server, so\n"
-		"vmconnect's Enhanced Session works with nothing configured on the host.\n"
-		"\n"
-		"run options (each overrides the configuration file):\n"
-		"  -c, --config FILE      configuration file (default %s)\n"
-		"  -t, --transport T      uio (Hyper-V, default) or sim:PATH (md9-hostsim)\n"
-		"  -b, --backend SPEC     tcp:HOST:PORT (default tcp:127.0.0.1:3389), tcp:[V6]:PORT,\n"
-		"                         unix:/path or vsock:CID:PORT\n"
-		"  -s, --security MODE    auto (default), tls, rdp or passthrough\n"
-		"      --tls-pin SHA256   only accept a server certificate with this fingerprint\n"
-		"      --max-sessions N   sessions open at once (default 16)\n"
-		"  -v, --verbose          debug logging\n"
-		"\n"
-		"status options:\n"
-		"      --json             the same as JSON\n"
-		"  -c, --config FILE      read status_socket from FILE\n"
-		"      --socket PATH      ask md9 at PATH (default: status_socket, %s)\n"
-		"\n"
-		"doctor options:\n"
-		"  -c, --config FILE      the configuration to check against\n"
-		"  -s, --security MODE    check xrdp for this mode instead of the configured one\n"
-		"  -b, --backend SPEC     check this RDP server instead of the configured one\n"
-		"\n"
-		"setup options:\n"
-		"  -n, --dry-run          show what would change (diffs included), change nothing\n"
-		"  -s, --security MODE    configure md9 and xrdp for this mode (md9.conf security)\n"
-		"      --root DIR         act on the system installed under DIR\n"
-		"\n"
-		"See md9(8) and md9.conf(5).\n",
-		MD9_DEFAULT_CONFIG, MD9_DEFAULT_STATUS);
+	if (cli_get(a, "verbose"))
+		md9_log_set_level(MD9_LOG_DEBUG);
 }
 
-static int cmd_run(int argc, char **argv)
+/* --root DIR: every system path md9 looks at under DIR (roots.h; hidden
+ * for run, doctor and bind-classes, where tests point md9 at a fake tree);
+ * the real system without. 0, or 2 after one line. */
+static int roots_of(const struct cli_args *a, struct md9_roots *r)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"transport", required_argument, NULL, 't'},
-		{"backend", required_argument, NULL, 'b'},
-		{"security", required_argument, NULL, 's'},
-		{"tls-pin", required_argument, NULL, 'p'},
-		{"max-sessions", required_argument, NULL, 'm'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	static struct daemon d;
-	const char *why;
-	int c;
+	const char *dir = cli_get(a, "root");
+	char real[PATH_MAX];
+	int err;
 
-	d.config_path = MD9_DEFAULT_CONFIG;
-	d.config_optional = true;
-	while ((c = getopt_long(argc, argv, "c:t:b:s:vh", opts, NULL)) != -1) {
-		const char *key = NULL;
-		switch (c) {
-		case 'c':
-			d.config_path = optarg;
-			d.config_optional = false;
-			break;
-		case 't':
-			key = "transport";
-			break;
-		case 'b':
-			key = "backend";
-			break;
-		case 's':
-			key = "security";
-			break;
-		case 'p':
-			key = "tls_pin";
-			break;
-		case 'm':
-			key = "max_sessions";
-			break;
-		case 'v':
-			key = "log_level";
-			optarg = "debug";
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-		if (key) {
-			if (d.ncli == (int)(sizeof(d.cli) / sizeof(d.cli[0]))) {
-				fprintf(stderr, "md9: too many options\n");
-				return 2;
-			}
-			d.cli[d.ncli].key = key;
-			d.cli[d.ncli].value = optarg;
-			d.ncli++;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
+	md9_roots_default(r);
+	if (!dir)
+		return 0;
+	if (!realpath(dir, real)) {
+		fprintf(stderr, "md9 %s: --root %s: %s\n", a->cmd->name, dir, strerror(errno));
 		return 2;
 	}
-	md9_log_init("md9", MD9_LOG_INFO);
-	md9_config_defaults(&d.cfg);
-	if (md9_config_load(&d.cfg, d.config_path, d.config_optional) < 0)
-		return 1;
-	for (int i = 0; i < d.ncli; i++) {
-		if (md9_config_set(&d.cfg, d.cli[i].key, d.cli[i].value, &why) < 0) {
-			log_err("--%s %s: %s", d.cli[i].key, d.cli[i].value, why);
-			return 2;
-		}
+	if ((err = md9_roots_under(r, real)) < 0) {
+		fprintf(stderr, "md9 %s: --root %s: %s\n", a->cmd->name, dir, strerror(-err));
+		return 2;
 	}
-	md9_log_set_level(d.cfg.log_level);
-	log_debug("configuration: %s%s, %d command-line setting(s); max_sessions %u, "
-		  "negotiate_timeout_ms %u, drain_timeout_ms %u, relay_budget %zu, status_socket %s",
-		  d.config_path, d.config_optional ? " (if present)" : "", d.ncli,
-		  d.cfg.max_sessions, d.cfg.negotiate_timeout_ms, d.cfg.drain_timeout_ms,
-		  d.cfg.relay_budget, d.cfg.status_socket[0] ? d.cfg.status_socket : "(off)");
-	return daemon_run(&d);
+	return 0;
 }
 
-static int cmd_status(int argc, char **argv)
+static int cmd_run(const struct cli_args *a)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"config", required_argument, NULL, 'c'},
-		{"socket", required_argument, NULL, 'S'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *config = MD9_DEFAULT_CONFIG, *sock = NULL;
-	bool json = false, optional = true;
+	static struct md9_run_opts d;
+
+	if (roots_of(a, &d.roots))
+		return 2;
+
+	d.config_path = cli_get(a, "config") ? cli_get(a, "config") : MD9_DEFAULT_CONFIG;
+	d.config_optional = !cli_get(a, "config");
+	if (a->nsettings > (int)(sizeof(d.cli) / sizeof(d.cli[0]))) {
+		fprintf(stderr, "md9 run: too many settings on the command line\n");
+		return 2;
+	}
+	for (int i = 0; i < a->nsettings; i++) {
+		d.cli[i].key = a->settings[i].key;
+		d.cli[i].value = a->settings[i].value;
+	}
+	d.ncli = a->nsettings;
+	md9_log_init("md9", MD9_LOG_INFO);
+	return md9_run(&d);
+}
+
+static int cmd_status(const struct cli_args *a)
+{
+	const char *config = cli_get(a, "config"), *sock = cli_get(a, "socket");
 	struct md9_config cfg;
-	int c, err;
+	int err;
 
 	md9_log_init("md9", MD9_LOG_INFO);
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'c':
-			config = optarg;
-			optional = false;
-			break;
-		case 'S':
-			sock = optarg;
-			break;
-		case 'v':
-			md9_log_set_level(MD9_LOG_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	verbose(a);
 	if (!sock) {
 		md9_config_defaults(&cfg);
-		if (md9_config_load(&cfg, config, optional) < 0)
+		if (md9_config_load(&cfg, config ? config : MD9_DEFAULT_CONFIG, !config) < 0)
 			return 1;
 		if (!cfg.status_socket[0]) {
-			fprintf(stderr, "md9 status: status_socket is empty in %s: md9 serves no status\n",
-				config);
+			fprintf(stderr,
+			        "md9 status: status_socket is empty in %s: md9 serves no status\n",
+			        config ? config : MD9_DEFAULT_CONFIG);
 			return 1;
 		}
 		sock = cfg.status_socket;
 	}
-	err = md9_status_query(sock, json, STATUS_TIMEOUT_MS * 2, stdout);
+	err = md9_status_query(sock, cli_get(a, "json") != NULL, STATUS_TIMEOUT_MS * 2, stdout);
 	if (err == -ENOENT || err == -ECONNREFUSED) {
-		fprintf(stderr, "md9 status: md9 is not running: nothing answers on %s (%s)\n", sock,
-			strerror(-err));
+		fprintf(stderr, "md9 status: md9 is not running: nothing answers on %s (%s)\n",
+		        sock, strerror(-err));
 		return 3;
 	}
 	if (err) {
 		fprintf(stderr, "md9 status: %s: %s%s\n", sock, strerror(-err),
-			err == -EACCES ? " (run as root or as a member of group md9)" : "");
+		        err == -EACCES
+		            ? " (run as root or as a member of group " MD9_DEFAULT_STATUS_GROUP ")"
+		            : "");
 		return 1;
 	}
 	return 0;
 }
 
-static int cmd_doctor(int argc, char **argv)
+static int cmd_doctor(const struct cli_args *a)
 {
-	/* The --root-* flags are for tests (fake trees); not in the usage. */
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"security", required_argument, NULL, 's'},
-		{"backend", required_argument, NULL, 'b'},
-		{"timeout", required_argument, NULL, 'T'},
-		{"root-sys", required_argument, NULL, 1},
-		{"root-proc", required_argument, NULL, 2},
-		{"root-etc", required_argument, NULL, 3},
-		{"root-dev", required_argument, NULL, 4},
-		{"root-run", required_argument, NULL, 5},
-		{"root-lib", required_argument, NULL, 6},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct md9_doctor_opts o = {0};
-	int c;
+	static struct md9_doctor_opts o;
 
 	md9_log_init("md9", MD9_LOG_WARN);
-	md9_roots_default(&o.roots);
-	while ((c = getopt_long(argc, argv, "c:s:b:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			o.config = optarg;
-			break;
-		case 's':
-			o.security = optarg;
-			break;
-		case 'b':
-			o.backend = optarg;
-			break;
-		case 'T':
-			o.timeout_ms = atoi(optarg);
-			break;
-		case 1:
-			o.roots.sys = optarg;
-			break;
-		case 2:
-			o.roots.proc = optarg;
-			break;
-		case 3:
-			o.roots.etc = optarg;
-			break;
-		case 4:
-			o.roots.dev = optarg;
-			break;
-		case 5:
-			o.roots.run = optarg;
-			break;
-		case 6:
-			o.roots.lib = optarg;
-			break;
-		case 'v':
-			md9_log_set_level(MD9_LOG_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
+	verbose(a);
+	if (roots_of(a, &o.roots))
 		return 2;
-	}
+	o.config = cli_get(a, "config");
+	o.security = cli_get(a, "security");
+	o.backend = cli_get(a, "backend");
+	o.timeout_ms = (int)cli_number(a, "timeout", 0);
 	return md9_doctor(&o, stdout);
 }
 
-static int cmd_setup(int argc, char **argv)
+static int cmd_setup(const struct cli_args *a)
 {
-	static const struct option opts[] = {
-		{"dry-run", no_argument, NULL, 'n'},
-		{"root", required_argument, NULL, 'r'},
-		{"security", required_argument, NULL, 's'},
-		{"md9-path", required_argument, NULL, 'P'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct md9_setup_opts o = {.root = "/"};
-	int c;
+	static struct md9_setup_opts o;
 
 	md9_log_init("md9", MD9_LOG_INFO);
-	while ((c = getopt_long(argc, argv, "nr:s:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			o.dry_run = true;
-			break;
-		case 'r':
-			o.root = optarg;
-			break;
-		case 's':
-			o.security = optarg;
-			break;
-		case 'P':
-			o.self = optarg;
-			break;
-		case 'v':
-			md9_log_set_level(MD9_LOG_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
+	verbose(a);
+	o.dry_run = cli_get(a, "dry-run") != NULL;
+	o.undo = cli_get(a, "undo") != NULL;
+	if (roots_of(a, &o.roots))
 		return 2;
-	}
+	o.security = cli_get(a, "security");
+	o.self = cli_get(a, "md9-path");
+	o.tcp = cli_get(a, "tcp") != NULL;
 	return md9_setup(&o, stdout);
 }
 
-static int cmd_bind_classes(int argc, char **argv)
+static int cmd_bind_classes(const struct cli_args *a)
 {
-	const char *sys = "/sys";
-
 	md9_log_init("md9", MD9_LOG_INFO);
-	if (argc == 3 && strcmp(argv[1], "--root-sys") == 0)
-		sys = argv[2];
-	else if (argc != 1) {
-		usage(stderr);
+	verbose(a);
+	static struct md9_roots roots;
+
+	if (roots_of(a, &roots))
+		return 2;
+	return md9_bind_classes(&roots);
+}
+
+static int cmd_version(const struct cli_args *a)
+{
+	(void)a;
+	printf("md9 %s\n", MD9_VERSION);
+	return 0;
+}
+
+static int cmd_help(const struct cli_args *a)
+{
+	const struct cli_command *c = a->argc ? cli_find(commands, a->argv[0]) : NULL;
+
+	if (a->argc && !c) {
+		fprintf(stderr, "md9 help: unknown command '%s' (md9 --help)\n", a->argv[0]);
 		return 2;
 	}
-	return md9_bind_classes(sys);
+	if (c)
+		cli_usage_command(stdout, c, outro);
+	else
+		cli_usage(stdout, commands, intro, outro);
+	return 0;
 }
+
+#define VERBOSE                                                                                    \
+	{                                                                                          \
+		.name = "verbose", .short_name = 'v', .doc = "debug logging"                       \
+	}
+#define CONFIG(text)                                                                               \
+	{                                                                                          \
+		.name = "config", .short_name = 'c', .arg = "FILE", .doc = text                    \
+	}
+#define HIDDEN(n, a)                                                                               \
+	{                                                                                          \
+		.name = n, .arg = a                                                                \
+	}
+
+static const struct cli_opt run_opts[] = {
+    CONFIG("configuration file (default " MD9_DEFAULT_CONFIG ")"),
+    {.name = "verbose",
+     .short_name = 'v',
+     .doc = "debug logging (log_level debug)",
+     .setting = "log_level",
+     .value = "debug"},
+    HIDDEN("root", "DIR"),
+    {0},
+};
+
+static const struct cli_opt status_opts[] = {
+    {.name = "json", .doc = "the same as JSON"},
+    CONFIG("read status_socket from FILE"),
+    {.name = "socket",
+     .arg = "PATH",
+     .doc = "ask md9 at PATH (default: status_socket, " MD9_DEFAULT_STATUS ")"},
+    VERBOSE,
+    {0},
+};
+
+/* --root and --timeout are for tests (a fake tree, short waits): not in
+ * the usage. */
+static const struct cli_opt doctor_opts[] = {
+    CONFIG("the configuration to check against"),
+    {.name = "security",
+     .doc = "check xrdp for this mode instead of the configured one",
+     .setting = "security"},
+    {.name = "backend",
+     .doc = "check this RDP server instead of the configured one",
+     .setting = "backend"},
+    {.name = "timeout", .arg = "MS", .number = true, .min = 1, .max = 600000},
+    HIDDEN("root", "DIR"),
+    VERBOSE,
+    {0},
+};
+
+/* --md9-path (the binary the unit and rule name) is for tests. */
+static const struct cli_opt setup_opts[] = {
+    {.name = "dry-run",
+     .short_name = 'n',
+     .doc = "show what would change (diffs included), change nothing"},
+    {.name = "undo",
+     .doc = "restore the files the desktop steps edited, remove the ones they created "
+            "(only if unchanged since)"},
+    {.name = "security",
+     .doc = "configure md9 and xrdp for this mode (md9.conf security)",
+     .setting = "security"},
+    {.name = "tcp", .doc = "keep md9 and xrdp on TCP (default: xrdp's UNIX socket)"},
+    {.name = "root", .arg = "DIR", .doc = "act on the system installed under DIR"},
+    HIDDEN("md9-path", "PATH"),
+    VERBOSE,
+    {0},
+};
+
+/* --root is for tests (a fake sysfs). */
+static const struct cli_opt bind_opts[] = {
+    HIDDEN("root", "DIR"),
+    VERBOSE,
+    {0},
+};
+
+static const struct cli_command commands[] = {
+    {
+        .name = "run",
+        .synopsis = "[options]",
+        .summary = "serve Enhanced Sessions from the Hyper-V host",
+        .title = "run options (each overrides the configuration file):",
+        .opts = run_opts,
+        .all_settings = true,
+        .exec = cmd_run,
+    },
+    {
+        .name = "status",
+        .synopsis = "[--json]",
+        .summary = "what the running md9 is doing",
+        .opts = status_opts,
+        .exec = cmd_status,
+    },
+    {
+        .name = "doctor",
+        .synopsis = "[options]",
+        .summary = "check this guest for Enhanced Session, with fixes",
+        .opts = doctor_opts,
+        .exec = cmd_doctor,
+    },
+    {
+        .name = "setup",
+        .synopsis = "[--dry-run | --undo]",
+        .summary = "install and enable what is missing, prepare the desktop",
+        .opts = setup_opts,
+        .exec = cmd_setup,
+    },
+    {
+        .name = "bind-classes",
+        .summary = "give the SynthRdp classes to uio_hv_generic (udev)",
+        .opts = bind_opts,
+        .exec = cmd_bind_classes,
+    },
+    {
+        .name = "--version",
+        .alias = {"-V"},
+        .exec = cmd_version,
+    },
+    {
+        .name = "--help",
+        .alias = {"-h", "help"},
+        .max_args = 1,
+        .exec = cmd_help,
+    },
+    {0},
+};
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-		printf("md9 %s\n", MD9_VERSION);
-		return 0;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 1, argv + 1);
-	if (strcmp(argv[1], "status") == 0)
-		return cmd_status(argc - 1, argv + 1);
-	if (strcmp(argv[1], "doctor") == 0)
-		return cmd_doctor(argc - 1, argv + 1);
-	if (strcmp(argv[1], "setup") == 0)
-		return cmd_setup(argc - 1, argv + 1);
-	if (strcmp(argv[1], "bind-classes") == 0)
-		return cmd_bind_classes(argc - 1, argv + 1);
-	fprintf(stderr, "md9: unknown command '%s'\n\n", argv[1]);
-	usage(stderr);
-	return 2;
+	return cli_main(commands, intro, outro, argc, argv);
 }

@@ -1,6 +1,6 @@
 /* md9's configuration (src/ops/config.c): defaults, every key, invalid values
  * named by FILE:LINE, and the reload rule "an invalid file changes nothing"
- * (daemon.c reload() keeps the running configuration when
+ * (ops/run.c's reload keeps the running configuration when
  * md9_config_load fails), all through md9_config_load on temporary files. */
 #include "config.h"
 #include "log.h"
@@ -230,14 +230,18 @@ static void test_invalid_values(void **state)
 	    {"max_sessions = 65", "max_sessions must be 1-64"},
 	    {"max_sessions = 8x", "max_sessions must be 1-64"},
 	    {"max_sessions = -1", "max_sessions must be 1-64"},
+	    {"max_sessions = +7", "max_sessions must be 1-64"},
+	    {"max_sessions = 0x10", "max_sessions must be 1-64"},
+	    {"max_sessions = 1 6", "max_sessions must be 1-64"},
+	    {"backend = tcp:127.0.0.1: 3389", "tcp backend needs a host and a port 1-65535"},
 	    {"negotiate_timeout_ms = 99", "negotiate_timeout_ms must be 100-600000"},
 	    {"drain_timeout_ms = 60001", "drain_timeout_ms must be 0-60000"},
 	    {"relay_budget = 16383", "relay_budget must be 16384-67108864 bytes"},
 	    {"status_socket = /run/md9/a-path-that-is-far-too-long-for-a-unix-socket-"
 	     "address-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	     "status_socket path too long"},
+	     "status_socket too long (at most 107 bytes)"},
 	    {"user = a-user-name-longer-than-sixty-three-characters-is-not-a-user-name-at-all",
-	     "user name too long"},
+	     "user too long (at most 63 bytes)"},
 	    {"colour = blue", "unknown setting"},
 	};
 	char text[512], expect[400], err[2048];
@@ -354,6 +358,218 @@ static void test_set(void **state)
 	assert_int_equal(c.max_sessions, 16);
 }
 
+/* A whole file into a malloc'ed string (test helper). */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t cap = 0, len = 0, n;
+
+	if (!f)
+		fail_msg("%s: cannot open", path);
+	do {
+		if (cap - len < 4096) {
+			cap += 65536;
+			text = realloc(text, cap);
+			assert_non_null(text);
+		}
+		n = fread(text + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n);
+	fclose(f);
+	text[len] = '\0';
+	return text;
+}
+
+/* packaging/md9.conf (installed as /etc/md9/md9.conf, and what md9 setup
+ * writes) is exactly what the settings table generates. */
+static void test_example_is_template(void **state)
+{
+	const char *ex = getenv("MD9_EXAMPLE_CONF");
+	char *file, *gen;
+	size_t line = 1, i = 0, start = 0;
+
+	(void)state;
+	if (!ex)
+		skip();
+	file = slurp(ex);
+	gen = md9_config_template_text();
+	assert_non_null(gen);
+	for (; file[i] && file[i] == gen[i]; i++) {
+		if (file[i] == '\n') {
+			line++;
+			start = i + 1;
+		}
+	}
+	if (file[i] || gen[i])
+		fail_msg("%s differs from the settings table (src/ops/config.c) at line %zu:\n"
+		         "  file:  %.*s\n  table: %.*s\n"
+		         "regenerate it: cmake --build BUILD --target md9.conf",
+		         ex, line, (int)strcspn(file + start, "\n"), file + start,
+		         (int)strcspn(gen + start, "\n"), gen + start);
+	free(file);
+	free(gen);
+}
+
+/* man/md9.conf.5 documents every key of the table with its default, and no
+ * key the table does not have. */
+static void test_man_documents_every_key(void **state)
+{
+	const char *man_path = getenv("MD9_MAN_CONF");
+	char *man, want[256];
+
+	(void)state;
+	if (!man_path)
+		skip();
+	man = slurp(man_path);
+	/* roff's "\-" is a plain '-' */
+	for (char *r = man, *w = man;; r++) {
+		if (r[0] == '\\' && r[1] == '-')
+			r++;
+		if (!(*w++ = *r))
+			break;
+	}
+	for (size_t i = 0; i < md9_config_nsettings; i++) {
+		const struct md9_setting *s = &md9_config_settings[i];
+
+		if (s->def[0])
+			snprintf(want, sizeof(want), "\n.BR %s \" = \" %s\n", s->key, s->def);
+		else
+			snprintf(want, sizeof(want), "\n.BR %s \" =\"\n", s->key);
+		if (!strstr(man, want))
+			fail_msg("%s: no line '%.*s' documenting %s", man_path,
+			         (int)strlen(want) - 2, want + 1, s->key);
+	}
+	for (const char *p = man; (p = strstr(p, "\n.BR ")); p++) {
+		char key[64];
+		const char *q = p + 5;
+		size_t n = strcspn(q, " \n");
+
+		if (strncmp(q + n, " \" =", 4) != 0)
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)n, q);
+		if (!md9_config_setting(key))
+			fail_msg("%s documents '%s', which is not a setting", man_path, key);
+	}
+	free(man);
+}
+
+/* The table itself: every default is accepted (md9_config_defaults would
+ * abort otherwise), options and letters are unique, every row documented. */
+static void test_table(void **state)
+{
+	struct md9_config c;
+	char buf[200];
+	const char *why;
+
+	(void)state;
+	md9_config_defaults(&c);
+	for (size_t i = 0; i < md9_config_nsettings; i++) {
+		const struct md9_setting *s = &md9_config_settings[i];
+
+		assert_non_null(s->doc);
+		assert_non_null(s->arg);
+		assert_true(md9_config_setting(s->key) == s);
+		assert_true(md9_config_setting_by_option(md9_config_option_name(s)) == s);
+		assert_null(strchr(md9_config_option_name(s), '_'));
+		assert_int_equal(md9_config_set(&c, s->key, s->def, &why), 0);
+		assert_non_null(md9_config_describe(s, buf, sizeof(buf)));
+		assert_non_null(strstr(buf, s->def));
+		for (size_t j = 0; j < i; j++)
+			assert_false(s->short_opt &&
+			             s->short_opt == md9_config_settings[j].short_opt);
+	}
+	assert_null(md9_config_setting_by_option("max_sessions")); /* options use '-' */
+	assert_string_equal(
+	    md9_config_describe(md9_config_setting("max_sessions"), buf, sizeof(buf)),
+	    "1-64, default 16");
+	assert_string_equal(md9_config_describe(md9_config_setting("security"), buf, sizeof(buf)),
+	                    "auto, tls, rdp or passthrough; default auto");
+}
+
+/* Numbers are digits only; a unix backend path is absolute (issue 15, point 8). */
+static void test_strict_values(void **state)
+{
+	static const char *const bad[][2] = {
+	    {"max_sessions", "+7"},       {"max_sessions", " 7"},
+	    {"max_sessions", "-1"},       {"max_sessions", "7 "},
+	    {"relay_budget", "+65536"},   {"negotiate_timeout_ms", "0x100"},
+	    {"backend", "tcp:h: 3389"},   {"backend", "tcp:h:+3389"},
+	    {"backend", "tcp:h:-1"},      {"backend", "unix:relative/x.sock"},
+	    {"backend", "vsock:+2:3389"}, {"allow_root", "maybe"},
+	};
+	struct md9_config c;
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		md9_config_defaults(&c);
+		why = NULL;
+		if (md9_config_set(&c, bad[i][0], bad[i][1], &why) != -1)
+			fail_msg("%s = '%s' was accepted", bad[i][0], bad[i][1]);
+		assert_non_null(why);
+	}
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_set(&c, "backend", "unix:/run/xrdp/xrdp.sock", &why), 0);
+	assert_int_equal(md9_config_set(&c, "max_sessions", "07", &why), 0);
+	assert_int_equal(c.max_sessions, 7);
+}
+
+/* md9_config_finish: contradicting settings refused with one line. */
+static void test_finish(void **state)
+{
+	struct md9_config c;
+	const char *why;
+	char reason[400];
+
+	(void)state;
+	static const char pin[] =
+	    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+	static const char *const no_tls[] = {"rdp", "passthrough"};
+	for (size_t i = 0; i < 2; i++) {
+		md9_config_defaults(&c);
+		assert_int_equal(md9_config_set(&c, "tls_pin", pin, &why), 0);
+		assert_int_equal(md9_config_set(&c, "security", no_tls[i], &why), 0);
+		assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), -1);
+		assert_non_null(strstr(reason, "tls_pin needs TLS to the server"));
+		assert_null(strchr(reason, '\n'));
+		/* the hint names only modes that honour the pin */
+		assert_null(strstr(reason, "rdp or"));
+	}
+	static const char *const with_tls[] = {"tls", "auto"};
+	for (size_t i = 0; i < 2; i++) {
+		md9_config_defaults(&c);
+		assert_int_equal(md9_config_set(&c, "tls_pin", pin, &why), 0);
+		assert_int_equal(md9_config_set(&c, "security", with_tls[i], &why), 0);
+		assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), 0);
+	}
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_set(&c, "backend", "vsock:1:3389", &why), 0);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), -1);
+	assert_non_null(strstr(reason, "vsock port above 1023"));
+	assert_int_equal(md9_config_set(&c, "backend", "vsock:1:1023", &why), 0);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), 0);
+
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_set(&c, "server_user", "no-such-user-md9-test", &why), 0);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), -1);
+	assert_string_equal(reason, "server_user: no such user: no-such-user-md9-test");
+	assert_int_equal(md9_config_set(&c, "server_user", "root", &why), 0);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), 0);
+	assert_true(c.peer.has_user);
+	assert_int_equal(c.peer.uid, 0);
+
+	/* the host is looked up at load, and a DNS failure says so */
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_set(&c, "backend", "tcp:no-such-host.invalid:3389", &why), 0);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), -1);
+	assert_non_null(strstr(reason, "cannot resolve no-such-host.invalid"));
+	assert_null(strstr(reason, "No route to host"));
+	md9_config_defaults(&c);
+	assert_int_equal(md9_config_finish(&c, reason, sizeof(reason)), 0);
+	assert_int_equal(c.backend.family, AF_INET);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +581,11 @@ int main(void)
 	    cmocka_unit_test(test_syntax_and_sections),
 	    cmocka_unit_test(test_reload_keeps_old_on_error),
 	    cmocka_unit_test(test_set),
+	    cmocka_unit_test(test_example_is_template),
+	    cmocka_unit_test(test_man_documents_every_key),
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_strict_values),
+	    cmocka_unit_test(test_finish),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

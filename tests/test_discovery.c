@@ -1,5 +1,7 @@
-/* The uio_hv_generic transport (src/vmbus/transport_uio.c, src/vmbus/sysfs.c) on a fake
- * sysfs and /dev tree built in a temporary directory:
+/* The uio_hv_generic transport (src/vmbus/transport_uio.c and uio_*.c,
+ * src/vmbus/sysfs.c) on a fake sysfs and /dev tree built in a temporary
+ * directory <root>, reached the way `md9 --roots <root>` reaches it
+ * (md9_roots_under):
  *
  *   <root>/sys/bus/vmbus/drivers/uio_hv_generic/new_id   regular file
  *   <root>/sys/devices/<name>/{class_id,device_id,id,monitor_id,uio/uioN/maps/mapM/size,driver}
@@ -11,12 +13,15 @@
  * the fake device file is map M, so maps 1 and 2 alias the file's bytes at
  * page and 2 * page; the tests account for that.
  *
- * The EEXIST answer of new_id is injected by wrapping md9_sysfs_write at link
- * time (-Wl,--wrap, tests/CMakeLists.uio.cmake). */
+ * new_id is a plain file here: what the kernel answers to a write (EEXIST for
+ * a class already bound) is the emulated driver's to show (tests/uio). */
+#include "evloop.h"
 #include "guid.h"
 #include "log.h"
 #include "ring.h"
+#include "roots.h"
 #include "sysfs.h"
+#include "timespec.h"
 #include "transport.h"
 
 #include <dirent.h>
@@ -35,6 +40,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -44,36 +51,25 @@
 #define DATA_CLASS    "f9e9c0d3-b511-4a48-8046-d38079a8830c"
 #define DATA_INST1    "99221fa1-24ad-11e2-be98-001aa01bbf6e"
 #define DATA_INST3    "99221fa3-24ad-11e2-be98-001aa01bbf6e"
+#define DATA_INST4    "99221fa4-24ad-11e2-be98-001aa01bbf6e"
+#define OLD_KERNEL    "6.1.0-99-amd64"
 #define NETVSC_CLASS  "f8615163-df3e-46c5-913f-f2d2f965ed0e"
 #define NETVSC_INST   "0b1e5e9c-34a5-4c3e-9b0e-2b3d6a1c7f00"
-
-/* ---- link-time seam on md9_sysfs_write ---- */
-
-int __real_md9_sysfs_write(const char *path, const char *s);
-int __wrap_md9_sysfs_write(const char *path, const char *s);
-
-static int wrap_result; /* 0: pass through to the real function */
-static char wrap_path[PATH_MAX];
-static char wrap_text[128];
-
-int __wrap_md9_sysfs_write(const char *path, const char *s)
-{
-	snprintf(wrap_path, sizeof(wrap_path), "%s", path);
-	snprintf(wrap_text, sizeof(wrap_text), "%s", s);
-	if (wrap_result)
-		return wrap_result;
-	return __real_md9_sysfs_write(path, s);
-}
 
 /* ---- fake tree ---- */
 
 struct fake {
+	struct md9_roots roots;
 	char root[PATH_MAX];
 	char sys[PATH_MAX];
 	char dev[PATH_MAX];
 	size_t page;
 	struct md9_transport *tp;
-	int ep; /* epoll set holding the transport's event_fd */
+	/* The loop the transport's timer runs in, as md9's daemon loop is;
+	 * tp_h watches its event_fd and sets ready. */
+	struct ev_loop *loop;
+	struct ev_handler tp_h;
+	bool ready;
 };
 
 struct evlog {
@@ -149,7 +145,7 @@ static struct md9_guid guid(const char *text)
 /* A device directory with these file contents (NULL monitor_id: no such
  * file), linked into bus/vmbus/devices in one step. */
 static void add_device_raw(struct fake *f, const char *name, const char *class_file,
-			   const char *inst_file, const char *relid, const char *monitor_id)
+                           const char *inst_file, const char *relid, const char *monitor_id)
 {
 	char p[PATH_MAX], q[PATH_MAX];
 
@@ -160,12 +156,12 @@ static void add_device_raw(struct fake *f, const char *name, const char *class_f
 	if (monitor_id)
 		put(pth(p, "%s/devices/%s/monitor_id", f->sys, name), monitor_id);
 	assert_int_equal(symlink(pth(q, "../../../devices/%s", name),
-				 pth(p, "%s/bus/vmbus/devices/%s", f->sys, name)),
-			 0);
+	                         pth(p, "%s/bus/vmbus/devices/%s", f->sys, name)),
+	                 0);
 }
 
 static void add_device(struct fake *f, const char *name, const char *cls, const char *inst,
-		       const char *relid, const char *monitor_id)
+                       const char *relid, const char *monitor_id)
 {
 	char c[64], i[64], r[16], m[16];
 
@@ -189,7 +185,7 @@ static void remove_device(struct fake *f, const char *name)
  * uio/uioN/maps subtree renamed into the device directory. sizes[M] is the
  * text of maps/mapM/size, NULL for no such map. */
 static void add_uio(struct fake *f, const char *name, int idx, const char *const sizes[3],
-		    size_t dev_bytes)
+                    size_t dev_bytes)
 {
 	char p[PATH_MAX], q[PATH_MAX];
 	int fd;
@@ -208,11 +204,10 @@ static void add_uio(struct fake *f, const char *name, int idx, const char *const
 	}
 	mkdirs(pth(p, "%s/stage/uio/uio%d", f->root, idx));
 	assert_int_equal(symlink("../../../bus/vmbus/drivers/uio_hv_generic",
-				 pth(p, "%s/devices/%s/driver", f->sys, name)),
-			 0);
-	assert_int_equal(rename(pth(p, "%s/stage/uio", f->root),
-				pth(q, "%s/devices/%s/uio", f->sys, name)),
-			 0);
+	                         pth(p, "%s/devices/%s/driver", f->sys, name)),
+	                 0);
+	assert_int_equal(
+	    rename(pth(p, "%s/stage/uio", f->root), pth(q, "%s/devices/%s/uio", f->sys, name)), 0);
 }
 
 /* Ring map of 6 pages: per direction one control page and 2 data pages. */
@@ -226,17 +221,42 @@ static void add_uio_std(struct fake *f, const char *name, int idx)
 }
 
 static void add_ready(struct fake *f, const char *name, const char *cls, const char *inst,
-		      const char *relid, int idx)
+                      const char *relid, int idx)
 {
 	add_device(f, name, cls, inst, relid, NULL);
 	add_uio_std(f, name, idx);
 }
 
+static void on_event_fd(struct ev_handler *h, uint32_t events)
+{
+	struct fake *f = h->arg;
+
+	(void)events;
+	f->ready = true;
+}
+
+/* Does event_fd become readable within timeout_ms? The loop runs meanwhile,
+ * so an expired transport timer counts: it makes event_fd readable in the
+ * round after it ran. */
 static bool readable(struct fake *f, int timeout_ms)
 {
-	struct epoll_event ev;
+	struct timespec end = timespec_in_ms((unsigned)timeout_ms), now;
+	long long left = timeout_ms;
 
-	return epoll_wait(f->ep, &ev, 1, timeout_ms) == 1;
+	f->ready = false;
+	for (;;) {
+		int n = ev_run_once(f->loop, (int)left);
+
+		assert_true(n >= 0);
+		if (f->ready)
+			return true;
+		now = timespec_now();
+		left = timespec_diff_ms(&now, &end);
+		if (left < 0)
+			left = 0;
+		if (n == 0 && left == 0)
+			return false;
+	}
 }
 
 static int poll_all(struct fake *f, struct evlog *l)
@@ -267,13 +287,14 @@ static int setup(void **state)
 {
 	struct fake *f = calloc(1, sizeof(*f));
 	char p[PATH_MAX];
-	struct epoll_event ev = {.events = EPOLLIN};
 
 	assert_non_null(f);
 	f->page = (size_t)sysconf(_SC_PAGESIZE);
 	snprintf(f->root, sizeof(f->root), "%s/md9-discovery-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	assert_non_null(mkdtemp(f->root));
+	/* Readable by an unprivileged user too (test_node_not_ours_yet). */
+	assert_int_equal(chmod(f->root, 0755), 0);
 	pth(f->sys, "%s/sys", f->root);
 	pth(f->dev, "%s/dev", f->root);
 	mkdirs(pth(p, "%s/bus/vmbus/devices", f->sys));
@@ -281,15 +302,20 @@ static int setup(void **state)
 	mkdirs(pth(p, "%s/devices", f->sys));
 	mkdirs(f->dev);
 	put(pth(p, "%s/bus/vmbus/drivers/uio_hv_generic/new_id", f->sys), "");
+	mkdirs(pth(p, "%s/proc/sys/kernel", f->root));
+	put(pth(p, "%s/proc/sys/kernel/osrelease", f->root), OLD_KERNEL "\n");
 
-	f->tp = md9_transport_uio_new(f->sys, f->dev);
+	assert_int_equal(md9_roots_under(&f->roots, f->root), 0);
+	assert_string_equal(f->roots.sys, f->sys);
+	assert_string_equal(f->roots.dev, f->dev);
+	f->loop = ev_loop_new();
+	assert_non_null(f->loop);
+	f->tp = md9_transport_uio_new(&f->roots, f->loop);
 	assert_non_null(f->tp);
 	assert_string_equal(f->tp->ops->name, "uio");
-	f->ep = epoll_create1(EPOLL_CLOEXEC);
-	assert_true(f->ep >= 0);
 	assert_true(f->tp->ops->event_fd(f->tp) >= 0);
-	assert_int_equal(epoll_ctl(f->ep, EPOLL_CTL_ADD, f->tp->ops->event_fd(f->tp), &ev), 0);
-	wrap_result = 0;
+	assert_int_equal(
+	    ev_set(f->loop, &f->tp_h, f->tp->ops->event_fd(f->tp), EPOLLIN, on_event_fd, f), 0);
 	*state = f;
 	return 0;
 }
@@ -300,7 +326,7 @@ static int teardown(void **state)
 
 	if (f->tp)
 		f->tp->ops->destroy(f->tp);
-	close(f->ep);
+	ev_loop_free(f->loop);
 	rm_rf(f->root);
 	free(f);
 	return 0;
@@ -345,8 +371,43 @@ static void test_parsers(void **state)
 	assert_int_equal(md9_parse_sysfs_guid(CONTROL_CLASS "\n", &g), -EINVAL);
 	assert_int_equal(md9_parse_sysfs_guid("{" CONTROL_CLASS "\n", &g), -EINVAL);
 	assert_int_equal(md9_parse_sysfs_guid("{f8e65716-3cb3-4a06-9a60x1889c5cccab5}", &g),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(md9_parse_sysfs_guid("{" CONTROL_CLASS "}}", &g), -EINVAL);
+}
+
+/* --roots DIR: every root under DIR; "/" is the real system. */
+static void test_roots(void **state)
+{
+	struct md9_roots r, d;
+	char longdir[MD9_ROOT_MAX + 8];
+
+	(void)state;
+	md9_roots_default(&d);
+	assert_true(md9_roots_are_default(&d));
+	assert_string_equal(d.sys, "/sys");
+	assert_string_equal(d.dev, "/dev");
+	assert_string_equal(d.kmsg, "/dev/kmsg");
+	assert_int_equal(md9_roots_under(&r, "/tmp/t//"), 0);
+	assert_string_equal(r.sys, "/tmp/t/sys");
+	assert_string_equal(r.dev, "/tmp/t/dev");
+	assert_string_equal(r.proc, "/tmp/t/proc");
+	assert_string_equal(r.kmsg, "/tmp/t/dev/kmsg");
+	assert_string_equal(r.etc, "/tmp/t/etc");
+	assert_string_equal(r.run, "/tmp/t/run");
+	assert_string_equal(r.lib, "/tmp/t/lib");
+	assert_string_equal(r.top, "/tmp/t");
+	assert_string_equal(d.top, "/");
+	assert_false(md9_roots_are_default(&r));
+	assert_int_equal(md9_roots_under(&r, "/"), 0);
+	assert_true(md9_roots_are_default(&r));
+	/* Refused, and r unchanged. */
+	assert_int_equal(md9_roots_under(&r, "relative"), -EINVAL);
+	assert_int_equal(md9_roots_under(&r, ""), -EINVAL);
+	memset(longdir, 'a', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = '\0';
+	assert_int_equal(md9_roots_under(&r, longdir), -ENAMETOOLONG);
+	assert_true(md9_roots_are_default(&r));
 }
 
 /* A file of cap - 1 bytes or more is refused, not truncated. */
@@ -363,7 +424,7 @@ static void test_read_bounded(void **state)
 	assert_int_equal(md9_sysfs_read(AT_FDCWD, p, buf, sizeof(buf)), 7);
 	assert_string_equal(buf, "0x1000\n");
 	assert_int_equal(md9_sysfs_read(AT_FDCWD, pth(p, "%s/none", f->root), buf, sizeof(buf)),
-			 -ENOENT);
+	                 -ENOENT);
 }
 
 /* ---- construction, bind_class ---- */
@@ -372,8 +433,10 @@ static void test_new_without_vmbus(void **state)
 {
 	struct fake *f = *state;
 	char p[PATH_MAX];
+	struct md9_roots r;
 
-	assert_null(md9_transport_uio_new(pth(p, "%s/nothing", f->root), f->dev));
+	assert_int_equal(md9_roots_under(&r, pth(p, "%s/nothing", f->root)), 0);
+	assert_null(md9_transport_uio_new(&r, f->loop));
 }
 
 static void test_bind_writes_new_id(void **state)
@@ -384,7 +447,6 @@ static void test_bind_writes_new_id(void **state)
 	assert_false(readable(f, 0));
 	pth(p, "%s/bus/vmbus/drivers/uio_hv_generic/new_id", f->sys);
 	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_control_class), 0);
-	assert_string_equal(wrap_path, p);
 	assert_int_equal(md9_sysfs_read(AT_FDCWD, p, buf, sizeof(buf)), 37);
 	assert_string_equal(buf, CONTROL_CLASS "\n");
 	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_data_class), 0);
@@ -394,31 +456,20 @@ static void test_bind_writes_new_id(void **state)
 	assert_true(readable(f, 1000));
 }
 
-static void test_bind_eexist_is_success(void **state)
+/* A write the driver refuses is an error, not a bound class: /dev/full
+ * fails every write with ENOSPC. */
+static void test_bind_refused(void **state)
 {
 	struct fake *f = *state;
-
-	wrap_result = -EEXIST;
-	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_control_class), 0);
-	assert_string_equal(wrap_text, CONTROL_CLASS "\n");
-	wrap_result = -EACCES;
-	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_data_class), -EACCES);
-	wrap_result = -EINVAL;
-	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_data_class), -EINVAL);
-}
-
-/* The EEXIST-bound class counts as bound: its devices are offered. */
-static void test_eexist_class_offers(void **state)
-{
-	struct fake *f = *state;
+	char p[PATH_MAX];
 	struct evlog l;
 
+	pth(p, "%s/bus/vmbus/drivers/uio_hv_generic/new_id", f->sys);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(symlink("/dev/full", p), 0);
 	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
-	wrap_result = -EEXIST;
-	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_control_class), 0);
-	assert_true(readable(f, 1000));
-	assert_int_equal(poll_all(f, &l), 1);
-	assert_int_equal(l.ev[0].kind, MD9_DEV_OFFER);
+	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_control_class), -ENOSPC);
+	assert_int_equal(poll_all(f, &l), 0); /* the class is not bound: not offered */
 }
 
 static void test_bind_without_driver(void **state)
@@ -617,14 +668,14 @@ static void test_bad_map_size(void **state)
 		size_t value;
 		const char *raw;
 	} bad[] = {
-		{3 * pg, NULL},     /* odd number of pages */
-		{2 * pg, NULL},     /* fewer than 4 pages */
-		{6 * pg + 8, NULL}, /* not page aligned */
-		{0, "24576\n"},     /* decimal */
-		{0, "0x\n"},
-		{0, "0x6000 \n"},
-		{0, "0x00000000000000006000\n"}, /* more than 16 digits */
-		{0, ""},
+	    {3 * pg, NULL},     /* odd number of pages */
+	    {2 * pg, NULL},     /* fewer than 4 pages */
+	    {6 * pg + 8, NULL}, /* not page aligned */
+	    {0, "24576\n"},     /* decimal */
+	    {0, "0x\n"},
+	    {0, "0x6000 \n"},
+	    {0, "0x00000000000000006000\n"}, /* more than 16 digits */
+	    {0, ""},
 	};
 
 	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
@@ -672,9 +723,9 @@ static void test_open_ring_layout(void **state)
 	*(uint32_t *)(raw + half + 8) = 1;
 
 	assert_int_equal(f->tp->ops->open(f->tp, &ci, &ch), 0);
-	assert_int_equal(*(uint32_t *)(raw + half + 8), 0);            /* RX interrupt_mask */
-	assert_int_equal(*(uint32_t *)(raw + 64) & 1, 1);               /* TX feature_bits */
-	assert_int_equal(*(uint32_t *)(raw + half + 64) & 1, 0);        /* RX: the host's */
+	assert_int_equal(*(uint32_t *)(raw + half + 8), 0);      /* RX interrupt_mask */
+	assert_int_equal(*(uint32_t *)(raw + 64) & 1, 1);        /* TX feature_bits */
+	assert_int_equal(*(uint32_t *)(raw + half + 64) & 1, 0); /* RX: the host's */
 	assert_ptr_equal(ch->tx.ctl, (void *)((uint8_t *)ch->tx.data - pg));
 	assert_int_equal(ch->tx.size, 2 * pg);
 	assert_int_equal(ch->rx.size, 2 * pg);
@@ -685,9 +736,9 @@ static void test_open_ring_layout(void **state)
 	vmbus_ring_write_commit(&ch->tx);
 	assert_int_equal(*(uint32_t *)(raw + 0), vmbus_pkt_total(5)); /* write_index */
 	assert_int_equal(*(uint16_t *)(raw + pg), VMBUS_PKT_DATA_INBAND);
-	assert_int_equal(*(uint16_t *)(raw + pg + 2), 2);             /* offset8 */
-	assert_int_equal(*(uint16_t *)(raw + pg + 4), 3);             /* len8 */
-	assert_int_equal(*(uint64_t *)(raw + pg + 8), 7);             /* xid */
+	assert_int_equal(*(uint16_t *)(raw + pg + 2), 2); /* offset8 */
+	assert_int_equal(*(uint16_t *)(raw + pg + 4), 3); /* len8 */
+	assert_int_equal(*(uint64_t *)(raw + pg + 8), 7); /* xid */
 	assert_memory_equal(raw + pg + 16, "hello", 5);
 	assert_int_equal(vmbus_ring_attach(&host_rx, raw, pg, half - pg), 0);
 	assert_true(vmbus_ring_readable(&host_rx, &why) > 0);
@@ -841,32 +892,294 @@ static void test_monitored_bad_maps(void **state)
 	assert_int_equal(f->tp->ops->open(f->tp, &di, &ch), -EINVAL);
 }
 
+/* ---- what md9 writes to stderr ---- */
+
+struct capture {
+	int saved, file;
+	enum md9_log_level level;
+};
+
+static void capture_start(struct capture *c, enum md9_log_level level)
+{
+	char tmpl[] = "/tmp/md9-discovery-log-XXXXXX";
+
+	c->file = mkstemp(tmpl);
+	assert_true(c->file >= 0);
+	unlink(tmpl);
+	c->saved = dup(STDERR_FILENO);
+	assert_true(c->saved >= 0);
+	assert_true(dup2(c->file, STDERR_FILENO) == STDERR_FILENO);
+	c->level = md9_log_get_level();
+	md9_log_set_level(level);
+}
+
+/* The captured text, NUL-terminated, in buf. */
+static void capture_end(struct capture *c, char *buf, size_t cap)
+{
+	ssize_t n;
+
+	md9_log_set_level(c->level);
+	assert_true(dup2(c->saved, STDERR_FILENO) == STDERR_FILENO);
+	close(c->saved);
+	n = pread(c->file, buf, cap - 1, 0);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(c->file);
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* ---- real kernels (docs/uio.md "Kernel generations") ---- */
+
+/* K7: devtmpfs makes /dev/uioN root 0600; udev hands it to group md9 a
+ * moment later. An unprivileged md9 gets EACCES meanwhile: "not ready"
+ * (-EAGAIN, with why), never an error; the change of mode wakes event_fd and
+ * the next open works. Run as root, the test opens as user nobody (65534);
+ * otherwise with mode 0000 on its own file. */
+static void as_user(bool on)
+{
+	if (geteuid() != 0 && getuid() != 0)
+		return;
+	if (on) {
+		assert_int_equal(setegid(65534), 0);
+		assert_int_equal(seteuid(65534), 0);
+	} else {
+		assert_int_equal(seteuid(0), 0);
+		assert_int_equal(setegid(0), 0);
+	}
+}
+
+static void test_node_not_ours_yet(void **state)
+{
+	struct fake *f = *state;
+	struct md9_guid ci = guid(CONTROL_INST);
+	struct md9_channel *ch = NULL;
+	struct evlog l;
+	char p[PATH_MAX];
+	bool root = geteuid() == 0;
+	int rc;
+
+	bind_both(f);
+	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
+	pth(p, "%s/uio0", f->dev);
+	assert_int_equal(chmod(p, root ? 0600 : 0000), 0);
+	assert_int_equal(poll_all(f, &l), 1); /* offered: the node exists */
+	as_user(true);
+	rc = f->tp->ops->open(f->tp, &ci, &ch);
+	as_user(false);
+	assert_int_equal(rc, -EAGAIN);
+	assert_null(ch);
+	assert_non_null(strstr(f->tp->why, "permission denied"));
+	assert_non_null(strstr(f->tp->why, p));
+	assert_non_null(strstr(f->tp->why, "udevadm trigger --subsystem-match=uio"));
+	assert_false(readable(f, 0));
+
+	/* udev applies the rule: owner/mode change on the node. */
+	assert_int_equal(chmod(p, 0666), 0);
+	assert_true(readable(f, 1000));
+	assert_int_equal(poll_all(f, &l), 0); /* no device event: a retry cue */
+	as_user(true);
+	rc = f->tp->ops->open(f->tp, &ci, &ch);
+	as_user(false);
+	assert_int_equal(rc, 0);
+	assert_non_null(ch);
+	assert_string_equal(f->tp->why, "");
+	f->tp->ops->close(ch);
+}
+
+/* Never wait silently: a device of a bound class that is still not ready
+ * UIO_WAIT_MS (3 s) after md9 first saw it gets exactly one warning line
+ * saying what is wrong and the fix, K2 first. What makes event_fd readable
+ * at the deadline is the transport's ev_timer in the loop (readable runs
+ * it). */
+static void test_watchdog_lines(void **state)
+{
+	struct fake *f = *state;
+	struct evlog l;
+	struct capture cap;
+	struct timespec t0, t1;
+	char p[PATH_MAX], out[8192];
+	long ms;
+
+	bind_both(f);
+	/* K2: no monitor page, Linux before 6.10: refused at probe. */
+	add_device(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", NULL);
+	/* Monitored, yet not taken: some other probe failure. */
+	add_device(f, DATA_INST1, DATA_CLASS, DATA_INST1, "15", "5");
+	/* Taken by another driver. */
+	add_device(f, DATA_INST3, DATA_CLASS, DATA_INST3, "16", NULL);
+	assert_int_equal(symlink("../../../bus/vmbus/drivers/hv_netvsc",
+	                         pth(p, "%s/devices/%s/driver", f->sys, DATA_INST3)),
+	                 0);
+	/* Taken by uio_hv_generic, but no node in /dev. */
+	add_device(f, DATA_INST4, DATA_CLASS, DATA_INST4, "17", NULL);
+	add_uio_std(f, DATA_INST4, 4);
+	assert_int_equal(unlink(pth(p, "%s/uio4", f->dev)), 0);
+
+	assert_true(readable(f, 1000));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	capture_start(&cap, MD9_LOG_WARN);
+	assert_int_equal(poll_all(f, &l), 0);
+	assert_true(readable(f, 5000)); /* the watchdog's deadline */
+	assert_int_equal(poll_all(f, &l), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Once each: a later change does not repeat them. */
+	put(pth(p, "%s/devices/%s/id", f->sys, DATA_INST1), "15\n");
+	assert_true(readable(f, 1000));
+	assert_int_equal(poll_all(f, &l), 0);
+	capture_end(&cap, out, sizeof(out));
+
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 2900 && ms < 5000);
+	assert_int_equal(count_of(out, "warning: "), 4);
+	assert_int_equal(count_of(out,
+	                          "vmbus device " CONTROL_INST " (SynthRdp control "
+	                          "channel): no uio device 3 s after binding: uio_hv_generic "
+	                          "did not take it and its channel has no monitor page; Linux "
+	                          "before 6.10 refuses such channels (kernel log: \"vmbus "
+	                          "channel requires hypercall\"), and this kernel is " OLD_KERNEL
+	                          ". Fix: Linux 6.10 or later (Debian 12: linux-image-amd64 "
+	                          "from bookworm-backports; Ubuntu 24.04: "
+	                          "linux-generic-hwe-24.04) or an out-of-tree uio_hv_generic; "
+	                          "md9 doctor tells more"),
+	                 1);
+	assert_int_equal(count_of(out, "vmbus device " DATA_INST1 " (SynthRdp data channel): "
+	                               "no uio device 3 s after binding: uio_hv_generic did not "
+	                               "take it (its channel has a monitor page; kernel " OLD_KERNEL
+	                               "); its probe failed: see why in the kernel log"),
+	                 1);
+	assert_int_equal(count_of(out, "vmbus device " DATA_INST3 " (SynthRdp data channel): "
+	                               "bound to driver hv_netvsc, not uio_hv_generic"),
+	                 1);
+	assert_int_equal(count_of(out, "vmbus device " DATA_INST4 " (SynthRdp data channel): "
+	                               "uio_hv_generic took it as uio4, but"),
+	                 1);
+	assert_non_null(strstr(out, "/uio4 does not exist 3 s later"));
+
+	/* Ready now (K2 fixed by a new kernel, say): no line, offered. */
+	add_uio_std(f, CONTROL_INST, 0);
+	assert_true(readable(f, 1000));
+	assert_int_equal(poll_all(f, &l), 1);
+	assert_int_equal(l.ev[0].kind, MD9_DEV_OFFER);
+}
+
+/* K3: a kernel without the 2024-08 rescind fix keeps the rescinded device,
+ * and opening its node fails with ENODEV. One warning line with the fix;
+ * the device is reported rescinded and not offered again under that relid;
+ * a new relid is a new offer. A misc character device with no driver
+ * behind its minor answers open() with ENODEV, as vmbus_open does for a
+ * rescinded channel: needs root (mknod). */
+static void test_rescind_kept_enodev(void **state)
+{
+	struct fake *f = *state;
+	struct md9_guid di = guid(DATA_INST1);
+	struct md9_channel *ch = NULL;
+	struct evlog l;
+	struct capture cap;
+	char p[PATH_MAX], out[8192];
+	int fd, rc;
+
+	bind_both(f);
+	add_ready(f, DATA_INST1, DATA_CLASS, DATA_INST1, "15", 3);
+	assert_int_equal(poll_all(f, &l), 1);
+	pth(p, "%s/uio3", f->dev);
+	unlink(p);
+	if (mknod(p, S_IFCHR | 0600, makedev(10, 250)) < 0) {
+		skip(); /* not root, or no mknod here */
+		return;
+	}
+	fd = open(p, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 || errno != ENODEV) {
+		if (fd >= 0)
+			close(fd);
+		skip(); /* minor 250 taken, or devices not allowed here */
+		return;
+	}
+	assert_int_equal(poll_all(f, &l), 0); /* the node changed: no device event */
+
+	capture_start(&cap, MD9_LOG_WARN);
+	rc = f->tp->ops->open(f->tp, &di, &ch);
+	assert_int_equal(rc, -ENODEV);
+	assert_null(ch);
+	assert_non_null(strstr(f->tp->why, "kept it after the host rescinded it"));
+	assert_true(readable(f, 1000));
+	assert_int_equal(poll_all(f, &l), 1);
+	assert_int_equal(l.ev[0].kind, MD9_DEV_RESCIND);
+	assert_int_equal(f->tp->ops->open(f->tp, &di, &ch), -ENODEV); /* no second line */
+	capture_end(&cap, out, sizeof(out));
+	assert_int_equal(count_of(out, "warning: "), 1);
+	assert_int_equal(count_of(out, "vmbus device " DATA_INST1 " (SynthRdp data channel): "
+	                               "reopening "),
+	                 1);
+	assert_non_null(strstr(out, "/uio3 fails (ENODEV): the host rescinded this channel and "
+	                            "the kernel (" OLD_KERNEL ") kept the device instead of "
+	                            "removing it, so the host's next offer of it never arrives: "
+	                            "it stays lost until a reboot. Fix: a kernel with \"Drivers: "
+	                            "hv: vmbus: Fix rescind handling in uio_hv_generic\""));
+
+	/* The host offers it again under a new relid: a new device. */
+	put(pth(p, "%s/devices/%s/id", f->sys, DATA_INST1), "21\n");
+	assert_true(readable(f, 1000));
+	assert_int_equal(poll_all(f, &l), 1);
+	assert_int_equal(l.ev[0].kind, MD9_DEV_OFFER);
+}
+
+static void test_kernel_version(void **state)
+{
+	unsigned a = 0, b = 0;
+
+	(void)state;
+	assert_int_equal(md9_parse_kernel_version("6.1.0-31-amd64", &a, &b), 0);
+	assert_int_equal(a, 6);
+	assert_int_equal(b, 1);
+	assert_int_equal(md9_parse_kernel_version("6.12.12+bpo-amd64", &a, &b), 0);
+	assert_int_equal(b, 12);
+	assert_int_equal(md9_parse_kernel_version("unknown", &a, &b), -EINVAL);
+	assert_int_equal(md9_parse_kernel_version("6", &a, &b), -EINVAL);
+	assert_int_equal(md9_parse_kernel_version("6.x", &a, &b), -EINVAL);
+	assert_int_equal(md9_kernel_before("6.8.0-51-generic", 6, 10), 1);
+	assert_int_equal(md9_kernel_before("5.15.0-1", 6, 10), 1);
+	assert_int_equal(md9_kernel_before("6.10.0", 6, 10), 0);
+	assert_int_equal(md9_kernel_before("6.17.0-35-generic", 6, 10), 0);
+	assert_int_equal(md9_kernel_before("7.0.0", 6, 10), 0);
+	assert_int_equal(md9_kernel_before("weird", 6, 10), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parsers),
-		cmocka_unit_test_setup_teardown(test_read_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_new_without_vmbus, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_writes_new_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_eexist_is_success, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_eexist_class_offers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_without_driver, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_first_poll_offers_bound_classes, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_rescan_only_on_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uio_node_appears_later, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rescind, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reoffer_with_new_relid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_by_device_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_class_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_relid_and_monitor, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_map_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_ring_layout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signal_unmonitored_writes_one, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signal_monitored_sets_bits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_monitored_bad_maps, setup, teardown),
+	    cmocka_unit_test(test_parsers),
+	    cmocka_unit_test(test_roots),
+	    cmocka_unit_test_setup_teardown(test_read_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_without_vmbus, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bind_writes_new_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bind_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bind_without_driver, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_poll_offers_bound_classes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rescan_only_on_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uio_node_appears_later, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rescind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reoffer_with_new_relid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_by_device_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_class_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_relid_and_monitor, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_map_size, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_ring_layout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_signal_unmonitored_writes_one, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_signal_monitored_sets_bits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_monitored_bad_maps, setup, teardown),
+	    cmocka_unit_test(test_kernel_version),
+	    cmocka_unit_test_setup_teardown(test_node_not_ours_yet, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rescind_kept_enodev, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watchdog_lines, setup, teardown),
 	};
 
 	md9_log_init("test_discovery", MD9_LOG_ERR);

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""`md9 doctor` against fake system trees (--root-sys/--root-proc/--root-etc/
---root-dev/--root-run/--root-lib), and once for real on this machine.
+"""`md9 doctor` against fake system trees (--root DIR: DIR/sys, DIR/proc,
+DIR/etc, DIR/dev, DIR/run, DIR/lib), and once for real on this machine.
 
 Cases: a healthy Hyper-V guest; not Hyper-V; uio_hv_generic missing; the
-control channel not offered; xrdp's security_layer incompatible with the rdp
-mode; a leftover HvSocket setup (vsock listener, hv_sock loaded); the device
-node not given to md9; md9 not running; the real roots of this (non-Hyper-V)
-machine.
+control channel not offered; a kernel before 6.10 refusing the channel
+(kernel-facts K2: from the kernel log, and without it); xrdp's
+security_layer incompatible with the rdp mode; a leftover HvSocket setup (vsock listener, hv_sock loaded); the device
+node not given to md9; md9 not running; the session's drives (FUSE) and
+sound (xrdp's PipeWire/PulseAudio module, the package per distribution);
+the real roots of this (non-Hyper-V) machine.
 
 Python 3 standard library only.  $MD9_BIN is md9 (ctest sets it).
 Exit status 0 when every case passes, 1 otherwise; one line per case and a
@@ -19,12 +21,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import traceback
 
-MD9 = os.environ.get("MD9_BIN") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "build", "md9")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+
+from md9test import REPO, Harness, binary, check, main, write  # noqa: E402
+
+MD9 = binary("MD9_BIN", "src/md9", "md9")
 
 CONTROL_CLASS = "f8e65716-3cb3-4a06-9a60-1889c5cccab5"
 CONTROL_INSTANCE = "99221fa0-24ad-11e2-be98-001aa01bbf6e"
@@ -33,26 +37,11 @@ NETVSC_CLASS = "f8615163-df3e-46c5-913f-f2d2f965ed0e"
 RELEASE = "6.1.0-99-amd64"
 
 CHECKS = ["hyper-v", "hv_vmbus", "uio_hv_generic", "module loaded",
-          "control channel", "classes bound", "device nodes", "md9 user",
-          "configuration", "md9 running", "rdp server", "xrdp config",
-          "hvsocket leftover"]
-
-
-class Failure(AssertionError):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def write(path, text, mode=None):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    if mode is not None:
-        os.chmod(path, mode)
+          "control channel", "classes bound", "kernel", "device nodes", "md9 user",
+          "configuration", "md9 running", "rdp server", "rdp security", "xrdp config",
+          "hvsocket leftover", "drives", "audio"]
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus",
+                      "mcs_response")
 
 
 class StatusServer:
@@ -91,12 +80,100 @@ class StatusServer:
         self.sock.close()
 
 
-class Tree:
+# The fake tree's user md9: the uid that owns the files the test makes
+# (uid 0 would be root's, which doctor flags).
+MD9_UID = os.getuid() or 999
+
+
+def _cc(kind, value):
+    """X.224 Connection Confirm with RDP_NEG_RSP (2) or RDP_NEG_FAILURE (3)."""
+    return bytes([3, 0, 0, 19, 14, 0xD0, 0, 0, 0x12, 0x34, 0, kind, 0, 8, 0]) + \
+        value.to_bytes(4, "little")
+
+
+def _recv_tpkt(c):
+    head = b""
+    while len(head) < 4:
+        d = c.recv(4 - len(head))
+        if not d:
+            return None
+        head += d
+    n = int.from_bytes(head[2:4], "big")
+    body = b""
+    while len(body) < n - 4:
+        d = c.recv(n - 4 - len(body))
+        if not d:
+            return None
+        body += d
+    return head + body
+
+
+class FakeRdpServer:
+    """An RDP server just deep enough for md9 doctor's probe, answering as
+    real servers were seen to (the Connect-Responses are captures and
+    variants from fuzz/corpus/mcs_response):
+      plain        selects RDP, Connect-Response with encryption NONE
+      encrypts     selects RDP, Connect-Response with 128BIT/HIGH
+      nla          RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER
+      nla_selected selects HYBRID
+      ssl_close    selects SSL, closes on the plaintext Connect-Initial
+      silent       accepts and never answers"""
+
+    def __init__(self, listener):
+        self.listener = listener
+        self.listener.settimeout(0.2)
+        self.mode = "plain"
+        self.requests = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.listener.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(5)
+                try:
+                    self.serve(c)
+                except OSError:
+                    pass
+
+    def serve(self, c):
+        mode = self.mode
+        cr = _recv_tpkt(c)
+        if cr is None or mode == "silent":
+            _recv_tpkt(c)
+            return
+        self.requests.append(cr)
+        if mode == "nla":
+            c.sendall(_cc(3, 5))
+            return
+        c.sendall(_cc(2, {"nla_selected": 2, "ssl_close": 1}.get(mode, 0)))
+        if mode == "nla_selected" or _recv_tpkt(c) is None or mode == "ssl_close":
+            return
+        name = "rdp_128bit_high" if mode == "encrypts" else "shadow_rdp_capture"
+        with open(os.path.join(CORPUS, name), "rb") as f:
+            c.sendall(f.read())
+        _recv_tpkt(c)   # until md9 hangs up
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.listener.close()
+
+
+class Tree(Harness):
     """A fake Hyper-V guest: sysfs, procfs, /etc, /dev, /run, /lib/modules,
     healthy unless a case changes it."""
 
-    def __init__(self, base):
-        self.base = base
+    prefix = "md9-doctor-"
+
+    def __init__(self, name):
+        super().__init__(name)
+        base = self.base = self.tmp
         self.sys = os.path.join(base, "sys")
         self.proc = os.path.join(base, "proc")
         self.etc = os.path.join(base, "etc")
@@ -108,6 +185,7 @@ class Tree:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(8)
         self.port = self.listener.getsockname()[1]
+        self.rdp = FakeRdpServer(self.listener)
 
         write(self.p(self.sys, "class/dmi/id/sys_vendor"), "Microsoft Corporation\n")
         write(self.p(self.sys, "class/dmi/id/product_name"), "Virtual Machine\n")
@@ -131,11 +209,22 @@ class Tree:
         gid = os.getgid()
         write(self.p(self.etc, "passwd"),
               "root:x:0:0:root:/root:/bin/bash\n"
-              "md9:x:999:%d:md9:/nonexistent:/usr/sbin/nologin\n" % gid)
+              "md9:x:%d:%d:md9:/nonexistent:/usr/sbin/nologin\n" % (MD9_UID, gid))
         write(self.p(self.etc, "group"), "root:x:0:\nmd9:x:%d:\n" % gid)
         self.config("auto")
         self.xrdp("port=%d\nsecurity_layer=negotiate\ncrypt_level=high\n" % self.port)
-        write(self.p(self.dev, "uio0"), "", 0o660)
+        write(self.p(self.dev, "uio0"), "", 0o600)   # the udev rule: owner md9, 0600
+        if os.getuid() == 0:
+            os.chown(self.p(self.dev, "uio0"), MD9_UID, -1)
+        # the session's redirections: xrdp's FUSE drives, the PipeWire module
+        write(self.p(self.etc, "xrdp/sesman.ini"),
+              "[Chansrv]\n; drive redirection\nFuseMountName=shared-drives\nFileUmask=077\n")
+        write(self.p(self.etc, "fuse.conf"), "#user_allow_other\n")
+        write(self.p(self.dev, "fuse"), "")
+        write(self.p(self.lib, "x86_64-linux-gnu/pipewire-0.3/libpipewire-module-xrdp.so"), "")
+        write(self.p(self.etc, "xdg/autostart/pipewire-xrdp.desktop"), "[Desktop Entry]\n")
+        write(self.p(self.etc, "os-release"), 'ID=debian\nVERSION_ID="13"\n'
+              'VERSION_CODENAME=trixie\n')
         self.status = StatusServer(self.p(self.run, "md9/status.sock"))
         self.servers.append(self.status)
 
@@ -143,12 +232,14 @@ class Tree:
     def p(root, rel):
         return os.path.join(root, rel)
 
-    def device(self, instance, klass, relid, driver=None, uio=None):
+    def device(self, instance, klass, relid, driver=None, uio=None, monitor=None):
         d = self.p(self.sys, "bus/vmbus/devices/" + instance)
         os.makedirs(d, exist_ok=True)
         write(os.path.join(d, "class_id"), "{%s}\n" % klass)
         write(os.path.join(d, "device_id"), "{%s}\n" % instance)
         write(os.path.join(d, "id"), "%d\n" % relid)
+        if monitor is not None:
+            write(os.path.join(d, "monitor_id"), "%d\n" % monitor)
         if uio is not None:
             write(os.path.join(d, "uio/uio%d/maps/map0/size" % uio), "0x0000000000400000\n")
         if driver:
@@ -165,17 +256,16 @@ class Tree:
               "\n[Logging]\nLogFile=xrdp.log\n\n[Xorg]\nname=Xorg\nport=-1\n")
 
     def doctor(self, *extra):
-        argv = [MD9, "doctor", "--root-sys", self.sys, "--root-proc", self.proc,
-                "--root-etc", self.etc, "--root-dev", self.dev, "--root-run", self.run,
-                "--root-lib", self.lib, "--timeout", "1000"] + list(extra)
+        argv = [MD9, "doctor", "--root", self.base, "--timeout", "1000"] + list(extra)
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=30)
         return Report(r)
 
-    def close(self):
+    def cleanup(self):
         for s in self.servers:
             s.close()
-        self.listener.close()
+        self.rdp.close()
+        super().cleanup()
 
 
 class Report:
@@ -228,9 +318,15 @@ def case_healthy(t):
     r.expect("hyper-v", "ok", "Microsoft Corporation", "Virtual Machine")
     r.expect("control channel", "ok", CONTROL_INSTANCE)
     r.expect("classes bound", "ok", "uio0")
+    r.expect("kernel", "ok", RELEASE, "took the SynthRdp device(s)")
     r.expect("md9 running", "ok", "control channel: ready, host protocol 1.0")
     r.expect("rdp server", "ok", "tcp:127.0.0.1:%d" % t.port)
+    r.expect("rdp security", "ok", "standard RDP security without encryption ok",
+             "encryption NONE")
     r.expect("xrdp config", "ok", "fits md9's auto mode")
+    # md9 asked for SSL (auto), with the seed's 19-byte Connection Request
+    check(t.rdp.requests and t.rdp.requests[-1][11:16] == b"\x01\x00\x08\x00\x01",
+          "the probe did not ask for SSL: %r" % t.rdp.requests)
     check("(ready for Enhanced Session)" in r.out, r.out)
     # a bound data channel counts too
     t.device("99221fa1-24ad-11e2-be98-001aa01bbf6e", DATA_CLASS, 15,
@@ -287,8 +383,64 @@ def case_not_offered(t):
              CONTROL_CLASS, "policy", "too old")
     check("Set-VMHost -EnableEnhancedSessionMode $true" in r.text("control channel"), r.out)
     r.expect("classes bound", "FAIL")
+    # no device to look at: the version alone is a hint, not a failure
+    r.expect("kernel", "warn", "older than 6.10", "no SynthRdp device here to check")
+    write(t.p(t.proc, "sys/kernel/osrelease"), "6.12.12+bpo-amd64\n")
+    t.doctor().expect("kernel", "ok", "6.12.12+bpo-amd64", "6.10 or later")
     r.expect("module loaded", "ok")
     check(r.rc == 1, "exit status %d" % r.rc)
+
+
+KMSG_REFUSED = (
+    "6,1001,5000000,-;hv_vmbus: registering driver uio_hv_generic\n"
+    "3,1002,5000100,-;uio_hv_generic %s: vmbus channel requires hypercall\n"
+    " SUBSYSTEM=vmbus\n"
+    " DEVICE=+vmbus:%s\n"
+    "4,1003,5000200,-;uio_hv_generic: probe of %s failed with error -524\n"
+    % (CONTROL_INSTANCE, CONTROL_INSTANCE, CONTROL_INSTANCE))
+
+
+def case_kernel_refuses(t):
+    """K2: Linux before 6.10 refuses a channel without a monitor page. The
+    device is there with our class, no driver, no uio device."""
+    ctl = t.p(t.sys, "bus/vmbus/devices/" + CONTROL_INSTANCE)
+    os.unlink(os.path.join(ctl, "driver"))
+    shutil.rmtree(os.path.join(ctl, "uio"))
+    kmsg = t.p(t.dev, "kmsg")
+    fixes = ("bookworm-backports", "linux-image-amd64", "linux-generic-hwe-24.04",
+             "out-of-tree", "Ubuntu 22.04")
+    # the kernel log says so
+    write(kmsg, KMSG_REFUSED)
+    r = t.doctor()
+    r.all_printed()
+    r.expect("kernel", "FAIL", "Linux %s refused the SynthRdp control channel %s"
+             % (RELEASE, CONTROL_INSTANCE), "vmbus channel requires hypercall",
+             "no monitor page", "before Linux 6.10", *fixes)
+    r.expect("classes bound", "FAIL", "the kernel refused it")
+    check(r.rc == 1, "exit status %d" % r.rc)
+    # the log is not readable (or not there): the device and the version say it
+    os.unlink(kmsg)
+    r = t.doctor()
+    r.expect("kernel", "FAIL", "no driver and no uio device", "no monitor page",
+             "older than 6.10", "not readable here", "run md9 doctor as root", *fixes)
+    check("md9 bind-classes" in r.text("classes bound"), r.out)
+    # readable but silent: new_id was not written yet, the version still says it
+    write(kmsg, "6,1,1,-;Linux version %s\n" % RELEASE)
+    r = t.doctor()
+    r.expect("kernel", "FAIL", "no probe of it yet", "older than 6.10", *fixes)
+    # a monitored channel is not refused for that: the class is not bound yet
+    t.device(CONTROL_INSTANCE, CONTROL_CLASS, 14, monitor=3)
+    r = t.doctor()
+    r.expect("kernel", "warn", "most likely not bound yet", "monitor page")
+    check("md9 bind-classes" in r.text("kernel"), r.out)
+    # 6.10 or later takes it; a probe that failed for another reason is named
+    os.unlink(t.p(t.sys, "bus/vmbus/devices/%s/monitor_id" % CONTROL_INSTANCE))
+    write(t.p(t.proc, "sys/kernel/osrelease"), "6.12.12+bpo-amd64\n")
+    write(kmsg, "4,9,9,-;uio_hv_generic: probe of %s failed with error -12\n"
+          % CONTROL_INSTANCE)
+    r = t.doctor()
+    r.expect("kernel", "FAIL", "did not take", "failed with error -12", "6.12.12+bpo-amd64")
+    check("bookworm-backports" not in r.text("kernel"), r.out)
 
 
 def case_xrdp_rdp_mode(t):
@@ -300,9 +452,19 @@ def case_xrdp_rdp_mode(t):
     check("security_layer=negotiate" in r.text("xrdp config")
           and "crypt_level=none" in r.text("xrdp config"), r.out)
     check(r.rc == 1, "exit status %d" % r.rc)
-    # what md9 setup writes for rdp mode passes
-    t.xrdp("port=%d\nsecurity_layer=negotiate\ncrypt_level=none\n" % t.port)
+    # what md9 setup writes for rdp mode passes: crypt_level=none on loopback
+    t.xrdp("port=tcp://.:%d\nsecurity_layer=negotiate\ncrypt_level=none\n" % t.port)
     t.doctor().expect("xrdp config", "ok", "fits md9's rdp mode")
+    # ... but never where the network reaches (issue 15, point 3)
+    for port in ("%d" % t.port, "tcp://:%d" % t.port, "tcp://0.0.0.0:%d" % t.port,
+                 "tcp6://:%d" % t.port, "tcp://.:%d tcp://192.0.2.7:3390" % t.port):
+        t.xrdp("port=%s\nsecurity_layer=negotiate\ncrypt_level=none\n" % port)
+        r = t.doctor()
+        r.expect("xrdp config", "FAIL", "crypt_level=none with a network listener",
+                 "unencrypted RDP")
+        check("tcp://.:3389" in r.text("xrdp config"), r.out)
+    t.xrdp("port=tcp6://{::1}:%d\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
+    t.doctor().expect("xrdp config", "ok")
     # --security overrides the file; tls mode with security_layer=rdp fails
     t.xrdp("port=%d\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
     t.doctor("--security", "tls").expect("xrdp config", "FAIL", "security_layer=rdp")
@@ -317,7 +479,7 @@ def case_xrdp_rdp_mode(t):
 
 
 def case_leftover_vsock(t):
-    t.xrdp("port=%d vsock://-1:3389\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
+    t.xrdp("port=tcp://.:%d vsock://-1:3389\nsecurity_layer=rdp\ncrypt_level=none\n" % t.port)
     write(t.p(t.proc, "modules"),
           "hv_sock 28672 0 - Live 0x0\nuio_hv_generic 16384 0 - Live 0x0\n")
     r = t.doctor()
@@ -338,29 +500,129 @@ def case_leftover_vsock(t):
 
 
 def case_node_and_daemon(t):
-    # the uio node is root's: md9 (the user) cannot open it
-    write(t.p(t.etc, "group"), "root:x:0:\nmd9:x:%d:\n" % (os.getgid() + 4242))
+    # the uio node is not md9's: md9 (the user) cannot open it
+    write(t.p(t.etc, "passwd"), "root:x:0:0:root:/root:/bin/bash\n"
+          "md9:x:%d:0:md9:/nonexistent:/usr/sbin/nologin\n" % (MD9_UID + 4242))
     r = t.doctor()
     r.expect("device nodes", "warn", "user md9 cannot open it")
     check("60-md9.rules" in r.text("device nodes"), r.out)
     check(r.rc == 0, "a warning alone must not fail: %d" % r.rc)
+    # readable by a group (the old GROUP=md9 MODE=0660 rule): FAIL, issue 15
+    os.chmod(t.p(t.dev, "uio0"), 0o660)
+    r = t.doctor()
+    r.expect("device nodes", "FAIL", "mode 0660", "others than md9 can open it")
+    check("OWNER=md9, MODE=0600" in r.text("device nodes"), r.out)
+    os.chmod(t.p(t.dev, "uio0"), 0o600)
     # md9 not running; the backend not listening; no md9 user
     t.status.close()
     os.unlink(t.status.path)
     t.servers.remove(t.status)
-    t.listener.close()
+    t.rdp.close()
     write(t.p(t.etc, "passwd"), "root:x:0:0:root:/root:/bin/bash\n")
     r = t.doctor()
     r.all_printed()
     r.expect("md9 running", "FAIL", "md9 is not running")
     check("systemctl enable --now md9" in r.text("md9 running"), r.out)
     r.expect("rdp server", "FAIL", "Connection refused")
+    r.expect("rdp security", "FAIL", "cannot ask the server")
     r.expect("md9 user", "warn")
     # a broken configuration: FAIL with the file's line on stderr
     write(t.p(t.etc, "md9/md9.conf"), "[md9]\nsecurity = sometimes\n")
     r = t.doctor()
     r.expect("configuration", "FAIL", "does not load")
     check(re.search(r"md9\.conf:2: security: ", r.err), r.err)
+
+
+STRANGER = r"""
+import os, socket, sys, threading
+kind, where = sys.argv[1], sys.argv[2]
+if kind == "tcp":
+    ls = socket.socket(); ls.bind(("127.0.0.1", 0))
+else:
+    ls = socket.socket(socket.AF_UNIX); ls.bind(where); os.chmod(where, 0o777)
+ls.listen(8)
+print(ls.getsockname()[1] if kind == "tcp" else where, flush=True)
+def hold(c):
+    with c:
+        while c.recv(4096):
+            pass
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=hold, args=(c,), daemon=True).start()
+"""
+
+
+def case_stranger(t):
+    """Another local user listens where md9 connects: doctor names it and
+    FAILs (md9 would refuse it, src/relay/peerauth.c)."""
+    if os.geteuid() != 0:
+        print("  (not root: no stranger user)")
+        return
+    sys.path.insert(0, os.path.join(REPO, "tests", "security"))
+    import seclib
+    try:
+        u = seclib.make_user("doc")
+        os.chmod(t.base, 0o755)
+        d = os.path.join(t.base, "stranger")
+        os.mkdir(d)
+        os.chown(d, u.uid, u.gid)
+        for kind, where in (("tcp", ""), ("unix", os.path.join(d, "xrdp.sock"))):
+            p = subprocess.Popen(["/usr/bin/python3", "-c", STRANGER, kind, where],
+                                 stdout=subprocess.PIPE, cwd="/", **seclib.as_user(u))
+            try:
+                addr = p.stdout.readline().decode().strip()
+                backend = ("tcp:127.0.0.1:%s" % addr) if kind == "tcp" else "unix:" + addr
+                r = t.doctor("--backend", backend)
+                check(r.lines, "doctor printed nothing: %s" % r.err)
+                r.expect("rdp server", "FAIL", "refused the server at %s" % backend,
+                         "it runs as %s (uid %d)" % (u.name, u.uid))
+                check("md9 would refuse every session" in r.text("rdp server"), r.out)
+                check(r.rc == 1, "exit status %d" % r.rc)
+            finally:
+                p.kill()
+                p.wait()
+    finally:
+        seclib.cleanup()
+
+
+def case_session_redirections(t):
+    """Drives (xrdp's chansrv, FUSE) and sound (xrdp's PipeWire/PulseAudio
+    module), with the package to install for the distribution."""
+    r = t.doctor()
+    r.expect("drives", "ok", "~/shared-drives/<drive>")
+    r.expect("audio", "ok", "PipeWire", "libpipewire-module-xrdp.so",
+             "xdg/autostart/pipewire-xrdp.desktop")
+    os.remove(t.p(t.etc, "xdg/autostart/pipewire-xrdp.desktop"))
+    t.doctor().expect("audio", "warn", "nothing loads it")
+    os.remove(t.p(t.lib, "x86_64-linux-gnu/pipewire-0.3/libpipewire-module-xrdp.so"))
+    r = t.doctor()
+    r.expect("audio", "warn", "no xrdp sound module")
+    check("-- fix: apt-get install pipewire-module-xrdp" in r.text("audio"), r.out)
+    check(r.rc == 0, "a missing sound module is not a failure:\n" + r.out)
+    write(t.p(t.etc, "os-release"), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'
+          'VERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
+    r = t.doctor()
+    check("apt-get install -t bookworm-backports pipewire-module-xrdp" in r.text("audio"), r.out)
+    write(t.p(t.etc, "os-release"), 'ID=ubuntu\nVERSION_ID="24.04"\n')
+    r = t.doctor()
+    check("apt-cache policy pipewire-module-xrdp pulseaudio-module-xrdp" in r.text("audio")
+          and "ubuntu 24.04" in r.text("audio"), r.out)
+    # PulseAudio's module, in the directory of its version, with its loader
+    write(t.p(t.lib, "pulse-16.1/modules/module-xrdp-sink.so"), "")
+    write(t.p(t.etc, "xdg/autostart/pulseaudio-xrdp.desktop"), "[Desktop Entry]\n")
+    t.doctor().expect("audio", "ok", "PulseAudio", "module-xrdp-sink.so")
+    # drives: fusermount missing, /dev/fuse missing, switched off, no xrdp
+    os.remove(t.p(t.etc, "fuse.conf"))
+    t.doctor().expect("drives", "warn", "fusermount")
+    check("-- fix: apt-get install fuse3" in t.doctor().text("drives"), "fix")
+    write(t.p(t.etc, "fuse.conf"), "")
+    os.remove(t.p(t.dev, "fuse"))
+    t.doctor().expect("drives", "warn", "/fuse is missing")
+    write(t.p(t.dev, "fuse"), "")
+    write(t.p(t.etc, "xrdp/sesman.ini"), "[Chansrv]\nEnableFuseMount=false\n")
+    t.doctor().expect("drives", "warn", "EnableFuseMount=false")
+    os.remove(t.p(t.etc, "xrdp/sesman.ini"))
+    t.doctor().expect("drives", "warn", "xrdp is not installed")
 
 
 def case_real_roots(t):
@@ -383,38 +645,36 @@ def case_real_roots(t):
     check(rep.rc != 0, "exit status 0 on a machine that is not Hyper-V")
 
 
-CASES = [case_healthy, case_not_hyperv, case_module_missing, case_not_offered,
-         case_xrdp_rdp_mode, case_leftover_vsock, case_node_and_daemon, case_real_roots]
+def case_server_security(t):
+    """The 'rdp security' verdicts, from a server answering like real ones.
+    (Real servers: tests/integration/test_security_matrix.py, test_servers.py.)"""
+    t.rdp.mode = "encrypts"
+    r = t.doctor()
+    r.expect("rdp security", "FAIL", "encrypts:", "encryptionMethod 128BIT",
+             "encryptionLevel HIGH", "crypt_level=none")
+    check(r.rc == 1, "exit status %d with a FAIL" % r.rc)
+    t.rdp.mode = "nla"
+    t.doctor().expect("rdp security", "FAIL", "NLA only:", "HYBRID_REQUIRED_BY_SERVER",
+                      "no credentials", "security_layer=negotiate or tls")
+    t.rdp.mode = "nla_selected"
+    t.doctor("--security", "passthrough").expect(
+        "rdp security", "FAIL", "NLA only:", "selected HYBRID")
+    t.rdp.mode = "ssl_close"
+    t.doctor("--security", "passthrough").expect(
+        "rdp security", "FAIL", "no vmconnect mode:", "setup --security auto")
+    t.rdp.mode = "silent"
+    t.doctor().expect("rdp security", "FAIL", "did not answer within the timeout")
+    t.rdp.mode = "plain"
+    t.doctor("--security", "rdp").expect("rdp security", "ok", "(md9 rdp mode)")
+    check(t.rdp.requests[-1][11:16] == b"\x01\x00\x08\x00\x00",
+          "rdp mode did not ask for RDP: %r" % t.rdp.requests[-1])
 
 
-def main():
-    if not os.access(MD9, os.X_OK):
-        print("md9 binary not found: set $MD9_BIN")
-        return 1
-    only = sys.argv[1:]
-    passed = failed = 0
-    for case in CASES:
-        name = case.__name__[5:]
-        if only and name not in only:
-            continue
-        base = tempfile.mkdtemp(prefix="md9-doctor-")
-        t = None
-        try:
-            t = Tree(base)
-            case(t)
-            print("PASS %s" % name)
-            passed += 1
-        except Exception:
-            print("FAIL %s" % name)
-            traceback.print_exc(file=sys.stdout)
-            failed += 1
-        finally:
-            if t:
-                t.close()
-            shutil.rmtree(base, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+CASES = [case_stranger, case_healthy, case_server_security, case_not_hyperv,
+         case_module_missing, case_not_offered, case_kernel_refuses,
+         case_xrdp_rdp_mode, case_leftover_vsock, case_node_and_daemon,
+         case_session_redirections, case_real_roots]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(CASES, Tree))

@@ -436,57 +436,91 @@ static void put_raw_pipe(struct pbuf *b, uint32_t ptype, uint32_t data_size, con
 	assert_int_equal(vmbus_ring_write(&b->w, iov, 2, 0), 0);
 }
 
-static void test_zero_length_packets(void **state)
+/* A data packet with data_size 0 is the end of stream (K9: OpenVMM pipe.rs,
+ * Linux hv_sock): every byte before it is read first, then it is consumed
+ * once, eof is set, and nothing after it is ever read. */
+static void test_end_of_stream(void **state)
 {
 	struct pbuf b;
 	struct iovec iov[8];
 	uint8_t src[64], dst[64];
-	int niov, n = 0;
+	int niov;
 
 	(void)state;
 	sfill(src, 0, sizeof(src));
 	pbuf_new(&b, 512);
 	for (uint32_t start = 0; start < 512; start += 136) {
-		/* A ring full of empty packets reads as nothing and empties. */
-		pbuf_reset(&b, start);
-		n = 0;
-		while (vmbus_ring_writable(&b.w) > 32) {
-			put_raw_pipe(&b, PIPE_TYPE_DATA, 0, src, 0);
-			n++;
-		}
-		assert_int_equal(n, 15);
-		pipe_tx_commit(&b.tx);
-		assert_int_equal(pipe_rx_peekv(&b.rx, iov, 8, &niov, 100), 0);
-		assert_int_equal(niov, 0);
-		assert_int_equal(b.r.rd, b.ctl->write_index);
-		/* The writer is waiting for room: releasing them signals it. */
-		assert_false(pipe_tx_wait(&b.tx, 100));
-		assert_true(pipe_rx_commit(&b.rx));
-		assert_int_equal(b.ctl->read_index, b.ctl->write_index);
-		vmbus_ring_write_unwait(&b.w);
-		assert_int_equal(pipe_tx_write(&b.tx, src, 64), 64);
-		pipe_tx_commit(&b.tx);
-		assert_int_equal(drain(&b, dst, 64), 64);
-		scheck(dst, 0, 64);
+		uint32_t eof_at, after_eof;
 
-		/* Empty packets between, before and after data. */
+		/* Data, end of stream, then a packet the writer must not have
+		 * sent: the data is read in pieces, then eof, never the rest. */
 		pbuf_reset(&b, start);
-		put_raw_pipe(&b, PIPE_TYPE_DATA, 0, src, 0);
 		put_raw_pipe(&b, PIPE_TYPE_DATA, 10, src, 10);
-		put_raw_pipe(&b, PIPE_TYPE_DATA, 0, src, 0);
-		put_raw_pipe(&b, PIPE_TYPE_DATA, 0, src, 8); /* junk after an empty header */
 		put_raw_pipe(&b, PIPE_TYPE_DATA, 20, src + 10, 20);
+		eof_at = b.w.wr;
 		put_raw_pipe(&b, PIPE_TYPE_DATA, 0, src, 0);
+		after_eof = b.w.wr;
+		put_raw_pipe(&b, PIPE_TYPE_DATA, 8, src, 8);
 		pipe_tx_commit(&b.tx);
 		assert_int_equal(pipe_rx_read(&b.rx, dst, 5), 5);
+		/* peekv stops at the end of stream: 25 bytes, not 33. */
 		assert_int_equal(pipe_rx_peekv(&b.rx, iov, 8, &niov, 100), 25);
-		assert_int_equal(niov, 2);
+		assert_false(b.rx.eof);
 		assert_int_equal(pipe_rx_read(&b.rx, dst + 5, 100), 25);
 		scheck(dst, 0, 30);
+		assert_false(b.rx.eof); /* not consumed together with data */
+		assert_int_equal(b.r.rd, eof_at);
 		assert_int_equal(pipe_rx_read(&b.rx, dst, 100), 0);
-		assert_int_equal(b.r.rd, b.ctl->write_index);
+		assert_true(b.rx.eof);
+		assert_int_equal(b.r.rd, after_eof); /* consumed, once */
+		assert_int_equal(pipe_rx_read(&b.rx, dst, 100), 0);
+		assert_int_equal(pipe_rx_peekv(&b.rx, iov, 8, &niov, 100), 0);
+		assert_int_equal(niov, 0);
+		assert_int_equal(b.r.rd, after_eof);
+		assert_null(b.rx.error);
 		pipe_rx_commit(&b.rx);
-		assert_int_equal(b.ctl->read_index, b.ctl->write_index);
+		assert_int_equal(b.ctl->read_index, after_eof);
+
+		/* End of stream first: eof at once; message reads see it too. */
+		pbuf_reset(&b, start);
+		put_raw_pipe(&b, PIPE_TYPE_DATA, 0, src, 0);
+		pipe_tx_commit(&b.tx);
+		assert_int_equal(pipe_rx_packet(&b.rx, dst, sizeof(dst)), 0);
+		assert_true(b.rx.eof);
+		assert_int_equal(b.r.rd, b.ctl->write_index);
+
+		/* pipe_tx_eof writes exactly that packet: 8 bytes of header,
+		 * type data, size 0. */
+		pbuf_reset(&b, start);
+		assert_int_equal(pipe_tx_write(&b.tx, src, 7), 7);
+		assert_true(pipe_tx_eof(&b.tx));
+		pipe_tx_commit(&b.tx);
+		assert_int_equal(pipe_rx_read(&b.rx, dst, 100), 7);
+		scheck(dst, 0, 7);
+		assert_false(b.rx.eof);
+		assert_int_equal(pipe_rx_read(&b.rx, dst, 100), 0);
+		assert_true(b.rx.eof);
+		assert_int_equal(b.r.rd, b.ctl->write_index);
+
+		/* No room: refused, nothing written; room again: written. */
+		pbuf_reset(&b, start);
+		while (pipe_tx_write(&b.tx, src, 1) == 1)
+			;
+		{
+			uint32_t wr = b.w.wr;
+
+			assert_false(pipe_tx_eof(&b.tx));
+			assert_int_equal(b.w.wr, wr);
+		}
+		pipe_tx_commit(&b.tx);
+		while (pipe_rx_read(&b.rx, dst, 64) > 0)
+			;
+		pipe_rx_commit(&b.rx);
+		assert_false(b.rx.eof);
+		assert_true(pipe_tx_eof(&b.tx));
+		pipe_tx_commit(&b.tx);
+		assert_int_equal(pipe_rx_read(&b.rx, dst, 100), 0);
+		assert_true(b.rx.eof);
 	}
 	pbuf_free(&b);
 }
@@ -824,16 +858,16 @@ static void test_tx_wait(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_write_splits_16k),
-		cmocka_unit_test(test_write_short_when_full),
-		cmocka_unit_test(test_peekv_many_packets),
-		cmocka_unit_test(test_partial_then_more),
-		cmocka_unit_test(test_partial_reads_across_wraps),
-		cmocka_unit_test(test_zero_length_packets),
-		cmocka_unit_test(test_corrupt_pipe_headers),
-		cmocka_unit_test(test_corrupt_ring_under_pipe),
-		cmocka_unit_test(test_reserve_put),
-		cmocka_unit_test(test_tx_wait),
+	    cmocka_unit_test(test_write_splits_16k),
+	    cmocka_unit_test(test_write_short_when_full),
+	    cmocka_unit_test(test_peekv_many_packets),
+	    cmocka_unit_test(test_partial_then_more),
+	    cmocka_unit_test(test_partial_reads_across_wraps),
+	    cmocka_unit_test(test_end_of_stream),
+	    cmocka_unit_test(test_corrupt_pipe_headers),
+	    cmocka_unit_test(test_corrupt_ring_under_pipe),
+	    cmocka_unit_test(test_reserve_put),
+	    cmocka_unit_test(test_tx_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,14 +1,13 @@
-/* The status socket (src/relay/status.c): JSON string escaping, the text and JSON
- * answers for a daemon with a session, and the server itself on a real
- * epoll loop: one request per connection, bad requests, idle clients timed
- * out, the client limit, the socket's mode, a stale socket replaced and a
- * live one left alone. */
-#include "daemon.h"
+/* The status socket (src/relay/status.c, src/ops/status_query.c): the text
+ * and JSON answers (JSON by jansson) for a snapshot with two sessions, and
+ * the server itself on a real epoll loop: one request per connection, bad
+ * requests, idle clients timed out, the client limit, the socket's mode, a
+ * stale socket replaced and a live one left alone. */
 #include "evloop.h"
 #include "log.h"
-#include "session.h"
 #include "status.h"
-#include "x224.h"
+#include "status_query.h"
+#include "timespec.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,65 +29,68 @@
 
 static char tmpdir[] = "/tmp/md9-test-status-XXXXXX";
 
-static void test_json_quote(void **state)
-{
-	char out[128];
-	size_t n;
-
-	(void)state;
-	n = md9_json_quote("plain", out, sizeof(out));
-	assert_string_equal(out, "\"plain\"");
-	assert_int_equal(n, 7);
-	md9_json_quote("a\"b\\c\nd\re\tf\x01g\x1fh\x7f", out, sizeof(out));
-	assert_string_equal(out, "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001fh\\u007f\"");
-	/* valid UTF-8 passes, invalid bytes become U+FFFD escapes */
-	md9_json_quote("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", out, sizeof(out));
-	assert_string_equal(out, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
-	md9_json_quote("x\xff"
-	               "y\xc3"
-	               "z\xc0\xaf\xed\xa0\x80",
-	               out, sizeof(out));
-	assert_string_equal(out, "\"x\\ufffdy\\ufffdz\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
-	/* truncation: snprintf-like */
-	n = md9_json_quote("abcdef", out, 4);
-	assert_int_equal(n, 8);
-	assert_string_equal(out, "\"ab");
-	assert_int_equal(md9_json_quote("", NULL, 0), 2);
-}
-
 /* A daemon with one session in the relay and one still negotiating. */
 struct fake {
-	struct daemon d;
-	struct md9_channel ch[2];
-	struct session s[2];
+	struct status_snapshot snap;
+	struct status_session s[2];
+	struct ev_loop *loop;
 };
 
 static void fake_init(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
-	md9_config_defaults(&f->d.cfg);
-	strcpy(f->d.cfg.transport, "sim:/tmp/with \"quotes\"\n");
-	f->d.ctrl = CTRL_READY;
-	f->d.ctrl_offered = true;
-	f->d.host_version = 1;
-	f->d.sessions_total = 7;
+	f->snap.transport = "sim:/tmp/with \"quotes\"\n";
+	f->snap.server = "tcp:127.0.0.1:3389";
+	f->snap.security = "auto";
+	f->snap.max_sessions = 16;
+	f->snap.ctrl = CTRL_READY;
+	f->snap.ctrl_offered = true;
+	f->snap.host_version = 1;
+	f->snap.sessions_total = 7;
 	for (int i = 0; i < 2; i++) {
-		md9_guid_data_instance((unsigned)i, &f->ch[i].instance);
-		f->s[i].ch = &f->ch[i];
+		md9_guid_data_instance((unsigned)i, &f->s[i].instance);
 		f->s[i].id = (uint64_t)(6 + i);
-		clock_gettime(CLOCK_MONOTONIC, &f->s[i].started);
-		f->s[i].started.tv_sec -= 3;
+		f->s[i].age_s = 3.25;
 	}
-	f->s[0].state = SS_RELAY;
-	f->s[0].adapter.mode = MD9_SEC_AUTO;
-	f->s[0].adapter.selected = X224_PROTOCOL_SSL;
-	f->s[0].bytes_h2s = 1234;
-	f->s[0].bytes_s2h = 56789;
-	f->s[0].next = &f->s[1];
-	f->s[1].state = SS_NEGOTIATE;
-	f->s[1].adapter.mode = MD9_SEC_RDP;
-	f->d.sessions = &f->s[0];
-	f->d.nsessions = 2;
+	f->s[0].state = "relaying";
+	f->s[0].mode = "auto";
+	f->s[0].selected = "SSL";
+	/* as a session fills them: coarse (md9_status_counters) */
+	f->s[0].bytes_h2s = 0;
+	f->s[0].bytes_s2h = 3 * 65536;
+	f->s[1].state = "negotiating";
+	f->s[1].mode = "rdp";
+	f->snap.sessions = f->s;
+	f->snap.nsessions = 2;
+}
+
+static void fake_snapshot(void *arg, struct status_snapshot *out)
+{
+	struct fake *f = arg;
+
+	*out = f->snap;
+}
+
+/* Counters move in 64 KiB steps and at most every 4 s: polling them must
+ * not show when a key was typed (status.c STATUS_COUNTER_UNIT/PERIOD). */
+static void test_coarse_counters(void **state)
+{
+	struct status_counters c = {0};
+	struct timespec now = timespec_now();
+
+	(void)state;
+	md9_status_counters(&c, 65535, 65536, &now);
+	assert_int_equal(c.h2s, 0);
+	assert_int_equal(c.s2h, 65536);
+	/* a keystroke's worth and then a megabyte later, within the period: unchanged */
+	md9_status_counters(&c, 65535 + 40, 65536 + (1u << 20), &now);
+	assert_int_equal(c.h2s, 0);
+	assert_int_equal(c.s2h, 65536);
+	/* the period over: the new totals, still rounded down */
+	now.tv_sec += 4;
+	md9_status_counters(&c, 65535 + 40, 65536 + (1u << 20), &now);
+	assert_int_equal(c.h2s, 65536);
+	assert_int_equal(c.s2h, 1114112);
 }
 
 static void test_format(void **state)
@@ -98,30 +101,30 @@ static void test_format(void **state)
 
 	(void)state;
 	fake_init(&f);
-	t = md9_status_format(&f.d, 42.0, false, &len);
+	t = md9_status_format(&f.snap, 42.0, false, &len);
 	assert_non_null(t);
 	assert_int_equal(strlen(t), len);
 	assert_non_null(strstr(t, "control channel: ready, host protocol 1.0\n"));
 	assert_non_null(strstr(t, "sessions: 2 open, 7 since start, max 16\n"));
 	assert_non_null(strstr(t, "session 6: channel 99221fa1-24ad-11e2-be98-001aa01bbf6e, "
-	                          "relaying, age 3."));
-	assert_non_null(strstr(t, "1234 bytes host->server, 56789 bytes server->host, mode auto, "
+	                          "relaying, age 3 s"));
+	assert_non_null(strstr(t, "0 KiB host->server, 192 KiB server->host, mode auto, "
 	                          "server selected SSL\n"));
 	assert_non_null(strstr(t, "session 7: channel 99221fa2-24ad-11e2-be98-001aa01bbf6e, "
 	                          "negotiating"));
 	assert_non_null(strstr(t, "mode rdp, server selected (not yet)\n"));
 	free(t);
 
-	t = md9_status_format(&f.d, 42.0, true, &len);
+	t = md9_status_format(&f.snap, 42.0, true, &len);
 	assert_non_null(t);
 	assert_non_null(strstr(t, "\"transport\":\"sim:/tmp/with \\\"quotes\\\"\\n\""));
 	assert_non_null(strstr(t, "\"control\":{\"state\":\"ready\",\"offered\":true,"
 	                          "\"failures\":0,\"host_version\":\"1.0\"}"));
 	assert_non_null(strstr(t, "\"sessions_open\":2,\"sessions_total\":7"));
 	assert_non_null(strstr(t, "{\"id\":6,\"instance\":\"99221fa1-24ad-11e2-be98-001aa01bbf6e\","
-	                          "\"state\":\"relaying\",\"age_s\":3."));
+	                          "\"state\":\"relaying\",\"age_s\":3,"));
 	assert_non_null(
-	    strstr(t, "\"bytes_host_to_server\":1234,\"bytes_server_to_host\":56789,"
+	    strstr(t, "\"bytes_host_to_server\":0,\"bytes_server_to_host\":196608,"
 	              "\"mode\":\"auto\",\"selected_protocol\":\"SSL\",\"refused\":false}"));
 	assert_non_null(strstr(t, "\"mode\":\"rdp\",\"selected_protocol\":null"));
 	assert_int_equal(t[len - 1], '\n');
@@ -129,17 +132,71 @@ static void test_format(void **state)
 	free(t);
 
 	/* no control channel, no session */
-	f.d.ctrl = CTRL_WAIT_OFFER;
-	f.d.ctrl_offered = false;
-	f.d.sessions = NULL;
-	f.d.nsessions = 0;
-	t = md9_status_format(&f.d, 1.0, false, &len);
+	f.snap.ctrl = CTRL_WAIT_OFFER;
+	f.snap.ctrl_offered = false;
+	f.snap.sessions = NULL;
+	f.snap.nsessions = 0;
+	t = md9_status_format(&f.snap, 1.0, false, &len);
 	assert_non_null(strstr(t, "control channel: waiting-for-offer (the host has not offered"));
 	assert_non_null(strstr(t, "sessions: 0 open"));
 	free(t);
-	t = md9_status_format(&f.d, 1.0, true, &len);
+	t = md9_status_format(&f.snap, 1.0, true, &len);
 	assert_non_null(strstr(t, "\"host_version\":null"));
 	assert_non_null(strstr(t, "\"sessions\":[]}"));
+	free(t);
+	/* offered, but its uio device not ready yet (K7): the reason, as the
+	 * control channel's wait recorded it */
+	f.snap.ctrl = CTRL_WAIT_READY;
+	f.snap.ctrl_offered = true;
+	f.snap.ctrl_why = "/dev/uio3: permission denied: the node is not md9's yet";
+	t = md9_status_format(&f.snap, 1.0, false, &len);
+	assert_non_null(strstr(t, "control channel: waiting-for-device (offered; its uio device is "
+	                          "not ready: /dev/uio3: permission denied: the node is not "
+	                          "md9's yet)\n"));
+	free(t);
+	t = md9_status_format(&f.snap, 1.0, true, &len);
+	assert_non_null(strstr(t, "\"control\":{\"state\":\"waiting-for-device\","));
+	free(t);
+}
+
+/* The JSON answer is JSON whatever md9.conf holds: quotes, backslashes and
+ * control characters come back as they were; a value that is not UTF-8
+ * comes back with its bytes above 0x7f as '?'. */
+static void test_format_json_strings(void **state)
+{
+	static const char *const awkward[] = {
+	    "sim:/a\"b\\c\nd\re\tf\x01g\x1fh\x7f",
+	    "sim:/caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	    "",
+	};
+	struct fake f;
+	json_error_t err;
+	json_t *j;
+	size_t len;
+	char *t;
+
+	(void)state;
+	fake_init(&f);
+	for (size_t i = 0; i < sizeof(awkward) / sizeof(awkward[0]); i++) {
+		f.snap.transport = awkward[i];
+		t = md9_status_format(&f.snap, 12.3456, true, &len);
+		assert_non_null(t);
+		j = json_loadb(t, len, 0, &err);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(j, "transport")), awkward[i]);
+		assert_true(json_real_value(json_object_get(j, "uptime_s")) == 12.346);
+		assert_int_equal(json_array_size(json_object_get(j, "sessions")), 2);
+		json_decref(j);
+		free(t);
+	}
+	f.snap.transport = "sim:/x\xff"
+	                   "y\xc3"
+	                   "z\xc0\xaf";
+	t = md9_status_format(&f.snap, 1.0, true, &len);
+	j = json_loadb(t, len, 0, &err);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "transport")), "sim:/x?y?z??");
+	json_decref(j);
 	free(t);
 }
 
@@ -236,20 +293,20 @@ static void test_server(void **state)
 
 	(void)state;
 	fake_init(&f);
-	f.d.loop = ev_loop_new();
-	assert_non_null(f.d.loop);
+	f.loop = ev_loop_new();
+	assert_non_null(f.loop);
 	snprintf(path, sizeof(path), "%s/status.sock", tmpdir);
-	st = md9_status_start(&f.d, path);
+	st = md9_status_start(f.loop, path, "md9-status", fake_snapshot, &f);
 	assert_non_null(st);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_true(S_ISSOCK(sb.st_mode));
 	assert_int_equal(sb.st_mode & 0777, 0660);
 
-	ask(f.d.loop, path, false, &c);
+	ask(f.loop, path, false, &c);
 	assert_int_equal(c.rc, 0);
 	assert_non_null(strstr(c.answer, "control channel: ready, host protocol 1.0"));
 	free(c.answer);
-	ask(f.d.loop, path, true, &c);
+	ask(f.loop, path, true, &c);
 	assert_int_equal(c.rc, 0);
 	assert_non_null(strstr(c.answer, "\"sessions_open\":2"));
 	free(c.answer);
@@ -259,9 +316,9 @@ static void test_server(void **state)
 		int fd = raw_connect(path);
 		assert_true(fd >= 0);
 		assert_int_equal(send(fd, "hello\n", 6, 0), 6);
-		assert_true(read_reply(f.d.loop, fd, buf, sizeof(buf), 2000) > 0);
+		assert_true(read_reply(f.loop, fd, buf, sizeof(buf), 2000) > 0);
 		assert_non_null(strstr(buf, "error: unknown request"));
-		assert_int_equal(read_reply(f.d.loop, fd, buf, sizeof(buf), 2000), 0);
+		assert_int_equal(read_reply(f.loop, fd, buf, sizeof(buf), 2000), 0);
 		close(fd);
 	}
 	/* A client that shuts its side without a newline gets the text answer. */
@@ -270,7 +327,7 @@ static void test_server(void **state)
 		assert_true(fd >= 0);
 		assert_int_equal(send(fd, "status", 6, 0), 6);
 		shutdown(fd, SHUT_WR);
-		assert_true(read_reply(f.d.loop, fd, buf, sizeof(buf), 2000) > 0);
+		assert_true(read_reply(f.loop, fd, buf, sizeof(buf), 2000) > 0);
 		assert_non_null(strstr(buf, "md9 "));
 		close(fd);
 	}
@@ -280,7 +337,7 @@ static void test_server(void **state)
 		int fd = raw_connect(path);
 		memset(big, 'x', sizeof(big));
 		assert_int_equal(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
-		assert_true(read_reply(f.d.loop, fd, buf, sizeof(buf), 2000) > 0);
+		assert_true(read_reply(f.loop, fd, buf, sizeof(buf), 2000) > 0);
 		assert_non_null(strstr(buf, "error: unknown request"));
 		close(fd);
 	}
@@ -289,19 +346,19 @@ static void test_server(void **state)
 	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
 		fds[i] = raw_connect(path);
 		assert_true(fds[i] >= 0);
-		ev_run_once(f.d.loop, 10);
+		ev_run_once(f.loop, 10);
 	}
 	extra = raw_connect(path);
 	assert_true(extra >= 0);
-	assert_int_equal(read_reply(f.d.loop, extra, buf, sizeof(buf), 1000), 0);
+	assert_int_equal(read_reply(f.loop, extra, buf, sizeof(buf), 1000), 0);
 	close(extra);
 	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
 		assert_int_equal(
-		    read_reply(f.d.loop, fds[i], buf, sizeof(buf), STATUS_TIMEOUT_MS + 2000), 0);
+		    read_reply(f.loop, fds[i], buf, sizeof(buf), STATUS_TIMEOUT_MS + 2000), 0);
 		close(fds[i]);
 	}
 	/* and the server still answers */
-	ask(f.d.loop, path, false, &c);
+	ask(f.loop, path, false, &c);
 	assert_int_equal(c.rc, 0);
 	free(c.answer);
 
@@ -309,9 +366,9 @@ static void test_server(void **state)
 	{
 		struct fake g;
 		fake_init(&g);
-		g.d.loop = ev_loop_new();
-		assert_null(md9_status_start(&g.d, path));
-		ev_loop_free(g.d.loop);
+		g.loop = ev_loop_new();
+		assert_null(md9_status_start(g.loop, path, "md9-status", fake_snapshot, &g));
+		ev_loop_free(g.loop);
 	}
 	md9_status_stop(st);
 	assert_int_equal(access(path, F_OK), -1); /* removed */
@@ -325,9 +382,9 @@ static void test_server(void **state)
 		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 		close(fd);
 		assert_int_equal(md9_status_query_buf(path, false, 500, &c.answer), -ECONNREFUSED);
-		st = md9_status_start(&f.d, path);
+		st = md9_status_start(f.loop, path, "md9-status", fake_snapshot, &f);
 		assert_non_null(st);
-		ask(f.d.loop, path, false, &c);
+		ask(f.loop, path, false, &c);
 		assert_int_equal(c.rc, 0);
 		free(c.answer);
 		md9_status_stop(st);
@@ -336,10 +393,10 @@ static void test_server(void **state)
 	{
 		FILE *x = fopen(path, "w");
 		fclose(x);
-		assert_null(md9_status_start(&f.d, path));
+		assert_null(md9_status_start(f.loop, path, "md9-status", fake_snapshot, &f));
 		unlink(path);
 	}
-	ev_loop_free(f.d.loop);
+	ev_loop_free(f.loop);
 }
 
 static int setup_dir(void **state)
@@ -362,8 +419,9 @@ static int teardown_dir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_quote),
 	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_format_json_strings),
+	    cmocka_unit_test(test_coarse_counters),
 	    cmocka_unit_test(test_server),
 	};
 

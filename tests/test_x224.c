@@ -642,6 +642,47 @@ static void test_cc_failure(void **state)
 	assert_string_equal(x224_failure_name(cc.failure_code), "HYBRID_REQUIRED_BY_SERVER");
 }
 
+/* MS-RDPBCGR 3.3.5.3.2: a CR without RDP_NEG_REQ gets a CC without
+ * rdpNegData; md9 builds that form from the server's CC. */
+static void test_legacy_cc(void **state)
+{
+	(void)state;
+	const uint8_t bare[11] = {3, 0, 0, 11, 6, 0xd0, 0, 0, 0x12, 0x34, 0};
+	uint8_t out[32], in[19];
+	size_t n = 0;
+	const char *why = NULL;
+	struct x224_cc cc;
+
+	/* From the seed's RDP_NEG_RSP (SSL): the fixed part, references kept. */
+	memcpy(in, seed_cc, 19);
+	in[8] = 0x12;
+	in[9] = 0x34;
+	assert_int_equal(x224_legacy_cc(in, 19, out, sizeof(out), &n, &why), 0);
+	assert_int_equal(n, 11);
+	assert_memory_equal(out, bare, 11);
+	assert_int_equal(parse_cc_exact(out, n, &cc, NULL), 1);
+	assert_false(cc.has_neg);
+	/* From an RDP_NEG_FAILURE, in place. */
+	in[11] = 3;
+	in[15] = X224_SSL_REQUIRED_BY_SERVER;
+	assert_int_equal(x224_legacy_cc(in, 19, in, sizeof(in), &n, &why), 0);
+	assert_int_equal(n, 11);
+	assert_memory_equal(in, bare, 11);
+	/* Already legacy: unchanged. */
+	assert_int_equal(x224_legacy_cc(bare, 11, out, 11, &n, &why), 0);
+	assert_memory_equal(out, bare, 11);
+	/* Errors: incomplete, extra bytes, malformed, no room. */
+	why = NULL;
+	assert_int_equal(x224_legacy_cc(seed_cc, 18, out, sizeof(out), &n, &why), -1);
+	assert_non_null(why);
+	uint8_t two[38];
+	memcpy(two, seed_cc, 19);
+	memcpy(two + 19, seed_cc, 19);
+	assert_int_equal(x224_legacy_cc(two, 38, out, sizeof(out), &n, &why), -1);
+	assert_int_equal(x224_legacy_cc(seed_cr, 19, out, sizeof(out), &n, &why), -1);
+	assert_int_equal(x224_legacy_cc(seed_cc, 19, out, 10, &n, &why), -1);
+}
+
 static void test_cc_malformed(void **state)
 {
 	(void)state;
@@ -751,6 +792,7 @@ int main(void)
 	    cmocka_unit_test(test_cc_bare_is_rdp),
 	    cmocka_unit_test(test_cc_failure),
 	    cmocka_unit_test(test_cc_malformed),
+	    cmocka_unit_test(test_legacy_cc),
 	    cmocka_unit_test(test_protocol_names),
 	    cmocka_unit_test(test_failure_names),
 	};

@@ -5,6 +5,10 @@ simulated Hyper-V host, the simulated VMBus and md9.
   xfreerdp -> md9-hostsim (RDP front end: TLS like the host) -> VMBus rings
            -> md9 (--security auto) -> xrdp + sesman -> an Xorg session
 
+With --headless it then checks drive redirection the same way: rdesktop
+shares a folder, the session copies a file from it and one back, both
+compared by SHA-256 (tests/fixtures/drive_fixture.py says why rdesktop).
+
 Started by ./run-demo (which installs packages and builds first). Everything
 it starts stops on Ctrl-C or at the end: the demo user, xrdp and sesman (in a
 private mount namespace, on free loopback ports), md9-hostsim, md9, Xvfb and
@@ -27,6 +31,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 import desktop_fixture as df  # noqa: E402
+import drive_fixture  # noqa: E402
 import harness  # noqa: E402
 
 
@@ -76,6 +81,25 @@ def headless(h, security, shot_path):
         return 1
     say("the RDP client shows the Linux session (and the clipboard works both "
         "ways) through md9 and the simulated VMBus")
+
+    drive = {}
+
+    def drive_connect(srv):
+        drive["hs"], drive["md9"] = start_stack(h, srv, security)
+        return (harness.LOOPBACK, drive["hs"].rdp_port)
+
+    say("drive redirection: rdesktop shares a folder through md9-hostsim and "
+        "md9; the session copies a file from it and one back")
+    res = drive_fixture.run_drive_check(before_connect=drive_connect,
+                                        artifacts=artifacts, log=print)
+    if not res["ok"]:
+        say("FAILED: drive redirection: %s" % (res.get("error") or ", ".join(
+            k for k, v in res["checks"].items() if not v[0])))
+        return 1
+    say("drive redirection works both ways through md9 (%s MiB/s into the "
+        "session, %s MiB/s back; the share was at %s)" % (
+            res["timings"].get("client->session MiB/s"),
+            res["timings"].get("session->client MiB/s"), res["mount"]))
     return 0
 
 
@@ -112,7 +136,7 @@ def interactive(h, security):
     return 0
 
 
-class Demo(harness.Harness):
+class Demo(harness.IntegrationHarness):
     def __init__(self):
         super().__init__("demo")
         self.cleanups = []

@@ -51,16 +51,15 @@
 #define TPKT_MAX      65535
 #define DEFAULT_CHUNK (256u << 10)
 
-/* The seed's frame 1: X.224 CR with RDP_NEG_REQ, requestedProtocols 0x0B. */
-static const uint8_t seed_cr[19] = {0x03, 0x00, 0x00, 0x13, 0x0e, 0xe0, 0x00, 0x00, 0x00, 0x00,
-                                    0x00, 0x01, 0x00, 0x08, 0x00, 0x0b, 0x00, 0x00, 0x00};
 /* Connection Confirm, RDP_NEG_RSP selectedProtocol = PROTOCOL_RDP (0). */
 static const uint8_t cc_rdp[19] = {0x03, 0x00, 0x00, 0x13, 0x0e, 0xd0, 0x00, 0x00, 0x12, 0x34,
                                    0x00, 0x02, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00};
-/* The seed's frame 3: TPKT + X.224 DT + MCS Connect-Initial, 462 bytes,
- * shared with md9-testclient. */
-#include "../../tests/tools/connect_initial_seed.h"
-#define seed_ci tc_connect_initial
+/* The seed's frames 1 and 3 (X.224 CR, MCS Connect-Initial), shared with md9
+ * doctor and md9-testclient; the Connect-Response of md9-testserver. */
+#include "../../src/rdp/mcs_seed.h"
+#include "../../tests/tools/connect_response.h"
+#define seed_ci mcs_seed_connect_initial
+#define seed_cr mcs_seed_connection_request
 
 enum mode { M_SINK, M_SOURCE, M_ECHO, M_IDLE, M_PING, M_HS };
 
@@ -201,7 +200,7 @@ static void drop_pdu(struct conn *c, size_t l)
 	c->rlen -= l;
 }
 
-/* Server side: CR in, CC out, Connect-Initial in. */
+/* Server side: CR in, CC out, Connect-Initial in, Connect-Response out. */
 static int server_handshake(struct conn *c)
 {
 	long l = read_tpkt(c);
@@ -220,10 +219,10 @@ static int server_handshake(struct conn *c)
 		return -1;
 	}
 	drop_pdu(c, (size_t)l);
-	return 0;
+	return write_full(c->fd, test_connect_response, sizeof(test_connect_response));
 }
 
-/* Client side: CR out, CC in, Connect-Initial out. */
+/* Client side: CR out, CC in, Connect-Initial out, Connect-Response in. */
 static int client_handshake(struct conn *c)
 {
 	long l;
@@ -236,7 +235,15 @@ static int client_handshake(struct conn *c)
 		return -1;
 	}
 	drop_pdu(c, (size_t)l);
-	return write_full(c->fd, seed_ci, sizeof(seed_ci));
+	if (write_full(c->fd, seed_ci, sizeof(seed_ci)) < 0)
+		return -1;
+	l = read_tpkt(c);
+	if (l < 9 || c->rbuf[7] != 0x7f || c->rbuf[8] != 0x66) {
+		fprintf(stderr, "md9bench client: no MCS Connect-Response\n");
+		return -1;
+	}
+	drop_pdu(c, (size_t)l);
+	return 0;
 }
 
 static void count(struct conn *c, size_t n)

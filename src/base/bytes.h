@@ -1,5 +1,5 @@
 /* Little-endian field access for wire formats (VMBus, SynthRdp and RDP are
- * all little-endian), and the parsers' shared failure helper. */
+ * all little-endian). */
 #ifndef MD9_BYTES_H
 #define MD9_BYTES_H
 
@@ -21,14 +21,6 @@ static inline void wr32le(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 8);
 	p[2] = (uint8_t)(v >> 16);
 	p[3] = (uint8_t)(v >> 24);
-}
-
-/* Set *why (when asked for) and return -1: `return fail(why, "...");`. */
-static inline int fail(const char **why, const char *msg)
-{
-	if (why)
-		*why = msg;
-	return -1;
 }
 
 #endif

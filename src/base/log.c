@@ -12,6 +12,18 @@ static const char *log_prog = "md9";
 static enum md9_log_level log_max = MD9_LOG_INFO;
 static int log_journal;
 
+static const char *const level_names[] = {[MD9_LOG_ERR] = "error",
+                                          [MD9_LOG_WARN] = "warning",
+                                          [MD9_LOG_INFO] = "info",
+                                          [MD9_LOG_DEBUG] = "debug"};
+
+const char *md9_log_level_name(enum md9_log_level level)
+{
+	if ((unsigned)level >= sizeof(level_names) / sizeof(level_names[0]) || !level_names[level])
+		return "?";
+	return level_names[level];
+}
+
 static int stderr_is_journal(void)
 {
 	const char *js = getenv("JOURNAL_STREAM");
@@ -42,8 +54,6 @@ enum md9_log_level md9_log_get_level(void)
 
 void md9_log(enum md9_log_level level, const char *fmt, ...)
 {
-	static const char *names[] = {[MD9_LOG_ERR] = "error", [MD9_LOG_WARN] = "warning",
-				      [MD9_LOG_INFO] = "info", [MD9_LOG_DEBUG] = "debug"};
 	char line[1024];
 	int n;
 	va_list ap;
@@ -59,8 +69,8 @@ void md9_log(enum md9_log_level level, const char *fmt, ...)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
 		n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s[%d] %s: ", tm.tm_hour,
-			     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_prog, (int)getpid(),
-			     names[level]);
+		             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_prog, (int)getpid(),
+		             md9_log_level_name(level));
 	}
 	va_start(ap, fmt);
 	if (n >= 0 && (size_t)n < sizeof(line))

@@ -9,6 +9,8 @@ enum md9_log_level { MD9_LOG_ERR = 3, MD9_LOG_WARN = 4, MD9_LOG_INFO = 6, MD9_LO
 void md9_log_init(const char *prog, enum md9_log_level max_level);
 void md9_log_set_level(enum md9_log_level max_level);
 enum md9_log_level md9_log_get_level(void);
+/* "error", "warning", "info", "debug"; "?" for another value. */
+const char *md9_log_level_name(enum md9_log_level level);
 void md9_log(enum md9_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_err(...)   md9_log(MD9_LOG_ERR, __VA_ARGS__)

@@ -36,6 +36,11 @@ static uint32_t sock_events_for(struct md9_stream *s, bool want_read, bool want_
 	return (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0);
 }
 
+static int sock_shutdown_write(struct md9_stream *s)
+{
+	return shutdown(s->fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
 static void sock_free(struct md9_stream *s)
 {
 	close(s->fd);
@@ -43,10 +48,11 @@ static void sock_free(struct md9_stream *s)
 }
 
 static const struct md9_stream_ops sock_ops = {
-	.readv = sock_readv,
-	.writev = sock_writev,
-	.events_for = sock_events_for,
-	.free = sock_free,
+    .readv = sock_readv,
+    .writev = sock_writev,
+    .events_for = sock_events_for,
+    .shutdown_write = sock_shutdown_write,
+    .free = sock_free,
 };
 
 struct md9_stream *md9_stream_socket(int fd)
@@ -60,3 +66,12 @@ struct md9_stream *md9_stream_socket(int fd)
 	return s;
 }
 
+int md9_stream_release(struct md9_stream *s)
+{
+	int fd = s->fd;
+
+	if (s->ops != &sock_ops)
+		return -EINVAL;
+	free(s);
+	return fd;
+}

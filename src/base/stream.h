@@ -16,6 +16,10 @@ struct md9_stream_ops {
 	/* Epoll events the stream needs to make progress on a blocked read
 	 * (want_read) or write; TLS may need EPOLLOUT to read and vice versa. */
 	uint32_t (*events_for)(struct md9_stream *s, bool want_read, bool want_write);
+	/* Half-close: this side sends nothing more (TCP FIN; TLS close_notify
+	 * first), reading goes on. 0, -EAGAIN (call again when events_for(false,
+	 * true) is ready), or -errno. */
+	int (*shutdown_write)(struct md9_stream *s);
 	void (*free)(struct md9_stream *s);
 };
 
@@ -26,5 +30,9 @@ struct md9_stream {
 
 /* A stream over a connected socket fd; takes ownership of fd. */
 struct md9_stream *md9_stream_socket(int fd);
+/* Free a stream made by md9_stream_socket but not its fd: returns the fd,
+ * still open, for a stream that wraps it next (TLS). -EINVAL for any other
+ * kind of stream (nothing freed). */
+int md9_stream_release(struct md9_stream *s);
 
 #endif

@@ -1,19 +1,22 @@
 #include "doctor.h"
 
-#include "backend.h"
+#include "doctor_checks.h"
+
 #include "config.h"
+#include "fsutil.h"
 #include "guid.h"
+#include "kmsg.h"
 #include "log.h"
+#include "passwd.h"
+#include "path.h"
 #include "privdrop.h"
-#include "status.h"
 #include "sysfs.h"
+#include "textfile.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,296 +29,25 @@
 #include <cpuid.h>
 #endif
 
-void md9_roots_default(struct md9_roots *r)
-{
-	r->sys = "/sys";
-	r->proc = "/proc";
-	r->etc = "/etc";
-	r->dev = "/dev";
-	r->run = "/run";
-	r->lib = "/lib";
-}
-
 /* ---- small helpers ---- */
 
-/* strlcpy: copy what fits, always terminated. */
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (!cap)
-		return;
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
-static const char *pj(char *buf, size_t n, const char *root, const char *rel)
-{
-	if ((size_t)snprintf(buf, n, "%s/%s", root, rel) >= n)
-		buf[0] = '\0';
-	return buf;
-}
-
-/* First line of a small file, trimmed; "" when unreadable. */
+/* First line of a small file (a sysfs or procfs attribute), trimmed; ""
+ * and false when unreadable. */
 static bool read_line(const char *path, char *out, size_t cap)
 {
-	FILE *f = fopen(path, "r");
-	size_t n;
+	char buf[4096];
+	ssize_t n = md9_textfile_read_into(AT_FDCWD, path, buf, sizeof(buf));
+	size_t len;
 
 	out[0] = '\0';
-	if (!f)
+	if (n < 0)
 		return false;
-	if (!fgets(out, (int)cap, f))
-		out[0] = '\0';
-	fclose(f);
-	n = strlen(out);
-	while (n && isspace((unsigned char)out[n - 1]))
-		out[--n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	len = strlen(buf);
+	while (len && isspace((unsigned char)buf[len - 1]))
+		buf[--len] = '\0';
+	snprintf(out, cap, "%s", buf);
 	return true;
-}
-
-static bool is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
-/* The id of `name` in a passwd- or group-format file (field 3); -1 if absent. */
-static long db_lookup(const char *path, const char *name)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	size_t n = strlen(name);
-	long id = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-		if (strncmp(line, name, n) != 0 || line[n] != ':')
-			continue;
-		p = strchr(line + n + 1, ':'); /* past the password field */
-		if (p)
-			id = strtol(p + 1, NULL, 10);
-		break;
-	}
-	fclose(f);
-	return id;
-}
-
-/* The name of group `gid` in a group file; "" if absent. */
-static void db_name(const char *path, long gid, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-
-	out[0] = '\0';
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (c2 && strtol(c2 + 1, NULL, 10) == gid) {
-			*c1 = '\0';
-			copy_str(out, cap, line);
-			break;
-		}
-	}
-	fclose(f);
-}
-
-/* ---- xrdp.ini ---- */
-
-bool md9_ini_true(const char *v)
-{
-	return strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0 ||
-	       strcasecmp(v, "on") == 0;
-}
-
-int md9_xrdp_ini_read(const char *path, struct md9_xrdp_ini *x)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	bool globals = false;
-
-	memset(x, 0, sizeof(*x));
-	strcpy(x->port, "3389");
-	strcpy(x->security_layer, "negotiate");
-	strcpy(x->crypt_level, "high");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *s = trim(line), *eq, *k, *v;
-
-		if (*s == '[') {
-			char *e = strchr(s, ']');
-			if (e)
-				*e = '\0';
-			globals = strcasecmp(trim(s + 1), "Globals") == 0;
-			continue;
-		}
-		if (!globals || *s == ';' || *s == '#' || !(eq = strchr(s, '=')))
-			continue;
-		*eq = '\0';
-		k = trim(s);
-		v = trim(eq + 1);
-		if (strcasecmp(k, "port") == 0) {
-			snprintf(x->port, sizeof(x->port), "%s", v);
-			x->has_port = true;
-		} else if (strcasecmp(k, "security_layer") == 0) {
-			snprintf(x->security_layer, sizeof(x->security_layer), "%s", v);
-			x->has_security_layer = true;
-		} else if (strcasecmp(k, "crypt_level") == 0) {
-			snprintf(x->crypt_level, sizeof(x->crypt_level), "%s", v);
-			x->has_crypt_level = true;
-		} else if (strcasecmp(k, "vmconnect") == 0) {
-			x->vmconnect = md9_ini_true(v);
-			x->has_vmconnect = true;
-		} else if (strcasecmp(k, "use_vsock") == 0) {
-			x->use_vsock = md9_ini_true(v);
-		}
-	}
-	fclose(f);
-	return 0;
-}
-
-/* Calls fn for each listener of the port value (space or comma separated). */
-static bool each_listener(const struct md9_xrdp_ini *x, bool (*fn)(const char *l, void *arg),
-                          void *arg)
-{
-	char buf[sizeof(x->port)], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", x->port);
-	for (char *t = strtok_r(buf, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-		if (fn(t, arg))
-			return true;
-	return false;
-}
-
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
-
-struct tcp_match {
-	const struct md9_xrdp_ini *x;
-	unsigned port;
-};
-
-static bool is_tcp_on(const char *l, void *arg)
-{
-	const struct tcp_match *m = arg;
-	const char *colon;
-
-	if (all_digits(l)) /* "3389": every interface, TCP unless use_vsock */
-		return !m->x->use_vsock && strtoul(l, NULL, 10) == m->port;
-	if (strncasecmp(l, "tcp://", 6) != 0 && strncasecmp(l, "tcp6://", 7) != 0)
-		return false;
-	colon = strrchr(l, ':');
-	return colon && all_digits(colon + 1) && strtoul(colon + 1, NULL, 10) == m->port;
-}
-
-bool md9_xrdp_listens_tcp(const struct md9_xrdp_ini *x, unsigned port)
-{
-	struct tcp_match m = {x, port};
-
-	return each_listener(x, is_tcp_on, &m);
-}
-
-static bool is_vsock(const char *l, void *arg)
-{
-	(void)arg;
-	return strncasecmp(l, "vsock://", 8) == 0;
-}
-
-static bool is_not_vsock(const char *l, void *arg)
-{
-	const struct md9_xrdp_ini *x = arg;
-
-	if (all_digits(l))
-		return !x->use_vsock;
-	return strncasecmp(l, "vsock://", 8) != 0;
-}
-
-bool md9_xrdp_listens_vsock(const struct md9_xrdp_ini *x, bool *only)
-{
-	bool any_digits_vsock = false, any;
-	char buf[sizeof(x->port)], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", x->port);
-	for (char *t = strtok_r(buf, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-		if (all_digits(t) && x->use_vsock)
-			any_digits_vsock = true;
-	any = any_digits_vsock || each_listener(x, is_vsock, NULL);
-	if (only)
-		*only = any && !each_listener(x, is_not_vsock, (void *)x);
-	return any;
-}
-
-/* ---- the report ---- */
-
-enum verdict { V_OK, V_WARN, V_FAIL };
-
-struct doctor {
-	const struct md9_doctor_opts *o;
-	const struct md9_roots *r;
-	FILE *out;
-	unsigned n[3];
-	struct md9_config cfg;
-	bool cfg_ok;
-	bool real_roots;
-	/* what later checks build on */
-	bool hyperv, vmbus, uio_loaded;
-	bool xrdp_present;
-	struct md9_xrdp_ini xrdp;
-	struct md9_vmbus_dev *ctrl;
-	size_t nctrl;
-	struct md9_vmbus_dev *data;
-	size_t ndata;
-};
-
-static void report(struct doctor *dr, enum verdict v, const char *check, const char *fix,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void report(struct doctor *dr, enum verdict v, const char *check, const char *fix,
-                   const char *fmt, ...)
-{
-	static const char *const names[] = {"ok", "warn", "FAIL"};
-	char msg[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	dr->n[v]++;
-	fprintf(dr->out, "%-4s  %-18s %s", names[v], check, msg);
-	if (v != V_OK && fix && *fix)
-		fprintf(dr->out, " -- fix: %s", fix);
-	fputc('\n', dr->out);
-	fflush(dr->out);
-}
-
-static const char *S(const char *s)
-{
-	return s && *s ? s : "(none)";
 }
 
 static void cpuid_vendor(char out[13])
@@ -349,9 +81,9 @@ static void check_hyperv(struct doctor *dr)
 	    "Hyper-V virtual machine; on other hypervisors use their own console or a plain RDP "
 	    "connection";
 
-	dmi = read_line(pj(p, sizeof(p), dr->r->sys, "class/dmi/id/sys_vendor"), vendor,
+	dmi = read_line(md9_path_join(p, sizeof(p), dr->r->sys, "class/dmi/id/sys_vendor"), vendor,
 	                sizeof(vendor));
-	read_line(pj(p, sizeof(p), dr->r->sys, "class/dmi/id/product_name"), product,
+	read_line(md9_path_join(p, sizeof(p), dr->r->sys, "class/dmi/id/product_name"), product,
 	          sizeof(product));
 	dmi_ms =
 	    strcmp(vendor, "Microsoft Corporation") == 0 && strcmp(product, "Virtual Machine") == 0;
@@ -361,25 +93,27 @@ static void check_hyperv(struct doctor *dr)
 
 	if (dmi_ms) {
 		dr->hyperv = true;
-		report(dr, V_OK, "hyper-v", NULL, "Hyper-V guest (DMI: %s, %s%s%s%s)", vendor,
-		       product, dr->real_roots ? "; CPUID hypervisor \"" : "",
-		       dr->real_roots ? S(cpu) : "", dr->real_roots ? "\"" : "");
+		doctor_report(dr, V_OK, "hyper-v", NULL, "Hyper-V guest (DMI: %s, %s%s%s%s)",
+		              vendor, product, dr->real_roots ? "; CPUID hypervisor \"" : "",
+		              dr->real_roots ? doctor_report_str(cpu) : "", dr->real_roots ? "\"" : "");
 	} else if (cpu_ms && !dmi) {
 		dr->hyperv = true;
-		report(dr, V_OK, "hyper-v", NULL,
-		       "Hyper-V guest (CPUID hypervisor \"Microsoft Hv\"; no DMI tables)");
+		doctor_report(dr, V_OK, "hyper-v", NULL,
+		              "Hyper-V guest (CPUID hypervisor \"Microsoft Hv\"; no DMI tables)");
 	} else if (cpu_ms) {
-		report(dr, V_FAIL, "hyper-v", fix,
-		       "not running on Hyper-V: CPUID says \"Microsoft Hv\" but DMI says \"%s\", "
-		       "\"%s\" "
-		       "(another hypervisor with Hyper-V enlightenments has no VMBus)",
-		       S(vendor), S(product));
+		doctor_report(
+		    dr, V_FAIL, "hyper-v", fix,
+		    "not running on Hyper-V: CPUID says \"Microsoft Hv\" but DMI says \"%s\", "
+		    "\"%s\" "
+		    "(another hypervisor with Hyper-V enlightenments has no VMBus)",
+		    doctor_report_str(vendor), doctor_report_str(product));
 	} else {
-		report(dr, V_FAIL, "hyper-v", fix, "not running on Hyper-V (DMI: %s%s%s%s%s%s%s)",
-		       dmi ? "\"" : "", dmi ? S(vendor) : "no DMI tables", dmi ? "\", \"" : "",
-		       dmi ? S(product) : "", dmi ? "\"" : "",
-		       dr->real_roots ? "; CPUID hypervisor: " : "",
-		       dr->real_roots ? (cpu[0] ? cpu : "none") : "");
+		doctor_report(dr, V_FAIL, "hyper-v", fix,
+		              "not running on Hyper-V (DMI: %s%s%s%s%s%s%s)", dmi ? "\"" : "",
+		              dmi ? doctor_report_str(vendor) : "no DMI tables", dmi ? "\", \"" : "",
+		              dmi ? doctor_report_str(product) : "", dmi ? "\"" : "",
+		              dr->real_roots ? "; CPUID hypervisor: " : "",
+		              dr->real_roots ? (cpu[0] ? cpu : "none") : "");
 	}
 }
 
@@ -387,15 +121,17 @@ static void check_vmbus(struct doctor *dr)
 {
 	char p[PATH_MAX];
 
-	dr->vmbus = is_dir(pj(p, sizeof(p), dr->r->sys, "bus/vmbus/devices"));
+	dr->vmbus = md9_fs_is_dir(md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/devices"));
 	if (dr->vmbus)
-		report(dr, V_OK, "hv_vmbus", NULL, "VMBus present (%s)", p);
+		doctor_report(dr, V_OK, "hv_vmbus", NULL, "VMBus present (%s)", p);
 	else if (dr->hyperv)
-		report(dr, V_FAIL, "hv_vmbus", "modprobe hv_vmbus (the kernel needs CONFIG_HYPERV)",
-		       "no VMBus: %s missing", p);
+		doctor_report(dr, V_FAIL, "hv_vmbus",
+		              "modprobe hv_vmbus (the kernel needs CONFIG_HYPERV)",
+		              "no VMBus: %s missing", p);
 	else
-		report(dr, V_FAIL, "hv_vmbus", "only Hyper-V guests have a VMBus (see hyper-v)",
-		       "no VMBus: %s missing", p);
+		doctor_report(dr, V_FAIL, "hv_vmbus",
+		              "only Hyper-V guests have a VMBus (see hyper-v)",
+		              "no VMBus: %s missing", p);
 }
 
 /* modules.dep lines start "kernel/drivers/uio/uio_hv_generic.ko[.xz|.zst|.gz]:";
@@ -428,8 +164,10 @@ static void check_module(struct doctor *dr)
 	char p[PATH_MAX], rel[256], dir[PATH_MAX], f[PATH_MAX + 32];
 	struct utsname u;
 
-	dr->uio_loaded = is_dir(pj(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic"));
-	if (!read_line(pj(p, sizeof(p), dr->r->proc, "sys/kernel/osrelease"), rel, sizeof(rel)) ||
+	dr->uio_loaded = md9_fs_is_dir(
+	    md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic"));
+	if (!read_line(md9_path_join(p, sizeof(p), dr->r->proc, "sys/kernel/osrelease"), rel,
+	               sizeof(rel)) ||
 	    !rel[0]) {
 		if (dr->real_roots && uname(&u) == 0)
 			snprintf(rel, sizeof(rel), "%s", u.release);
@@ -437,27 +175,28 @@ static void check_module(struct doctor *dr)
 	snprintf(dir, sizeof(dir), "%s/modules/%s", dr->r->lib, rel[0] ? rel : "UNKNOWN");
 	snprintf(f, sizeof(f), "%s/modules.builtin", dir);
 	if (module_listed(f, false)) {
-		report(dr, V_OK, "uio_hv_generic", NULL, "built into kernel %s", rel);
+		doctor_report(dr, V_OK, "uio_hv_generic", NULL, "built into kernel %s", rel);
 		return;
 	}
 	snprintf(f, sizeof(f), "%s/modules.dep", dir);
 	if (module_listed(f, true)) {
-		report(dr, V_OK, "uio_hv_generic", NULL, "available as a module of kernel %s", rel);
+		doctor_report(dr, V_OK, "uio_hv_generic", NULL,
+		              "available as a module of kernel %s", rel);
 		return;
 	}
 	if (dr->uio_loaded) {
-		report(dr, V_OK, "uio_hv_generic", NULL, "loaded (not listed in %s)", dir);
+		doctor_report(dr, V_OK, "uio_hv_generic", NULL, "loaded (not listed in %s)", dir);
 		return;
 	}
-	if (!is_dir(dir)) {
-		report(
+	if (!md9_fs_is_dir(dir)) {
+		doctor_report(
 		    dr, V_FAIL, "uio_hv_generic",
 		    "install the modules of the running kernel (Debian: linux-image-$(uname -r); "
 		    "Ubuntu: linux-modules-extra-$(uname -r)), or boot a kernel that has them",
 		    "cannot tell: %s does not exist (kernel %s)", dir, rel[0] ? rel : "unknown");
 		return;
 	}
-	report(
+	doctor_report(
 	    dr, V_FAIL, "uio_hv_generic",
 	    "install a kernel built with CONFIG_UIO_HV_GENERIC=m (Debian's linux-image-amd64 has "
 	    "it; Ubuntu ships it in linux-modules-extra-$(uname -r))",
@@ -469,17 +208,17 @@ static void check_loaded(struct doctor *dr)
 {
 	char p[PATH_MAX];
 
-	pj(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic");
+	md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/drivers/uio_hv_generic");
 	if (dr->uio_loaded)
-		report(dr, V_OK, "module loaded", NULL, "uio_hv_generic is loaded (%s)", p);
+		doctor_report(dr, V_OK, "module loaded", NULL, "uio_hv_generic is loaded (%s)", p);
 	else if (!dr->vmbus)
-		report(dr, V_FAIL, "module loaded", "needs hv_vmbus (see above)",
-		       "uio_hv_generic is not loaded (%s missing)", p);
+		doctor_report(dr, V_FAIL, "module loaded", "needs hv_vmbus (see above)",
+		              "uio_hv_generic is not loaded (%s missing)", p);
 	else
-		report(dr, V_FAIL, "module loaded",
-		       "modprobe uio_hv_generic; md9 setup makes it load at boot "
-		       "(/etc/modules-load.d/md9.conf)",
-		       "uio_hv_generic is not loaded (%s missing)", p);
+		doctor_report(dr, V_FAIL, "module loaded",
+		              "modprobe uio_hv_generic; md9 setup makes it load at boot "
+		              "(/etc/modules-load.d/md9.conf)",
+		              "uio_hv_generic is not loaded (%s missing)", p);
 }
 
 static void scan_devices(struct doctor *dr)
@@ -488,7 +227,7 @@ static void scan_devices(struct doctor *dr)
 
 	if (!dr->vmbus)
 		return;
-	pj(p, sizeof(p), dr->r->sys, "bus/vmbus/devices");
+	md9_path_join(p, sizeof(p), dr->r->sys, "bus/vmbus/devices");
 	md9_sysfs_scan(p, &md9_guid_control_class, 1, &dr->ctrl, &dr->nctrl);
 	md9_sysfs_scan(p, &md9_guid_data_class, 1, &dr->data, &dr->ndata);
 }
@@ -499,18 +238,19 @@ static void check_offered(struct doctor *dr)
 
 	md9_guid_format(&md9_guid_control_class, g);
 	if (!dr->vmbus) {
-		report(dr, V_FAIL, "control channel", "needs hv_vmbus (see above)",
-		       "no VMBus, so no SynthRdp control channel (class %s)", g);
+		doctor_report(dr, V_FAIL, "control channel", "needs hv_vmbus (see above)",
+		              "no VMBus, so no SynthRdp control channel (class %s)", g);
 		return;
 	}
 	if (dr->nctrl) {
-		report(dr, V_OK, "control channel", NULL,
-		       "the host offers the SynthRdp control channel: device %s (relid %u)%s",
-		       dr->ctrl[0].name, dr->ctrl[0].relid,
-		       dr->ndata ? "; data channel(s) offered too" : "");
+		doctor_report(
+		    dr, V_OK, "control channel", NULL,
+		    "the host offers the SynthRdp control channel: device %s (relid %u)%s",
+		    dr->ctrl[0].name, dr->ctrl[0].relid,
+		    dr->ndata ? "; data channel(s) offered too" : "");
 		return;
 	}
-	report(
+	doctor_report(
 	    dr, V_FAIL, "control channel",
 	    "on the Hyper-V host, as administrator: Set-VMHost -EnableEnhancedSessionMode $true "
 	    "(and keep the VM on the VMBus transport: Set-VM -VMName NAME "
@@ -533,7 +273,9 @@ static void driver_of(struct doctor *dr, const struct md9_vmbus_dev *dev, char *
 	if (n < 0)
 		return;
 	link[n] = '\0';
-	copy_str(out, cap, strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
+	if ((size_t)snprintf(out, cap, "%s", strrchr(link, '/') ? strrchr(link, '/') + 1 : link) >=
+	    cap)
+		out[0] = '\0'; /* no driver has so long a name */
 }
 
 static void check_bound(struct doctor *dr)
@@ -545,8 +287,8 @@ static void check_bound(struct doctor *dr)
 	size_t nbound = 0, total = dr->nctrl + dr->ndata;
 
 	if (!dr->nctrl) {
-		report(dr, V_FAIL, "classes bound", "needs the control channel (see above)",
-		       "no SynthRdp device to check");
+		doctor_report(dr, V_FAIL, "classes bound", "needs the control channel (see above)",
+		              "no SynthRdp device to check");
 		return;
 	}
 	for (size_t i = 0; i < total; i++) {
@@ -563,294 +305,197 @@ static void check_bound(struct doctor *dr)
 		}
 	}
 	if (nbound == total)
-		report(dr, V_OK, "classes bound", NULL,
-		       "%zu SynthRdp device(s) bound to uio_hv_generic (control: uio%d)", nbound,
-		       dr->ctrl[0].uio_index);
+		doctor_report(dr, V_OK, "classes bound", NULL,
+		              "%zu SynthRdp device(s) bound to uio_hv_generic (control: uio%d)",
+		              nbound, dr->ctrl[0].uio_index);
+	else if (dr->refused)
+		doctor_report(dr, V_FAIL, "classes bound", "see kernel below",
+		              "%s: the kernel refused it (see kernel below)", bad);
 	else
-		report(dr, V_FAIL, "classes bound", fix, "%s", bad);
+		doctor_report(dr, V_FAIL, "classes bound", fix, "%s", bad);
+}
+
+/* Kernel log lines about one device: hv_uio_probe's refusal (K2, dev_err
+ * prints "uio_hv_generic <device>: vmbus channel requires hypercall") and
+ * the driver core's "probe of <device> failed with error N". */
+struct kmsg_match {
+	const char *name;
+	char *line;
+	size_t cap;
+	bool refused;
+};
+
+static bool kmsg_about(const char *msg, void *arg)
+{
+	struct kmsg_match *m = arg;
+
+	if (!strstr(msg, m->name) || !strstr(msg, "uio_hv_generic"))
+		return false;
+	if (strstr(msg, "vmbus channel requires hypercall")) {
+		snprintf(m->line, m->cap, "%s", msg);
+		m->refused = true;
+		return true; /* the refusal says most: stop */
+	}
+	if (strstr(msg, "probe of") && strstr(msg, "failed"))
+		snprintf(m->line, m->cap, "%s", msg);
+	return false;
+}
+
+/* A SynthRdp device with no driver and no uio device: why? The kernel log
+ * when readable, the channel's monitor page and the kernel version. */
+static void diagnose_unbound(struct doctor *dr)
+{
+	char p[PATH_MAX], drv[256];
+	struct kmsg_match m;
+	bool found;
+
+	md9_kernel_release(dr->r->proc, dr->release, sizeof(dr->release));
+	for (size_t i = 0; i < dr->nctrl + dr->ndata && !dr->unbound; i++) {
+		const struct md9_vmbus_dev *dv =
+		    i < dr->nctrl ? &dr->ctrl[i] : &dr->data[i - dr->nctrl];
+
+		snprintf(p, sizeof(p), "%s/bus/vmbus/devices/%s/driver", dr->r->sys, dv->name);
+		drv[0] = '\0';
+		if (dv->uio_index < 0 && readlink(p, drv, sizeof(drv) - 1) < 0) {
+			dr->unbound = dv;
+			dr->unbound_control = i < dr->nctrl;
+		}
+	}
+	if (!dr->unbound)
+		return;
+	m = (struct kmsg_match){dr->unbound->name, dr->kmsg_line, sizeof(dr->kmsg_line), false};
+	dr->kmsg_err = md9_kmsg_scan(dr->r->kmsg, kmsg_about, &m, &found);
+	dr->refused = m.refused;
+}
+
+/* K2: before Linux 6.10, hv_uio_probe refuses channels without a monitor
+ * page ("vmbus channel requires hypercall"); the SynthRdp channels very
+ * probably have none. Detected from the system; the version is a hint. */
+static void check_kernel(struct doctor *dr)
+{
+	static const char fix[] =
+	    "Linux 6.10 or later: Debian 12: apt-get install -t bookworm-backports "
+	    "linux-image-amd64 (6.12; bookworm-backports must be in the apt sources); "
+	    "Ubuntu 24.04: apt-get install linux-generic-hwe-24.04; Ubuntu 22.04 has no such "
+	    "kernel: upgrade to 24.04; or build uio_hv_generic from Linux 6.10 or later as an "
+	    "out-of-tree module; then reboot";
+	const struct md9_vmbus_dev *dv = dr->unbound;
+	const char *rel = dr->release;
+	int old = md9_kernel_before(rel, 6, 10);
+	const char *what = dr->unbound_control ? "control" : "data";
+
+	if (!dv) {
+		if (dr->nctrl)
+			doctor_report(dr, V_OK, "kernel", NULL,
+			              "Linux %s: uio_hv_generic took the SynthRdp device(s)", rel);
+		else if (old == 1)
+			doctor_report(
+			    dr, V_WARN, "kernel", fix,
+			    "Linux %s is older than 6.10: its uio_hv_generic refuses channels "
+			    "without a monitor page, as the SynthRdp channels very probably are "
+			    "(no SynthRdp device here to check)",
+			    rel);
+		else
+			doctor_report(
+			    dr, V_OK, "kernel", NULL,
+			    "Linux %s: uio_hv_generic takes channels without a monitor page too "
+			    "(6.10 or later)",
+			    rel);
+		return;
+	}
+	if (dr->refused) {
+		doctor_report(
+		    dr, V_FAIL, "kernel", fix,
+		    "Linux %s refused the SynthRdp %s channel %s: the kernel log says \"%s\": "
+		    "its channel has no monitor page, and uio_hv_generic before Linux 6.10 "
+		    "takes only channels with one",
+		    rel, what, dv->name, dr->kmsg_line);
+		return;
+	}
+	if (dr->kmsg_line[0]) {
+		doctor_report(
+		    dr, V_FAIL, "kernel",
+		    "look for the cause in the kernel log (dmesg | grep -i uio_hv_generic): "
+		    "uio_hv_generic needs memory for every device it takes",
+		    "uio_hv_generic did not take the SynthRdp %s channel %s (Linux %s): the "
+		    "kernel log says \"%s\"",
+		    what, dv->name, rel, dr->kmsg_line);
+		return;
+	}
+	if (!dv->has_monitor && old == 1) {
+		if (dr->kmsg_err)
+			doctor_report(
+			    dr, V_FAIL, "kernel", fix,
+			    "the SynthRdp %s channel %s has no driver and no uio device, its "
+			    "channel has no monitor page, and Linux %s is older than 6.10, whose "
+			    "uio_hv_generic refuses such channels (the kernel log, %s, is not "
+			    "readable here to confirm: %s; run md9 doctor as root)",
+			    what, dv->name, rel, dr->r->kmsg, strerror(-dr->kmsg_err));
+		else
+			doctor_report(
+			    dr, V_FAIL, "kernel", fix,
+			    "the SynthRdp %s channel %s has no driver and no uio device, its "
+			    "channel has no monitor page, and Linux %s is older than 6.10, whose "
+			    "uio_hv_generic refuses such channels once the class is bound (the "
+			    "kernel log has no probe of it yet: bind the classes to see it fail)",
+			    what, dv->name, rel);
+		return;
+	}
+	doctor_report(
+	    dr, V_WARN, "kernel", "md9 bind-classes (as root), then md9 doctor again",
+	    "the SynthRdp %s channel %s has no driver and no uio device and %s: the class "
+	    "is most likely not bound yet (Linux %s%s)",
+	    what, dv->name,
+	    dr->kmsg_err ? "the kernel log is not readable here"
+	                 : "the kernel log has no probe of it",
+	    rel, dv->has_monitor ? "; its channel has a monitor page" : ", 6.10 or later");
 }
 
 static void check_nodes(struct doctor *dr)
 {
-	char p[PATH_MAX], grp[PATH_MAX], gname[64], node[64];
+	char p[PATH_MAX], pw[PATH_MAX], grp[PATH_MAX], gname[64], node[64];
 	struct stat st;
-	long md9_gid = db_lookup(pj(grp, sizeof(grp), dr->r->etc, "group"), MD9_DEFAULT_USER);
+	long md9_uid =
+	    md9_passwd_id(md9_path_join(pw, sizeof(pw), dr->r->etc, "passwd"), MD9_DEFAULT_USER);
+	static const char rule_fix[] =
+	    "md9 setup installs the udev rule (60-md9.rules: OWNER=md9, MODE=0600); then: "
+	    "udevadm trigger --subsystem-match=uio --action=add";
 
 	if (!dr->nctrl || dr->ctrl[0].uio_index < 0) {
-		report(dr, V_FAIL, "device nodes", "needs the classes bound (see above)",
-		       "no uio device to check");
+		doctor_report(dr, V_FAIL, "device nodes", "needs the classes bound (see above)",
+		              "no uio device to check");
 		return;
 	}
 	snprintf(node, sizeof(node), "uio%d", dr->ctrl[0].uio_index);
-	pj(p, sizeof(p), dr->r->dev, node);
+	md9_path_join(p, sizeof(p), dr->r->dev, node);
 	if (stat(p, &st) < 0) {
-		report(dr, V_FAIL, "device nodes",
-		       "udev creates it: check that systemd-udevd runs (udevadm trigger "
-		       "--subsystem-match=uio)",
-		       "%s: %s", p, strerror(errno));
+		doctor_report(dr, V_FAIL, "device nodes",
+		              "udev creates it: check that systemd-udevd runs (udevadm trigger "
+		              "--subsystem-match=uio)",
+		              "%s: %s", p, strerror(errno));
 		return;
 	}
-	db_name(grp, (long)st.st_gid, gname, sizeof(gname));
-	if (md9_gid >= 0 && (long)st.st_gid == md9_gid && (st.st_mode & 0060) == 0060) {
-		report(dr, V_OK, "device nodes", NULL, "%s: group %s, mode %04o", p, S(gname),
-		       (unsigned)(st.st_mode & 07777));
+	md9_passwd_name(md9_path_join(grp, sizeof(grp), dr->r->etc, "group"), (long)st.st_gid,
+	                gname, sizeof(gname));
+	/* Whoever can open a channel's node can map its rings: read the
+	 * session (keystrokes, the password) and inject input. */
+	if (st.st_mode & 0077) {
+		doctor_report(dr, V_FAIL, "device nodes", rule_fix,
+		              "%s: group %s, mode %04o: others than md9 can open it and read every "
+		              "session",
+		              p, gname[0] ? gname : "?", (unsigned)(st.st_mode & 07777));
 		return;
 	}
-	report(dr, V_WARN, "device nodes",
-	       "md9 setup installs the udev rule (60-md9.rules); then: udevadm trigger "
-	       "--subsystem-match=uio --action=add",
-	       "%s: group %s, mode %04o: user md9 cannot open it (only md9 run as root can)", p,
-	       gname[0] ? gname : "?", (unsigned)(st.st_mode & 07777));
-}
-
-static void check_user(struct doctor *dr)
-{
-	char p[PATH_MAX];
-	long uid = db_lookup(pj(p, sizeof(p), dr->r->etc, "passwd"), MD9_DEFAULT_USER);
-
-	if (uid > 0)
-		report(dr, V_OK, "md9 user", NULL, "user md9 exists (uid %ld): md9 drops to it",
-		       uid);
-	else
-		report(dr, V_WARN, "md9 user",
-		       "md9 setup creates it (or: adduser --system --group md9)",
-		       "no user md9 in %s: md9 started as root stays root", p);
-}
-
-static void check_config(struct doctor *dr)
-{
-	char p[PATH_MAX];
-	const char *path = dr->o->config;
-	bool optional = !path;
-	const char *why;
-
-	if (!path)
-		path = pj(p, sizeof(p), dr->r->etc, "md9/md9.conf");
-	md9_config_defaults(&dr->cfg);
-	dr->cfg_ok = md9_config_load(&dr->cfg, path, optional) == 0;
-	if (!dr->cfg_ok) {
-		md9_config_defaults(&dr->cfg);
-		report(dr, V_FAIL, "configuration",
-		       "correct the line named in the error above (md9 run refuses this file)",
-		       "%s does not load; the checks below use the defaults", path);
-	} else if (access(path, F_OK) < 0) {
-		report(dr, V_OK, "configuration", NULL,
-		       "%s absent: built-in defaults (security %s, server %s)", path,
-		       md9_security_name(dr->cfg.security), dr->cfg.backend.spec);
-	} else {
-		report(dr, V_OK, "configuration", NULL, "%s: security %s, server %s", path,
-		       md9_security_name(dr->cfg.security), dr->cfg.backend.spec);
-	}
-	if (dr->o->security && md9_config_set(&dr->cfg, "security", dr->o->security, &why) < 0)
-		report(dr, V_FAIL, "configuration", NULL, "--security %s: %s", dr->o->security,
-		       why);
-	if (dr->o->backend && md9_config_set(&dr->cfg, "backend", dr->o->backend, &why) < 0)
-		report(dr, V_FAIL, "configuration", NULL, "--backend %s: %s", dr->o->backend, why);
-}
-
-static void check_daemon(struct doctor *dr)
-{
-	char path[PATH_MAX], *answer = NULL, *line, *nl;
-	const char *sock = dr->cfg.status_socket;
-	int err;
-
-	if (!sock[0]) {
-		report(dr, V_WARN, "md9 running", "set status_socket in md9.conf",
-		       "status_socket is off: cannot ask md9");
+	if (md9_uid >= 0 && (long)st.st_uid == md9_uid) {
+		doctor_report(dr, V_OK, "device nodes", NULL,
+		              "%s: owner md9, mode %04o: md9's alone", p,
+		              (unsigned)(st.st_mode & 07777));
 		return;
 	}
-	if (strncmp(sock, "/run/", 5) == 0)
-		snprintf(path, sizeof(path), "%s/%s", dr->r->run, sock + 5);
-	else
-		snprintf(path, sizeof(path), "%s", sock);
-	err = md9_status_query_buf(path, false, dr->o->timeout_ms, &answer);
-	if (err == -EACCES || err == -EPERM) {
-		report(dr, V_WARN, "md9 running",
-		       "run md9 doctor as root or as a member of group md9",
-		       "%s: permission denied", path);
-		return;
-	}
-	if (err) {
-		report(dr, V_FAIL, "md9 running",
-		       "systemctl enable --now md9 (without systemd: md9 run)",
-		       "md9 is not running: nothing answers on %s (%s)", path, strerror(-err));
-		return;
-	}
-	line = strstr(answer, "control channel: ");
-	if (line && (nl = strchr(line, '\n')))
-		*nl = '\0';
-	report(dr, V_OK, "md9 running", NULL, "md9 answers on %s: %s", path,
-	       line ? line : "(no control channel line)");
-	free(answer);
-}
-
-static void check_backend(struct doctor *dr)
-{
-	const struct md9_backend *b = &dr->cfg.backend;
-	struct pollfd p;
-	int fd, err = 0, r;
-
-	fd = md9_backend_connect(b);
-	if (fd < 0) {
-		err = fd;
-	} else {
-		p.fd = fd;
-		p.events = POLLOUT;
-		do {
-			r = poll(&p, 1, dr->o->timeout_ms);
-		} while (r < 0 && errno == EINTR);
-		err = r == 0 ? -ETIMEDOUT : r < 0 ? -errno : md9_backend_connected(fd);
-		close(fd);
-	}
-	if (!err)
-		report(dr, V_OK, "rdp server", NULL, "%s accepts connections", b->spec);
-	else
-		report(
-		    dr, V_FAIL, "rdp server",
-		    "start the RDP server: systemctl enable --now xrdp (apt-get install xrdp), or "
-		    "set backend in md9.conf to where your RDP server listens",
-		    "nothing accepts connections at %s (%s)", b->spec, strerror(-err));
-}
-
-static void check_xrdp(struct doctor *dr)
-{
-	char p[PATH_MAX], problems[1024] = "", fixes[1024] = "";
-	struct md9_xrdp_ini *x = &dr->xrdp;
-	enum md9_security mode = dr->cfg.security;
-	const char *sl = x->security_layer, *cl = x->crypt_level;
-	bool sl_rdp, sl_tls, sl_neg, cl_none;
-	unsigned port;
-	int err;
-
-#define PROBLEM(fix, ...)                                                                          \
-	do {                                                                                       \
-		size_t l_ = strlen(problems);                                                      \
-		snprintf(problems + l_, sizeof(problems) - l_, "%s", l_ ? "; " : "");              \
-		l_ = strlen(problems);                                                             \
-		snprintf(problems + l_, sizeof(problems) - l_, __VA_ARGS__);                       \
-		l_ = strlen(fixes);                                                                \
-		snprintf(fixes + l_, sizeof(fixes) - l_, "%s%s", l_ ? "; " : "", fix);             \
-	} while (0)
-
-	err = md9_xrdp_ini_read(pj(p, sizeof(p), dr->r->etc, "xrdp/xrdp.ini"), x);
-	dr->xrdp_present = err == 0;
-	if (err) {
-		report(
-		    dr, V_WARN, "xrdp config",
-		    "apt-get install xrdp, or set backend in md9.conf to your RDP server",
-		    "%s: %s: xrdp is not installed (md9 works with any RDP server at its backend)",
-		    p, strerror(-err));
-		return;
-	}
-	sl_rdp = strcasecmp(sl, "rdp") == 0;
-	sl_tls = strcasecmp(sl, "tls") == 0;
-	sl_neg = strcasecmp(sl, "negotiate") == 0;
-	cl_none = strcasecmp(cl, "none") == 0;
-	if (dr->cfg.backend.family == AF_UNIX || dr->cfg.backend.family == AF_VSOCK) {
-		/* xrdp's unix:// and vsock:// listeners: not compared. */
-	} else if ((port = (unsigned)strtoul(dr->cfg.backend.port, NULL, 10)) &&
-	           !md9_xrdp_listens_tcp(x, port)) {
-		PROBLEM("set port in [Globals] to include "
-		        "the backend's port (e.g. port=3389)",
-		        "xrdp listens on \"%s\", not on TCP port %u where md9 connects", x->port,
-		        port);
-	}
-	switch (mode) {
-	case MD9_SEC_RDP:
-		if (sl_tls)
-			PROBLEM("security_layer=negotiate (md9 setup does it)",
-			        "security_layer=%s refuses the standard RDP security md9's rdp "
-			        "mode asks for",
-			        sl);
-		if (!cl_none)
-			PROBLEM("crypt_level=none (md9 setup does it)",
-			        "crypt_level=%s: with standard RDP security xrdp would encrypt, "
-			        "and the host does not (rdp mode needs crypt_level=none)",
-			        cl);
-		break;
-	case MD9_SEC_TLS:
-		if (sl_rdp)
-			PROBLEM("security_layer=negotiate or tls",
-			        "security_layer=rdp refuses the TLS md9's tls mode asks for");
-		break;
-	case MD9_SEC_AUTO:
-		if (sl_rdp && !cl_none)
-			PROBLEM("crypt_level=none, or security_layer=negotiate",
-			        "security_layer=rdp makes xrdp choose standard RDP security, and "
-			        "crypt_level=%s would encrypt it (the host does not)",
-			        cl);
-		break;
-	case MD9_SEC_PASSTHROUGH:
-		if (!x->vmconnect)
-			PROBLEM(
-			    "vmconnect=true in [Globals] (needs an xrdp with vmconnect mode; md9 "
-			    "setup sets it), or security = auto in md9.conf",
-			    "vmconnect is %s: md9's passthrough mode needs xrdp's vmconnect mode",
-			    x->has_vmconnect ? "off" : "not set");
-		break;
-	}
-	if (!sl_rdp && !sl_tls && !sl_neg)
-		PROBLEM("security_layer=negotiate", "unknown security_layer=%s", sl);
-#undef PROBLEM
-	if (problems[0])
-		report(dr, V_FAIL, "xrdp config", fixes, "%s: %s (md9 mode %s)", p, problems,
-		       md9_security_name(mode));
-	else
-		report(dr, V_OK, "xrdp config", NULL,
-		       "%s: port %s, security_layer %s, crypt_level %s%s: fits md9's %s mode", p,
-		       x->port, sl, cl, x->vmconnect ? ", vmconnect" : "", md9_security_name(mode));
-}
-
-static bool hv_sock_loaded(struct doctor *dr, char *where, size_t cap)
-{
-	char p[PATH_MAX], line[512];
-	FILE *f;
-	bool found = false;
-
-	if (is_dir(pj(p, sizeof(p), dr->r->sys, "module/hv_sock"))) {
-		snprintf(where, cap, "%s", p);
-		return true;
-	}
-	f = fopen(pj(p, sizeof(p), dr->r->proc, "modules"), "r");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strncmp(line, "hv_sock ", 8) == 0;
-	fclose(f);
-	if (found)
-		snprintf(where, cap, "%s", p);
-	return found;
-}
-
-static void check_hvsocket(struct doctor *dr)
-{
-	static const char fix[] =
-	    "remove vsock:// from port= in xrdp.ini (and use_vsock=true), drop hv_sock from "
-	    "/etc/modules-load.d, and on the host: Set-VM -VMName NAME "
-	    "-EnhancedSessionTransportType VMBus";
-	char where[PATH_MAX] = "", what[1024] = "";
-	bool only = false;
-	bool vs = dr->xrdp_present && md9_xrdp_listens_vsock(&dr->xrdp, &only);
-	bool mod = hv_sock_loaded(dr, where, sizeof(where));
-
-	if (vs)
-		snprintf(what, sizeof(what), "xrdp listens on vsock (port=%s%s)", dr->xrdp.port,
-		         dr->xrdp.use_vsock ? ", use_vsock=true" : "");
-	if (mod) {
-		size_t l = strlen(what);
-		snprintf(what + l, sizeof(what) - l, "%shv_sock is loaded (%s)", l ? "; " : "",
-		         where);
-	}
-	if (!vs && !mod) {
-		report(dr, V_OK, "hvsocket leftover", NULL,
-		       "no HvSocket setup (xrdp not on vsock, "
-		       "hv_sock not loaded)");
-		return;
-	}
-	report(dr, only ? V_FAIL : V_WARN, "hvsocket leftover", fix,
-	       "%s: an HvSocket Enhanced Session setup (e.g. linux-vm-tools); %s", what,
-	       only ? "xrdp listens on vsock only, so md9 cannot reach it"
-	            : "if the VM uses the HvSocket transport, vmconnect bypasses md9");
+	doctor_report(
+	    dr, V_WARN, "device nodes", rule_fix,
+	    "%s: owner uid %ld, mode %04o: user md9 cannot open it (only md9 run as root can)", p,
+	    (long)st.st_uid, (unsigned)(st.st_mode & 07777));
 }
 
 int md9_doctor(const struct md9_doctor_opts *o, FILE *out)
@@ -862,7 +507,7 @@ int md9_doctor(const struct md9_doctor_opts *o, FILE *out)
 		local.timeout_ms = 1500;
 	dr.o = &local;
 	dr.r = &local.roots;
-	dr.real_roots = strcmp(dr.r->sys, "/sys") == 0 && strcmp(dr.r->proc, "/proc") == 0;
+	dr.real_roots = md9_roots_are_default(dr.r);
 
 	check_hyperv(&dr);
 	check_vmbus(&dr);
@@ -870,14 +515,11 @@ int md9_doctor(const struct md9_doctor_opts *o, FILE *out)
 	check_loaded(&dr);
 	scan_devices(&dr);
 	check_offered(&dr);
+	diagnose_unbound(&dr);
 	check_bound(&dr);
+	check_kernel(&dr);
 	check_nodes(&dr);
-	check_user(&dr);
-	check_config(&dr);
-	check_daemon(&dr);
-	check_backend(&dr);
-	check_xrdp(&dr);
-	check_hvsocket(&dr);
+	doctor_service_checks(&dr);
 	fprintf(out, "md9 doctor: %u ok, %u warn, %u FAIL%s\n", dr.n[V_OK], dr.n[V_WARN],
 	        dr.n[V_FAIL],
 	        dr.n[V_FAIL]   ? ""

@@ -5,7 +5,8 @@
  *   - modules-load.d/md9.conf (uio_hv_generic at boot; loaded now too);
  *   - the udev rule 60-md9.rules (binds the SynthRdp classes, /dev/uioN to
  *     group md9); udev reloaded and the devices re-triggered;
- *   - /etc/md9/md9.conf (the documented example) when there is none;
+ *   - /etc/md9/md9.conf (md9_config_template: every setting documented)
+ *     when there is none;
  *   - md9.service when no unit is installed, and its enablement
  *     (systemctl enable --now md9 when systemd runs; the WantedBy symlink
  *     otherwise);
@@ -21,27 +22,24 @@
 #ifndef MD9_SETUP_H
 #define MD9_SETUP_H
 
+#include "roots.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 
 struct md9_setup_opts {
-	const char *root; /* "/" */
+	struct md9_roots roots; /* the system to set up (roots.h): --root DIR or the real one */
 	bool dry_run;
 	const char *security; /* NULL: the configuration's */
 	const char *self; /* md9's own path, for the unit and the udev rule; NULL: /proc/self/exe */
+	bool tcp;         /* keep TCP between md9 and xrdp (default: xrdp's UNIX socket) */
+	bool undo;        /* put back what the desktop steps changed (desktop.h) */
 };
 
-/* 0: done (or nothing to do), 1: something failed (said why). */
+/* 0: done (or nothing to do), 1: something failed (said why). After md9's
+ * own steps come the desktop steps of desktop.h (drive mount name, X
+ * wrapper, colord's polkit rule); with undo, only those are put back. */
 int md9_setup(const struct md9_setup_opts *o, FILE *out);
-
-/* `md9 bind-classes`: write both SynthRdp class GUIDs to
- * <sys_root>/bus/vmbus/drivers/uio_hv_generic/new_id (EEXIST is fine).
- * 0 or 1 (logged). The udev rule runs it. */
-int md9_bind_classes(const char *sys_root);
-
-/* A unified diff (3 lines of context) of two texts, for humans and patch(1). */
-void md9_unified_diff(FILE *out, const char *name_a, const char *name_b, const char *a,
-                      const char *b);
 
 /* Files md9 ships, generated at build time from packaging/ (the unit and the
  * udev rule hold "@MD9_BIN@" where md9's path goes). */
@@ -49,6 +47,5 @@ extern const char md9_asset_service[];
 extern const char md9_asset_udev_rules[];
 extern const char md9_asset_modules_load[];
 extern const char md9_asset_sysusers[];
-extern const char md9_asset_config[];
 
 #endif

@@ -1,6 +1,9 @@
 #include "mcs.h"
 
+#include "ber.h"
 #include "bytes.h"
+#include "parse.h"
+#include "per.h"
 #include "tpkt.h"
 
 #include <stdbool.h>
@@ -13,10 +16,6 @@
 #define DT_EOT  0x80
 #define OFF_BER 7 /* TPKT (4) + DT (3) */
 
-#define BER_OCTET_STRING 0x04
-#define BER_BOOLEAN      0x01
-#define BER_INTEGER      0x02
-#define BER_SEQUENCE     0x30
 /* [APPLICATION 101] / [APPLICATION 102] constructed, high tag number form (T.125 §7 part 2). */
 static const uint8_t tag_connect_initial[2] = {0x7F, 0x65};
 static const uint8_t tag_connect_response[2] = {0x7F, 0x66};
@@ -24,35 +23,12 @@ static const uint8_t tag_connect_response[2] = {0x7F, 0x66};
 /* T.124 §9.5 / MS-RDPBCGR 2.2.1.3: t124Identifier = {itu-t(0) recommendation(0)
  * t(20) t124(124) version(0) 1}, BER contents octets of the OBJECT IDENTIFIER. */
 static const uint8_t t124_oid[5] = {0x00, 0x14, 0x7C, 0x00, 0x01};
-/* H.221 non-standard key of client-to-server GCC user data (MS-RDPBCGR 2.2.1.3). */
+/* H.221 non-standard keys of client-to-server and server-to-client GCC user
+ * data (MS-RDPBCGR 2.2.1.3, 2.2.1.4). */
 static const uint8_t h221_client_key[4] = {'D', 'u', 'c', 'a'};
+static const uint8_t h221_server_key[4] = {'M', 'c', 'D', 'n'};
 
 #define UD_HEADER_LEN 4
-
-/* ---- BER (X.690), definite lengths only (MS-RDPBCGR 2.2.1.3) ---- */
-
-/* Window buf[off..end) of an enclosing BER value. Invariant: off <= end and
- * buf[0..end) is readable. */
-struct ber {
-	const uint8_t *buf;
-	size_t off;
-	size_t end;
-};
-
-/* Reasons for one BER field; built from the field name at compile time. */
-struct ber_field {
-	uint8_t tag;
-	const char *bad_tag;
-	const char *bad_len;
-	const char *overrun;
-};
-
-#define BER_FIELD(t, name)                                                                         \
-	{                                                                                          \
-		(t), name ": unexpected BER tag or truncated",                                     \
-		    name ": invalid BER length (indefinite, over 4 octets, or truncated)",         \
-		    name ": BER length exceeds the enclosing value"                                \
-	}
 
 static const struct ber_field f_ci = BER_FIELD(0, "Connect-Initial");
 static const struct ber_field f_calling = BER_FIELD(BER_OCTET_STRING, "callingDomainSelector");
@@ -63,52 +39,12 @@ static const struct ber_field f_minimum = BER_FIELD(BER_SEQUENCE, "minimumParame
 static const struct ber_field f_maximum = BER_FIELD(BER_SEQUENCE, "maximumParameters");
 static const struct ber_field f_integer = BER_FIELD(BER_INTEGER, "DomainParameters INTEGER");
 static const struct ber_field f_user_data = BER_FIELD(BER_OCTET_STRING, "Connect-Initial userData");
-
-/* Length octets at b->off: short form, or long form with 1..4 octets
- * (non-minimal long forms are accepted: FreeRDP always writes 0x82 for
- * Connect-Initial). The value must fit in what remains of b. */
-static int ber_length(struct ber *b, const struct ber_field *f, size_t *n, const char **why)
-{
-	if (b->off >= b->end)
-		return fail(why, f->bad_len);
-	uint8_t first = b->buf[b->off++];
-	size_t v = first;
-	if (first & 0x80) {
-		size_t k = first & 0x7F;
-		if (k == 0 || k > 4 || b->end - b->off < k)
-			return fail(why, f->bad_len);
-		v = 0;
-		while (k--)
-			v = v << 8 | b->buf[b->off++];
-	}
-	if (v > b->end - b->off)
-		return fail(why, f->overrun);
-	*n = v;
-	return 1;
-}
-
-/* Reads tag (tag_len bytes) and length at b->off; *inner gets the contents
- * window and b->off moves past them. */
-static int ber_tlv_tag(struct ber *b, const uint8_t *tag, size_t tag_len, const struct ber_field *f,
-                       struct ber *inner, const char **why)
-{
-	size_t n;
-	if (b->end - b->off < tag_len || memcmp(b->buf + b->off, tag, tag_len) != 0)
-		return fail(why, f->bad_tag);
-	b->off += tag_len;
-	if (ber_length(b, f, &n, why) < 0)
-		return -1;
-	inner->buf = b->buf;
-	inner->off = b->off;
-	inner->end = b->off + n;
-	b->off += n;
-	return 1;
-}
-
-static int ber_tlv(struct ber *b, const struct ber_field *f, struct ber *inner, const char **why)
-{
-	return ber_tlv_tag(b, &f->tag, 1, f, inner, why);
-}
+static const struct ber_field f_cresp = BER_FIELD(0, "Connect-Response");
+static const struct ber_field f_result = BER_FIELD(BER_ENUMERATED, "Connect-Response result");
+static const struct ber_field f_called_id = BER_FIELD(BER_INTEGER, "calledConnectId");
+static const struct ber_field f_domain = BER_FIELD(BER_SEQUENCE, "domainParameters");
+static const struct ber_field f_resp_user_data =
+    BER_FIELD(BER_OCTET_STRING, "Connect-Response userData");
 
 /* DomainParameters ::= SEQUENCE of exactly 8 INTEGERs (T.125 §7 part 2). The
  * values are not interpreted: mstsc encodes 65535 as 02 02 FF FF, which
@@ -122,10 +58,10 @@ static int ber_domain_parameters(struct ber *b, const struct ber_field *f, const
 		if (ber_tlv(&seq, &f_integer, &num, why) < 0)
 			return -1;
 		if (num.end == num.off)
-			return fail(why, "DomainParameters INTEGER with empty contents");
+			return parse_fail(why, "DomainParameters INTEGER with empty contents");
 	}
 	if (seq.off != seq.end)
-		return fail(why, "DomainParameters: bytes after the 8 INTEGERs");
+		return parse_fail(why, "DomainParameters: bytes after the 8 INTEGERs");
 	return 1;
 }
 
@@ -141,13 +77,13 @@ static int parse_connect_initial_ber(const uint8_t *pdu, size_t len, struct ber 
 	if (ber_tlv_tag(&all, tag_connect_initial, 2, &f_ci, &ci, why) < 0)
 		return -1;
 	if (all.off != all.end)
-		return fail(why, "bytes after the Connect-Initial within the TPKT");
+		return parse_fail(why, "bytes after the Connect-Initial within the TPKT");
 	if (ber_tlv(&ci, &f_calling, &tmp, why) < 0 || ber_tlv(&ci, &f_called, &tmp, why) < 0)
 		return -1;
 	if (ber_tlv(&ci, &f_upward, &tmp, why) < 0)
 		return -1;
 	if (tmp.end - tmp.off != 1)
-		return fail(why, "upwardFlag: BOOLEAN length is not 1");
+		return parse_fail(why, "upwardFlag: BOOLEAN length is not 1");
 	if (ber_domain_parameters(&ci, &f_target, why) < 0 ||
 	    ber_domain_parameters(&ci, &f_minimum, why) < 0 ||
 	    ber_domain_parameters(&ci, &f_maximum, why) < 0)
@@ -155,72 +91,17 @@ static int parse_connect_initial_ber(const uint8_t *pdu, size_t len, struct ber 
 	if (ber_tlv(&ci, &f_user_data, ud, why) < 0)
 		return -1;
 	if (ci.off != ci.end)
-		return fail(why, "Connect-Initial: bytes after userData");
+		return parse_fail(why, "Connect-Initial: bytes after userData");
 	return 1;
 }
 
-/* ---- ALIGNED PER (X.691) subset for T.124 ---- */
-
-/* Bit cursor over buf: bit positions bit..end_bit, MSB first. Invariants:
- * bit <= end_bit, end_bit is a multiple of 8, buf[0..end_bit/8) readable. */
-struct per {
-	const uint8_t *buf;
-	size_t bit;
-	size_t end_bit;
-};
-
-static bool per_bits(struct per *r, unsigned n, unsigned *v)
-{
-	if (r->end_bit - r->bit < n)
-		return false;
-	unsigned x = 0;
-	for (unsigned i = 0; i < n; i++, r->bit++)
-		x = x << 1 | ((r->buf[r->bit / 8] >> (7 - r->bit % 8)) & 1u);
-	*v = x;
-	return true;
-}
-
-/* Cannot pass end_bit: end_bit is a multiple of 8 and bit <= end_bit. */
-static void per_align(struct per *r)
-{
-	r->bit = (r->bit + 7) & ~(size_t)7;
-}
-
-/* Unconstrained length determinant (X.691 §10.9.3.5-7), octet-aligned:
- * 0xxxxxxx, or 10xxxxxx xxxxxxxx; the fragmented form (11xxxxxx, >= 16K)
- * cannot occur inside one TPKT's worth of user data and is rejected. The
- * two-octet form is accepted for values below 128 (rdesktop writes it). */
-static bool per_length(struct per *r, size_t *n)
-{
-	unsigned a, b;
-	per_align(r);
-	if (!per_bits(r, 8, &a))
-		return false;
-	if (a < 0x80) {
-		*n = a;
-		return true;
-	}
-	if ((a & 0xC0) != 0x80 || !per_bits(r, 8, &b))
-		return false;
-	*n = (size_t)(a & 0x3F) << 8 | b;
-	return true;
-}
-
-/* n octet-aligned octets; *off gets their byte offset in buf. */
-static bool per_octets(struct per *r, size_t n, size_t *off)
-{
-	per_align(r);
-	if ((r->end_bit - r->bit) / 8 < n)
-		return false;
-	*off = r->bit / 8;
-	r->bit += n * 8;
-	return true;
-}
-
 /* ConnectData ::= SEQUENCE { t124Identifier Key, connectPDU OCTET STRING }
- * (T.124 §9.5) filling [off, off+len); *pdu gets a cursor over connectPDU. */
-static int per_connect_data(const uint8_t *buf, size_t off, size_t len, struct per *pdu,
-                            const char **why)
+ * (T.124 §9.5) filling [off, off+len); *pdu gets a cursor over connectPDU.
+ * exact_len: the connectPDU length must match and end the ConnectData (client
+ * side); otherwise it is read and ignored and connectPDU runs to the end
+ * (server side: see mcs_parse_connect_response in mcs.h). */
+static int per_connect_data(const uint8_t *buf, size_t off, size_t len, bool exact_len,
+                            struct per *pdu, const char **why)
 {
 	struct per r = {buf, off * 8, (off + len) * 8};
 	unsigned choice;
@@ -228,17 +109,26 @@ static int per_connect_data(const uint8_t *buf, size_t off, size_t len, struct p
 
 	/* Key ::= CHOICE { object OBJECT IDENTIFIER, h221NonStandard ... }: 1 bit. */
 	if (!per_bits(&r, 1, &choice))
-		return fail(why, "GCC ConnectData: empty");
+		return parse_fail(why, "GCC ConnectData: empty");
 	if (choice != 0)
-		return fail(why, "GCC ConnectData: t124Identifier is not an OBJECT IDENTIFIER");
+		return parse_fail(why,
+		                  "GCC ConnectData: t124Identifier is not an OBJECT IDENTIFIER");
 	if (!per_length(&r, &n) || !per_octets(&r, n, &at))
-		return fail(why, "GCC ConnectData: t124Identifier truncated");
+		return parse_fail(why, "GCC ConnectData: t124Identifier truncated");
 	if (n != sizeof(t124_oid) || memcmp(buf + at, t124_oid, n) != 0)
-		return fail(why, "GCC ConnectData: t124Identifier is not T.124 0.0.20.124.0.1");
+		return parse_fail(why,
+		                  "GCC ConnectData: t124Identifier is not T.124 0.0.20.124.0.1");
+	if (!exact_len) {
+		if (!per_length(&r, &n))
+			return parse_fail(why, "GCC ConnectData: connectPDU length truncated");
+		per_align(&r);
+		*pdu = r;
+		return 1;
+	}
 	if (!per_length(&r, &n) || !per_octets(&r, n, &at))
-		return fail(why, "GCC ConnectData: connectPDU length exceeds userData");
+		return parse_fail(why, "GCC ConnectData: connectPDU length exceeds userData");
 	if (r.bit != r.end_bit)
-		return fail(why, "GCC ConnectData: bytes after connectPDU");
+		return parse_fail(why, "GCC ConnectData: bytes after connectPDU");
 	pdu->buf = buf;
 	pdu->bit = at * 8;
 	pdu->end_bit = (at + n) * 8;
@@ -254,15 +144,15 @@ static int per_conference_name(struct per *r, const char **why)
 {
 	unsigned ext, text, n, digit;
 	if (!per_bits(r, 1, &ext) || !per_bits(r, 1, &text) || !per_bits(r, 8, &n))
-		return fail(why, "GCC conferenceName truncated");
+		return parse_fail(why, "GCC conferenceName truncated");
 	if (ext || text)
-		return fail(why, "GCC conferenceName: extension or text form not supported");
+		return parse_fail(why, "GCC conferenceName: extension or text form not supported");
 	per_align(r);
 	for (unsigned i = 0; i <= n; i++) {
 		if (!per_bits(r, 4, &digit))
-			return fail(why, "GCC conferenceName truncated");
+			return parse_fail(why, "GCC conferenceName truncated");
 		if (digit > 9)
-			return fail(why, "GCC conferenceName: not a digit");
+			return parse_fail(why, "GCC conferenceName: not a digit");
 	}
 	return 1;
 }
@@ -281,53 +171,55 @@ static int per_ccr_header(struct per *r, unsigned *ext, const char **why)
 
 	/* ConnectGCCPDU ::= CHOICE { 8 alternatives, ... }: extension bit + 3 bits. */
 	if (!per_bits(r, 1, &ext_choice) || !per_bits(r, 3, &choice))
-		return fail(why, "GCC connectPDU truncated");
+		return parse_fail(why, "GCC connectPDU truncated");
 	if (ext_choice || choice != 0)
-		return fail(why, "GCC connectPDU is not a ConferenceCreateRequest");
+		return parse_fail(why, "GCC connectPDU is not a ConferenceCreateRequest");
 	if (!per_bits(r, 1, ext) || !per_bits(r, CCR_OPT_COUNT, &opts))
-		return fail(why, "GCC ConferenceCreateRequest truncated");
+		return parse_fail(why, "GCC ConferenceCreateRequest truncated");
 	if (!(opts & CCR_OPT_USERDATA))
-		return fail(why, "GCC ConferenceCreateRequest without userData");
+		return parse_fail(why, "GCC ConferenceCreateRequest without userData");
 	if (opts != CCR_OPT_USERDATA)
-		return fail(why, "GCC ConferenceCreateRequest: optional fields other than userData "
-		                 "not supported");
+		return parse_fail(
+		    why, "GCC ConferenceCreateRequest: optional fields other than userData "
+		         "not supported");
 	if (per_conference_name(r, why) < 0)
 		return -1;
 	/* lockedConference, listedConference, conductibleConference BOOLEANs;
 	 * terminationMethod ENUMERATED { automatic, manual, ... }. */
 	if (!per_bits(r, 3, &flags) || !per_bits(r, 1, &term_ext) || !per_bits(r, 1, &term))
-		return fail(why, "GCC ConferenceCreateRequest truncated");
+		return parse_fail(why, "GCC ConferenceCreateRequest truncated");
 	if (term_ext)
-		return fail(why, "GCC terminationMethod: extension value not supported");
+		return parse_fail(why, "GCC terminationMethod: extension value not supported");
 	return 1;
 }
 
 /* One UserData element: SEQUENCE { key Key, value OCTET STRING OPTIONAL }.
  * Key is object (OID: length + contents) or h221NonStandard (OCTET STRING
  * (SIZE (4..255)): 8-bit length - 4 field, then octet-aligned bytes).
- * *is_duca: key is h221 "Duca" and value present; then *voff and *vlen. */
-static int per_user_data_element(struct per *r, bool *is_duca, size_t *voff, size_t *vlen,
-                                 const char **why)
+ * *is_duca: key is h221 `key` (4 bytes) and value present; then *voff and
+ * *vlen. */
+static int per_user_data_element(struct per *r, const uint8_t key[4], bool *is_duca, size_t *voff,
+                                 size_t *vlen, const char **why)
 {
 	unsigned has_value, key_choice, klen;
 	size_t n, at;
 	bool duca = false;
 
 	if (!per_bits(r, 1, &has_value) || !per_bits(r, 1, &key_choice))
-		return fail(why, "GCC userData element truncated");
+		return parse_fail(why, "GCC userData element truncated");
 	if (key_choice == 0) {
 		if (!per_length(r, &n) || !per_octets(r, n, &at))
-			return fail(why, "GCC userData key OBJECT IDENTIFIER truncated");
+			return parse_fail(why, "GCC userData key OBJECT IDENTIFIER truncated");
 	} else {
 		if (!per_bits(r, 8, &klen) || klen > 255 - 4 || !per_octets(r, klen + 4, &at))
-			return fail(why, "GCC userData h221NonStandard key truncated");
-		duca = klen == 0 && memcmp(r->buf + at, h221_client_key, 4) == 0;
+			return parse_fail(why, "GCC userData h221NonStandard key truncated");
+		duca = klen == 0 && memcmp(r->buf + at, key, 4) == 0;
 	}
 	*is_duca = false;
 	if (!has_value)
 		return 1;
 	if (!per_length(r, &n) || !per_octets(r, n, &at))
-		return fail(why, "GCC userData value length exceeds connectPDU");
+		return parse_fail(why, "GCC userData value length exceeds connectPDU");
 	*is_duca = duca;
 	*voff = at;
 	*vlen = n;
@@ -343,33 +235,33 @@ static int parse_gcc(const uint8_t *buf, size_t off, size_t len, size_t *voff, s
 	size_t count;
 	bool found = false;
 
-	if (per_connect_data(buf, off, len, &r, why) < 0 || per_ccr_header(&r, &ext, why) < 0)
+	if (per_connect_data(buf, off, len, true, &r, why) < 0 || per_ccr_header(&r, &ext, why) < 0)
 		return -1;
 	/* UserData ::= SET OF ...: unconstrained count, then the elements. */
 	if (!per_length(&r, &count))
-		return fail(why, "GCC userData set count truncated");
+		return parse_fail(why, "GCC userData set count truncated");
 	if (count == 0)
-		return fail(why, "GCC userData set is empty");
+		return parse_fail(why, "GCC userData set is empty");
 	for (size_t i = 0; i < count; i++) {
 		bool is_duca;
 		size_t o = 0, n = 0;
-		if (per_user_data_element(&r, &is_duca, &o, &n, why) < 0)
+		if (per_user_data_element(&r, h221_client_key, &is_duca, &o, &n, why) < 0)
 			return -1;
 		if (!is_duca)
 			continue;
 		if (found)
-			return fail(why, "GCC userData holds more than one \"Duca\" element");
+			return parse_fail(why, "GCC userData holds more than one \"Duca\" element");
 		found = true;
 		*voff = o;
 		*vlen = n;
 	}
 	if (!found)
-		return fail(why, "GCC userData has no h221NonStandard \"Duca\" element");
+		return parse_fail(why, "GCC userData has no h221NonStandard \"Duca\" element");
 	/* Extension additions (if the extension bit is set) follow the root
 	 * components; without them the connectPDU ends here. */
 	per_align(&r);
 	if (!ext && r.bit != r.end_bit)
-		return fail(why, "GCC connectPDU: bytes after ConferenceCreateRequest");
+		return parse_fail(why, "GCC connectPDU: bytes after ConferenceCreateRequest");
 	return 1;
 }
 
@@ -383,16 +275,17 @@ static int parse_blocks(const uint8_t *buf, size_t off, size_t len, struct mcs_c
 	ci->block_count = 0;
 	while (off < end) {
 		if (end - off < UD_HEADER_LEN)
-			return fail(why, "client data block header truncated");
+			return parse_fail(why, "client data block header truncated");
 		uint16_t type = rd16le(buf + off);
 		uint16_t blen = rd16le(buf + off + 2);
 		if (blen < UD_HEADER_LEN)
-			return fail(why, "client data block length below 4");
+			return parse_fail(why, "client data block length below 4");
 		if (blen > end - off)
-			return fail(why, "client data block length exceeds the GCC user data");
+			return parse_fail(why,
+			                  "client data block length exceeds the GCC user data");
 		if (type == MCS_CS_CORE) {
 			if (core)
-				return fail(why, "more than one TS_UD_CS_CORE block");
+				return parse_fail(why, "more than one TS_UD_CS_CORE block");
 			core = true;
 			ci->core_off = off;
 			ci->core_len = blen;
@@ -401,7 +294,7 @@ static int parse_blocks(const uint8_t *buf, size_t off, size_t len, struct mcs_c
 		off += blen;
 	}
 	if (!core)
-		return fail(why, "no TS_UD_CS_CORE (0xC001) client data block");
+		return parse_fail(why, "no TS_UD_CS_CORE (0xC001) client data block");
 	return 1;
 }
 
@@ -413,11 +306,12 @@ static int check_tpkt_dt(const uint8_t *pdu, size_t len, const char **why)
 	if (r < 0)
 		return -1;
 	if (r == 0 || n != len)
-		return fail(why, "buffer is not exactly one complete TPKT");
+		return parse_fail(why, "buffer is not exactly one complete TPKT");
 	if (pdu[4] != DT_LI || pdu[5] != DT_CODE)
-		return fail(why, "not an X.224 class 0 Data TPDU (02 F0)");
+		return parse_fail(why, "not an X.224 class 0 Data TPDU (02 F0)");
 	if (pdu[6] != DT_EOT)
-		return fail(why, "X.224 Data TPDU without EOT (fragmented MCS PDU) not supported");
+		return parse_fail(why,
+		                  "X.224 Data TPDU without EOT (fragmented MCS PDU) not supported");
 	return 1;
 }
 
@@ -459,6 +353,214 @@ int mcs_set_server_selected_protocol(uint8_t *pdu, size_t len, uint32_t protocol
 		*old_value = rd32le(field);
 	wr32le(field, protocol);
 	return 1;
+}
+
+/* ---- MCS Connect-Response (server to client) ---- */
+
+/* Connect-Response (T.125 §7 part 2) at pdu[OFF_BER..len): *result and the
+ * userData OCTET STRING contents. It must fill the TPKT. */
+static int parse_connect_response_ber(const uint8_t *pdu, size_t len, unsigned *result,
+                                      struct ber *ud, const char **why)
+{
+	struct ber all = {pdu, OFF_BER, len};
+	struct ber cr, tmp;
+
+	if (ber_tlv_tag(&all, tag_connect_response, 2, &f_cresp, &cr, why) < 0)
+		return -1;
+	if (all.off != all.end)
+		return parse_fail(why, "bytes after the Connect-Response within the TPKT");
+	if (ber_tlv(&cr, &f_result, &tmp, why) < 0)
+		return -1;
+	if (tmp.end - tmp.off != 1)
+		return parse_fail(why, "Connect-Response result: ENUMERATED length is not 1");
+	*result = pdu[tmp.off];
+	if (ber_tlv(&cr, &f_called_id, &tmp, why) < 0)
+		return -1;
+	if (tmp.end == tmp.off)
+		return parse_fail(why, "calledConnectId: INTEGER with empty contents");
+	if (ber_domain_parameters(&cr, &f_domain, why) < 0)
+		return -1;
+	if (ber_tlv(&cr, &f_resp_user_data, ud, why) < 0)
+		return -1;
+	if (cr.off != cr.end)
+		return parse_fail(why, "Connect-Response: bytes after userData");
+	return 1;
+}
+
+/* ConnectGCCPDU conferenceCreateResponse (T.124 §8.7) in the ConnectData at
+ * [off, off+len); finds the "McDn" value window.
+ *   ConferenceCreateResponse ::= SEQUENCE { nodeID UserID, tag INTEGER,
+ *     result ENUMERATED { success, userRejected, resourcesNotAvailable,
+ *     rejectedForSymmetryBreaking, lockedConferenceNotSupported, ... },
+ *     userData UserData OPTIONAL, ... }
+ * UserID (DynamicChannelID) is INTEGER (1001..65535): two aligned octets;
+ * tag is an unconstrained INTEGER: length determinant and octets; result is
+ * an extension bit and 3 bits. */
+static int parse_gcc_response(const uint8_t *buf, size_t off, size_t len, size_t *voff,
+                              size_t *vlen, const char **why)
+{
+	struct per r;
+	unsigned ext_choice, choice, ext, has_user_data, node_id, res_ext, res;
+	size_t n, at, count;
+	bool found = false;
+
+	if (per_connect_data(buf, off, len, false, &r, why) < 0)
+		return -1;
+	if (!per_bits(&r, 1, &ext_choice) || !per_bits(&r, 3, &choice))
+		return parse_fail(why, "GCC connectPDU truncated");
+	if (ext_choice || choice != 1)
+		return parse_fail(why, "GCC connectPDU is not a ConferenceCreateResponse");
+	if (!per_bits(&r, 1, &ext) || !per_bits(&r, 1, &has_user_data))
+		return parse_fail(why, "GCC ConferenceCreateResponse truncated");
+	per_align(&r);
+	if (!per_bits(&r, 16, &node_id))
+		return parse_fail(why, "GCC ConferenceCreateResponse nodeID truncated");
+	if (!per_length(&r, &n) || n == 0 || !per_octets(&r, n, &at))
+		return parse_fail(why, "GCC ConferenceCreateResponse tag truncated or empty");
+	if (!per_bits(&r, 1, &res_ext) || !per_bits(&r, 3, &res))
+		return parse_fail(why, "GCC ConferenceCreateResponse result truncated");
+	if (res_ext || res != 0)
+		return parse_fail(why, "GCC ConferenceCreateResponse result is not success");
+	if (!has_user_data)
+		return parse_fail(why, "GCC ConferenceCreateResponse without userData");
+	if (!per_length(&r, &count))
+		return parse_fail(why, "GCC userData set count truncated");
+	if (count == 0)
+		return parse_fail(why, "GCC userData set is empty");
+	for (size_t i = 0; i < count; i++) {
+		bool is_mcdn;
+		size_t o = 0, vl = 0;
+		if (per_user_data_element(&r, h221_server_key, &is_mcdn, &o, &vl, why) < 0)
+			return -1;
+		if (!is_mcdn)
+			continue;
+		if (found)
+			return parse_fail(why, "GCC userData holds more than one \"McDn\" element");
+		found = true;
+		*voff = o;
+		*vlen = vl;
+	}
+	if (!found)
+		return parse_fail(why, "GCC userData has no h221NonStandard \"McDn\" element");
+	per_align(&r);
+	if (!ext && r.bit != r.end_bit)
+		return parse_fail(why, "GCC connectPDU: bytes after ConferenceCreateResponse");
+	return 1;
+}
+
+/* TS_UD_SC_SEC1 (MS-RDPBCGR 2.2.1.4.3) of blen bytes at b, header included:
+ * encryptionMethod, encryptionLevel, then, unless both are 0,
+ * serverRandomLen, serverCertLen and those bytes, inside the block. */
+static int parse_server_security(const uint8_t *b, size_t blen, struct mcs_connect_response *cr,
+                                 const char **why)
+{
+	if (blen < UD_HEADER_LEN + 8)
+		return parse_fail(why, "TS_UD_SC_SEC1 shorter than 12 bytes");
+	cr->encryption_method = rd32le(b + 4);
+	cr->encryption_level = rd32le(b + 8);
+	if (cr->encryption_method == MCS_ENCRYPTION_METHOD_NONE &&
+	    cr->encryption_level == MCS_ENCRYPTION_LEVEL_NONE)
+		return 1;
+	if (blen < UD_HEADER_LEN + 16)
+		return parse_fail(why,
+		                  "TS_UD_SC_SEC1 with encryption but without serverRandomLen and "
+		                  "serverCertLen");
+	uint32_t rl = rd32le(b + 12), cl = rd32le(b + 16);
+	size_t room = blen - (UD_HEADER_LEN + 16);
+	if (rl > room || cl > room - rl)
+		return parse_fail(
+		    why, "TS_UD_SC_SEC1: serverRandom and serverCertificate exceed the block");
+	cr->server_random_len = rl;
+	cr->server_cert_len = cl;
+	return 1;
+}
+
+/* Server data blocks (MS-RDPBCGR 2.2.1.4) tiling [off, off+len) exactly. */
+static int parse_server_blocks(const uint8_t *buf, size_t off, size_t len,
+                               struct mcs_connect_response *cr, const char **why)
+{
+	size_t end = off + len;
+
+	cr->block_count = 0;
+	while (off < end) {
+		if (end - off < UD_HEADER_LEN)
+			return parse_fail(why, "server data block header truncated");
+		const uint8_t *b = buf + off;
+		uint16_t type = rd16le(b);
+		uint16_t blen = rd16le(b + 2);
+		if (blen < UD_HEADER_LEN)
+			return parse_fail(why, "server data block length below 4");
+		if (blen > end - off)
+			return parse_fail(why,
+			                  "server data block length exceeds the GCC user data");
+		if (type == MCS_SC_CORE) {
+			if (cr->has_core)
+				return parse_fail(why, "more than one TS_UD_SC_CORE block");
+			if (blen < UD_HEADER_LEN + 4)
+				return parse_fail(why, "TS_UD_SC_CORE shorter than 8 bytes");
+			cr->has_core = true;
+			cr->version = rd32le(b + 4);
+		} else if (type == MCS_SC_SECURITY) {
+			if (cr->has_security)
+				return parse_fail(why, "more than one TS_UD_SC_SEC1 block");
+			if (parse_server_security(b, blen, cr, why) < 0)
+				return -1;
+			cr->has_security = true;
+		}
+		cr->block_count++;
+		off += blen;
+	}
+	if (!cr->has_security)
+		return parse_fail(why, "no TS_UD_SC_SEC1 (0x0C02) server data block");
+	return 1;
+}
+
+int mcs_parse_connect_response(const uint8_t *pdu, size_t len, struct mcs_connect_response *out,
+                               const char **why)
+{
+	struct mcs_connect_response cr;
+	struct ber ud;
+
+	memset(&cr, 0, sizeof(cr));
+	if (check_tpkt_dt(pdu, len, why) < 0 ||
+	    parse_connect_response_ber(pdu, len, &cr.result, &ud, why) < 0)
+		return -1;
+	if (cr.result != 0) {
+		/* The server refused the connection; what follows is not used. */
+		*out = cr;
+		return 1;
+	}
+	if (parse_gcc_response(pdu, ud.off, ud.end - ud.off, &cr.blocks_off, &cr.blocks_len, why) <
+	        0 ||
+	    parse_server_blocks(pdu, cr.blocks_off, cr.blocks_len, &cr, why) < 0)
+		return -1;
+	*out = cr;
+	return 1;
+}
+
+const char *mcs_encryption_method_name(uint32_t method)
+{
+	switch (method) {
+	case MCS_ENCRYPTION_METHOD_NONE:
+		return "NONE";
+	case MCS_ENCRYPTION_METHOD_40BIT:
+		return "40BIT";
+	case MCS_ENCRYPTION_METHOD_128BIT:
+		return "128BIT";
+	case MCS_ENCRYPTION_METHOD_56BIT:
+		return "56BIT";
+	case MCS_ENCRYPTION_METHOD_FIPS:
+		return "FIPS";
+	default:
+		return "UNKNOWN";
+	}
+}
+
+const char *mcs_encryption_level_name(uint32_t level)
+{
+	static const char *const names[] = {"NONE", "LOW", "CLIENT_COMPATIBLE", "HIGH", "FIPS"};
+
+	return level < sizeof(names) / sizeof(names[0]) ? names[level] : "UNKNOWN";
 }
 
 int mcs_is_connect_response(const uint8_t *pdu, size_t len)

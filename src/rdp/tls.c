@@ -1,6 +1,7 @@
 #include "tls.h"
 
 #include "log.h"
+#include "number.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* OpenSSL's largest record payload; one SSL_write per record keeps a retried
@@ -21,6 +23,7 @@ struct tls_stream {
 	SSL *ssl;
 	bool want_read, want_write; /* what the last blocked call needs */
 	size_t retry_len;           /* length of an SSL_write that must be repeated */
+	bool alert_pending;         /* close_notify queued, not yet on the socket */
 	char why[160];
 };
 
@@ -42,17 +45,6 @@ static SSL_CTX *get_ctx(void)
 	return client_ctx;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int md9_tls_pin_parse(const char *s, struct md9_tls_pin *out)
 {
 	int n = 0;
@@ -65,7 +57,7 @@ int md9_tls_pin_parse(const char *s, struct md9_tls_pin *out)
 			s++;
 			continue;
 		}
-		int hi = hexval((unsigned char)s[0]), lo = hi < 0 ? -1 : hexval((unsigned char)s[1]);
+		int hi = md9_number_hexdigit(s[0]), lo = hi < 0 ? -1 : md9_number_hexdigit(s[1]);
 		if (hi < 0 || lo < 0 || n == 32)
 			return -1;
 		out->sha256[n++] = (uint8_t)(hi << 4 | lo);
@@ -178,6 +170,34 @@ static uint32_t tls_events_for(struct md9_stream *s, bool want_read, bool want_w
 	return ev;
 }
 
+/* close_notify (TLS's own end of stream, RFC 8446 6.1), then TCP's FIN.
+ * SSL_shutdown is called only to send the alert (again only to flush it):
+ * a call after that would wait for the peer's alert, and reading goes on
+ * through SSL_read instead. */
+static int tls_shutdown_write(struct md9_stream *s)
+{
+	struct tls_stream *t = (struct tls_stream *)s;
+
+	if (!(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN) || t->alert_pending) {
+		int ret = SSL_shutdown(t->ssl);
+
+		t->alert_pending = false;
+		if (ret < 0) {
+			ssize_t r = tls_result(t, 0, ret);
+
+			if (r == -EAGAIN && t->want_write) {
+				t->alert_pending = true;
+				return -EAGAIN;
+			}
+			/* WANT_READ: our alert went out, the peer's is not here. */
+			t->want_read = t->want_write = false;
+			if (r != -EAGAIN)
+				return r == 0 ? -EPIPE : (int)r;
+		}
+	}
+	return shutdown(s->fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
 static void tls_free(struct md9_stream *s)
 {
 	struct tls_stream *t = (struct tls_stream *)s;
@@ -195,6 +215,7 @@ static const struct md9_stream_ops tls_ops = {
 	.readv = tls_readv,
 	.writev = tls_writev,
 	.events_for = tls_events_for,
+	.shutdown_write = tls_shutdown_write,
 	.free = tls_free,
 };
 
@@ -279,7 +300,7 @@ const char *md9_tls_describe(struct md9_stream *s, char *buf, size_t len)
 	return buf;
 }
 
-bool md9_stream_has_buffered(struct md9_stream *s)
+bool md9_tls_has_buffered(struct md9_stream *s)
 {
 	if (s->ops != &tls_ops)
 		return false;

@@ -30,6 +30,6 @@ int md9_tls_handshake(struct md9_stream *s, const struct md9_tls_pin *pin, const
 const char *md9_tls_describe(struct md9_stream *s, char *buf, size_t len);
 /* Bytes decrypted and buffered inside the TLS layer: a reader must not wait
  * for the socket while this is non-zero. */
-bool md9_stream_has_buffered(struct md9_stream *s);
+bool md9_tls_has_buffered(struct md9_stream *s);
 
 #endif

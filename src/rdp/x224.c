@@ -1,6 +1,7 @@
 #include "x224.h"
 
 #include "bytes.h"
+#include "parse.h"
 #include "tpkt.h"
 
 #include <string.h>
@@ -28,22 +29,24 @@ static int parse_fixed(const uint8_t *buf, size_t len, uint8_t code, size_t *pdu
 	if (r <= 0)
 		return r;
 	if (n < X224_CR_MIN_LEN)
-		return fail(why, "TPKT length too small for an X.224 CR/CC TPDU (minimum 11)");
+		return parse_fail(why,
+		                  "TPKT length too small for an X.224 CR/CC TPDU (minimum 11)");
 	if (n > X224_CR_MAX_LEN)
-		return fail(why, "TPKT length too large for an X.224 CR/CC TPDU (LI max 254)");
+		return parse_fail(why,
+		                  "TPKT length too large for an X.224 CR/CC TPDU (LI max 254)");
 	if (len < n) {
 		if (why)
 			*why = "incomplete X.224 TPDU: need more bytes";
 		return 0;
 	}
 	if (buf[OFF_LI] != n - TPKT_HEADER_LEN - 1)
-		return fail(why, "X.224 length indicator disagrees with TPKT length");
+		return parse_fail(why, "X.224 length indicator disagrees with TPKT length");
 	if ((buf[OFF_CODE] & 0xF0) != code)
-		return fail(why, code == CODE_CR
-		                     ? "X.224 TPDU code is not Connection Request (0xE0)"
-		                     : "X.224 TPDU code is not Connection Confirm (0xD0)");
+		return parse_fail(why, code == CODE_CR
+		                           ? "X.224 TPDU code is not Connection Request (0xE0)"
+		                           : "X.224 TPDU code is not Connection Confirm (0xD0)");
 	if ((buf[OFF_CLASS] >> 4) != 0)
-		return fail(why, "X.224 class is not 0");
+		return parse_fail(why, "X.224 class is not 0");
 	*pdu_len = n;
 	return 1;
 }
@@ -65,7 +68,7 @@ static int parse_token(const uint8_t *p, size_t n, struct x224_cr *cr, size_t of
 		*used = i + 2;
 		return 1;
 	}
-	return fail(why, "cookie/routing token not terminated by CR LF within the PDU");
+	return parse_fail(why, "cookie/routing token not terminated by CR LF within the PDU");
 }
 
 /* RDP_NEG_REQ at p[0..n) (MS-RDPBCGR 2.2.1.1.1). */
@@ -73,12 +76,12 @@ static int parse_neg_req(const uint8_t *p, size_t n, struct x224_cr *cr, size_t 
                          const char **why)
 {
 	if (p[0] != X224_TYPE_RDP_NEG_REQ)
-		return fail(why,
-		            "bytes after the cookie/routing token are not RDP_NEG_REQ (type 1)");
+		return parse_fail(
+		    why, "bytes after the cookie/routing token are not RDP_NEG_REQ (type 1)");
 	if (n < X224_NEG_LEN)
-		return fail(why, "RDP_NEG_REQ truncated by the X.224 length");
+		return parse_fail(why, "RDP_NEG_REQ truncated by the X.224 length");
 	if (rd16le(p + 2) != X224_NEG_LEN)
-		return fail(why, "RDP_NEG_REQ length is not 8");
+		return parse_fail(why, "RDP_NEG_REQ length is not 8");
 	cr->has_neg_req = true;
 	cr->neg_req_off = off;
 	cr->neg_flags = p[1];
@@ -91,12 +94,12 @@ static int parse_neg_req(const uint8_t *p, size_t n, struct x224_cr *cr, size_t 
 static int parse_correlation(const uint8_t *p, size_t n, const char **why)
 {
 	if (n < X224_CORRELATION_INFO_LEN)
-		return fail(why, "CORRELATION_INFO_PRESENT set but RDP_NEG_CORRELATION_INFO "
-		                 "missing or truncated");
+		return parse_fail(why, "CORRELATION_INFO_PRESENT set but RDP_NEG_CORRELATION_INFO "
+		                       "missing or truncated");
 	if (p[0] != X224_TYPE_RDP_CORRELATION_INFO)
-		return fail(why, "RDP_NEG_CORRELATION_INFO type is not 6");
+		return parse_fail(why, "RDP_NEG_CORRELATION_INFO type is not 6");
 	if (rd16le(p + 2) != X224_CORRELATION_INFO_LEN)
-		return fail(why, "RDP_NEG_CORRELATION_INFO length is not 36");
+		return parse_fail(why, "RDP_NEG_CORRELATION_INFO length is not 36");
 	return 1;
 }
 
@@ -131,7 +134,8 @@ int x224_parse_cr(const uint8_t *buf, size_t len, struct x224_cr *out, const cha
 		}
 	}
 	if (off != n)
-		return fail(why, "trailing bytes after the last X.224 Connection Request field");
+		return parse_fail(why,
+		                  "trailing bytes after the last X.224 Connection Request field");
 	*out = cr;
 	return 1;
 }
@@ -143,26 +147,33 @@ int x224_set_requested_protocols(const uint8_t *in, size_t in_len, uint32_t prot
 	int r = x224_parse_cr(in, in_len, &cr, why);
 
 	if (r == 0)
-		return fail(why, "incomplete X.224 Connection Request");
+		return parse_fail(why, "incomplete X.224 Connection Request");
 	if (r < 0)
 		return -1;
 	if (cr.pdu_len != in_len)
-		return fail(why, "input holds bytes beyond the X.224 Connection Request");
+		return parse_fail(why, "input holds bytes beyond the X.224 Connection Request");
+	return x224_rewrite_cr(in, &cr, protocols, out, out_cap, out_len, why);
+}
 
-	bool append = !cr.has_neg_req && protocols != X224_PROTOCOL_RDP;
-	size_t n = cr.pdu_len + (append ? X224_NEG_LEN : 0);
+int x224_rewrite_cr(const uint8_t *in, const struct x224_cr *cr, uint32_t protocols, uint8_t *out,
+                    size_t out_cap, size_t *out_len, const char **why)
+{
+	bool append = !cr->has_neg_req && protocols != X224_PROTOCOL_RDP;
+	size_t n = cr->pdu_len + (append ? X224_NEG_LEN : 0);
+
 	if (n > X224_CR_MAX_LEN)
-		return fail(why, "no room to append RDP_NEG_REQ: LI would exceed 254");
+		return parse_fail(why, "no room to append RDP_NEG_REQ: LI would exceed 254");
 	if (out_cap < n)
-		return fail(why, "output buffer too small for the rewritten Connection Request");
+		return parse_fail(why,
+		                  "output buffer too small for the rewritten Connection Request");
 
-	memmove(out, in, cr.pdu_len);
-	if (cr.has_neg_req) {
-		wr32le(out + cr.neg_req_off + 4, protocols);
+	memmove(out, in, cr->pdu_len);
+	if (cr->has_neg_req) {
+		wr32le(out + cr->neg_req_off + 4, protocols);
 	} else if (append) {
 		/* Without RDP_NEG_REQ there is no correlation info either, so the
 		 * PDU ends with the cookie/token (or the fixed part): append there. */
-		uint8_t *neg = out + cr.pdu_len;
+		uint8_t *neg = out + cr->pdu_len;
 		neg[0] = X224_TYPE_RDP_NEG_REQ;
 		neg[1] = 0;
 		neg[2] = X224_NEG_LEN;
@@ -193,15 +204,15 @@ int x224_parse_cc(const uint8_t *buf, size_t len, struct x224_cc *out, const cha
 	}
 	const uint8_t *p = buf + OFF_VAR;
 	if (n - OFF_VAR != X224_NEG_LEN)
-		return fail(
+		return parse_fail(
 		    why,
 		    "X.224 Connection Confirm variable part is not one 8-byte RDP_NEG_RSP/FAILURE");
 	if (p[0] != X224_TYPE_RDP_NEG_RSP && p[0] != X224_TYPE_RDP_NEG_FAILURE)
-		return fail(
+		return parse_fail(
 		    why,
 		    "Connection Confirm data is neither RDP_NEG_RSP (2) nor RDP_NEG_FAILURE (3)");
 	if (rd16le(p + 2) != X224_NEG_LEN)
-		return fail(why, "RDP_NEG_RSP/RDP_NEG_FAILURE length is not 8");
+		return parse_fail(why, "RDP_NEG_RSP/RDP_NEG_FAILURE length is not 8");
 	cc.has_neg = true;
 	cc.neg_type = p[0];
 	cc.neg_flags = p[1];
@@ -211,6 +222,28 @@ int x224_parse_cc(const uint8_t *buf, size_t len, struct x224_cc *out, const cha
 		cc.failure_code = rd32le(p + 4);
 	*out = cc;
 	return 1;
+}
+
+int x224_legacy_cc(const uint8_t *cc, size_t len, uint8_t *out, size_t out_cap, size_t *out_len,
+                   const char **why)
+{
+	struct x224_cc parsed;
+	int r = x224_parse_cc(cc, len, &parsed, why);
+
+	if (r == 0)
+		return parse_fail(why, "incomplete X.224 Connection Confirm");
+	if (r < 0)
+		return -1;
+	if (parsed.pdu_len != len)
+		return parse_fail(why, "input holds bytes beyond the X.224 Connection Confirm");
+	if (out_cap < OFF_VAR)
+		return parse_fail(why, "output buffer too small for a Connection Confirm");
+	memmove(out, cc, OFF_VAR);
+	out[2] = 0;
+	out[3] = OFF_VAR;
+	out[OFF_LI] = OFF_VAR - TPKT_HEADER_LEN - 1;
+	*out_len = OFF_VAR;
+	return 0;
 }
 
 const char *x224_protocol_name(uint32_t p)

@@ -95,6 +95,10 @@ int x224_parse_cr(const uint8_t *buf, size_t len, struct x224_cr *out, const cha
  * is then unspecified). */
 int x224_set_requested_protocols(const uint8_t *in, size_t in_len, uint32_t protocols, uint8_t *out,
                                  size_t out_cap, size_t *out_len, const char **why);
+/* The same for a CR already parsed: cr is what x224_parse_cr returned for
+ * in (its pdu_len bytes are the CR), so nothing is parsed again. */
+int x224_rewrite_cr(const uint8_t *in, const struct x224_cr *cr, uint32_t protocols, uint8_t *out,
+                    size_t out_cap, size_t *out_len, const char **why);
 
 struct x224_cc {
 	size_t pdu_len;
@@ -108,6 +112,15 @@ struct x224_cc {
 /* Parses the X.224 Connection Confirm at the start of buf; same convention as
  * x224_parse_cr. */
 int x224_parse_cc(const uint8_t *buf, size_t len, struct x224_cc *out, const char **why);
+
+/* Writes to out the Connection Confirm cc (exactly one complete CC, len ==
+ * its TPKT length) without its RDP_NEG_RSP / RDP_NEG_FAILURE: the legacy
+ * form, 11 bytes, TPKT length and LI adjusted, DST-REF, SRC-REF and class
+ * kept. A server answers a Connection Request that carried no RDP_NEG_REQ
+ * so (MS-RDPBCGR 3.3.5.3.2: rdpNegData is then left out). out may equal cc.
+ * Returns 0, or -1 (malformed or incomplete CC, out_cap < 11). */
+int x224_legacy_cc(const uint8_t *cc, size_t len, uint8_t *out, size_t out_cap, size_t *out_len,
+                   const char **why);
 
 /* Static names: "RDP" for 0, "SSL", "HYBRID", "RDSTLS", "HYBRID_EX",
  * "RDSAAD", combinations joined with '|' in bit order (0x0B is

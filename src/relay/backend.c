@@ -1,5 +1,7 @@
 #include "backend.h"
 
+#include "number.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
@@ -14,14 +16,9 @@
 
 static int parse_u32(const char *s, uint32_t *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	if (!*s)
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 0xffffffffUL)
+	if (md9_number_parse(s, 0, UINT32_MAX, &v) < 0)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
@@ -68,8 +65,8 @@ int md9_backend_parse(const char *spec, struct md9_backend *out, const char **wh
 		return 0;
 	}
 	if (strncmp(spec, "unix:", 5) == 0) {
-		if (!spec[5] || strlen(spec + 5) >= sizeof(out->path)) {
-			*why = "unix backend needs a path shorter than 108 bytes";
+		if (spec[5] != '/' || strlen(spec + 5) >= sizeof(out->path)) {
+			*why = "unix backend needs an absolute path shorter than 108 bytes";
 			return -1;
 		}
 		strcpy(out->path, spec + 5);
@@ -121,6 +118,32 @@ static int start_connect(int family, const struct sockaddr *sa, socklen_t len)
 	return fd;
 }
 
+int md9_backend_resolve(struct md9_backend *b, char *why, size_t cap)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *res;
+	int rc;
+
+	if (b->family != 0)
+		return 0;
+	rc = getaddrinfo(b->host, b->port, &hints, &res);
+	if (rc != 0) {
+		snprintf(why, cap, "backend %s: cannot resolve %s: %s", b->spec, b->host,
+		         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return -1;
+	}
+	if (res->ai_addrlen > sizeof(b->addr)) {
+		freeaddrinfo(res);
+		snprintf(why, cap, "backend %s: address too long", b->spec);
+		return -1;
+	}
+	memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
+	b->addrlen = res->ai_addrlen;
+	b->family = res->ai_family;
+	freeaddrinfo(res);
+	return 0;
+}
+
 int md9_backend_connect(const struct md9_backend *b)
 {
 	if (b->family == AF_UNIX) {
@@ -129,17 +152,19 @@ int md9_backend_connect(const struct md9_backend *b)
 		return start_connect(AF_UNIX, (struct sockaddr *)&sa, sizeof(sa));
 	}
 	if (b->family == AF_VSOCK) {
-		struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = b->cid, .svm_port = b->vport};
+		struct sockaddr_vm sa = {
+		    .svm_family = AF_VSOCK, .svm_cid = b->cid, .svm_port = b->vport};
 		return start_connect(AF_VSOCK, (struct sockaddr *)&sa, sizeof(sa));
 	}
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-	struct addrinfo *res;
-	int rc = getaddrinfo(b->host, b->port, &hints, &res);
-	if (rc != 0)
-		return rc == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
-	rc = start_connect(res->ai_family, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return rc;
+	if (b->family == 0) {
+		struct md9_backend r = *b;
+		char why[300];
+
+		if (md9_backend_resolve(&r, why, sizeof(why)) < 0)
+			return -EHOSTUNREACH;
+		return start_connect(r.family, (const struct sockaddr *)&r.addr, r.addrlen);
+	}
+	return start_connect(b->family, (const struct sockaddr *)&b->addr, b->addrlen);
 }
 
 int md9_backend_connected(int fd)

@@ -4,6 +4,18 @@
 
 #include <string.h>
 
+const char *ctrl_state_name(enum ctrl_state s)
+{
+	static const char *const names[] = {
+	    [CTRL_WAIT_OFFER] = "waiting-for-offer",
+	    [CTRL_WAIT_READY] = "waiting-for-device",
+	    [CTRL_WAIT_VERSION] = "version-exchange",
+	    [CTRL_READY] = "ready",
+	    [CTRL_BACKOFF] = "backoff",
+	};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
 
 size_t ctrl_msg_len(uint32_t type)
 {

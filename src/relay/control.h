@@ -33,6 +33,20 @@ enum ctrl_type {
  * the session protocol go on. */
 #define CTRL_ACCEPTED_WITH_VERSION_EXCHANGE 2
 
+/* The guest's side of the control channel (daemon.c runs it; the status
+ * snapshot reports it). */
+enum ctrl_state {
+	CTRL_WAIT_OFFER,   /* the control channel is not offered (yet) */
+	CTRL_WAIT_READY,   /* offered, but open() said not ready yet (-EAGAIN) */
+	CTRL_WAIT_VERSION, /* version request sent */
+	CTRL_READY,        /* version accepted; waiting for CreateSession */
+	CTRL_BACKOFF,      /* failed; reopening after a delay */
+};
+
+/* "waiting-for-offer", "waiting-for-device", "version-exchange", "ready",
+ * "backoff". */
+const char *ctrl_state_name(enum ctrl_state s);
+
 struct ctrl_msg {
 	uint32_t type;
 	uint32_t size;          /* as sent; informational */

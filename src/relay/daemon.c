@@ -1,11 +1,15 @@
 #include "daemon.h"
 
 #include "control.h"
+#include "ctrlchan.h"
+#include "evloop.h"
 #include "log.h"
-#include "notify.h"
-#include "privdrop.h"
+#include "pace.h"
+#include "pipe.h"
 #include "session.h"
 #include "status.h"
+#include "timespec.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -14,150 +18,270 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
-#define CTRL_VERSION_TIMEOUT_MS 5000
-#define CTRL_BACKOFF_MIN_MS     100
-#define CTRL_BACKOFF_MAX_MS     30000
 #define OPEN_RETRY_MS           50
-#define OPEN_GIVE_UP_MS         5000
+#define OPEN_WARN_MS            5000
 #define EXPECT_GIVE_UP_MS       10000
 #define RESCAN_MS               1000
 
-void timespec_add_ms(struct timespec *t, unsigned ms)
+struct daemon_pending_list {
+	struct daemon_pending {
+		struct md9_guid instance;
+		struct timespec deadline;
+		bool warned; /* `opening`: the deadline passed and md9 said so */
+	} v[8];
+	int n;
+};
+
+/* The registry: one slot per open session. A slot is what the session's
+ * callbacks point to (its owner); the session itself never sees the daemon. */
+struct daemon_slot {
+	struct daemon *d;
+	struct session *s; /* NULL: free */
+	struct md9_guid instance;
+	bool deferred;               /* queued for a turn (session_env.defer) */
+	struct daemon_slot *next_turn; /* the queue of turns */
+};
+
+struct daemon {
+	struct daemon_settings set;
+	struct daemon_hooks hooks;
+	struct ev_loop *loop;
+	struct md9_transport *tp;
+	struct ev_handler tp_h, sig_h;
+	int sigfd;
+	struct ev_timer open_retry;   /* channels in `opening` not warned about are tried again */
+	struct ev_timer expect_timer; /* the earliest give-up in `expected` */
+	struct ev_timer rescan;       /* transports without an event fd are polled */
+
+	struct ctrlchan ctrl; /* the control channel */
+
+	/* Data channels named by CreateSession but not offered yet (deadline:
+	 * when md9 stops waiting), and those whose open returned -EAGAIN (not
+	 * ready yet: no uio device or node yet, or the node not ours yet). Those
+	 * are retried every OPEN_RETRY_MS until their deadline (OPEN_WARN_MS),
+	 * then warned about once and retried on every device event, until they
+	 * open or the host rescinds them: not ready is never a reason to drop a
+	 * channel (K7 in docs/uio.md). */
+	struct daemon_pending_list expected, opening;
+
+	struct daemon_slot slots[DAEMON_MAX_SESSIONS];
+	/* Sessions that used up their budget, first to ask first (pace.h). */
+	struct daemon_slot *turns, *turns_tail;
+	struct pace pace;
+	unsigned nsessions;
+	uint64_t sessions_total;
+	bool stopping;
+	int exit_code;
+	struct md9_status *status;                       /* `md9 status` socket, NULL if none */
+	struct status_session snap[DAEMON_MAX_SESSIONS]; /* the status answer's sessions */
+};
+
+static void on_open_retry(struct ev_timer *t);
+static void on_expect_timeout(struct ev_timer *t);
+
+/* ---- data channels waiting for something ---- */
+
+static struct daemon_pending *pending_find(struct daemon_pending_list *l,
+                                           const struct md9_guid *inst)
 {
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t->tv_nsec >= 1000000000) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000;
-	}
+	for (int i = 0; i < l->n; i++)
+		if (md9_guid_eq(&l->v[i].instance, inst))
+			return &l->v[i];
+	return NULL;
 }
 
-static struct timespec now_mono(void)
+/* Add inst with a deadline ms from now. 1: added; 0: it was there
+ * already; -1: the list is full (not added). */
+static int pending_add(struct daemon_pending_list *l, const struct md9_guid *inst, unsigned ms)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t;
+	if (pending_find(l, inst))
+		return 0;
+	if (l->n >= (int)(sizeof(l->v) / sizeof(l->v[0])))
+		return -1;
+	l->v[l->n].instance = *inst;
+	l->v[l->n].deadline = timespec_in_ms(ms);
+	l->v[l->n].warned = false;
+	l->n++;
+	return 1;
 }
 
-static bool ts_before(const struct timespec *a, const struct timespec *b)
+static void pending_remove(struct daemon_pending_list *l, const struct md9_guid *inst)
 {
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+	for (int i = 0; i < l->n; i++)
+		if (md9_guid_eq(&l->v[i].instance, inst))
+			l->v[i--] = l->v[--l->n];
 }
 
-static void rearm_timer(struct daemon *d);
+/* The expected channels' timer runs at the earliest give-up time. */
+static void arm_expect_timer(struct daemon *d)
+{
+	const struct timespec *first = NULL;
+
+	for (int i = 0; i < d->expected.n; i++)
+		if (!first || timespec_before(&d->expected.v[i].deadline, first))
+			first = &d->expected.v[i].deadline;
+	if (first)
+		ev_timer_arm_at(d->loop, &d->expect_timer, first, on_expect_timeout, d);
+	else
+		ev_timer_cancel(d->loop, &d->expect_timer);
+}
+
+/* Channels whose device is not ready are tried again every OPEN_RETRY_MS
+ * until md9 has warned about them; then only on device events. */
+static void arm_open_retry(struct daemon *d)
+{
+	bool any = false;
+
+	for (int i = 0; i < d->opening.n; i++)
+		any |= !d->opening.v[i].warned;
+	if (!any)
+		ev_timer_cancel(d->loop, &d->open_retry);
+	else if (!d->open_retry.armed)
+		ev_timer_arm(d->loop, &d->open_retry, OPEN_RETRY_MS, on_open_retry, d);
+}
 
 /* ---- sessions ---- */
 
-void daemon_defer(struct daemon *d, struct session *s)
+/* A session asks for another turn: to the back of the queue. */
+static void on_session_defer(void *owner)
 {
-	if (s->deferred)
+	struct daemon_slot *slot = owner;
+	struct daemon *d = slot->d;
+
+	if (slot->deferred)
 		return;
-	s->deferred = true;
-	s->next_deferred = NULL;
-	if (d->deferred)
-		d->deferred_tail->next_deferred = s;
+	slot->deferred = true;
+	slot->next_turn = NULL;
+	if (d->turns)
+		d->turns_tail->next_turn = slot;
 	else
-		d->deferred = s;
-	d->deferred_tail = s;
+		d->turns = slot;
+	d->turns_tail = slot;
 }
 
-void daemon_session_gone(struct daemon *d, struct session *s)
+static void on_session_gone(void *owner)
 {
-	struct session *prev = NULL;
+	struct daemon_slot *slot = owner;
+	struct daemon *d = slot->d;
+	struct daemon_slot *prev = NULL;
 
-	for (struct session **p = &d->sessions; *p; p = &(*p)->next) {
-		if (*p == s) {
-			*p = s->next;
-			d->nsessions--;
+	for (struct daemon_slot **p = &d->turns; *p; prev = *p, p = &(*p)->next_turn) {
+		if (*p == slot) {
+			*p = slot->next_turn;
+			if (d->turns_tail == slot)
+				d->turns_tail = prev;
 			break;
 		}
 	}
-	for (struct session **p = &d->deferred; *p; prev = *p, p = &(*p)->next_deferred) {
-		if (*p == s) {
-			*p = s->next_deferred;
-			if (d->deferred_tail == s)
-				d->deferred_tail = prev;
-			break;
-		}
-	}
-}
-
-/* How long a session counts as interactive after its last small pass:
- * longer than the gap between keystrokes or pings of a person at work. */
-#define INTERACTIVE_HOLD_NS 100000000ull
-
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-bool daemon_interactive(struct daemon *d)
-{
-	return d->interactive_until_ns && mono_ns() < d->interactive_until_ns;
-}
-
-size_t daemon_budget(struct daemon *d)
-{
-	if (d->cfg.relay_budget > DAEMON_SHORT_TURN && daemon_interactive(d))
-		return DAEMON_SHORT_TURN;
-	return d->cfg.relay_budget;
-}
-
-void daemon_note_interactive(struct daemon *d)
-{
-	d->interactive_until_ns = mono_ns() + INTERACTIVE_HOLD_NS;
+	slot->s = NULL;
+	slot->deferred = false;
+	slot->next_turn = NULL;
+	d->nsessions--;
 }
 
 /* The event loop's post hook: one turn for the session that has waited
- * longest since it used up its budget (a queue: it goes to the back if it
- * uses up this one too). The loop polls without sleeping while the queue is
- * not empty and dispatches whatever arrived before the next turn, so a small
- * message waits behind at most one budget, however many sessions are busy. */
-static bool run_deferred(void *arg)
+ * longest (it goes to the back if it uses up this one too). While the queue
+ * is not empty the loop polls without sleeping and dispatches whatever
+ * arrived before the next turn: a small message waits behind at most one
+ * budget, however many sessions are busy (pace.h). */
+static bool run_turn(void *arg)
 {
 	struct daemon *d = arg;
-	struct session *s = d->deferred;
+	struct daemon_slot *slot = d->turns;
 
-	if (!s)
+	if (!slot)
 		return false;
-	d->deferred = s->next_deferred;
-	if (!d->deferred)
-		d->deferred_tail = NULL;
-	s->deferred = false;
-	s->next_deferred = NULL;
-	session_run(s); /* may close it, or queue it again */
-	return d->deferred != NULL;
+	d->turns = slot->next_turn;
+	if (!d->turns)
+		d->turns_tail = NULL;
+	slot->deferred = false;
+	slot->next_turn = NULL;
+	if (slot->s)
+		session_resume(slot->s); /* may end it, or queue it again */
+	return d->turns != NULL;
 }
 
 static struct session *session_on(struct daemon *d, const struct md9_guid *inst)
 {
-	for (struct session *s = d->sessions; s; s = s->next)
-		if (md9_guid_eq(&s->ch->instance, inst))
-			return s;
+	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++)
+		if (d->slots[i].s && md9_guid_eq(&d->slots[i].instance, inst))
+			return d->slots[i].s;
 	return NULL;
+}
+
+/* Start a session on ch (an open data channel) in a free slot. */
+static void start_session(struct daemon *d, struct daemon_slot *slot, struct md9_channel *ch)
+{
+	struct session_env env = {
+	    .loop = d->loop,
+	    .set = d->set.session, /* a copy: SIGHUP does not reach running sessions */
+	    .id = d->sessions_total + 1,
+	    .owner = slot,
+	    .pace = &d->pace,
+	    .defer = on_session_defer,
+	    .gone = on_session_gone,
+	};
+	struct md9_guid inst = ch->instance;
+	struct session *s = session_new(&env, ch);
+
+	if (!s)
+		return;
+	d->sessions_total++;
+	d->nsessions++;
+	slot->d = d;
+	slot->s = s;
+	slot->instance = inst;
+	slot->deferred = false;
+	slot->next_turn = NULL;
+	session_start(s); /* may end it already */
+}
+
+/* The status answer: the daemon's part, then each session's own. */
+static void snapshot(void *arg, struct status_snapshot *out)
+{
+	struct daemon *d = arg;
+	unsigned n = 0;
+
+	out->transport = d->set.transport;
+	out->server = d->set.session.backend.spec;
+	out->security = md9_security_name(d->set.session.security);
+	out->ctrl = d->ctrl.state;
+	out->ctrl_offered = d->ctrl.offered;
+	out->ctrl_failures = d->ctrl.failures;
+	out->ctrl_why = d->ctrl.why;
+	out->host_version = d->ctrl.host_version;
+	out->sessions_total = d->sessions_total;
+	out->max_sessions = d->set.max_sessions;
+	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++) {
+		if (!d->slots[i].s)
+			continue;
+		session_snapshot(d->slots[i].s, &d->snap[n]);
+		/* oldest first */
+		for (unsigned j = n++; j > 0 && d->snap[j - 1].id > d->snap[j].id; j--) {
+			struct status_session t = d->snap[j];
+			d->snap[j] = d->snap[j - 1];
+			d->snap[j - 1] = t;
+		}
+	}
+	out->sessions = d->snap;
+	out->nsessions = n;
 }
 
 static void forget_pending(struct daemon *d, const struct md9_guid *inst)
 {
-	for (int i = 0; i < d->nexpected; i++)
-		if (md9_guid_eq(&d->expected[i].instance, inst))
-			d->expected[i--] = d->expected[--d->nexpected];
-	for (int i = 0; i < d->nopening; i++)
-		if (md9_guid_eq(&d->opening[i].instance, inst))
-			d->opening[i--] = d->opening[--d->nopening];
-	rearm_timer(d); /* a deadline of what was just forgotten must not fire */
+	pending_remove(&d->expected, inst);
+	pending_remove(&d->opening, inst);
+	/* A deadline of what was just forgotten must not fire. */
+	arm_expect_timer(d);
+	arm_open_retry(d);
 }
 
 /* Open a data channel and start its session. */
 static void open_data(struct daemon *d, const struct md9_guid *inst, const char *why)
 {
+	struct daemon_slot *slot = NULL;
 	struct md9_channel *ch;
 	char g[MD9_GUID_STRLEN];
 	int rc;
@@ -168,200 +292,62 @@ static void open_data(struct daemon *d, const struct md9_guid *inst, const char 
 		forget_pending(d, inst);
 		return;
 	}
-	if (d->nsessions >= d->cfg.max_sessions) {
-		log_warn("data channel %s: refusing a session: %u sessions open (max_sessions)", g,
-			 d->nsessions);
-		forget_pending(d, inst);
-		return;
-	}
 	rc = d->tp->ops->open(d->tp, inst, &ch);
 	if (rc == -EAGAIN) {
-		for (int i = 0; i < d->nopening; i++)
-			if (md9_guid_eq(&d->opening[i].instance, inst))
-				return;
-		if (d->nopening < (int)(sizeof(d->opening) / sizeof(d->opening[0]))) {
-			d->opening[d->nopening].instance = *inst;
-			d->opening[d->nopening].deadline = now_mono();
-			timespec_add_ms(&d->opening[d->nopening].deadline, OPEN_GIVE_UP_MS);
-			d->nopening++;
-		}
-		rearm_timer(d);
+		/* Not ready is never a reason to drop the channel (K7). */
+		int added = pending_add(&d->opening, inst, OPEN_WARN_MS);
+
+		if (added > 0)
+			log_debug("data channel %s: not ready yet (%s); retrying", g, d->tp->why);
+		else if (added < 0)
+			log_warn("data channel %s: not ready (%s), and %d others wait already; "
+			         "dropped",
+			         g, d->tp->why, d->opening.n);
+		arm_open_retry(d);
 		return;
 	}
 	if (rc == -ENOENT) {
-		for (int i = 0; i < d->nexpected; i++)
-			if (md9_guid_eq(&d->expected[i].instance, inst))
-				return;
-		if (d->nexpected < (int)(sizeof(d->expected) / sizeof(d->expected[0]))) {
-			d->expected[d->nexpected].instance = *inst;
-			d->expected[d->nexpected].since = now_mono();
-			d->nexpected++;
+		pending_remove(&d->opening, inst); /* it went away meanwhile */
+		arm_open_retry(d);
+		if (pending_add(&d->expected, inst, EXPECT_GIVE_UP_MS) > 0) {
 			log_debug("data channel %s: not offered yet; waiting for it", g);
+			arm_expect_timer(d);
 		}
-		rearm_timer(d);
 		return;
 	}
 	forget_pending(d, inst);
+	if (rc == -ENODEV) {
+		/* The kernel kept a rescinded device (K3): the transport said so. */
+		log_warn("data channel %s: cannot open: %s", g, d->tp->why);
+		return;
+	}
 	if (rc < 0) {
 		log_warn("data channel %s: cannot open: %s", g, strerror(-rc));
 		return;
 	}
+	for (int i = 0; i < DAEMON_MAX_SESSIONS && !slot; i++)
+		if (!d->slots[i].s)
+			slot = &d->slots[i];
+	if (d->nsessions >= d->set.max_sessions || !slot) {
+		/* Opened only to be closed: the host sees the channel close and
+		 * ends the client's connection at once instead of waiting. */
+		log_warn("data channel %s: refusing a session: %u sessions open (max_sessions); "
+		         "closing the channel",
+		         g, d->nsessions);
+		ch->tp->ops->close(ch);
+		return;
+	}
 	log_debug("data channel %s opened (%s)", g, why);
-	session_new(d, ch);
-}
-
-/* ---- control channel ---- */
-
-static void ctrl_close(struct daemon *d)
-{
-	if (!d->ctrl_ch)
-		return;
-	ev_del(d->loop, &d->ctrl_h);
-	d->tp->ops->close(d->ctrl_ch);
-	d->ctrl_ch = NULL;
-}
-
-/* Any failure: close, log why, open again after a bounded backoff. */
-static void ctrl_fail(struct daemon *d, const char *why)
-{
-	unsigned ms = CTRL_BACKOFF_MIN_MS;
-
-	for (unsigned i = 0; i < d->ctrl_failures && ms < CTRL_BACKOFF_MAX_MS; i++)
-		ms *= 2;
-	if (ms > CTRL_BACKOFF_MAX_MS)
-		ms = CTRL_BACKOFF_MAX_MS;
-	d->ctrl_failures++;
-	ctrl_close(d);
-	if (!d->ctrl_offered) {
-		log_warn("control channel: %s; waiting for the host to offer it again", why);
-		d->ctrl = CTRL_WAIT_OFFER;
-	} else {
-		log_warn("control channel: %s; reopening in %u ms", why, ms);
-		d->ctrl = CTRL_BACKOFF;
-		d->ctrl_retry_at = now_mono();
-		timespec_add_ms(&d->ctrl_retry_at, ms);
-	}
-	rearm_timer(d);
-}
-
-static void ctrl_send(struct daemon *d, const uint8_t *msg, size_t len)
-{
-	if (pipe_tx_write(&d->ctrl_out, msg, len) != len) {
-		ctrl_fail(d, "no room in the control ring for a request");
-		return;
-	}
-	if (pipe_tx_commit(&d->ctrl_out))
-		md9_channel_signal(d->ctrl_ch);
-}
-
-static void ctrl_message(struct daemon *d, const uint8_t *buf, size_t len)
-{
-	struct ctrl_msg m;
-	const char *why = NULL;
-	char g[MD9_GUID_STRLEN];
-
-	if (ctrl_decode(buf, len, &m, &why) < 0) {
-		ctrl_fail(d, why);
-		return;
-	}
-	switch (m.type) {
-	case CTRL_VERSION_RESPONSE:
-		if (d->ctrl != CTRL_WAIT_VERSION) {
-			ctrl_fail(d, "unexpected VersionResponse");
-			return;
-		}
-		if (m.is_accepted != CTRL_ACCEPTED_WITH_VERSION_EXCHANGE) {
-			char msg[96];
-			snprintf(msg, sizeof(msg), "the host did not accept protocol 1.0 (is_accepted=%u)",
-				 m.is_accepted);
-			ctrl_fail(d, msg);
-			return;
-		}
-		d->host_version = m.version;
-		d->ctrl = CTRL_READY;
-		d->ctrl_failures = 0;
-		log_info("control channel ready: host accepted SynthRdp protocol %u.%u",
-			 m.version & 0xffff, m.version >> 16);
-		rearm_timer(d);
-		return;
-	case CTRL_CREATE_SESSION:
-		if (d->ctrl != CTRL_READY) {
-			ctrl_fail(d, "CreateSession before the version exchange");
-			return;
-		}
-		log_info("host asks for a session on data channel %s",
-			 md9_guid_format(&m.session, g));
-		open_data(d, &m.session, "CreateSession");
-		return;
-	default:
-		ctrl_fail(d, "unexpected control message from the host");
-	}
-}
-
-static void on_ctrl(struct ev_handler *h, uint32_t events)
-{
-	struct daemon *d = h->arg;
-
-	if (d->tp->ops->ack(d->ctrl_ch) == -EIO) {
-		ctrl_fail(d, "the host closed the control channel");
-		return;
-	}
-	for (;;) {
-		vmbus_ring_mask(&d->ctrl_ch->rx);
-		for (;;) {
-			uint8_t buf[CTRL_MAX_LEN];
-			ssize_t n = pipe_rx_packet(&d->ctrl_in, buf, sizeof(buf));
-			size_t len = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf);
-			if (n < 0) {
-				ctrl_fail(d, d->ctrl_in.error);
-				return;
-			}
-			if (n == 0)
-				break;
-			if (pipe_rx_commit(&d->ctrl_in))
-				md9_channel_signal(d->ctrl_ch);
-			ctrl_message(d, buf, len);
-			if (!d->ctrl_ch)
-				return; /* it failed and was closed */
-		}
-		if (!vmbus_ring_unmask(&d->ctrl_ch->rx))
-			break;
-	}
-	if (d->ctrl_ch->rx.broken)
-		ctrl_fail(d, d->ctrl_ch->rx.broken);
-}
-
-static void ctrl_open(struct daemon *d)
-{
-	uint8_t req[CTRL_VERSION_REQUEST_LEN];
-	int rc = d->tp->ops->open(d->tp, &md9_guid_control_instance, &d->ctrl_ch);
-
-	if (rc == -ENOENT) {
-		d->ctrl = CTRL_WAIT_OFFER;
-		d->ctrl_offered = false;
-		return;
-	}
-	if (rc < 0) {
-		d->ctrl_ch = NULL;
-		ctrl_fail(d, rc == -EAGAIN ? "the control channel's device node is not ready"
-					   : strerror(-rc));
-		return;
-	}
-	pipe_rx_init(&d->ctrl_in, &d->ctrl_ch->rx);
-	pipe_tx_init(&d->ctrl_out, &d->ctrl_ch->tx);
-	ev_set(d->loop, &d->ctrl_h, d->ctrl_ch->fd, EPOLLIN, on_ctrl, d);
-	d->ctrl = CTRL_WAIT_VERSION;
-	d->ctrl_retry_at = now_mono();
-	timespec_add_ms(&d->ctrl_retry_at, CTRL_VERSION_TIMEOUT_MS);
-	log_info("control channel opened; sending VersionRequest 1.0");
-	ctrl_encode_version_request(req, CTRL_VERSION_1_0, CTRL_VERSION_REQUEST_LEN);
-	ctrl_send(d, req, sizeof(req));
-	rearm_timer(d);
-	if (d->ctrl_ch)
-		on_ctrl(&d->ctrl_h, EPOLLIN); /* the answer may be there already */
+	start_session(d, slot, ch);
 }
 
 /* ---- device events ---- */
+
+/* The host's CreateSession names a data channel. */
+static void on_create_session(void *arg, const struct md9_guid *instance)
+{
+	open_data(arg, instance, "CreateSession");
+}
 
 static void on_dev_event(void *arg, const struct md9_dev_event *ev)
 {
@@ -370,17 +356,10 @@ static void on_dev_event(void *arg, const struct md9_dev_event *ev)
 
 	md9_guid_format(&ev->instance, g);
 	if (md9_guid_eq(&ev->class_id, &md9_guid_control_class)) {
-		if (ev->kind == MD9_DEV_OFFER) {
-			log_info("control channel %s offered", g);
-			d->ctrl_offered = true;
-			if (d->ctrl == CTRL_WAIT_OFFER)
-				ctrl_open(d);
-		} else {
-			d->ctrl_offered = false;
-			if (d->ctrl_ch)
-				ctrl_fail(d, "the host rescinded the control channel");
-			d->ctrl = CTRL_WAIT_OFFER;
-		}
+		if (ev->kind == MD9_DEV_OFFER)
+			ctrlchan_offer(&d->ctrl, &ev->instance);
+		else
+			ctrlchan_rescind(&d->ctrl);
 		return;
 	}
 	if (!md9_guid_eq(&ev->class_id, &md9_guid_data_class))
@@ -398,7 +377,7 @@ static void on_dev_event(void *arg, const struct md9_dev_event *ev)
 		 * next client), and open_data would take the dying session for a
 		 * live one and drop the new offer and its CreateSession. */
 		if (s)
-			session_close(s, "the host closed the channel");
+			session_rescinded(s);
 	}
 }
 
@@ -413,120 +392,111 @@ static void poll_transport(struct daemon *d)
 	}
 }
 
+static void retry_opens(struct daemon *d, bool from_timer);
+
 static void on_transport(struct ev_handler *h, uint32_t events)
 {
-	poll_transport(h->arg);
-}
-
-/* ---- timer ---- */
-
-static void rearm_timer(struct daemon *d)
-{
-	struct timespec next = {0}, t;
-	bool any = false;
-	struct itimerspec its = {0};
-
-	if (d->ctrl == CTRL_BACKOFF || d->ctrl == CTRL_WAIT_VERSION) {
-		next = d->ctrl_retry_at;
-		any = true;
-	}
-	if (d->nopening) {
-		t = now_mono();
-		timespec_add_ms(&t, OPEN_RETRY_MS);
-		if (!any || ts_before(&t, &next))
-			next = t;
-		any = true;
-	}
-	for (int i = 0; i < d->nexpected; i++) {
-		t = d->expected[i].since;
-		timespec_add_ms(&t, EXPECT_GIVE_UP_MS);
-		if (!any || ts_before(&t, &next))
-			next = t;
-		any = true;
-	}
-	if (d->tp->ops->event_fd(d->tp) < 0) {
-		t = now_mono();
-		timespec_add_ms(&t, RESCAN_MS);
-		if (!any || ts_before(&t, &next))
-			next = t;
-		any = true;
-	}
-	if (any) {
-		its.it_value = next;
-		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-			its.it_value.tv_nsec = 1;
-	}
-	timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
-}
-
-static void on_timer(struct ev_handler *h, uint32_t events)
-{
 	struct daemon *d = h->arg;
-	struct timespec now = now_mono();
-	uint64_t n;
+
+	poll_transport(d);
+	/* Something changed (a device, or a node's owner or mode): what was
+	 * not ready may be now. */
+	retry_opens(d, false);
+}
+
+/* ---- timers ---- */
+
+static void on_expect_timeout(struct ev_timer *t)
+{
+	struct daemon *d = t->arg;
+	struct timespec now = timespec_now();
 	char g[MD9_GUID_STRLEN];
 
-	if (read(d->timerfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	if (d->tp->ops->event_fd(d->tp) < 0)
-		poll_transport(d);
-	if (d->ctrl == CTRL_WAIT_VERSION && !ts_before(&now, &d->ctrl_retry_at)) {
-		ctrl_fail(d, "no VersionResponse from the host");
-	} else if (d->ctrl == CTRL_BACKOFF && !ts_before(&now, &d->ctrl_retry_at)) {
-		ctrl_open(d);
-	}
-	for (int i = 0; i < d->nexpected; i++) {
-		struct timespec t = d->expected[i].since;
-		timespec_add_ms(&t, EXPECT_GIVE_UP_MS);
-		if (!ts_before(&now, &t)) {
-			log_warn("CreateSession named data channel %s, which the host never offered",
-				 md9_guid_format(&d->expected[i].instance, g));
-			d->expected[i--] = d->expected[--d->nexpected];
+	for (int i = 0; i < d->expected.n; i++) {
+		if (!timespec_before(&now, &d->expected.v[i].deadline)) {
+			log_warn(
+			    "CreateSession named data channel %s, which the host never offered",
+			    md9_guid_format(&d->expected.v[i].instance, g));
+			d->expected.v[i--] = d->expected.v[--d->expected.n];
 		}
 	}
-	for (int i = 0; i < d->nopening; i++) {
-		struct md9_guid inst = d->opening[i].instance;
-		if (!ts_before(&now, &d->opening[i].deadline)) {
-			log_warn("data channel %s: its device node never appeared",
-				 md9_guid_format(&inst, g));
-			d->opening[i--] = d->opening[--d->nopening];
+	arm_expect_timer(d);
+}
+
+/* Try again what was not ready. From the timer: only what has not been
+ * warned about yet, and warn about what waited OPEN_WARN_MS. From a device
+ * event: everything. */
+static void retry_opens(struct daemon *d, bool from_timer)
+{
+	struct timespec now = timespec_now();
+	char g[MD9_GUID_STRLEN];
+
+	if (d->stopping)
+		return;
+	if (!from_timer)
+		ctrlchan_retry(&d->ctrl);
+	for (int i = 0; i < d->opening.n; i++) {
+		struct md9_guid inst = d->opening.v[i].instance;
+		int before = d->opening.n;
+
+		if (from_timer && d->opening.v[i].warned)
+			continue;
+		open_data(d, &inst, "retry");
+		if (d->opening.n < before) {
+			i--; /* opened, or given up: the entry is gone */
 			continue;
 		}
-		int before = d->nopening;
-		open_data(d, &inst, "retry");
-		if (d->nopening < before)
-			i--;
+		struct daemon_pending *p = pending_find(&d->opening, &inst);
+
+		if (p && !p->warned && !timespec_before(&now, &p->deadline)) {
+			log_warn(
+			    "data channel %s: still not ready after %u s: %s; md9 retries when "
+			    "the device changes",
+			    md9_guid_format(&inst, g), OPEN_WARN_MS / 1000, d->tp->why);
+			p->warned = true;
+		}
 	}
-	rearm_timer(d);
+	arm_open_retry(d);
+}
+
+static void on_open_retry(struct ev_timer *t)
+{
+	retry_opens(t->arg, true);
+}
+
+/* A transport without an event fd is polled for offers and rescinds. */
+static void on_rescan(struct ev_timer *t)
+{
+	struct daemon *d = t->arg;
+
+	poll_transport(d);
+	retry_opens(d, false); /* polled: a rescan is how md9 sees a device change */
+	ev_timer_arm(d->loop, &d->rescan, RESCAN_MS, on_rescan, d);
 }
 
 /* ---- signals and configuration ---- */
 
-static void reload(struct daemon *d)
+void daemon_reconfigure(struct daemon *d, const struct daemon_settings *set)
 {
-	struct md9_config c;
-	const char *why;
+	char transport[sizeof(d->set.transport)], status_socket[sizeof(d->set.status_socket)];
+	char status_group[sizeof(d->set.status_group)];
+	struct md9_roots roots; /* fixed, like the transport that uses them */
 
-	md9_config_defaults(&c);
-	if (d->config_path && md9_config_load(&c, d->config_path, d->config_optional) < 0) {
-		log_err("reload failed; keeping the running configuration");
-		return;
-	}
-	for (int i = 0; i < d->ncli; i++) {
-		if (md9_config_set(&c, d->cli[i].key, d->cli[i].value, &why) < 0) {
-			log_err("reload: --%s %s: %s; keeping the running configuration",
-				d->cli[i].key, d->cli[i].value, why);
-			return;
-		}
-	}
-	if (strcmp(c.transport, d->cfg.transport) != 0)
+	if (strcmp(set->transport, d->set.transport) != 0)
 		log_warn("reload: the transport cannot change while running; keeping %s",
-			 d->cfg.transport);
-	strcpy(c.transport, d->cfg.transport);
-	d->cfg = c;
-	md9_log_set_level(c.log_level);
-	log_info("configuration reloaded: server %s, security %s (new sessions use it)",
-		 c.backend.spec, md9_security_name(c.security));
+		         d->set.transport);
+	if (strcmp(set->status_socket, d->set.status_socket) != 0 ||
+	    strcmp(set->status_group, d->set.status_group) != 0)
+		log_warn("reload: status_socket and status_group change only at a restart");
+	memcpy(transport, d->set.transport, sizeof(transport));
+	memcpy(status_socket, d->set.status_socket, sizeof(status_socket));
+	memcpy(status_group, d->set.status_group, sizeof(status_group));
+	roots = d->set.roots;
+	d->set = *set;
+	d->set.roots = roots;
+	memcpy(d->set.transport, transport, sizeof(transport));
+	memcpy(d->set.status_socket, status_socket, sizeof(status_socket));
+	memcpy(d->set.status_group, status_group, sizeof(status_group));
 }
 
 static void on_signal(struct ev_handler *h, uint32_t events)
@@ -536,9 +506,8 @@ static void on_signal(struct ev_handler *h, uint32_t events)
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			md9_notify_reloading();
-			reload(d);
-			md9_notify("READY=1");
+			if (d->hooks.reload)
+				d->hooks.reload(d->hooks.arg);
 		} else {
 			log_info("signal %u: stopping", si.ssi_signo);
 			d->stopping = true;
@@ -547,13 +516,26 @@ static void on_signal(struct ev_handler *h, uint32_t events)
 	}
 }
 
-int daemon_run(struct daemon *d)
+struct daemon *daemon_new(const struct daemon_settings *set, const struct daemon_hooks *hooks)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+
+	if (!d) {
+		log_err("out of memory");
+		return NULL;
+	}
+	d->set = *set;
+	if (hooks)
+		d->hooks = *hooks;
+	d->sigfd = -1;
+	d->ctrl.state = CTRL_WAIT_OFFER;
+	return d;
+}
+
+int daemon_open(struct daemon *d)
 {
 	sigset_t mask;
-	int efd;
 
-	d->sigfd = d->timerfd = -1;
-	d->ctrl = CTRL_WAIT_OFFER;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -562,54 +544,74 @@ int daemon_run(struct daemon *d)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	d->loop = ev_loop_new();
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (!d->loop || d->sigfd < 0 || d->timerfd < 0) {
+	if (!d->loop || d->sigfd < 0) {
 		log_err("cannot set up the event loop: %s", strerror(errno));
-		return 1;
+		return -1;
 	}
 	ev_set(d->loop, &d->sig_h, d->sigfd, EPOLLIN, on_signal, d);
-	ev_set(d->loop, &d->timer_h, d->timerfd, EPOLLIN, on_timer, d);
-	ev_set_post(d->loop, run_deferred, d);
+	ev_set_post(d->loop, run_turn, d);
 
-	d->tp = md9_transport_new(d->cfg.transport);
+	d->tp = md9_transport_new(d->set.transport, &d->set.roots, d->loop);
 	if (!d->tp)
-		return 1;
+		return -1;
+	ctrlchan_init(&d->ctrl, d->loop, d->tp, on_create_session, d);
 	if (d->tp->ops->bind_class(d->tp, &md9_guid_control_class) < 0 ||
 	    d->tp->ops->bind_class(d->tp, &md9_guid_data_class) < 0) {
 		log_err("cannot bind the SynthRdp classes to the %s transport", d->tp->ops->name);
-		d->tp->ops->destroy(d->tp);
-		return 1;
+		return -1;
 	}
-	/* Root was needed for new_id only: from here on md9 runs as `user`. */
-	if (md9_privdrop(d->cfg.run_user, d->cfg.status_socket) < 0) {
-		d->tp->ops->destroy(d->tp);
-		return 1;
-	}
-	if (d->cfg.status_socket[0])
-		d->status = md9_status_start(d, d->cfg.status_socket);
+	return 0;
+}
+
+int daemon_run(struct daemon *d)
+{
+	int efd;
+
+	if (d->set.status_socket[0])
+		d->status = md9_status_start(d->loop, d->set.status_socket, d->set.status_group,
+		                              snapshot, d);
 	efd = d->tp->ops->event_fd(d->tp);
 	if (efd >= 0)
 		ev_set(d->loop, &d->tp_h, efd, EPOLLIN, on_transport, d);
 	log_info("md9 %s running: transport %s, server %s, security %s", MD9_VERSION,
-		 d->cfg.transport, d->cfg.backend.spec, md9_security_name(d->cfg.security));
+	         d->set.transport, d->set.session.backend.spec,
+	         md9_security_name(d->set.session.security));
+	if (d->set.session.peer.has_user)
+		log_info("the server must run as %s (uid %u), root or md9's own uid",
+		         d->set.session.peer.name, (unsigned)d->set.session.peer.uid);
+	else
+		log_info(
+		    "the server must run as root or md9's own uid (no server_user, no user xrdp)");
 	poll_transport(d);
-	rearm_timer(d);
-	md9_notifyf("READY=1\nSTATUS=transport %s, server %s", d->cfg.transport, d->cfg.backend.spec);
-	if (d->ctrl == CTRL_WAIT_OFFER && !d->ctrl_offered)
+	if (efd < 0)
+		ev_timer_arm(d->loop, &d->rescan, RESCAN_MS, on_rescan, d);
+	if (d->hooks.ready)
+		d->hooks.ready(d->hooks.arg);
+	if (d->ctrl.state == CTRL_WAIT_OFFER && !d->ctrl.offered)
 		log_info("waiting for the host to offer the SynthRdp control channel");
 
 	if (ev_run(d->loop) < 0)
 		d->exit_code = 1;
-	md9_notify("STOPPING=1");
+	if (d->hooks.stopping)
+		d->hooks.stopping(d->hooks.arg);
 	md9_status_stop(d->status);
 	d->status = NULL;
 
-	while (d->sessions)
-		session_close(d->sessions, "md9 is stopping");
-	ctrl_close(d);
-	d->tp->ops->destroy(d->tp);
-	ev_loop_free(d->loop);
-	close(d->sigfd);
-	close(d->timerfd);
+	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++)
+		if (d->slots[i].s)
+			session_close(d->slots[i].s, "md9 is stopping");
+	ctrlchan_close(&d->ctrl);
 	return d->exit_code;
+}
+
+void daemon_free(struct daemon *d)
+{
+	if (!d)
+		return;
+	if (d->tp)
+		d->tp->ops->destroy(d->tp);
+	ev_loop_free(d->loop);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	free(d);
 }

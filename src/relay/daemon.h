@@ -1,97 +1,40 @@
-/* md9's daemon: the control channel's state machine (protocol.md §3), the
- * sessions it starts, and the event loop that drives both. The host is never
- * a reason to exit: every failure of the control channel leads back, after a
- * bounded backoff, to opening it again. */
+/* md9's daemon: the event loop, the transport's device events, the control
+ * channel (ctrlchan.h) and the registry of sessions it starts, one per data
+ * channel (session.h), and the status socket's snapshot (status.h). The host
+ * is never a reason to exit. */
 #ifndef MD9_DAEMON_H
 #define MD9_DAEMON_H
 
-#include "config.h"
-#include "evloop.h"
-#include "pipe.h"
-#include "transport.h"
+#include "settings.h"
 
-#include <stdbool.h>
-#include <stdint.h>
-#include <time.h>
+struct daemon;
 
-struct session;
-struct md9_status;
+/* The most sessions a daemon holds, whatever max_sessions says. */
+#define DAEMON_MAX_SESSIONS 64
 
-enum ctrl_state {
-	CTRL_WAIT_OFFER,   /* the control channel is not offered (yet) */
-	CTRL_WAIT_VERSION, /* version request sent */
-	CTRL_READY,        /* version accepted; waiting for CreateSession */
-	CTRL_BACKOFF,      /* failed; reopening after a delay */
+/* What the daemon's caller does at three points of its life (the service
+ * manager's notifications, the configuration). Any may be NULL. */
+struct daemon_hooks {
+	void *arg;
+	/* md9 serves: the status socket is up, the transport polled once. */
+	void (*ready)(void *arg);
+	/* SIGHUP: read the configuration again and call daemon_reconfigure. */
+	void (*reload)(void *arg);
+	/* The loop ended (a signal, or the transport failed); sessions close next. */
+	void (*stopping)(void *arg);
 };
 
-struct daemon {
-	struct md9_config cfg;
-	const char *config_path; /* for SIGHUP; NULL = no file */
-	bool config_optional;    /* the default path may be missing */
-	/* Settings given on the command line, applied over the file again on reload. */
-	struct {
-		const char *key, *value;
-	} cli[16];
-	int ncli;
-	struct ev_loop *loop;
-	struct md9_transport *tp;
-	struct ev_handler tp_h, sig_h, timer_h;
-	int sigfd, timerfd;
-
-	/* control channel */
-	enum ctrl_state ctrl;
-	struct md9_channel *ctrl_ch;
-	struct ev_handler ctrl_h;
-	struct pipe_rx ctrl_in;
-	struct pipe_tx ctrl_out;
-	uint32_t host_version;
-	unsigned ctrl_failures;      /* consecutive, for the backoff */
-	struct timespec ctrl_retry_at;
-	bool ctrl_offered;
-
-	/* Data channels named by CreateSession but not offered yet. */
-	struct {
-		struct md9_guid instance;
-		struct timespec since;
-	} expected[8];
-	int nexpected;
-
-	/* Data instances whose open returned -EAGAIN (uio node not ready yet). */
-	struct {
-		struct md9_guid instance;
-		struct timespec deadline;
-	} opening[8];
-	int nopening;
-
-	struct session *sessions; /* list */
-	unsigned nsessions;
-	/* Sessions with work left after their budget, first to run first. */
-	struct session *deferred, *deferred_tail;
-	uint64_t sessions_total;
-	/* Until then (CLOCK_MONOTONIC ns) some session is interactive: busy
-	 * sessions take short turns (daemon_budget). */
-	uint64_t interactive_until_ns;
-	bool stopping;
-	int exit_code;
-	struct md9_status *status; /* `md9 status` socket (status.c), NULL if none */
-};
-
-/* Sessions ask the daemon to run them again soon (budget used up, or TLS
- * holding decrypted bytes the socket will not announce). */
-void daemon_defer(struct daemon *d, struct session *s);
-/* Bytes a session may relay per direction in one turn: relay_budget, or
- * DAEMON_SHORT_TURN while an interactive session is about (a small message
- * then waits behind at most one short turn of each busy session). */
-#define DAEMON_SHORT_TURN (32u << 10)
-size_t daemon_budget(struct daemon *d);
-/* Some session had interactive traffic in the last 100 ms. */
-bool daemon_interactive(struct daemon *d);
-/* A session just moved a little and is waiting for more: interactive. */
-void daemon_note_interactive(struct daemon *d);
-/* Sessions tell the daemon they are gone (called from session_free). */
-void daemon_session_gone(struct daemon *d, struct session *s);
-void timespec_add_ms(struct timespec *t, unsigned ms);
-
+/* A daemon's life, in this order: daemon_new; daemon_open sets up the loop
+ * and signals, opens the transport and binds the SynthRdp classes to it
+ * (root on uio: new_id); then the caller drops root; daemon_run starts the
+ * status socket and serves until SIGINT or SIGTERM; daemon_free. daemon_new
+ * returns NULL and daemon_open -1 on failure (logged); daemon_run returns
+ * the exit status. */
+struct daemon *daemon_new(const struct daemon_settings *set, const struct daemon_hooks *hooks);
+int daemon_open(struct daemon *d);
 int daemon_run(struct daemon *d);
+void daemon_free(struct daemon *d);
+/* New settings for the sessions opened from now on; the transport stays. */
+void daemon_reconfigure(struct daemon *d, const struct daemon_settings *set);
 
 #endif

@@ -1,74 +1,51 @@
 #include "session.h"
 
 #include "log.h"
-#include "mcs.h"
+#include "negotiation.h"
+#include "pace.h"
 #include "relay.h"
+#include "session_core.h"
+#include "session_negotiate.h"
+#include "timespec.h"
 #include "tls.h"
-#include "tpkt.h"
 #include "x224.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
-/* Room for the host's CR plus an RDP_NEG_REQ md9 may append (8 bytes). */
-#define Q_SERVER_CAP (SESSION_NEGO_BUF + 64)
+static void on_timer(struct ev_timer *t);
 
-static int end(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Record why the session ends; session_run closes it before returning. */
-static int end(struct session *s, const char *fmt, ...)
+/* Ask the owner for another run soon (once until it happens). */
+static void defer(struct session *s)
 {
-	va_list ap;
-
-	if (s->close_reason)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(s->reason_buf, sizeof(s->reason_buf), fmt, ap);
-	va_end(ap);
-	s->close_reason = s->reason_buf;
-	return -1;
+	if (s->deferred)
+		return;
+	s->deferred = true;
+	s->env.defer(s->env.owner);
 }
 
-static void arm_timer(struct session *s, unsigned ms)
+static enum session_state state_of(const struct session *s)
 {
-	struct itimerspec its = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000}};
-
-	if (ms == 0)
-		its.it_value.tv_nsec = 1; /* fire at once */
-	timerfd_settime(s->timerfd, 0, &its, NULL);
-}
-
-static void disarm_timer(struct session *s)
-{
-	struct itimerspec its = {0};
-
-	timerfd_settime(s->timerfd, 0, &its, NULL);
+	if (s->state != SS_NEGOTIATE)
+		return s->state;
+	if (s->up.connecting || !s->authorized)
+		return SS_CONNECT;
+	switch (negotiation_phase(s->nego)) {
+	case NEGO_TLS:
+		return SS_TLS;
+	case NEGO_CONNECT_INITIAL:
+		return SS_WAIT_MCS;
+	case NEGO_CONNECT_RESPONSE:
+		return SS_WAIT_RESP;
+	default:
+		return SS_NEGOTIATE;
+	}
 }
 
 /* ---- host side (pipe) ---- */
-
-/* Copy readable host bytes into hbuf. <0: the session ends. */
-static int read_host(struct session *s)
-{
-	ssize_t n;
-
-	if (s->hlen == SESSION_NEGO_BUF)
-		return end(s, "the host sent more than %d bytes without a complete PDU",
-			   SESSION_NEGO_BUF);
-	n = pipe_rx_read(&s->in, s->hbuf + s->hlen, SESSION_NEGO_BUF - s->hlen);
-	if (n < 0)
-		return end(s, "malformed data from the host: %s", s->in.error);
-	s->hlen += (size_t)n;
-	s->bytes_h2s += (size_t)n;
-	return (int)(n > 0);
-}
 
 /* The TX ring is full: publish what is in it, then ask the host for a
  * signal once there is room (pending_send_sz). True: there is room already.
@@ -85,243 +62,23 @@ static bool wait_host_room(struct session *s)
 	return pipe_tx_wait(&s->out, 1);
 }
 
-/* Write q_host into the TX ring. 1: all written, 0: ring full (waiting). */
+/* Write to_host into the TX ring. 1: all written, 0: ring full (waiting). */
 static int flush_host(struct session *s)
 {
-	while (s->q_host_off < s->q_host_len) {
-		size_t n = pipe_tx_write(&s->out, s->q_host + s->q_host_off,
-					 s->q_host_len - s->q_host_off);
-		s->q_host_off += n;
+	struct pending *q = &s->to_host;
+
+	while (q->off < q->len) {
+		size_t n = pipe_tx_write(&s->out, q->p + q->off, q->len - q->off);
+		q->off += n;
 		s->bytes_s2h += n;
-		if (s->q_host_off == s->q_host_len)
+		if (q->off == q->len)
 			break;
 		if (!wait_host_room(s)) {
 			s->host_full_wait = true;
 			return 0;
 		}
 	}
-	s->q_host_len = s->q_host_off = 0;
-	return 1;
-}
-
-static void queue_host(struct session *s, const uint8_t *p, size_t n)
-{
-	memcpy(s->q_host + s->q_host_len, p, n);
-	s->q_host_len += n;
-}
-
-/* ---- server side (socket) ---- */
-
-/* Write q_server to the server. 1: all written, 0: blocked, <0: ends. */
-static int flush_server(struct session *s)
-{
-	while (s->q_server_off < s->q_server_len) {
-		struct iovec iov = {s->q_server + s->q_server_off, s->q_server_len - s->q_server_off};
-		ssize_t n = s->server->ops->writev(s->server, &iov, 1);
-		if (n == -EAGAIN) {
-			s->server_writable_wait = true;
-			return 0;
-		}
-		if (n < 0)
-			return end(s, "writing to the server failed: %s", strerror((int)-n));
-		s->q_server_off += (size_t)n;
-	}
-	s->q_server_len = s->q_server_off = 0;
-	s->server_writable_wait = false;
-	return 1;
-}
-
-static int connect_server(struct session *s)
-{
-	int fd = md9_backend_connect(&s->d->cfg.backend);
-
-	if (fd < 0)
-		return end(s, "cannot connect to the server %s: %s", s->d->cfg.backend.spec,
-			   strerror(-fd));
-	s->sock = fd;
-	s->state = SS_CONNECT;
-	return ev_set(s->d->loop, &s->sock_h, fd, EPOLLOUT, s->sock_h.fn, s);
-}
-
-/* Read away what the server sent that nobody will read any more. Closing a
- * TCP socket with unread received data resets the connection (RFC 2525
- * 2.17; Linux tcp_close), and the reset throws away what md9 already wrote
- * but the kernel had not sent yet: the host's last bytes before the end of
- * the session would never reach the server. Bounded: a server that keeps
- * sending gets its reset after 8 MiB. */
-static void discard_unread(int fd)
-{
-	char buf[65536];
-
-	for (int i = 0; i < 128; i++)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			break;
-}
-
-static void drop_server(struct session *s)
-{
-	if (s->sock_h.active)
-		ev_del(s->d->loop, &s->sock_h);
-	if (s->sock >= 0)
-		discard_unread(s->sock);
-	if (s->server)
-		s->server->ops->free(s->server);
-	else if (s->sock >= 0)
-		close(s->sock);
-	s->server = NULL;
-	s->sock = -1;
-}
-
-/* ---- negotiation ---- */
-
-/* The host's Connection Request: parse it once complete, queue the rewritten one. */
-static int take_cr(struct session *s)
-{
-	struct x224_cr cr;
-	const char *why = NULL;
-	int rc;
-
-	if (s->cr_len)
-		return 1;
-	if (read_host(s) < 0)
-		return -1;
-	rc = x224_parse_cr(s->hbuf, s->hlen, &cr, &why);
-	if (rc < 0)
-		return end(s, "malformed X.224 Connection Request from the host: %s", why);
-	if (rc == 0)
-		return 0;
-	s->cr_len = cr.pdu_len;
-	if (adapter_rewrite_cr(&s->adapter, s->hbuf, s->cr_len, s->q_server, Q_SERVER_CAP,
-			       &s->q_server_len, &why) < 0)
-		return end(s, "cannot rewrite the Connection Request: %s", why);
-	s->q_server_off = 0;
-	log_debug("session %llu: host requested %s", (unsigned long long)s->id,
-		  x224_protocol_name(s->adapter.host_requested));
-	return 1;
-}
-
-static int start_relay_stream(struct session *s, bool tls)
-{
-	int fd = s->sock;
-
-	if (!tls) {
-		s->server = md9_stream_socket(fd);
-		return s->server ? 0 : end(s, "out of memory");
-	}
-	s->server = md9_tls_stream_new(fd, NULL);
-	return s->server ? 0 : end(s, "cannot set up TLS");
-}
-
-static void log_choice(struct session *s)
-{
-	log_info("session %llu: host requested %s, md9 (%s) asked the server for %s, server selected %s",
-		 (unsigned long long)s->id, x224_protocol_name(s->adapter.host_requested),
-		 md9_security_name(s->adapter.mode), x224_protocol_name(s->adapter.asked),
-		 x224_protocol_name(s->adapter.selected));
-}
-
-/* The server's Connection Confirm. */
-static int take_cc(struct session *s)
-{
-	struct x224_cc cc;
-	const char *why = NULL;
-	ssize_t n;
-	int rc;
-
-	if (s->slen == SESSION_NEGO_BUF)
-		return end(s, "the server sent more than %d bytes without a Connection Confirm",
-			   SESSION_NEGO_BUF);
-	n = recv(s->sock, s->sbuf + s->slen, SESSION_NEGO_BUF - s->slen, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n < 0)
-		return end(s, "reading from the server failed: %s", strerror(errno));
-	if (n == 0)
-		return end(s, "the server closed the connection before its Connection Confirm");
-	s->slen += (size_t)n;
-	rc = x224_parse_cc(s->sbuf, s->slen, &cc, &why);
-	if (rc < 0)
-		return end(s, "malformed X.224 Connection Confirm from the server: %s", why);
-	if (rc == 0)
-		return 0;
-
-	switch (adapter_on_cc(&s->adapter, &cc, &why)) {
-	case ADAPTER_RETRY_RDP:
-		log_info("session %llu: the server refused TLS (%s); asking again for standard RDP security",
-			 (unsigned long long)s->id, x224_failure_name(cc.failure_code));
-		drop_server(s);
-		s->slen = 0;
-		if (adapter_rewrite_cr(&s->adapter, s->hbuf, s->cr_len, s->q_server, Q_SERVER_CAP,
-				       &s->q_server_len, &why) < 0)
-			return end(s, "cannot rewrite the Connection Request: %s", why);
-		s->q_server_off = 0;
-		return connect_server(s) < 0 ? -1 : 1;
-	case ADAPTER_REFUSED:
-		log_warn("session %llu: the server refused %s: %s; passing its answer to the host",
-			 (unsigned long long)s->id, x224_protocol_name(s->adapter.asked),
-			 x224_failure_name(cc.failure_code));
-		queue_host(s, s->sbuf, cc.pdu_len);
-		s->refused = true;
-		snprintf(s->reason_buf, sizeof(s->reason_buf), "the server refused %s: %s",
-			 x224_protocol_name(s->adapter.asked), x224_failure_name(cc.failure_code));
-		s->state = SS_DRAIN;
-		arm_timer(s, s->d->cfg.drain_timeout_ms);
-		return 1;
-	case ADAPTER_FAIL:
-		log_choice(s);
-		return end(s, "%s", why);
-	case ADAPTER_TLS:
-		if (s->slen != cc.pdu_len)
-			return end(s, "the server sent data after its Connection Confirm before TLS");
-		log_choice(s);
-		queue_host(s, s->sbuf, cc.pdu_len);
-		s->state = SS_TLS;
-		return start_relay_stream(s, true) < 0 ? -1 : 1;
-	case ADAPTER_PLAIN:
-		log_choice(s);
-		if (s->adapter.mode == MD9_SEC_PASSTHROUGH && s->adapter.selected != X224_PROTOCOL_RDP)
-			log_warn("session %llu: passthrough: the server selected %s; the host sends plaintext, so this only works if the server runs in vmconnect mode (xrdp vmconnect=true, FreeRDP /vmconnect)",
-				 (unsigned long long)s->id, x224_protocol_name(s->adapter.selected));
-		/* The CC and anything after it go to the host unchanged. */
-		queue_host(s, s->sbuf, s->slen);
-		s->state = SS_WAIT_MCS;
-		return start_relay_stream(s, false) < 0 ? -1 : 1;
-	}
-	return end(s, "internal error: unknown adapter verdict");
-}
-
-/* Host bytes after the CR: the MCS Connect-Initial, patched, then relay. */
-static int take_connect_initial(struct session *s)
-{
-	const char *why = NULL;
-	size_t pdu;
-	int rc;
-
-	if (s->cr_len) {
-		/* Host bytes after the CR were read with it: keep them. */
-		memmove(s->hbuf, s->hbuf + s->cr_len, s->hlen - s->cr_len);
-		s->hlen -= s->cr_len;
-		s->cr_len = 0;
-	}
-	if (s->hlen == 0 && read_host(s) < 0)
-		return -1;
-	rc = tpkt_pdu_length(s->hbuf, s->hlen, &pdu, &why);
-	if (rc < 0)
-		return end(s, "malformed PDU from the host after the Connection Confirm: %s", why);
-	if (rc == 0 || s->hlen < pdu) {
-		if (read_host(s) <= 0)
-			return s->close_reason ? -1 : 0;
-		return 1;
-	}
-	if (adapter_fix_connect_initial(&s->adapter, s->hbuf, pdu, &why) < 0)
-		return end(s, "malformed MCS Connect-Initial from the host: %s", why);
-	memcpy(s->q_server, s->hbuf, s->hlen);
-	s->q_server_len = s->hlen;
-	s->q_server_off = 0;
-	s->hlen = 0;
-	s->state = SS_RELAY;
-	disarm_timer(s);
-	log_info("session %llu: relaying", (unsigned long long)s->id);
+	*q = (struct pending){0};
 	return 1;
 }
 
@@ -331,27 +88,45 @@ static int relay_h2s(struct session *s)
 {
 	struct relay_result r;
 
-	if (s->q_server_len) {
-		int rc = flush_server(s);
+	if (s->up.owed_len) {
+		int rc = session_negotiate_flush(s);
 		if (rc <= 0)
 			return rc;
 	}
-	r = relay_pipe_to_stream(&s->in, s->server, daemon_budget(s->d));
+	r = relay_pipe_to_stream(&s->in, s->up.stream,
+	                         pace_budget(s->env.pace, s->env.set.relay_budget));
 	s->bytes_h2s += r.moved;
 	s->pass_moved += r.moved;
 	switch (r.state) {
 	case RELAY_ERROR:
 		if (r.err == -EBADMSG)
-			return end(s, "malformed data from the host: %s", s->in.error);
-		return end(s, "writing to the server failed: %s", strerror(-r.err));
+			return session_core_end(s, "malformed data from the host: %s", s->in.error);
+		return session_core_end(s, "writing to the server failed: %s", strerror(-r.err));
 	case RELAY_BLOCKED:
-		s->server_writable_wait = true;
+		s->up.write_blocked = true;
 		break;
 	case RELAY_BUDGET:
-		daemon_defer(s->d, s);
+		defer(s);
 		/* fall through */
 	default:
-		s->server_writable_wait = false;
+		s->up.write_blocked = false;
+	}
+	if (r.state == RELAY_IDLE && s->in.eof && !s->server_shut) {
+		/* K9: the host will send nothing more, and every byte before its
+		 * end-of-stream packet is with the server: half-close, as TCP's
+		 * FIN does, and keep relaying what the server still sends. */
+		int rc = upstream_shutdown_write(&s->up);
+
+		if (rc == -EAGAIN)
+			return 0;
+		s->server_shut = true;
+		if (rc < 0)
+			log_debug("session %llu: half-closing the server connection: %s",
+			          (unsigned long long)s->env.id, strerror(-rc));
+		log_info("session %llu: the host ended its stream; the server connection is "
+		         "half-closed, the server's remaining bytes still go to the host",
+		         (unsigned long long)s->env.id);
+		return 1;
 	}
 	/* RELAY_IDLE: the ring is drained; unmask+recheck sees new bytes, no second pass. */
 	return r.moved > 0 && r.state != RELAY_IDLE;
@@ -361,18 +136,19 @@ static int relay_s2h(struct session *s)
 {
 	struct relay_result r;
 
-	if (s->q_host_len && flush_host(s) == 0)
+	if (s->to_host.len && flush_host(s) == 0)
 		return 0;
 	/* Drained, and epoll has reported nothing since: a read would only
 	 * return EAGAIN (one system call per host wake-up saved). The host's
 	 * read_index is still checked on every pass, as a read would have:
 	 * a corrupt one ends the session (session_run) even when the server
 	 * is silent. */
-	if (!s->server_readable && !md9_stream_has_buffered(s->server)) {
+	if (!s->server_readable && !s->server_hup && !md9_tls_has_buffered(s->up.stream)) {
 		vmbus_ring_writable(s->out.ring);
 		return 0;
 	}
-	r = relay_stream_to_pipe(s->server, &s->out, daemon_budget(s->d));
+	r = relay_stream_to_pipe(s->up.stream, &s->out,
+	                         pace_budget(s->env.pace, s->env.set.relay_budget));
 	s->bytes_s2h += r.moved;
 	s->pass_moved += r.moved;
 	if (r.state == RELAY_IDLE)
@@ -380,14 +156,17 @@ static int relay_s2h(struct session *s)
 	switch (r.state) {
 	case RELAY_EOF:
 	case RELAY_ERROR:
-		/* What the server sent before it went away still reaches the host. */
+		/* What the server sent before it went away still reaches the host;
+		 * an orderly end (EOF) is passed on as the pipe's end of stream. */
+		s->send_eof = r.state == RELAY_EOF;
 		if (r.state == RELAY_EOF)
-			snprintf(s->reason_buf, sizeof(s->reason_buf), "the server closed the connection");
+			snprintf(s->reason_buf, sizeof(s->reason_buf),
+			         "the server closed the connection");
 		else
-			snprintf(s->reason_buf, sizeof(s->reason_buf), "reading from the server failed: %s",
-				 strerror(-r.err));
+			snprintf(s->reason_buf, sizeof(s->reason_buf),
+			         "reading from the server failed: %s", strerror(-r.err));
 		s->state = SS_DRAIN;
-		arm_timer(s, s->d->cfg.drain_timeout_ms);
+		session_core_arm_timer(s, s->env.set.drain_timeout_ms);
 		return 1;
 	case RELAY_BLOCKED:
 		if (wait_host_room(s)) {
@@ -397,28 +176,39 @@ static int relay_s2h(struct session *s)
 		s->host_full_wait = true;
 		return r.moved > 0;
 	case RELAY_BUDGET:
-		daemon_defer(s->d, s);
+		defer(s);
 		break;
 	default:
-		if (md9_stream_has_buffered(s->server))
-			daemon_defer(s->d, s);
+		if (md9_tls_has_buffered(s->up.stream))
+			defer(s);
 		break;
 	}
 	s->host_full_wait = false;
 	/* RELAY_IDLE: the socket is drained (level-triggered epoll reports more);
-	 * a second pass would only cost a readv before the doorbell. */
-	return r.moved > 0 && r.state != RELAY_IDLE;
+	 * a second pass would only cost a readv before the doorbell. Without
+	 * socket events (server_hup) only that pass finds the server's EOF. */
+	return r.moved > 0 && (r.state != RELAY_IDLE || s->server_hup);
 }
 
-/* SS_DRAIN: the host reads what is queued, then the session ends. */
+/* SS_DRAIN: the host reads what is queued, then, after an orderly end, the
+ * end-of-stream packet; once it has read everything (the TX ring is empty)
+ * the session ends. Waiting for the host to consume the end of stream is
+ * what OpenVMM's pipe allows a guest to rely on before tearing the ring down
+ * (vmbus_async/src/pipe.rs, try_read_bytes). */
 static int drain(struct session *s)
 {
 	struct vmbus_ring *tx = &s->ch->tx;
 
-	if (s->q_host_len && flush_host(s) == 0)
+	if (s->to_host.len && flush_host(s) == 0)
 		return 0;
-	if (pipe_tx_commit(&s->out))
-		md9_channel_signal(s->ch);
+	while (s->send_eof && !s->eof_sent) {
+		if (pipe_tx_eof(&s->out))
+			s->eof_sent = true;
+		else if (!pipe_tx_wait(&s->out, 0))
+			return 0; /* woken when there is room */
+	}
+	if (pipe_tx_commit(&s->out) && md9_channel_signal(s->ch) == -EIO)
+		return session_core_end(s, "the host closed the channel");
 	/* Empty now, or ask for a signal once it is: free > size - 8 only then. */
 	if (vmbus_ring_writable(tx) == tx->size || vmbus_ring_write_wait(tx, tx->size - 8)) {
 		s->close_reason = s->reason_buf; /* set when the drain began */
@@ -427,64 +217,27 @@ static int drain(struct session *s)
 	return 0;
 }
 
+/* Relaying has started and the negotiation's last bytes are out: its
+ * buffers go. */
+static void end_negotiation(struct session *s)
+{
+	if (!s->nego || s->up.owed_len || s->to_host.len)
+		return;
+	negotiation_result(s->nego, &s->result);
+	negotiation_free(s->nego);
+	s->nego = NULL;
+}
+
 /* One pass over the state machine. >0 progress, 0 nothing to do, <0 ended. */
 static int step(struct session *s)
 {
-	uint32_t ev = s->last_sock_events;
 	int rc, progress = 0;
 
-	if (s->q_host_len && s->state != SS_DRAIN && flush_host(s) > 0)
+	if (s->to_host.len && s->state != SS_DRAIN && flush_host(s) > 0)
 		progress = 1;
 	switch (s->state) {
-	case SS_CONNECT:
-		rc = take_cr(s);
-		if (rc < 0)
-			return -1;
-		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-			return rc > 0 && !s->cr_len ? 1 : progress;
-		s->last_sock_events = 0;
-		rc = md9_backend_connected(s->sock);
-		if (rc < 0)
-			return end(s, "cannot connect to the server %s: %s", s->d->cfg.backend.spec,
-				   strerror(-rc));
-		s->state = SS_NEGOTIATE;
-		return 1;
 	case SS_NEGOTIATE:
-		rc = take_cr(s);
-		if (rc <= 0)
-			return rc < 0 ? -1 : progress;
-		if (s->q_server_len) {
-			ssize_t n = send(s->sock, s->q_server + s->q_server_off,
-					 s->q_server_len - s->q_server_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				return end(s, "writing to the server failed: %s", strerror(errno));
-			if (n > 0)
-				s->q_server_off += (size_t)n;
-			if (s->q_server_off < s->q_server_len) {
-				s->server_writable_wait = true;
-				return progress;
-			}
-			s->server_writable_wait = false;
-			s->q_server_len = s->q_server_off = 0;
-			progress = 1;
-		}
-		rc = take_cc(s);
-		return rc < 0 ? -1 : rc > 0 ? 1 : progress;
-	case SS_TLS: {
-		const char *why = NULL;
-		char desc[96];
-		rc = md9_tls_handshake(s->server, &s->d->cfg.tls_pin, &why);
-		if (rc == -EAGAIN)
-			return progress;
-		if (rc < 0)
-			return end(s, "TLS with the server failed: %s", why);
-		log_info("session %llu: TLS with the server established (%s)",
-			 (unsigned long long)s->id, md9_tls_describe(s->server, desc, sizeof(desc)));
-		s->state = SS_WAIT_MCS;
-		return 1;
-	}
-	case SS_WAIT_MCS:
-		rc = take_connect_initial(s);
+		rc = session_negotiate_step(s);
 		return rc < 0 ? -1 : rc > 0 ? 1 : progress;
 	case SS_RELAY: {
 		int a = relay_h2s(s);
@@ -493,125 +246,116 @@ static int step(struct session *s)
 		int b = relay_s2h(s);
 		if (b < 0)
 			return -1;
+		end_negotiation(s);
 		return (a > 0 || b > 0) && !s->deferred ? 1 : progress;
 	}
 	case SS_DRAIN:
 		return drain(s);
+	default:
+		return 0;
 	}
-	return 0;
 }
 
 /* Does the session want to hear about new host bytes now? */
 static bool wants_host(const struct session *s)
 {
 	switch (s->state) {
-	case SS_CONNECT:
 	case SS_NEGOTIATE:
-		return s->cr_len == 0;
-	case SS_WAIT_MCS:
-		return true;
+		return session_core_owes_nothing(s) && negotiation_wants_host(s->nego);
 	case SS_RELAY:
-		return !s->server_writable_wait;
+		return !s->up.write_blocked && !s->in.eof;
 	default:
 		return false;
 	}
 }
 
-static uint32_t sock_events(const struct session *s)
+/* Does the session want to read the server now? */
+static bool wants_server(const struct session *s)
 {
-	bool want_read = false, want_write = s->server_writable_wait;
-
 	switch (s->state) {
-	case SS_CONNECT:
-		return EPOLLOUT;
 	case SS_NEGOTIATE:
-		return s->cr_len && !s->q_server_len ? EPOLLIN : s->server_writable_wait ? EPOLLOUT : 0;
-	case SS_TLS:
-		return s->server->ops->events_for(s->server, false, false);
-	case SS_WAIT_MCS:
-		want_write = s->server_writable_wait;
-		break;
+		return session_core_owes_nothing(s) && negotiation_wants_server(s->nego);
 	case SS_RELAY:
-		want_read = !s->host_full_wait;
-		break;
-	case SS_DRAIN:
-		return 0;
+		return !s->host_full_wait;
+	default:
+		return false;
 	}
-	return s->server ? s->server->ops->events_for(s->server, want_read, want_write)
-			 : (want_write ? EPOLLOUT : 0);
 }
 
 static void session_free(struct session *s)
 {
-	struct daemon *d = s->d;
-
-	drop_server(s);
+	upstream_close(&s->up);
 	if (s->ch_h.active)
-		ev_del(d->loop, &s->ch_h);
-	if (s->timer_h.active)
-		ev_del(d->loop, &s->timer_h);
-	if (s->timerfd >= 0)
-		close(s->timerfd);
+		ev_del(s->env.loop, &s->ch_h);
+	ev_timer_cancel(s->env.loop, &s->timer);
+	ev_timer_cancel(s->env.loop, &s->auth_timer);
 	if (s->ch)
 		s->ch->tp->ops->close(s->ch);
-	daemon_session_gone(d, s);
-	free(s->hbuf);
-	free(s->sbuf);
-	free(s->q_server);
-	free(s->q_host);
+	s->env.gone(s->env.owner);
+	negotiation_free(s->nego);
 	free(s);
 }
 
 void session_close(struct session *s, const char *reason)
 {
-	struct timespec now;
+	struct timespec now = timespec_now();
 	char g[MD9_GUID_STRLEN];
+	double age = timespec_diff_s(&s->started, &now);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double age = (double)(now.tv_sec - s->started.tv_sec) +
-		     (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	log_info("session %llu: closed (%s): channel %s, %llu bytes host->server, %llu bytes server->host, %.1f s",
-		 (unsigned long long)s->id, reason, md9_guid_format(&s->ch->instance, g),
-		 (unsigned long long)s->bytes_h2s, (unsigned long long)s->bytes_s2h, age);
+	log_info("session %llu: closed (%s): channel %s, %llu bytes host->server, %llu bytes "
+	         "server->host, %.1f s",
+	         (unsigned long long)s->env.id, reason, md9_guid_format(&s->ch->instance, g),
+	         (unsigned long long)s->bytes_h2s, (unsigned long long)s->bytes_s2h, age);
 	session_free(s);
 }
 
-void session_run(struct session *s)
+/* One drain of the host's ring: run the state machine until it has nothing
+ * to do, ring the host's doorbell once. 0: wake on the host's next bytes;
+ * >0: the session does not want them now (ring stays masked); <0: it ends. */
+static int session_drain(void *arg)
 {
+	struct session *s = arg;
 	bool kick;
+	int rc;
 
+	while ((rc = step(s)) > 0)
+		;
+	if (rc < 0 || s->ch->gone)
+		return -1;
+	/* A session queued for another turn publishes only once
+	 * SESSION_COMMIT_BATCH has piled up: the host, which drains faster than
+	 * md9 fills, would otherwise be woken for every short turn (pace.h).
+	 * Its turn comes at once; a session that is not queued always
+	 * publishes. */
+	if (s->deferred && vmbus_ring_unpublished_write(&s->ch->tx) +
+	                           vmbus_ring_unpublished_read(&s->ch->rx) <
+	                       SESSION_COMMIT_BATCH)
+		return 1;
+	kick = pipe_tx_commit(&s->out);
+	kick |= pipe_rx_commit(&s->in);
+	/* On uio this write also clears the RX interrupt mask. */
+	if (kick && md9_channel_signal(s->ch) == -EIO)
+		return -1;
+	return wants_host(s) && !s->deferred ? 0 : 1;
+}
+
+/* Run the state machine now (events arrived, a timer fired).
+ * Invariant (K4): once s->ch->gone is set, no path below touches the
+ * channel's rings or doorbell again; the session only closes. */
+static void session_run(struct session *s)
+{
 	s->pass_moved = 0;
-	for (;;) {
-		int rc;
-
-		vmbus_ring_mask(&s->ch->rx);
-		while ((rc = step(s)) > 0)
-			;
-		if (rc < 0)
-			break;
-		/* A busy session between two short turns publishes only once
-		 * SESSION_COMMIT_BATCH has piled up: the host, which drains
-		 * faster than md9 fills, would otherwise be woken for every
-		 * 32 KiB. Its next turn comes at once (it is queued); a session
-		 * that is not queued always publishes. */
-		if (!s->deferred ||
-		    vmbus_ring_unpublished_write(&s->ch->tx) + vmbus_ring_unpublished_read(&s->ch->rx) >=
-			    SESSION_COMMIT_BATCH) {
-			kick = pipe_tx_commit(&s->out);
-			kick |= pipe_rx_commit(&s->in);
-			if (kick) {
-				/* On uio this write also clears the RX interrupt mask. */
-				md9_channel_signal(s->ch);
-			}
-		}
-		if (wants_host(s) && !s->deferred) {
-			if (vmbus_ring_unmask(&s->ch->rx))
-				continue; /* bytes arrived after the last look */
-		}
-		if (s->ch->rx.broken || s->ch->tx.broken)
-			end(s, "the host corrupted a ring index: %s",
-			    s->ch->rx.broken ? s->ch->rx.broken : s->ch->tx.broken);
-		break;
+	if (s->ch->gone) {
+		session_close(s, "the host closed the channel");
+		return;
+	}
+	if (vmbus_ring_drain(&s->ch->rx, session_drain, s) == 0 &&
+	    (s->ch->rx.broken || s->ch->tx.broken))
+		session_core_end(s, "the host corrupted a ring index: %s",
+		                 s->ch->rx.broken ? s->ch->rx.broken : s->ch->tx.broken);
+	if (s->ch->gone) {
+		session_close(s, "the host closed the channel");
+		return;
 	}
 	if (s->close_reason) {
 		/* Bytes already in the TX ring are the host's to read. */
@@ -620,36 +364,43 @@ void session_run(struct session *s)
 		session_close(s, s->close_reason);
 		return;
 	}
-	/* A pass that moved a little and finished its work (a keystroke, a
+	/* A run that moved a little and finished its work (a keystroke, a
 	 * small screen update, a ping) marks the session interactive; one that
-	 * moved more marks it bulk. */
+	 * moved more marks it bulk (pace.h). */
 	if (s->state == SS_RELAY && s->pass_moved > SESSION_INTERACTIVE_PASS) {
 		s->bulk = true;
 	} else if (s->state == SS_RELAY && !s->deferred && s->pass_moved > 0) {
 		s->bulk = false;
-		daemon_note_interactive(s->d);
+		pace_note_interactive(s->env.pace);
 	}
-	if (s->sock >= 0 && s->sock_h.active)
-		ev_mod(s->d->loop, &s->sock_h, sock_events(s));
+	if (s->state == SS_DRAIN)
+		upstream_mute(&s->up); /* the server has ended or refused */
+	else
+		upstream_watch(&s->up, wants_server(s), true);
+}
+
+/* A session whose turn is queued waits for it; so does a bulk one while
+ * another is interactive (pace.h): the interactive one's events come first. */
+static bool wait_for_turn(struct session *s)
+{
+	if (s->deferred || (s->bulk && s->state == SS_RELAY && pace_interactive(s->env.pace))) {
+		defer(s);
+		return true;
+	}
+	return false;
 }
 
 static void on_channel(struct ev_handler *h, uint32_t events)
 {
 	struct session *s = h->arg;
-	int rc = s->ch->tp->ops->ack(s->ch);
+	int rc = md9_channel_ack(s->ch);
 
 	if (rc == -EIO) {
 		session_close(s, "the host closed the channel");
 		return;
 	}
-	/* Budget used up: it is queued for its next turn (daemon.c,
-	 * run_deferred), and takes turns with every other busy session. A bulk
-	 * session waits for its turn too while some session is interactive:
-	 * the interactive one's events come first. */
-	if (s->deferred || (s->bulk && daemon_interactive(s->d))) {
-		daemon_defer(s->d, s);
+	if (wait_for_turn(s))
 		return;
-	}
 	session_run(s);
 }
 
@@ -657,88 +408,146 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 {
 	struct session *s = h->arg;
 
-	s->last_sock_events |= events;
+	s->up.seen |= events;
 	s->server_readable = true;
+	if ((events & EPOLLHUP) && !(events & EPOLLERR) && s->server_shut) {
+		/* Our FIN (the host's end of stream) and then the server's: not a
+		 * failure. What the server sent before it is read as the TX ring
+		 * makes room; epoll would report the hang-up on every round until
+		 * then, whatever the interest, so stop watching the socket. */
+		upstream_mute(&s->up);
+		s->server_hup = true;
+		session_run(s);
+		return;
+	}
 	if ((events & (EPOLLERR | EPOLLHUP)) && s->state == SS_RELAY && !(events & EPOLLIN)) {
 		session_close(s, "the server connection failed");
 		return;
 	}
-	if (s->deferred || (s->bulk && daemon_interactive(s->d))) {
-		daemon_defer(s->d, s); /* as in on_channel */
+	if (wait_for_turn(s))
 		return;
-	}
 	session_run(s);
 }
 
-static void on_timer(struct ev_handler *h, uint32_t events)
+static void on_timer(struct ev_timer *t)
 {
-	struct session *s = h->arg;
-	uint64_t n;
+	static const char *const what[] = {
+	    [SS_CONNECT] = "connecting to the server",
+	    [SS_NEGOTIATE] = "the X.224 negotiation",
+	    [SS_TLS] = "the TLS handshake with the server",
+	    [SS_WAIT_MCS] = "the host's MCS Connect-Initial",
+	};
+	struct session *s = t->arg;
+	enum session_state st = state_of(s);
 
-	if (read(s->timerfd, &n, sizeof(n)) < 0)
-		return;
-	if (s->state == SS_DRAIN) {
+	if (st == SS_DRAIN) {
 		session_close(s, s->reason_buf);
 		return;
 	}
-	if (s->state != SS_RELAY) {
-		static const char *const what[] = {
-			[SS_CONNECT] = "connecting to the server",
-			[SS_NEGOTIATE] = "the X.224 negotiation",
-			[SS_TLS] = "the TLS handshake with the server",
-			[SS_WAIT_MCS] = "the host's MCS Connect-Initial",
-		};
+	if (st != SS_RELAY) {
 		snprintf(s->reason_buf, sizeof(s->reason_buf), "timed out waiting for %s",
-			 what[s->state]);
+		         what[st]);
 		session_close(s, s->reason_buf);
 	}
 }
 
-int session_new(struct daemon *d, struct md9_channel *ch)
+struct session *session_new(const struct session_env *env, struct md9_channel *ch)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	char g[MD9_GUID_STRLEN];
 
-	md9_guid_format(&ch->instance, g);
-	if (!s) {
-		log_err("data channel %s: out of memory", g);
+	if (s)
+		s->nego = negotiation_new(env->set.security, env->set.tls_pin.set, env->id);
+	if (!s || !s->nego) {
+		log_err("data channel %s: out of memory", md9_guid_format(&ch->instance, g));
 		ch->tp->ops->close(ch);
-		return -1;
+		free(s);
+		return NULL;
 	}
-	s->d = d;
+	s->env = *env;
+	s->on_socket = on_socket;
+	s->on_deadline = on_timer;
+	s->run = session_run;
 	s->ch = ch;
-	s->sock = -1;
+	s->state = SS_NEGOTIATE;
 	s->server_readable = true;
-	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	s->hbuf = malloc(SESSION_NEGO_BUF);
-	s->sbuf = malloc(SESSION_NEGO_BUF);
-	s->q_server = malloc(Q_SERVER_CAP);
-	s->q_host = malloc(SESSION_NEGO_BUF);
-	s->id = ++d->sessions_total;
-	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	s->started = timespec_now();
 	pipe_rx_init(&s->in, &ch->rx);
 	pipe_tx_init(&s->out, &ch->tx);
-	adapter_init(&s->adapter, d->cfg.security);
-	s->next = d->sessions;
-	d->sessions = s;
-	d->nsessions++;
-	s->sock_h.fn = on_socket;
+	return s;
+}
+
+void session_start(struct session *s)
+{
+	char g[MD9_GUID_STRLEN];
+
 	log_info("session %llu: opened on data channel %s (server %s, security %s)",
-		 (unsigned long long)s->id, g, d->cfg.backend.spec, md9_security_name(d->cfg.security));
-	if (s->timerfd < 0 || !s->hbuf || !s->sbuf || !s->q_server || !s->q_host ||
-	    ev_set(d->loop, &s->ch_h, ch->fd, EPOLLIN, on_channel, s) < 0 ||
-	    ev_set(d->loop, &s->timer_h, s->timerfd, EPOLLIN, on_timer, s) < 0) {
+	         (unsigned long long)s->env.id, md9_guid_format(&s->ch->instance, g),
+	         s->env.set.backend.spec, md9_security_name(s->env.set.security));
+	/* Its errors and hang-ups go before any other handler (K4). */
+	if (ev_set_first(s->env.loop, &s->ch_h, s->ch->fd, EPOLLIN, on_channel, s) < 0) {
 		session_close(s, "cannot allocate session resources");
-		return -1;
+		return;
 	}
-	arm_timer(s, d->cfg.negotiate_timeout_ms);
-	if (connect_server(s) < 0) {
+	session_core_arm_timer(s, s->env.set.negotiate_timeout_ms);
+	if (session_negotiate_connect(s) < 0) {
 		session_close(s, s->close_reason);
-		return -1;
+		return;
 	}
-	/* The server accepts while the ring memory is mapped. */
-	if (ch->tp->ops->prefault)
-		ch->tp->ops->prefault(ch);
+	/* The server accepts while the ring memory is mapped (transport.h). */
+	if (s->ch->tp->ops->prefault)
+		s->ch->tp->ops->prefault(s->ch);
 	session_run(s); /* may end it already */
-	return 0;
+}
+
+void session_rescinded(struct session *s)
+{
+	s->ch->gone = true; /* its device is gone: K4 */
+	session_close(s, "the host closed the channel");
+}
+
+void session_resume(struct session *s)
+{
+	s->deferred = false;
+	session_run(s);
+}
+
+static const char *state_name(enum session_state st)
+{
+	switch (st) {
+	case SS_CONNECT:
+		return "connecting";
+	case SS_NEGOTIATE:
+		return "negotiating";
+	case SS_TLS:
+		return "tls-handshake";
+	case SS_WAIT_MCS:
+		return "waiting-for-mcs";
+	case SS_WAIT_RESP:
+		return "waiting-for-mcs-response";
+	case SS_RELAY:
+		return "relaying";
+	case SS_DRAIN:
+		return "draining";
+	}
+	return "unknown";
+}
+
+void session_snapshot(struct session *s, struct status_session *out)
+{
+	struct timespec now = timespec_now();
+	struct negotiation_result r = s->result;
+
+	if (s->nego)
+		negotiation_result(s->nego, &r);
+	out->id = s->env.id;
+	out->instance = s->ch->instance;
+	out->state = state_name(state_of(s));
+	out->age_s = timespec_diff_s(&s->started, &now);
+	md9_status_counters(&s->shown, s->bytes_h2s, s->bytes_s2h, &now);
+	out->bytes_h2s = s->shown.h2s;
+	out->bytes_s2h = s->shown.s2h;
+	out->mode = md9_security_name(r.mode);
+	out->selected = r.selected_known ? x224_protocol_name(r.selected) : NULL;
+	out->refused = s->refused;
 }

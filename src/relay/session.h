@@ -1,91 +1,50 @@
 /* One Enhanced Session: a data channel (pipe over the ring pair) and a
  * connection to the local RDP server, with the security adapter in front of
- * the relay until the MCS Connect-Initial has passed. */
+ * the relay until the MCS Connect-Initial has passed.
+ *
+ * A session knows only what its session_env gives it: the loop, its own copy
+ * of the settings, and two callbacks to whoever keeps the registry (the
+ * daemon). */
 #ifndef MD9_SESSION_H
 #define MD9_SESSION_H
 
-#include "adapter.h"
-#include "daemon.h"
 #include "evloop.h"
-#include "pipe.h"
-#include "stream.h"
+#include "settings.h"
+#include "status.h"
 #include "transport.h"
 
 #include <stdint.h>
-#include <time.h>
 
-/* Host bytes md9 holds before the relay starts: a Connection Request and an
- * MCS Connect-Initial are each one TPKT (at most 65535 bytes). */
-#define SESSION_NEGO_BUF 65536
-/* A relaying pass that moves at most this much, both ways, and leaves no
- * work behind is interactive traffic (daemon_note_interactive). */
-#define SESSION_INTERACTIVE_PASS 16384
-/* Bytes a queued session lets pile up in the rings before it publishes
- * them to the host (session_run). */
-#define SESSION_COMMIT_BATCH (256u << 10)
+struct session;
+struct pace;
 
-enum session_state {
-	SS_CONNECT,   /* connecting to the server; the host's CR may arrive meanwhile */
-	SS_NEGOTIATE, /* CR sent to the server, waiting for its CC */
-	SS_TLS,       /* md9's TLS handshake with the server */
-	SS_WAIT_MCS,  /* waiting for the host's MCS Connect-Initial */
-	SS_RELAY,     /* bytes flow both ways untouched */
-	SS_DRAIN,     /* the server ended: let the host read what is queued, then close */
+struct session_env {
+	struct ev_loop *loop;
+	struct session_settings set; /* the session's own: a reload does not reach it */
+	uint64_t id;                 /* for the log and the status */
+	void *owner;                 /* passed to the callbacks */
+	struct pace *pace;           /* shared by the daemon's sessions (pace.h); NULL: none */
+	/* Run me again soon: work is left after the relay budget, or TLS holds
+	 * decrypted bytes the socket will not announce. The owner calls
+	 * session_resume from its loop, once per request. */
+	void (*defer)(void *owner);
+	/* I am gone: called once, from session_close, as the session is freed. */
+	void (*gone)(void *owner);
 };
 
-struct session {
-	struct session *next, *next_deferred;
-	bool deferred;
-	struct daemon *d;
-	struct md9_channel *ch;
-	struct pipe_rx in;  /* host -> guest ring */
-	struct pipe_tx out; /* guest -> host ring */
-	struct md9_stream *server;
-	int sock;
-	struct ev_handler ch_h, sock_h, timer_h;
-	int timerfd;
-	enum session_state state;
-	struct adapter adapter;
-	uint64_t id;
-	struct timespec started;
-
-	/* Negotiation buffers: host bytes (CR, then Connect-Initial) and server
-	 * bytes (CC); q_* hold bytes still to be written to each side. */
-	uint8_t *hbuf;
-	size_t hlen;
-	size_t cr_len;
-	uint8_t *sbuf;
-	size_t slen;
-	uint8_t *q_server;
-	size_t q_server_len, q_server_off;
-	uint8_t *q_host;
-	size_t q_host_len, q_host_off;
-
-	bool server_writable_wait; /* ring -> server blocked on the socket */
-	bool host_full_wait;       /* server -> ring blocked on the TX ring */
-	bool refused;              /* pass the server's refusal to the host, then drain */
-	/* The server socket may hold bytes: set by every socket event, cleared
-	 * when a read comes up short. While it is clear a wake-up from the host
-	 * does not try the socket (level-triggered epoll reports new bytes). */
-	bool server_readable;
-	uint64_t bytes_h2s, bytes_s2h;
-	size_t pass_moved; /* bytes relayed by the current session_run */
-	/* Its last pass that moved anything moved more than
-	 * SESSION_INTERACTIVE_PASS: while some session is interactive, its
-	 * events wait for its turn instead of being served at once. */
-	bool bulk;
-	uint32_t last_sock_events;
-	const char *close_reason;
-	char reason_buf[256];
-};
-
-/* Start a session on an open data channel (takes ownership of ch). -1: it
- * could not start; ch was closed and the reason logged. 0: started (it may
- * have ended already: the caller keeps no pointer). */
-int session_new(struct daemon *d, struct md9_channel *ch);
-/* Run the session's state machine (events arrived, or deferred work). */
-void session_run(struct session *s);
+/* A session on an open data channel; takes ownership of ch. NULL when out
+ * of memory (ch closed, logged). Nothing runs until session_start. */
+struct session *session_new(const struct session_env *env, struct md9_channel *ch);
+/* Connect to the server and run: may end the session at once (gone). */
+void session_start(struct session *s);
+/* The deferred run the session asked for (env->defer). */
+void session_resume(struct session *s);
 /* End the session: log the reason and the counters, close both sides. */
 void session_close(struct session *s, const char *reason);
+/* The host rescinded the session's channel: it is gone (transport.h: its
+ * rings are not touched again), and the session closes. */
+void session_rescinded(struct session *s);
+/* The session as `md9 status` shows it (its counters coarse: status.h). */
+void session_snapshot(struct session *s, struct status_session *out);
 
 #endif

@@ -1,28 +1,44 @@
 #include "status.h"
 
-#include "daemon.h"
 #include "log.h"
-#include "session.h"
-#include "x224.h"
+#include "timespec.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#define STATUS_GROUP "md9"
+/* What `md9 status` shows of a session's byte counters: rounded down to
+ * STATUS_COUNTER_UNIT and taken at most every STATUS_COUNTER_PERIOD_S. A
+ * keystroke moves tens of bytes each way; exact counters polled by a member
+ * of the status group would show the rhythm of the typing (the password
+ * first). At this grain they show how much a session moved, not when. The
+ * exact totals go to the log (root's) when the session ends. */
+#define STATUS_COUNTER_UNIT     65536u
+#define STATUS_COUNTER_PERIOD_S 4
+
+void md9_status_counters(struct status_counters *c, uint64_t h2s, uint64_t s2h,
+                         const struct timespec *now)
+{
+	if ((c->at.tv_sec == 0 && c->at.tv_nsec == 0) ||
+	    now->tv_sec - c->at.tv_sec >= STATUS_COUNTER_PERIOD_S) {
+		c->h2s = h2s / STATUS_COUNTER_UNIT * STATUS_COUNTER_UNIT;
+		c->s2h = s2h / STATUS_COUNTER_UNIT * STATUS_COUNTER_UNIT;
+		c->at = *now;
+	}
+}
 
 /* ---- a bounded string builder ---- */
 
@@ -78,240 +94,151 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* ---- JSON strings ---- */
+/* ---- JSON values (jansson) ---- */
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one
- * (overlong forms, surrogates and code points above U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *s)
+/* A JSON string for s. jansson refuses text that is not UTF-8; the only
+ * strings here that can be (paths in md9.conf: transport, backend) are then
+ * shown with every byte above 0x7f as '?', so the answer stays JSON. */
+static json_t *jstr(const char *s)
 {
-	unsigned c = s[0];
-	uint32_t cp;
-	size_t n;
+	json_t *j = json_string(s);
+	char *ascii;
 
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	if (j)
+		return j;
+	ascii = strdup(s);
+	if (!ascii)
+		return NULL;
+	for (char *p = ascii; *p; p++)
+		if ((unsigned char)*p > 0x7f)
+			*p = '?';
+	j = json_string(ascii);
+	free(ascii);
+	return j;
 }
 
-size_t md9_json_quote(const char *str, char *out, size_t cap)
+/* Seconds (>= 0) to the millisecond, as "%.3f" printed them before. */
+static json_t *jsecs(double s)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t len = 0;
-
-#define PUT(ch)                                                                                    \
-	do {                                                                                       \
-		if (len + 1 < cap)                                                                 \
-			out[len] = (char)(ch);                                                     \
-		len++;                                                                             \
-	} while (0)
-
-	PUT('"');
-	while (*s) {
-		size_t n = utf8_seq(s);
-		const char *esc = NULL;
-		char ubuf[8];
-
-		if (n == 0) {
-			esc = "\\ufffd";
-			n = 1;
-		} else if (*s == '"') {
-			esc = "\\\"";
-		} else if (*s == '\\') {
-			esc = "\\\\";
-		} else if (*s == '\n') {
-			esc = "\\n";
-		} else if (*s == '\r') {
-			esc = "\\r";
-		} else if (*s == '\t') {
-			esc = "\\t";
-		} else if (*s < 0x20 || *s == 0x7f) {
-			snprintf(ubuf, sizeof(ubuf), "\\u%04x", *s);
-			esc = ubuf;
-		}
-		if (esc) {
-			for (const char *e = esc; *e; e++)
-				PUT(*e);
-		} else {
-			for (size_t i = 0; i < n; i++)
-				PUT(s[i]);
-		}
-		s += n;
-	}
-	PUT('"');
-#undef PUT
-	if (cap)
-		out[len < cap ? len : cap - 1] = '\0';
-	return len;
+	return json_real((double)(long long)(s * 1000.0 + 0.5) / 1000.0);
 }
 
-static void sb_json(struct sbuf *b, const char *s)
+/* Sets o[key] = v (v owned by o, or freed); remembers a failure (out of
+ * memory) in *ok. */
+static void put(json_t *o, const char *key, json_t *v, bool *ok)
 {
-	size_t n = md9_json_quote(s, NULL, 0);
-
-	sb_reserve(b, n);
-	if (b->cut)
-		return;
-	md9_json_quote(s, b->p + b->len, b->cap - b->len);
-	b->len += n;
+	if (json_object_set_new(o, key, v) < 0)
+		*ok = false;
 }
 
 /* ---- the answer ---- */
 
-static const char *ctrl_state_name(enum ctrl_state s)
+/* What the text answer says of the server's choice. */
+static const char *selected_text(const struct status_session *s)
 {
-	switch (s) {
-	case CTRL_WAIT_OFFER:
-		return "waiting-for-offer";
-	case CTRL_WAIT_VERSION:
-		return "version-exchange";
-	case CTRL_READY:
-		return "ready";
-	case CTRL_BACKOFF:
-		return "backoff";
-	}
-	return "unknown";
+	return s->selected ? s->selected : s->refused ? "nothing (refused)" : "(not yet)";
 }
 
-static const char *session_state_name(enum session_state s)
+static void format_text(struct sbuf *b, const struct status_snapshot *d, double uptime)
 {
-	switch (s) {
-	case SS_CONNECT:
-		return "connecting";
-	case SS_NEGOTIATE:
-		return "negotiating";
-	case SS_TLS:
-		return "tls-handshake";
-	case SS_WAIT_MCS:
-		return "waiting-for-mcs";
-	case SS_RELAY:
-		return "relaying";
-	case SS_DRAIN:
-		return "draining";
-	}
-	return "unknown";
-}
-
-/* The server's choice is known once its Connection Confirm was accepted. */
-static bool selected_known(const struct session *s)
-{
-	return s->state == SS_TLS || s->state == SS_WAIT_MCS || s->state == SS_RELAY ||
-	       (s->state == SS_DRAIN && !s->refused);
-}
-
-static double age_of(const struct session *s, const struct timespec *now)
-{
-	return (double)(now->tv_sec - s->started.tv_sec) +
-	       (double)(now->tv_nsec - s->started.tv_nsec) / 1e9;
-}
-
-static void format_text(struct sbuf *b, const struct daemon *d, double uptime)
-{
-	struct timespec now;
 	char g[MD9_GUID_STRLEN];
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	sb_printf(b, "md9 %s (pid %d), up %.0f s\n", MD9_VERSION, (int)getpid(), uptime);
-	sb_printf(b, "transport: %s\n", d->cfg.transport);
-	sb_printf(b, "server: %s, security %s\n", d->cfg.backend.spec,
-	          md9_security_name(d->cfg.security));
+	sb_printf(b, "transport: %s\n", d->transport);
+	sb_printf(b, "server: %s, security %s\n", d->server, d->security);
 	sb_printf(b, "control channel: %s", ctrl_state_name(d->ctrl));
 	if (d->ctrl == CTRL_READY)
 		sb_printf(b, ", host protocol %u.%u", d->host_version & 0xffff,
 		          d->host_version >> 16);
 	else if (d->ctrl == CTRL_WAIT_OFFER)
 		sb_printf(b, " (the host has not offered the SynthRdp control channel)");
+	else if (d->ctrl == CTRL_WAIT_READY)
+		sb_printf(b, " (offered; its uio device is not ready: %s)",
+		          d->ctrl_why ? d->ctrl_why : "");
 	else if (d->ctrl_failures)
 		sb_printf(b, " (%u failure%s in a row)", d->ctrl_failures,
 		          d->ctrl_failures == 1 ? "" : "s");
 	sb_printf(b, "\n");
 	sb_printf(b, "sessions: %u open, %llu since start, max %u\n", d->nsessions,
-	          (unsigned long long)d->sessions_total, d->cfg.max_sessions);
-	for (const struct session *s = d->sessions; s; s = s->next) {
+	          (unsigned long long)d->sessions_total, d->max_sessions);
+	for (unsigned i = 0; i < d->nsessions; i++) {
+		const struct status_session *s = &d->sessions[i];
 		sb_printf(b,
-		          "  session %llu: channel %s, %s, age %.1f s, %llu bytes host->server, "
-		          "%llu bytes server->host, mode %s, server selected %s\n",
-		          (unsigned long long)s->id, md9_guid_format(&s->ch->instance, g),
-		          session_state_name(s->state), age_of(s, &now),
-		          (unsigned long long)s->bytes_h2s, (unsigned long long)s->bytes_s2h,
-		          md9_security_name(s->adapter.mode),
-		          selected_known(s) ? x224_protocol_name(s->adapter.selected)
-		                            : (s->refused ? "nothing (refused)" : "(not yet)"));
+		          "  session %llu: channel %s, %s, age %.0f s, %llu KiB host->server, "
+		          "%llu KiB server->host, mode %s, server selected %s\n",
+		          (unsigned long long)s->id, md9_guid_format(&s->instance, g), s->state,
+		          s->age_s, (unsigned long long)(s->bytes_h2s / 1024),
+		          (unsigned long long)(s->bytes_s2h / 1024), s->mode, selected_text(s));
 	}
 }
 
-static void format_json(struct sbuf *b, const struct daemon *d, double uptime)
+/* The same as format_text, as one JSON object. NULL when out of memory. */
+static json_t *format_json(const struct status_snapshot *d, double uptime)
 {
-	struct timespec now;
-	char g[MD9_GUID_STRLEN];
-	bool first = true;
+	char g[MD9_GUID_STRLEN], hv[24];
+	json_t *root = json_object(), *ctrl = json_object(), *sessions = json_array();
+	bool ok = true;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	sb_printf(b, "{\"version\":");
-	sb_json(b, MD9_VERSION);
-	sb_printf(b, ",\"pid\":%d,\"uptime_s\":%.3f,\"transport\":", (int)getpid(), uptime);
-	sb_json(b, d->cfg.transport);
-	sb_printf(b, ",\"server\":");
-	sb_json(b, d->cfg.backend.spec);
-	sb_printf(b, ",\"security\":");
-	sb_json(b, md9_security_name(d->cfg.security));
-	sb_printf(b, ",\"control\":{\"state\":");
-	sb_json(b, ctrl_state_name(d->ctrl));
-	sb_printf(b, ",\"offered\":%s,\"failures\":%u,\"host_version\":",
-	          d->ctrl_offered ? "true" : "false", d->ctrl_failures);
-	if (d->ctrl == CTRL_READY)
-		sb_printf(b, "\"%u.%u\"", d->host_version & 0xffff, d->host_version >> 16);
-	else
-		sb_printf(b, "null");
-	sb_printf(
-	    b, "},\"sessions_open\":%u,\"sessions_total\":%llu,\"max_sessions\":%u,\"sessions\":[",
-	    d->nsessions, (unsigned long long)d->sessions_total, d->cfg.max_sessions);
-	for (const struct session *s = d->sessions; s; s = s->next) {
-		sb_printf(b, "%s{\"id\":%llu,\"instance\":", first ? "" : ",",
-		          (unsigned long long)s->id);
-		sb_json(b, md9_guid_format(&s->ch->instance, g));
-		sb_printf(b, ",\"state\":");
-		sb_json(b, session_state_name(s->state));
-		sb_printf(b,
-		          ",\"age_s\":%.3f,\"bytes_host_to_server\":%llu,"
-		          "\"bytes_server_to_host\":%llu,\"mode\":",
-		          age_of(s, &now), (unsigned long long)s->bytes_h2s,
-		          (unsigned long long)s->bytes_s2h);
-		sb_json(b, md9_security_name(s->adapter.mode));
-		sb_printf(b, ",\"selected_protocol\":");
-		if (selected_known(s))
-			sb_json(b, x224_protocol_name(s->adapter.selected));
-		else
-			sb_printf(b, "null");
-		sb_printf(b, ",\"refused\":%s}", s->refused ? "true" : "false");
-		first = false;
+	snprintf(hv, sizeof(hv), "%u.%u", d->host_version & 0xffff, d->host_version >> 16);
+	put(root, "version", jstr(MD9_VERSION), &ok);
+	put(root, "pid", json_integer(getpid()), &ok);
+	put(root, "uptime_s", jsecs(uptime), &ok);
+	put(root, "transport", jstr(d->transport), &ok);
+	put(root, "server", jstr(d->server), &ok);
+	put(root, "security", jstr(d->security), &ok);
+	put(ctrl, "state", jstr(ctrl_state_name(d->ctrl)), &ok);
+	put(ctrl, "offered", json_boolean(d->ctrl_offered), &ok);
+	put(ctrl, "failures", json_integer(d->ctrl_failures), &ok);
+	put(ctrl, "host_version", d->ctrl == CTRL_READY ? jstr(hv) : json_null(), &ok);
+	put(root, "control", ctrl, &ok);
+	put(root, "sessions_open", json_integer(d->nsessions), &ok);
+	put(root, "sessions_total", json_integer((json_int_t)d->sessions_total), &ok);
+	put(root, "max_sessions", json_integer(d->max_sessions), &ok);
+	for (unsigned i = 0; i < d->nsessions; i++) {
+		const struct status_session *s = &d->sessions[i];
+		json_t *o = json_object();
+
+		put(o, "id", json_integer((json_int_t)s->id), &ok);
+		put(o, "instance", jstr(md9_guid_format(&s->instance, g)), &ok);
+		put(o, "state", jstr(s->state), &ok);
+		/* whole seconds, like the coarse counters: no typing rhythm */
+		put(o, "age_s", json_integer((json_int_t)(s->age_s + 0.5)), &ok);
+		put(o, "bytes_host_to_server", json_integer((json_int_t)s->bytes_h2s), &ok);
+		put(o, "bytes_server_to_host", json_integer((json_int_t)s->bytes_s2h), &ok);
+		put(o, "mode", jstr(s->mode), &ok);
+		put(o, "selected_protocol", s->selected ? jstr(s->selected) : json_null(), &ok);
+		put(o, "refused", json_boolean(s->refused), &ok);
+		if (json_array_append_new(sessions, o) < 0)
+			ok = false;
 	}
-	sb_printf(b, "]}\n");
+	put(root, "sessions", sessions, &ok);
+	if (!ok) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
 }
 
-char *md9_status_format(const struct daemon *d, double uptime_s, bool json, size_t *len)
+char *md9_status_format(const struct status_snapshot *d, double uptime_s, bool json, size_t *len)
 {
 	struct sbuf b = {0};
 
-	if (json)
-		format_json(&b, d, uptime_s);
-	else
+	if (json) {
+		/* Keys in insertion order (jansson >= 2.8), no spaces, reals
+		 * with up to 15 significant digits (so 12.345 stays 12.345). */
+		json_t *root = format_json(d, uptime_s);
+		char *doc = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+
+		json_decref(root);
+		if (doc) {
+			sb_printf(&b, "%s\n", doc);
+			free(doc);
+		} else {
+			b.cut = true; /* out of memory: say so below */
+		}
+	} else {
 		format_text(&b, d, uptime_s);
+	}
 	if (b.cut) {
 		/* Bounded output: say so in a form each reader understands. */
 		static const char note_text[] = "\n(output cut at the size limit)\n";
@@ -339,7 +266,7 @@ struct status_conn {
 	struct md9_status *st;
 	int fd;
 	struct ev_handler h;
-	struct timespec deadline;
+	struct ev_timer timer; /* STATUS_TIMEOUT_MS from accept */
 	char req[STATUS_MAX_REQUEST + 1];
 	size_t reqlen;
 	char *out;
@@ -347,45 +274,22 @@ struct status_conn {
 };
 
 struct md9_status {
-	struct daemon *d;
+	struct ev_loop *loop;
+	status_snapshot_fn snapshot;
+	void *arg;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int lfd, tfd;
-	struct ev_handler lh, th;
+	int lfd;
+	struct ev_handler lh;
 	struct timespec started;
 	struct status_conn conns[STATUS_MAX_CLIENTS];
 };
-
-static struct timespec mono(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t;
-}
-
-static void arm(struct md9_status *st)
-{
-	struct itimerspec its = {0};
-	bool any = false;
-
-	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
-		const struct status_conn *c = &st->conns[i];
-		if (c->fd < 0)
-			continue;
-		if (!any || c->deadline.tv_sec < its.it_value.tv_sec ||
-		    (c->deadline.tv_sec == its.it_value.tv_sec &&
-		     c->deadline.tv_nsec < its.it_value.tv_nsec))
-			its.it_value = c->deadline;
-		any = true;
-	}
-	timerfd_settime(st->tfd, TFD_TIMER_ABSTIME, &its, NULL);
-}
 
 static void conn_close(struct status_conn *c)
 {
 	if (c->fd < 0)
 		return;
-	ev_del(c->st->d->loop, &c->h);
+	ev_del(c->st->loop, &c->h);
+	ev_timer_cancel(c->st->loop, &c->timer);
 	close(c->fd);
 	c->fd = -1;
 	free(c->out);
@@ -414,19 +318,20 @@ static void conn_write(struct status_conn *c)
 static void conn_answer(struct status_conn *c)
 {
 	struct md9_status *st = c->st;
-	struct timespec now = mono();
-	double up = (double)(now.tv_sec - st->started.tv_sec) +
-	            (double)(now.tv_nsec - st->started.tv_nsec) / 1e9;
+	struct timespec now = timespec_now();
+	double up = timespec_diff_s(&st->started, &now);
 	char *nl = memchr(c->req, '\n', c->reqlen);
 	size_t n = nl ? (size_t)(nl - c->req) : c->reqlen;
+	bool json;
 
 	while (n && (c->req[n - 1] == '\r' || c->req[n - 1] == ' '))
 		n--;
 	c->req[n] = '\0';
-	if (strcmp(c->req, "status") == 0 || n == 0) {
-		c->out = md9_status_format(st->d, up, false, &c->outlen);
-	} else if (strcmp(c->req, "status json") == 0) {
-		c->out = md9_status_format(st->d, up, true, &c->outlen);
+	json = strcmp(c->req, "status json") == 0;
+	if (strcmp(c->req, "status") == 0 || n == 0 || json) {
+		struct status_snapshot snap = {0};
+		st->snapshot(st->arg, &snap);
+		c->out = md9_status_format(&snap, up, json, &c->outlen);
 	} else {
 		static const char bad[] =
 		    "error: unknown request (expected \"status\" or \"status json\")\n";
@@ -437,7 +342,7 @@ static void conn_answer(struct status_conn *c)
 		conn_close(c);
 		return;
 	}
-	ev_mod(st->d->loop, &c->h, EPOLLOUT);
+	ev_mod(st->loop, &c->h, EPOLLOUT);
 	conn_write(c);
 }
 
@@ -471,6 +376,12 @@ static void on_conn(struct ev_handler *h, uint32_t events)
 	}
 }
 
+static void on_conn_timeout(struct ev_timer *t)
+{
+	log_debug("status: a client took too long; closing it");
+	conn_close(t->arg);
+}
+
 static void on_accept(struct ev_handler *h, uint32_t events)
 {
 	struct md9_status *st = h->arg;
@@ -494,34 +405,13 @@ static void on_accept(struct ev_handler *h, uint32_t events)
 		}
 		c->fd = fd;
 		c->reqlen = 0;
-		c->deadline = mono();
-		timespec_add_ms(&c->deadline, STATUS_TIMEOUT_MS);
-		if (ev_set(st->d->loop, &c->h, fd, EPOLLIN, on_conn, c) < 0) {
+		if (ev_set(st->loop, &c->h, fd, EPOLLIN, on_conn, c) < 0) {
 			close(fd);
 			c->fd = -1;
+			continue;
 		}
+		ev_timer_arm(st->loop, &c->timer, STATUS_TIMEOUT_MS, on_conn_timeout, c);
 	}
-	arm(st);
-}
-
-static void on_timer(struct ev_handler *h, uint32_t events)
-{
-	struct md9_status *st = h->arg;
-	struct timespec now = mono();
-	uint64_t n;
-
-	if (read(st->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
-		struct status_conn *c = &st->conns[i];
-		if (c->fd >= 0 &&
-		    (c->deadline.tv_sec < now.tv_sec ||
-		     (c->deadline.tv_sec == now.tv_sec && c->deadline.tv_nsec <= now.tv_nsec))) {
-			log_debug("status: a client took too long; closing it");
-			conn_close(c);
-		}
-	}
-	arm(st);
 }
 
 /* Is something answering at `path` already (another md9)? */
@@ -537,7 +427,8 @@ static bool socket_alive(const struct sockaddr_un *sa)
 	return alive;
 }
 
-struct md9_status *md9_status_start(struct daemon *d, const char *path)
+struct md9_status *md9_status_start(struct ev_loop *loop, const char *path, const char *group,
+                                    status_snapshot_fn snapshot, void *arg)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct md9_status *st;
@@ -580,17 +471,18 @@ struct md9_status *md9_status_start(struct daemon *d, const char *path)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return NULL;
-	st->d = d;
-	st->lfd = st->tfd = -1;
+	st->loop = loop;
+	st->snapshot = snapshot;
+	st->arg = arg;
+	st->lfd = -1;
 	strcpy(st->path, path);
-	st->started = mono();
+	st->started = timespec_now();
 	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
 		st->conns[i].fd = -1;
 		st->conns[i].st = st;
 	}
 	st->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	st->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (st->lfd < 0 || st->tfd < 0)
+	if (st->lfd < 0)
 		goto fail;
 	/* Created 0660 from the start: no window in which others may connect. */
 	old = umask(0117);
@@ -598,16 +490,22 @@ struct md9_status *md9_status_start(struct daemon *d, const char *path)
 	umask(old);
 	if (rc < 0)
 		goto fail;
-	/* Group md9 when it exists: its members may ask. A process not in the
-	 * group cannot give the socket to it; the file keeps our group then. */
-	gr = getgrnam(STATUS_GROUP);
-	if (gr && gr->gr_gid != getegid() && chown(path, (uid_t)-1, gr->gr_gid) < 0)
-		log_debug("status socket %s: chgrp %s: %s", path, STATUS_GROUP, strerror(errno));
+	/* The status group (md9-status) when it exists: its members may ask,
+	 * and nothing else (the channels' device nodes are md9's alone). A
+	 * process not in the group cannot give the socket to it; the file
+	 * keeps md9's own group then. */
+	gr = getgrnam(group);
+	if (!gr)
+		log_info("status socket %s: no group %s: only root and md9's user may ask", path,
+		         group);
+	else if (gr->gr_gid != getegid() && chown(path, (uid_t)-1, gr->gr_gid) < 0)
+		log_warn("status socket %s: cannot give it to group %s (%s): only root and md9's "
+		         "user may ask",
+		         path, group, strerror(errno));
 	chmod(path, 0660);
 	if (listen(st->lfd, STATUS_MAX_CLIENTS) < 0)
 		goto fail_unlink;
-	if (ev_set(d->loop, &st->lh, st->lfd, EPOLLIN, on_accept, st) < 0 ||
-	    ev_set(d->loop, &st->th, st->tfd, EPOLLIN, on_timer, st) < 0)
+	if (ev_set(loop, &st->lh, st->lfd, EPOLLIN, on_accept, st) < 0)
 		goto fail_unlink;
 	log_info("status socket %s: md9 status answers there", path);
 	return st;
@@ -617,11 +515,9 @@ fail_unlink:
 fail:
 	log_warn("status socket %s: %s; md9 status is not available", path, strerror(errno));
 	if (st->lh.active)
-		ev_del(d->loop, &st->lh);
+		ev_del(loop, &st->lh);
 	if (st->lfd >= 0)
 		close(st->lfd);
-	if (st->tfd >= 0)
-		close(st->tfd);
 	free(st);
 	return NULL;
 }
@@ -632,127 +528,8 @@ void md9_status_stop(struct md9_status *st)
 		return;
 	for (int i = 0; i < STATUS_MAX_CLIENTS; i++)
 		conn_close(&st->conns[i]);
-	ev_del(st->d->loop, &st->lh);
-	ev_del(st->d->loop, &st->th);
+	ev_del(st->loop, &st->lh);
 	close(st->lfd);
-	close(st->tfd);
 	unlink(st->path);
 	free(st);
-}
-
-/* ---- the client ---- */
-
-static int wait_fd(int fd, short what, const struct timespec *deadline)
-{
-	for (;;) {
-		struct timespec now = mono();
-		long ms = (deadline->tv_sec - now.tv_sec) * 1000 +
-		          (deadline->tv_nsec - now.tv_nsec) / 1000000;
-		struct pollfd p = {.fd = fd, .events = what};
-		int r;
-
-		if (ms <= 0)
-			return -ETIMEDOUT;
-		r = poll(&p, 1, (int)ms);
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-int md9_status_query_buf(const char *path, bool json, int timeout_ms, char **answer)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	const char *req = json ? "status json\n" : "status\n";
-	size_t reqlen = strlen(req), off = 0, len = 0, cap = 0;
-	struct timespec deadline = mono();
-	char *buf = NULL;
-	int fd, err = 0;
-
-	*answer = NULL;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	timespec_add_ms(&deadline, (unsigned)timeout_ms);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		/* A UNIX connect either completes or fails, except EAGAIN
-		 * (backlog full): treat it as a failure too. */
-		err = -errno;
-		goto out;
-	}
-	while (off < reqlen) {
-		ssize_t w = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN) {
-				err = -errno;
-				goto out;
-			}
-			if ((err = wait_fd(fd, POLLOUT, &deadline)) < 0)
-				goto out;
-			continue;
-		}
-		off += (size_t)w;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (cap - len < 4096) {
-			char *nb;
-			if (cap >= STATUS_MAX_OUTPUT + 8192) {
-				err = -EFBIG;
-				goto out;
-			}
-			nb = realloc(buf, cap + 16384);
-			if (!nb) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap += 16384;
-		}
-		r = recv(fd, buf + len, cap - len - 1, 0);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN) {
-				err = -errno;
-				goto out;
-			}
-			if ((err = wait_fd(fd, POLLIN, &deadline)) < 0)
-				goto out;
-			continue;
-		}
-		len += (size_t)r;
-	}
-	if (!buf && !(buf = malloc(1))) {
-		err = -ENOMEM;
-		goto out;
-	}
-	buf[len] = '\0';
-	*answer = buf;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return err;
-}
-
-int md9_status_query(const char *path, bool json, int timeout_ms, FILE *out)
-{
-	char *a;
-	int err = md9_status_query_buf(path, json, timeout_ms, &a);
-
-	if (err)
-		return err;
-	fputs(a, out);
-	free(a);
-	return 0;
 }

@@ -8,6 +8,7 @@ void pipe_rx_init(struct pipe_rx *p, struct vmbus_ring *ring)
 	p->ring = ring;
 	p->consumed = 0;
 	p->error = NULL;
+	p->eof = false;
 }
 
 void pipe_tx_init(struct pipe_tx *p, struct vmbus_ring *ring)
@@ -58,6 +59,8 @@ ssize_t pipe_rx_peekv(struct pipe_rx *p, struct iovec *iov, int maxiov, int *nio
 	*niov = 0;
 	if (p->error)
 		return -EBADMSG;
+	if (p->eof)
+		return 0;
 	if (vmbus_ring_readable(r, &why) < 0) {
 		p->error = why;
 		return -EBADMSG;
@@ -72,6 +75,16 @@ ssize_t pipe_rx_peekv(struct pipe_rx *p, struct iovec *iov, int maxiov, int *nio
 		}
 		if (pipe_hdr(p, &pkt, &data, &len) < 0)
 			return -EBADMSG;
+		if (len == 0) {
+			/* End of stream: taken only when nothing precedes it, so
+			 * the bytes before it are delivered first. */
+			if (at == r->rd) {
+				r->rd = pkt.next;
+				p->consumed = 0;
+				p->eof = true;
+			}
+			break;
+		}
 		if (skip > len) {
 			p->error = "pipe packet changed under the reader";
 			return -EBADMSG;
@@ -105,9 +118,10 @@ void pipe_rx_consume(struct pipe_rx *p, size_t n)
 	uint32_t data, len;
 	const char *why;
 
-	/* Every packet walked here was validated by the peekv that preceded. */
-	while (vmbus_ring_peek(r, r->rd, &pkt, &why) == 0) {
-		if (pipe_hdr(p, &pkt, &data, &len) < 0)
+	/* Every packet walked here was validated by the peekv that preceded,
+	 * which never describes bytes past an end-of-stream packet. */
+	while (n > 0 && vmbus_ring_peek(r, r->rd, &pkt, &why) == 0) {
+		if (pipe_hdr(p, &pkt, &data, &len) < 0 || len == 0)
 			return;
 		if (n < len - p->consumed) {
 			p->consumed += (uint32_t)n;
@@ -226,6 +240,20 @@ size_t pipe_tx_write(struct pipe_tx *p, const void *buf, size_t n)
 		done += cap;
 	}
 	return done;
+}
+
+bool pipe_tx_eof(struct pipe_tx *p)
+{
+	const uint32_t hdr[2] = {PIPE_TYPE_DATA, 0};
+	struct iovec iov[2];
+	int n;
+
+	if (vmbus_ring_write_reserve(p->ring, PIPE_HDR_LEN, iov, &n) < 0)
+		return false;
+	/* 8 bytes at an 8-aligned offset: one piece, never wrapped. */
+	memcpy(iov[0].iov_base, hdr, sizeof(hdr));
+	vmbus_ring_write_put(p->ring, PIPE_HDR_LEN, 0);
+	return true;
 }
 
 bool pipe_tx_wait(struct pipe_tx *p, size_t min_data)

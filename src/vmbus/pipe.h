@@ -4,7 +4,14 @@
  * other end never sends, so md9 keeps its partial-read position here, in
  * private memory, and never writes into the host's ring. At most 16384 data
  * bytes per packet. The pipe is a byte stream: packet boundaries mean nothing
- * to RDP. */
+ * to RDP.
+ *
+ * End of stream: a data packet with data_size 0 means the writer will send
+ * nothing more, like TCP's FIN (OpenVMM vm/devices/vmbus/vmbus_async/src/
+ * pipe.rs: "A zero-byte packet indicates EOF", written by shutdown_writes;
+ * Linux net/vmw_vsock/hyperv_transport.c: hvs_shutdown sends one,
+ * hvs_channel_readable_payload reads one as shutdown). The reader delivers
+ * every byte before it, then reports eof and reads nothing after it. */
 #ifndef MD9_PIPE_H
 #define MD9_PIPE_H
 
@@ -21,6 +28,7 @@ struct pipe_rx {
 	struct vmbus_ring *ring;
 	uint32_t consumed; /* data bytes of the packet at ring->rd already consumed */
 	const char *error; /* set once the stream is corrupt; sticky */
+	bool eof;          /* the end-of-stream packet was consumed; sticky */
 };
 
 struct pipe_tx {
@@ -34,7 +42,9 @@ void pipe_tx_init(struct pipe_tx *p, struct vmbus_ring *ring);
 /* Describe up to `max` readable data bytes, starting at the first unconsumed
  * byte and walking up to `maxiov` iovecs' worth of packets, without copying.
  * Returns the byte count (0 = nothing readable), or -EBADMSG (p->error says
- * why). Reloads the writer's index. */
+ * why). Reloads the writer's index. Stops at an end-of-stream packet; once
+ * everything before it is consumed, it consumes that packet, sets p->eof and
+ * returns 0 from then on. */
 ssize_t pipe_rx_peekv(struct pipe_rx *p, struct iovec *iov, int maxiov, int *niov, size_t max);
 /* Mark n bytes consumed; n must not exceed what the last peekv described.
  * Fully consumed packets are released (locally; see pipe_rx_commit). */
@@ -61,6 +71,9 @@ void pipe_tx_put(struct pipe_tx *p, size_t n);
 /* Copying write, split into packets of <= PIPE_MAX_DATA; returns the bytes
  * taken (short when the ring fills). */
 size_t pipe_tx_write(struct pipe_tx *p, const void *buf, size_t n);
+/* Write the end-of-stream packet (data_size 0). False when the ring has no
+ * room for it now (pipe_tx_wait(p, 0), then try again). */
+bool pipe_tx_eof(struct pipe_tx *p);
 /* Publish; true = signal the reader. */
 static inline bool pipe_tx_commit(struct pipe_tx *p)
 {

@@ -220,6 +220,20 @@ bool vmbus_ring_unmask(struct vmbus_ring *r)
 	return LOAD_ACQ(&r->ctl->write_index) != r->rd;
 }
 
+int vmbus_ring_drain(struct vmbus_ring *r, int (*drain)(void *arg), void *arg)
+{
+	for (;;) {
+		int rc;
+
+		vmbus_ring_mask(r);
+		rc = drain(arg);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		if (!vmbus_ring_unmask(r))
+			return 0;
+	}
+}
+
 /* ---- writer ---- */
 
 uint32_t vmbus_ring_writable(struct vmbus_ring *r)

@@ -110,6 +110,16 @@ uint32_t vmbus_ring_unpublished_read(const struct vmbus_ring *r);
 void vmbus_ring_mask(struct vmbus_ring *r);
 bool vmbus_ring_unmask(struct vmbus_ring *r);
 
+/* One drain of a reader's ring, the whole rule in one place: mask, call
+ * drain(arg) until it has read what it wants, then, when it wants the
+ * writer's next signal, unmask and drain again if data arrived meanwhile.
+ * drain returns <0 to stop at once (its reader may be gone with the ring:
+ * r is not touched again), 0 when it wants to sleep until the next signal,
+ * >0 when it will not read more for now (the ring stays masked: the writer
+ * does not signal; the reader drains again when it wants to). Returns <0
+ * when drain did, else 0. */
+int vmbus_ring_drain(struct vmbus_ring *r, int (*drain)(void *arg), void *arg);
+
 /* ---- writer ---- */
 
 /* Free bytes as the writer sees them now (reloads read_index). */

@@ -1,6 +1,9 @@
 #include "sysfs.h"
 
 #include "log.h"
+#include "number.h"
+#include "path.h"
+#include "textfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A scan never keeps more entries than this; Linux numbers at most 2048
@@ -17,34 +21,7 @@
 
 ssize_t md9_sysfs_read(int dirfd, const char *path, char *buf, size_t cap)
 {
-	size_t len = 0;
-	int fd, err = 0;
-
-	if (cap < 2)
-		return -EINVAL;
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	while (len < cap - 1) {
-		ssize_t r = read(fd, buf + len, cap - 1 - len);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	if (err)
-		return err;
-	if (len >= cap - 1)
-		return -EFBIG;
-	buf[len] = '\0';
-	return (ssize_t)len;
+	return md9_textfile_read_into(dirfd, path, buf, cap);
 }
 
 int md9_sysfs_write(const char *path, const char *s)
@@ -69,6 +46,27 @@ int md9_sysfs_write(const char *path, const char *s)
 	return err;
 }
 
+int md9_sysfs_new_id(const char *driver_dir, const struct md9_guid *class_id)
+{
+	char text[MD9_GUID_STRLEN + 1], path[PATH_MAX];
+	struct stat st;
+	int err;
+
+	if (stat(driver_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return -ENOENT;
+	if (md9_path_fmt(path, sizeof(path), "%s/new_id", driver_dir) < 0)
+		return -ENAMETOOLONG;
+	/* new_id takes the GUID as guid_parse reads it: 36 characters; a
+	 * trailing newline is ignored [Linux drivers/hv/vmbus_drv.c
+	 * new_id_store]. */
+	md9_guid_format(class_id, text);
+	strcat(text, "\n");
+	err = md9_sysfs_write(path, text);
+	/* EEXIST: the id is in the driver's dynamic id list already
+	 * [new_id_store]; its devices are bound. */
+	return err == -EEXIST ? 1 : err;
+}
+
 /* Length of s without one trailing newline; -1 if s has any other control
  * character or a second newline. */
 static long body_len(const char *s)
@@ -83,30 +81,18 @@ static long body_len(const char *s)
 	return (long)n;
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int md9_parse_dec_u32(const char *s, uint32_t max, uint32_t *out)
 {
 	long n = body_len(s);
-	uint64_t v = 0;
+	char body[12];
+	uint64_t v;
 
-	if (n <= 0 || n > 10 || (s[0] == '0' && n > 1))
+	/* The kernel prints no leading zero ("%d"): one is not its output. */
+	if (n <= 0 || (size_t)n >= sizeof(body) || (s[0] == '0' && n > 1))
 		return -EINVAL;
-	for (long i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > max)
+	memcpy(body, s, (size_t)n);
+	body[n] = '\0';
+	if (md9_number_parse(body, 0, max, &v) < 0)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
@@ -120,7 +106,7 @@ int md9_parse_hex_u64(const char *s, uint64_t *out)
 	if (n < 3 || n > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
 		return -EINVAL;
 	for (long i = 2; i < n; i++) {
-		int d = hexdigit(s[i]);
+		int d = md9_number_hexdigit(s[i]);
 
 		if (d < 0)
 			return -EINVAL;
@@ -208,7 +194,7 @@ static bool class_wanted(const struct md9_guid *c, const struct md9_guid *classe
 }
 
 int md9_sysfs_read_dev(int devices_fd, const char *name, const struct md9_guid *classes,
-		       size_t nclasses, struct md9_vmbus_dev *out)
+                       size_t nclasses, struct md9_vmbus_dev *out)
 {
 	struct md9_guid g;
 	char buf[128];
@@ -270,7 +256,7 @@ int md9_sysfs_read_dev(int devices_fd, const char *name, const struct md9_guid *
 }
 
 int md9_sysfs_scan(const char *devices_dir, const struct md9_guid *classes, size_t nclasses,
-		   struct md9_vmbus_dev **out, size_t *n)
+                   struct md9_vmbus_dev **out, size_t *n)
 {
 	struct md9_vmbus_dev *v = NULL;
 	size_t len = 0, cap = 0;
@@ -304,7 +290,7 @@ int md9_sysfs_scan(const char *devices_dir, const struct md9_guid *classes, size
 
 			if (ncap > SCAN_MAX_DEVICES) {
 				log_err("%s: more than %d devices, ignoring the rest", devices_dir,
-					SCAN_MAX_DEVICES);
+				        SCAN_MAX_DEVICES);
 				break;
 			}
 			nv = realloc(v, ncap * sizeof(*v));
@@ -322,4 +308,45 @@ int md9_sysfs_scan(const char *devices_dir, const struct md9_guid *classes, size
 	*out = v;
 	*n = len;
 	return 0;
+}
+
+void md9_kernel_release(const char *proc_root, char *buf, size_t cap)
+{
+	char path[PATH_MAX];
+	ssize_t r = -ENOENT;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/sys/kernel/osrelease", proc_root) <
+	    sizeof(path))
+		r = md9_sysfs_read(AT_FDCWD, path, buf, cap);
+	if (r > 0)
+		buf[strcspn(buf, "\n")] = '\0';
+	if (r <= 0 || !buf[0] || body_len(buf) < 0)
+		snprintf(buf, cap, "unknown");
+}
+
+int md9_parse_kernel_version(const char *release, unsigned *major, unsigned *minor)
+{
+	char *end;
+	unsigned long a, b;
+
+	if (release[0] < '0' || release[0] > '9')
+		return -EINVAL;
+	a = strtoul(release, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9' || a > 1000)
+		return -EINVAL;
+	b = strtoul(end + 1, &end, 10);
+	if (b > 1000)
+		return -EINVAL;
+	*major = (unsigned)a;
+	*minor = (unsigned)b;
+	return 0;
+}
+
+int md9_kernel_before(const char *release, unsigned major, unsigned minor)
+{
+	unsigned a, b;
+
+	if (md9_parse_kernel_version(release, &a, &b))
+		return -1;
+	return a < major || (a == major && b < minor);
 }

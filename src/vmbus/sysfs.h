@@ -45,6 +45,12 @@ ssize_t md9_sysfs_read(int dirfd, const char *path, char *buf, size_t cap);
  * Returns 0 or -errno (-EIO on a short write). */
 int md9_sysfs_write(const char *path, const char *s);
 
+/* Bind class_id to the driver at driver_dir (<sys>/bus/vmbus/drivers/
+ * uio_hv_generic): one write of the GUID to its new_id. 0: bound now; 1: it
+ * was bound already (EEXIST); -ENOENT: no such driver directory (the module
+ * is not loaded); -errno. Logs nothing: the caller knows what it means. */
+int md9_sysfs_new_id(const char *driver_dir, const struct md9_guid *class_id);
+
 /* Whole-string parsers; one trailing '\n' is allowed. 0 or -EINVAL. */
 /* Decimal without sign or leading zeros, <= max. */
 int md9_parse_dec_u32(const char *s, uint32_t max, uint32_t *out);
@@ -58,14 +64,22 @@ int md9_parse_sysfs_guid(const char *s, struct md9_guid *out);
  * after reading class_id only. -EINVAL: a file is malformed; -ENOENT or
  * -ENODEV: the device is going away or not complete (sysfs race). */
 int md9_sysfs_read_dev(int devices_fd, const char *name, const struct md9_guid *classes,
-		       size_t nclasses, struct md9_vmbus_dev *out);
+                       size_t nclasses, struct md9_vmbus_dev *out);
 /* The N of `<devdir>/uio/uioN`, -ENOENT when there is none. */
 int md9_sysfs_uio_index(int devdir_fd);
+/* The running kernel's release ("6.1.0-31-amd64") from
+ * <proc_root>/sys/kernel/osrelease, trimmed; "unknown" when unreadable. */
+void md9_kernel_release(const char *proc_root, char *buf, size_t cap);
+/* Its leading "MAJOR.MINOR": 0, or -EINVAL when it does not start so. */
+int md9_parse_kernel_version(const char *release, unsigned *major, unsigned *minor);
+/* 1 when release is older than major.minor, 0 when not, -1 when unknown. */
+int md9_kernel_before(const char *release, unsigned major, unsigned minor);
+
 /* Read every device under devices_dir whose class is among classes (all when
  * nclasses is 0). Devices that cannot be read are skipped (logged). *out is
  * malloc'ed (NULL when *n is 0). 0 or -errno when the directory itself cannot
  * be read. */
 int md9_sysfs_scan(const char *devices_dir, const struct md9_guid *classes, size_t nclasses,
-		   struct md9_vmbus_dev **out, size_t *n);
+                   struct md9_vmbus_dev **out, size_t *n);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -270,6 +271,18 @@ static int sim_open(struct md9_transport *tp, const struct md9_guid *instance,
 	    half > (1u << 30))
 		goto fail;
 	sc->map_len = 2 * half;
+	{
+		/* A memfd smaller than the rings it claims would fault (SIGBUS)
+		 * on the first access past its end: check before mapping. */
+		struct stat st;
+		if (fstat(fds[0], &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
+		    (uint64_t)st.st_size < (uint64_t)sc->map_len) {
+			log_warn("sim: the host's ring memory is smaller than the %zu bytes it "
+			         "announced; refusing the channel",
+			         sc->map_len);
+			goto fail;
+		}
+	}
 	/* Mapped lazily here; sim_prefault maps every page (as uio_hv_generic's
 	 * mmap does at once), once the session has started its connect. */
 	sc->map = mmap(NULL, sc->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);

@@ -32,10 +32,34 @@ endfunction()
 
 # 1. security matrix: xrdp security_layer x md9 --security (the expected
 #    outcome of every cell is the MATRIX table in the script).
-foreach(layer negotiate tls rdp)
+#    Layers rdp-high/-low/-fips are security_layer=rdp with that crypt_level:
+#    standard RDP security with encryption, which no md9 mode can serve.
+foreach(layer negotiate tls rdp rdp-high)
   foreach(mode auto tls rdp passthrough)
     md9_integration_test(integration_matrix_${layer}_${mode}
                          test_security_matrix.py ${layer}_${mode})
+  endforeach()
+endforeach()
+foreach(layer rdp-low rdp-fips)
+  md9_integration_test(integration_matrix_${layer}_auto test_security_matrix.py ${layer}_auto)
+endforeach()
+foreach(mode auto rdp)
+  md9_integration_test(integration_matrix_negotiate-none_${mode}
+                       test_security_matrix.py negotiate-none_${mode})
+endforeach()
+# A host Connection Request without RDP_NEG_REQ gets a legacy Connection
+# Confirm (MS-RDPBCGR 3.3.5.3.2), whatever md9 asked the server for.
+foreach(case negotiate_auto rdp_auto rdp_passthrough)
+  md9_integration_test(integration_legacy_${case} test_security_matrix.py legacy_${case})
+endforeach()
+
+# A second RDP server: FreeRDP's shadow server (freerdp2-shadow-x11) with
+# /sec:tls|rdp|nla or all protocols ("all") x md9 --security (the expected
+# outcome of every cell is the CELLS table in the script).
+foreach(sec all tls rdp nla)
+  foreach(mode auto tls rdp passthrough)
+    md9_integration_test(integration_shadow_${sec}_${mode}
+                         test_servers.py shadow-${sec}_${mode})
   endforeach()
 endforeach()
 

@@ -25,7 +25,7 @@ set(MD9_REL_FAULT_CASES
   corrupt_offset8 corrupt_len8 corrupt_type corrupt_type_comp corrupt_pipe_len
   corrupt_pipe_type corrupt_truncated corrupt_write_index
   corrupt_write_index_unaligned corrupt_read_index corrupt_full_ring corrupt_control
-  stall burst many_sessions max_sessions reoffer_same_instance server_refuses
+  stall burst host_eof many_sessions max_sessions reoffer_same_instance server_refuses
   server_closes slow_server
   sigterm)
 set(MD9_REL_INTEGRITY_CASES single parallel5 small_chunks echo)

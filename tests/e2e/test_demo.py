@@ -10,7 +10,6 @@ that the demo user is gone.
 
 import os
 import pwd
-import re
 import signal
 import subprocess
 import sys
@@ -18,39 +17,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 
-from harness import LogStream, TestFailure, check  # noqa: E402
-
-
-def children_of(root):
-    """Every process whose parent chain leads to root (from /proc)."""
-    parent = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may contain spaces and parens
-        ppid = int(st[st.rindex(")") + 2:].split()[1])
-        parent[int(d)] = ppid
-    found, frontier = set(), {root}
-    while frontier:
-        nxt = {p for p, pp in parent.items() if pp in frontier} - found
-        found |= nxt
-        frontier = nxt
-    return found
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+from md9test import LogStream, TestFailure, alive, check, descendants  # noqa: E402
 
 
 def main():
@@ -67,7 +37,7 @@ def main():
         m = out.wait_for(r"connect any RDP client to 127\.0\.0\.1:(\d+) \(user (\S+),", 60)[0]
         user = m.group(2)
         out.wait_for(r"waiting; Ctrl-C stops everything", 10)
-        tree = children_of(p.pid)
+        tree = descendants([p.pid]) - {p.pid}
         names = sorted({open("/proc/%d/comm" % q).read().strip()
                         for q in tree if alive(q)})
         for need in ("md9", "md9-hostsim", "xrdp", "xrdp-sesman"):

@@ -18,16 +18,17 @@ the session reaches the client and back (xrdp's chansrv, cliprdr).
 """
 
 import os
-import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 
 import desktop_fixture  # noqa: E402
-from harness import LOOPBACK, check, main  # noqa: E402
+from harness import main  # noqa: E402
+from md9test import LOOPBACK, check  # noqa: E402
 
 
 def desktop_through_md9(h, security_layer, crypt_level, expect_tls):

@@ -20,8 +20,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from faultlib import (BYTES_SCALE, MiB, NEGO_H2S, NEGO_S2H, T, WRAPPER,  # noqa: E402
-                      check, check_complete, check_md9_counts, main)
+from faultlib import (BYTES_SCALE, NEGO_H2S, NEGO_S2H, FaultHarness,  # noqa: E402
+                      check_complete, check_md9_counts)
+from md9test import WRAPPER, MiB, T, check, main  # noqa: E402
 
 SERVER_SEED = 7
 # A finite transfer each way for the "other" sessions.
@@ -63,7 +64,7 @@ def finish_ok(h, c, srv, m, sid, what):
     cs = c.session(0, T(120))
     ss = srv.wait_conn(cs["seed"], T(30))
     check_complete(cs, ss, what)
-    closed = m.closed(sid, T(30))
+    closed = m.wait_closed(sid, T(30))
     check_md9_counts(closed, cs, ss, what)
     return cs, ss, closed
 
@@ -75,7 +76,7 @@ def ended_cleanly(srv, c, m, sid, reason_rx, what, exact=True):
     sending at the end, so it received every byte md9 relayed (a server
     still sending when md9 closes gets a TCP reset, which drops what md9's
     socket had not sent yet; see docs/threat-model.md)."""
-    closed = m.closed(sid, T(20))
+    closed = m.wait_closed(sid, T(20))
     check(re.fullmatch(reason_rx, closed.group("reason")),
           "%s: md9 closed session %d for '%s', expected /%s/"
           % (what, sid, closed.group("reason"), reason_rx))
@@ -404,6 +405,54 @@ def stall(h):
 
 
 # ---------------------------------------------------------------------------
+# host_eof: the host's end of stream (a zero-length pipe packet, K9 in
+# docs/uio.md) half-closes the server side only
+# ---------------------------------------------------------------------------
+
+def host_eof(h):
+    """The client half-closes; hostsim passes that on as the pipe's end of
+    stream after the client's last byte. md9 must give the server every byte
+    before it, then half-close the server connection and keep relaying what
+    the server still owes; when the server closes, md9 ends the host's
+    stream the same way (one zero-length packet, read by the host before md9
+    closes the channel). The client reads nothing until it has half-closed,
+    so the server, asked for more than every buffer on the way holds (TCP
+    and ring buffers, well under 32 MiB), provably still owes bytes then."""
+    up, down = 1 * MiB // BYTES_SCALE, 64 * MiB // min(BYTES_SCALE, 2)
+    srv, hs, m = stack(h, server_args=("--half-close-ok",))
+    hs.command("eof on")
+    mark = m.mark()
+    a = client(h, hs, 100, up, down, "--half-close")
+    m.opened(1)
+    m.wait_for_log(r"session 1: the host ended its stream; the server connection is "
+                   r"half-closed, the server's remaining bytes still go to the host",
+                   since=mark)
+    hs.log.wait_for(r"hostsim: end of stream to the guest after %d bytes" % (up + 24 + NEGO_H2S),
+                    T(10))
+    hc = srv.out.wait_for(r"^conn \d+: half-closed by the peer: seed=0x%016x received=(\d+) "
+                          r"sent=(\d+) owed=(\d+)$" % 100, T(20))[0]
+    check(int(hc.group(1)) == up + 24, "the server got %s bytes before the FIN, not %d"
+          % (hc.group(1), up + 24))
+    check(int(hc.group(3)) > 0, "the server owed nothing when md9 half-closed: %s"
+          % hc.group(0))
+    h.note("host end of stream: the server still owed %.1f MiB of %d MiB at md9's half-close"
+           % (int(hc.group(3)) / MiB, down // MiB))
+    check(not m.find(r"session 1: closed", since=mark), "md9 closed the session at the "
+          "host's end of stream: %s" % m.find(r"session 1: closed.*", since=mark))
+    cs, ss, closed = finish_ok(h, a, srv, m, 1, "host end of stream")
+    check(closed.group("reason") == "the server closed the connection",
+          "session 1: %s" % closed.group(0))
+    check(cs["received"] == down and ss["received"] == up + 24,
+          "bytes: client %s, server %s" % (cs["line"], ss["line"]))
+    # md9's own end of stream reached the host once, after the last byte.
+    check(len(hs.log.find(r"hostsim: end of stream from the guest after %d bytes"
+                          % (down + NEGO_S2H))) == 1,
+          "hostsim did not see md9's end of stream once after %d bytes:\n%s"
+          % (down + NEGO_S2H, "\n".join(l for l in hs.log.snapshot() if "end of stream" in l)))
+    new_session_works(h, hs, srv, m, 2, 200)
+
+
+# ---------------------------------------------------------------------------
 # burst: the host keeps the guest's RX ring full of tiny packets
 # ---------------------------------------------------------------------------
 
@@ -421,7 +470,7 @@ def burst(h):
           "burst is not on for every data channel: %s" % st)
     ca, _, _ = finish_ok(h, a, srv, m, 1, "burst session 1")
     cb, _, _ = finish_ok(h, b, srv, m, 2, "burst session 2")
-    h.note("burst (1..64-byte packets, every 7th empty): 2 sessions x %d MiB each way, "
+    h.note("burst (1..64-byte packets): 2 sessions x %d MiB each way, "
            "%.1f / %.1f MB/s host->guest" % (n // MiB, float(ca["send_MBps"]),
                                             float(cb["send_MBps"])))
     hs.command("burst off")
@@ -466,13 +515,14 @@ def max_sessions(h):
                    "--recv-bytes", MiB, "--timeout", T(30), "--sessions", 2)
     for k in ("a7", "a8"):
         m.wait_for_log(r"data channel 99221f%s-\S+: refusing a session: 6 sessions open "
-                       r"\(max_sessions\)" % k, since=mark)
-    # The host gives up on all eight (the two refused ones were never opened).
-    hs.command("rescind-data all")
+                       r"\(max_sessions\); closing the channel" % k, since=mark)
+    # Fail fast: md9 closed their channels, so the host ended both clients'
+    # connections without any rescind (before, they hung until one).
     res = two.wait(T(30))
     for i in (0, 1):
         check(res[i]["status"].startswith("eof"),
               "a session beyond max_sessions: %s" % res[i]["line"])
+    hs.command("rescind-data all")
     res = six.wait(T(30))
     for i in range(6):
         check(res[i]["status"].startswith("eof") and res[i]["verified"] == "yes",
@@ -522,8 +572,9 @@ def server_refuses(h):
     srv, hs, m = stack(h, server_args=("--refuse",))
     for sid in (1, 2):
         c = client(h, hs, 100 + sid, MiB, MiB)
-        closed = m.closed(sid)
+        closed = m.wait_closed(sid)
         check(re.search(r"the server closed the connection before its Connection Confirm|"
+                        r"the server closed the connection before md9 could check who it is|"
                         r"(writing to|reading from) the server failed|"
                         r"cannot connect to the server", closed.group("reason")),
               "session %d: %s" % (sid, closed.group(0)))
@@ -535,7 +586,7 @@ def server_refuses(h):
 def server_closes(h):
     srv, hs, m = stack(h, server_args=("--close-after", str(8 * MiB // BYTES_SCALE)))
     a = client(h, hs, 100, FIN, FIN)
-    closed = m.closed(1, T(30))
+    closed = m.wait_closed(1, T(30))
     # The server closes with our bytes unread: a TCP reset, which md9 may see
     # as EOF, a failed read or write, or an error on the socket.
     check(re.fullmatch(r"the server closed the connection|(reading from|writing to) the "
@@ -597,6 +648,7 @@ CASES.update({
     "corrupt_control": corrupt_control,
     "stall": stall,
     "burst": burst,
+    "host_eof": host_eof,
     "many_sessions": many_sessions,
     "max_sessions": max_sessions,
     "reoffer_same_instance": reoffer_same_instance,
@@ -607,4 +659,4 @@ CASES.update({
 })
 
 if __name__ == "__main__":
-    sys.exit(main(CASES))
+    sys.exit(main(CASES, FaultHarness))

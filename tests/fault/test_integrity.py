@@ -16,7 +16,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from faultlib import GiB, MiB, NEGO_H2S, NEGO_S2H, T, check, check_complete, main  # noqa: E402
+from faultlib import NEGO_H2S, NEGO_S2H, FaultHarness, check_complete  # noqa: E402
+from md9test import GiB, MiB, T, check, main  # noqa: E402
 
 SERVER_SEED = 11
 TOTAL = int(os.environ.get("MD9_INTEGRITY_BYTES", str(GiB)))
@@ -110,4 +111,4 @@ CASES = {
 }
 
 if __name__ == "__main__":
-    sys.exit(main(CASES))
+    sys.exit(main(CASES, FaultHarness))

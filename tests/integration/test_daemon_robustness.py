@@ -18,7 +18,7 @@ import time
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 import harness  # noqa: E402
-from harness import check
+from md9test import TestFailure, check, free_port  # noqa: E402
 
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 CTRL_READY = r"control channel ready: host accepted SynthRdp protocol 1\.0"
@@ -37,7 +37,7 @@ def attach_user(sock, what):
         data = harness.rdp_probe.recv_tpkt(
             sock, time.monotonic() + harness.PROBE_TIMEOUT)
     except harness.rdp_probe.ProbeError as e:
-        raise harness.TestFailure("%s: no Attach-User-Confirm: %s" % (what, e))
+        raise TestFailure("%s: no Attach-User-Confirm: %s" % (what, e))
     check(data[4:7] == b"\x02\xf0\x80" and data[7] == 0x2E,
           "%s: expected an MCS Attach-User-Confirm, got %s" % (what, data.hex()))
 
@@ -129,7 +129,7 @@ def backend_down(h):
     """md9 pointed at a port where nothing listens: the session closes with
     'cannot connect to the server', md9 stays up; xrdp is then started on
     that port and a second probe succeeds through the same md9 process."""
-    port = harness.xrdp_fixture.free_tcp_port()
+    port = free_port()
     hs = h.hostsim()
     m = h.md9(hs, port, "auto")
     check(not harness.xrdp_fixture.is_listening("127.0.0.1", port),
@@ -198,7 +198,7 @@ def control_reset(h):
 
 def _version_retries(h, reply, why_re):
     hs = h.hostsim("--version-reply", reply)
-    m = h.md9(hs, harness.xrdp_fixture.free_tcp_port(), "auto",
+    m = h.md9(hs, free_port(), "auto",
               wait_ready=False)
     attempts = 3
     fails = m.wait_for_log(r"control channel: (%s); reopening in (\d+) ms$"

@@ -28,15 +28,22 @@ it send an MCS Disconnect-Provider-Ultimatum and reset the connection.
 What md9 asks the server for (src/rdp/adapter.c): auto and tls ask for SSL, rdp
 asks for RDP, passthrough forwards the host's 0x0B.
 
-Outcome (MATRIX below is the authoritative table, one comment per row):
+What md9 reads next (src/rdp/adapter.c): the server's MCS Connect-Response,
+whole, before the host sees it; a TS_UD_SC_SEC1 with an encryption method or
+level (xrdp's crypt_level low/medium/high/fips with standard RDP security)
+ends the session there: the host cannot do that encryption.
 
-    layer \ md9  auto          tls           rdp             passthrough
-    negotiate    OK (TLS)      OK (TLS)      OK (plain RDP)  no: SSL selected,
-                                                             plaintext CI
-    tls          OK (TLS)      OK (TLS)      no: refused,    no: SSL selected,
-                                             SSL_REQUIRED    plaintext CI
-    rdp          OK (plain)    no: server    OK (plain)      OK (plain)
-                               selected RDP
+Outcome (MATRIX below is the authoritative table, one comment per row; each
+cell also asks ``md9 doctor`` and expects the same verdict):
+
+    layer/crypt \ md9  auto          tls           rdp            passthrough
+    negotiate/high     OK (TLS)      OK (TLS)      no: encrypts   no: no vmconnect
+    tls/high           OK (TLS)      OK (TLS)      no: refused,   no: no vmconnect
+                                                   SSL_REQUIRED
+    rdp/none           OK (plain)    no: server    OK (plain)     OK (plain)
+                                     selected RDP
+    rdp/high           no: encrypts  no: RDP       no: encrypts   no: encrypts
+    rdp/low, rdp/fips  no: encrypts  (auto only)
 """
 
 import re
@@ -44,87 +51,147 @@ import sys
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 import harness  # noqa: E402
-from harness import TestFailure, check
+from md9test import check  # noqa: E402
 
 HOST_REQUESTED = "SSL|HYBRID|HYBRID_EX"   # md9's name for 0x0B
 
 class Row:
     def __init__(self, works, asked, selected, xrdp_selected, host_cc,
-                 close, reason=None, tls=False, relays=None):
+                 close, reason=None, tls=False, relays=None, doctor=None):
         self.works = works                  # MCS Connect-Response reaches the host
-        # md9 got to relaying (logs "relaying"): every working row, and rows
-        # where the server fails only after the Connect-Initial.
+        # md9 got to relaying (logs "relaying" once it accepted the server's
+        # Connect-Response): exactly the working rows, unless said otherwise.
         self.relays = works if relays is None else relays
         self.asked = asked                  # md9 asked the server for
         self.selected = selected            # server's choice; None = refused
         self.xrdp_selected = xrdp_selected  # xrdp log: "... selected [X]"
         self.host_cc = host_cc              # CC the host must see (None: none)
         self.close = close                  # regex: md9 "closed (...)" reason
-        self.reason = reason                # regex: md9 line naming the reason
+        self.reason = reason                # regex: md9 line naming cause + fix
         self.tls = tls                      # md9 is the server's TLS client
+        # md9 doctor's 'rdp security' line: (verdict, regex in its text)
+        self.doctor = doctor
 
 
 CLOSED_BY_HOST = r"the host closed the channel"
-# xrdp resets after its DPUM; md9 drains what xrdp sent to the host, which
-# may close first.
-SERVER_RESET = (r"reading from the server failed: Connection reset by peer"
-                r"|the server closed the connection|" + CLOSED_BY_HOST)
-PASSTHROUGH_WARNING = (
-    r"session 1: passthrough: the server selected SSL; the host sends "
-    r"plaintext, so this only works if the server runs in vmconnect mode")
+DOCTOR_TLS = ("ok", r"^TLS ok: .* selected SSL; md9 does TLS with it \(TLSv1\.[23] ")
+DOCTOR_PLAIN = ("ok", r"^standard RDP security without encryption ok: .* selected "
+                      r"RDP; MCS Connect-Response with encryption NONE")
 
-# (xrdp security_layer, md9 --security): expected outcome, measured and
-# explained by the rules above.
+# One line each: the cause, then "; fix: " and what to change (src/rdp/adapter.c).
+NO_VMCONNECT = (r"passthrough: the server selected SSL and did not answer the "
+                r"host's plaintext Connect-Initial: it has no vmconnect mode")
+FIX_VMCONNECT = r"; fix: sudo md9 setup --security auto \(md9 then does TLS"
+FIX_AUTO = r"; fix: let md9 do TLS with the server: sudo md9 setup --security auto$"
+FIX_ENCRYPTS = (r"; fix: turn the server's standard RDP security encryption off: "
+                r"crypt_level=none in xrdp\.ini \[Globals\] \(sudo md9 setup "
+                r"--security rdp does it\)")
+
+
+def encrypts(method, level):
+    return (r"the server encrypts with standard RDP security \(encryptionMethod "
+            r"%s, encryptionLevel %s\), which the Hyper-V host cannot do"
+            % (method, level))
+
+
+def encrypts_row(asked, method, level):
+    """The server selected standard RDP security and its Connect-Response
+    says it encrypts: the host got the CC, md9 ends before it gets more."""
+    e = encrypts(method, level)
+    return Row(False, asked, "RDP", "RDP", "RDP", e,
+               reason=r"session 1: " + e + FIX_ENCRYPTS,
+               doctor=("FAIL", r"^encrypts: .*" + e))
+
+
+def no_vmconnect_row():
+    """passthrough forwards 0x0B -> xrdp selects SSL and waits for a
+    ClientHello; the host sends plaintext: the seed's bug. xrdp answers a
+    Disconnect-Provider-Ultimatum (passed on to the host) and resets."""
+    return Row(False, HOST_REQUESTED, "SSL", "SSL", "SSL", NO_VMCONNECT,
+               reason=r"session 1: " + NO_VMCONNECT + FIX_VMCONNECT,
+               doctor=("FAIL", r"^no vmconnect mode: .*" + NO_VMCONNECT))
+
+
+NOT_TLS = r"the server did not select TLS, which --security tls requires"
+# A fix never points to a weaker mode than the one configured (issue 15).
+FIX_TLS = (r"; fix: let the server offer TLS \(xrdp: security_layer=negotiate or tls in "
+           r"xrdp\.ini \[Globals\]; FreeRDP shadow: /sec:tls\)$")
+NOT_TLS_ROW = Row(False, "SSL", "RDP", "RDP", None, NOT_TLS,
+                  reason=r"session 1: " + NOT_TLS + FIX_TLS,
+                  doctor=("FAIL", r"^refused: .*" + NOT_TLS))
+
+# xrdp settings of each layer key: (security_layer, crypt_level).
+LAYERS = {
+    "negotiate": ("negotiate", "high"),
+    "negotiate-none": ("negotiate", "none"),
+    "tls": ("tls", "high"),
+    "rdp": ("rdp", "none"),
+    "rdp-high": ("rdp", "high"),
+    "rdp-low": ("rdp", "low"),
+    "rdp-fips": ("rdp", "fips"),
+}
+
+# (xrdp layer key, md9 --security): expected outcome, measured and explained
+# by the rules above.
 MATRIX = {
     # negotiate: md9 asks SSL -> xrdp selects SSL -> md9 does TLS with xrdp;
     # the host's plaintext Connect-Initial goes inside that TLS.
     ("negotiate", "auto"): Row(True, "SSL", "SSL", "SSL", "SSL",
-                               CLOSED_BY_HOST, tls=True),
+                               CLOSED_BY_HOST, tls=True, doctor=DOCTOR_TLS),
     # tls mode asks SSL too; xrdp selects SSL, which tls mode requires.
     ("negotiate", "tls"): Row(True, "SSL", "SSL", "SSL", "SSL",
-                              CLOSED_BY_HOST, tls=True),
-    # rdp mode asks RDP -> negotiate falls back to RDP (standard RDP
-    # security, crypt_level=high); the plaintext Connect-Initial is right.
-    ("negotiate", "rdp"): Row(True, "RDP", "RDP", "RDP", "RDP",
-                              CLOSED_BY_HOST),
-    # passthrough forwards 0x0B -> xrdp selects SSL and waits for a
-    # ClientHello; the host sends plaintext: the seed's bug, reproduced.
-    # md9 warns; xrdp answers with a DPUM and a reset.
-    ("negotiate", "passthrough"): Row(
-        False, HOST_REQUESTED, "SSL", "SSL", "SSL", SERVER_RESET,
-        reason=PASSTHROUGH_WARNING, relays=True),
+                              CLOSED_BY_HOST, tls=True, doctor=DOCTOR_TLS),
+    # rdp mode asks RDP -> negotiate falls back to RDP, and with the stock
+    # crypt_level=high its Connect-Response says 128BIT/HIGH: standard RDP
+    # security encryption, which the host cannot do. md9 ends the session
+    # there instead of letting the client fail at the Demand Active PDU.
+    ("negotiate", "rdp"): encrypts_row("RDP", "128BIT", "HIGH"),
+    ("negotiate", "passthrough"): no_vmconnect_row(),
+    # What md9 setup --security rdp leaves (crypt_level=none; negotiate
+    # kept): rdp mode gets unencrypted standard RDP security, auto TLS.
+    ("negotiate-none", "auto"): Row(True, "SSL", "SSL", "SSL", "SSL",
+                                    CLOSED_BY_HOST, tls=True, doctor=DOCTOR_TLS),
+    ("negotiate-none", "rdp"): Row(True, "RDP", "RDP", "RDP", "RDP",
+                                   CLOSED_BY_HOST, doctor=DOCTOR_PLAIN),
 
     # tls: SSL requested -> SSL selected -> md9 does TLS.
     ("tls", "auto"): Row(True, "SSL", "SSL", "SSL", "SSL", CLOSED_BY_HOST,
-                         tls=True),
+                         tls=True, doctor=DOCTOR_TLS),
     ("tls", "tls"): Row(True, "SSL", "SSL", "SSL", "SSL", CLOSED_BY_HOST,
-                        tls=True),
+                        tls=True, doctor=DOCTOR_TLS),
     # rdp mode asks RDP -> xrdp refuses: RDP_NEG_FAILURE
     # SSL_REQUIRED_BY_SERVER, which md9 passes to the host, then ends.
     ("tls", "rdp"): Row(
         False, "RDP", None, "", "failure SSL_REQUIRED_BY_SERVER",
         r"the server refused RDP: SSL_REQUIRED_BY_SERVER",
         reason=r"session 1: the server refused RDP: SSL_REQUIRED_BY_SERVER; "
-               r"passing its answer to the host"),
-    # passthrough: as with negotiate, xrdp selects SSL: the seed's bug.
-    ("tls", "passthrough"): Row(
-        False, HOST_REQUESTED, "SSL", "SSL", "SSL", SERVER_RESET,
-        reason=PASSTHROUGH_WARNING, relays=True),
+               r"passing its answer to the host" + FIX_AUTO,
+        doctor=("FAIL", r"^refused: .*the server refused RDP: "
+                        r"SSL_REQUIRED_BY_SERVER")),
+    ("tls", "passthrough"): no_vmconnect_row(),
 
-    # rdp: xrdp selects RDP whatever was asked, and never refuses SSL, so
-    # auto's retry (on SSL_NOT_ALLOWED_BY_SERVER) is not needed: plain relay.
-    ("rdp", "auto"): Row(True, "SSL", "RDP", "RDP", "RDP", CLOSED_BY_HOST),
+    # rdp + crypt_level=none: xrdp selects RDP whatever was asked, and never
+    # refuses SSL, so auto's retry is not needed: plain relay.
+    ("rdp", "auto"): Row(True, "SSL", "RDP", "RDP", "RDP", CLOSED_BY_HOST,
+                         doctor=DOCTOR_PLAIN),
     # tls mode needs SSL; xrdp selected RDP: md9 ends the session at once
     # (ADAPTER_FAIL, src/rdp/adapter.c), the host gets no CC at all.
-    ("rdp", "tls"): Row(
-        False, "SSL", "RDP", "RDP", None,
-        r"the server did not select TLS, which --security tls requires "
-        r"\(use auto\)",
-        reason=r"session 1: closed \(the server did not select TLS"),
-    ("rdp", "rdp"): Row(True, "RDP", "RDP", "RDP", "RDP", CLOSED_BY_HOST),
+    ("rdp", "tls"): NOT_TLS_ROW,
+    ("rdp", "rdp"): Row(True, "RDP", "RDP", "RDP", "RDP", CLOSED_BY_HOST,
+                        doctor=DOCTOR_PLAIN),
     # passthrough forwards 0x0B; xrdp selects RDP: plaintext is right.
     ("rdp", "passthrough"): Row(True, HOST_REQUESTED, "RDP", "RDP", "RDP",
-                                CLOSED_BY_HOST),
+                                CLOSED_BY_HOST, doctor=DOCTOR_PLAIN),
+
+    # rdp with the stock crypt_level=high (or low, fips): xrdp selects RDP
+    # and encrypts. No md9 mode can serve it (README's old claim that auto
+    # works "in any security_layer" was wrong).
+    ("rdp-high", "auto"): encrypts_row("SSL", "128BIT", "HIGH"),
+    ("rdp-high", "tls"): NOT_TLS_ROW,
+    ("rdp-high", "rdp"): encrypts_row("RDP", "128BIT", "HIGH"),
+    ("rdp-high", "passthrough"): encrypts_row(HOST_REQUESTED, "128BIT", "HIGH"),
+    ("rdp-low", "auto"): encrypts_row("SSL", r"\w+", "LOW"),
+    ("rdp-fips", "auto"): encrypts_row("SSL", "FIPS", "FIPS"),
 }
 
 HOSTSIM_CLOSED = (r"hostsim raw 1: closed \((?P<why>.*)\): (?P<to_guest>\d+) "
@@ -146,9 +213,10 @@ def rdp_probe_name(p):
 
 def run_cell(h, layer, mode):
     row = MATRIX[(layer, mode)]
-    x, hs, m = h.stack(layer, mode)
+    sl, cl = LAYERS[layer]
+    x, hs, m = h.stack(sl, mode, crypt_level=cl)
     r = h.probe(hs.raw_port)
-    what = "security_layer=%s, md9 --security %s" % (layer, mode)
+    what = "security_layer=%s crypt_level=%s, md9 --security %s" % (sl, cl, mode)
 
     # 1. The host's view: Connect-Response or not.
     if row.works:
@@ -222,6 +290,14 @@ def run_cell(h, layer, mode):
     check(not problems, "%s: %s" % (what, "; ".join(problems)))
     h.notes.append("%s: %s" % (what, r.summary()))
 
+    # 6. md9 doctor, against the same server in the same mode, says the same.
+    verdict, text = h.doctor(x.port, mode)
+    check(verdict == row.doctor[0] and re.search(row.doctor[1], text),
+          "%s: md9 doctor says %s %r, expected %s /%s/"
+          % (what, verdict, text, row.doctor[0], row.doctor[1]))
+    if verdict == "FAIL":
+        check(" -- fix: " in text, "%s: doctor's FAIL names no fix" % what)
+
 
 def xrdp_requested(asked):
     """xrdp's protocol_mask_to_str(): names the bits, then always |RDP."""
@@ -236,6 +312,46 @@ def make_case(layer, mode):
 
 CASES = {"%s_%s" % (layer, mode): make_case(layer, mode)
          for (layer, mode) in MATRIX}
+
+
+# A legacy host Connection Request: no RDP_NEG_REQ (protocol-facts §7 allows
+# it). Whatever md9 asks the server for, the host must get a legacy
+# Connection Confirm back, without rdpNegData (MS-RDPBCGR 3.3.5.3.2), and
+# the session must work as usual.
+LEGACY = {
+    # (layer, mode): (md9 asked, server selected, md9 does TLS)
+    ("negotiate", "auto"): ("SSL", "SSL", True),
+    ("rdp", "auto"): ("SSL", "RDP", False),
+    ("rdp", "passthrough"): ("RDP", "RDP", False),
+}
+
+
+def run_legacy(h, layer, mode):
+    asked, selected, tls = LEGACY[(layer, mode)]
+    sl, cl = LAYERS[layer]
+    x, hs, m = h.stack(sl, mode, crypt_level=cl)
+    r = h.probe(hs.raw_port, neg_req=False)
+    what = "legacy CR, security_layer=%s, md9 --security %s" % (sl, mode)
+    check(r.sent_cr == bytes.fromhex("0300000b06e00000000000"),
+          "%s: the probe's CR is not the 11-byte legacy form: %s"
+          % (what, r.sent_cr.hex()))
+    check(r.cc is not None and r.cc.get("kind") == "none",
+          "%s: the host got %r, not a legacy Connection Confirm: %s"
+          % (what, r.cc, r.summary()))
+    check(r.received and len(r.received[0]) == 11,
+          "%s: the Connection Confirm is %d bytes, expected 11"
+          % (what, len(r.received[0]) if r.received else -1))
+    h.assert_connect_response(r, what)
+    m.wait_for_log(r"session 1: host requested RDP, md9 \(%s\) asked the server "
+                   r"for %s, server selected %s$" % (mode, asked, selected), 1.0)
+    check(bool(m.find(r"session 1: TLS with the server established")) == tls,
+          "%s: md9 %s TLS with the server" % (what, "did not do" if tls else "did"))
+    m.wait_for_log(r"session 1: relaying$", 1.0)
+    h.notes.append("%s: %s" % (what, r.summary()))
+
+
+CASES.update({"legacy_%s_%s" % k: (lambda key: lambda h: run_legacy(h, *key))(k)
+              for k in LEGACY})
 
 if __name__ == "__main__":
     sys.exit(harness.main(CASES))

@@ -18,8 +18,12 @@
  * and a last line "result: ..."; exit 0 when every session completed with
  * verified=yes, 3 when some ended early but everything received verified,
  * 1 otherwise. --sessions K runs K sessions in parallel (seeds seed..seed+K-1).
+ * --half-close: send everything without reading, shutdown(SHUT_WR), then
+ * receive (the server's end then comes through as EOF after its bytes). Not
+ * reading meanwhile holds the server's bytes back in the buffers on the way,
+ * so a server asked for more than they hold still owes bytes at the FIN.
  */
-#include "connect_initial_seed.h"
+#include "../../src/rdp/mcs_seed.h"
 #include "md9-testcommon.h"
 
 #include <arpa/inet.h>
@@ -45,6 +49,7 @@ static struct {
 	size_t max_chunk;
 	double timeout;
 	uint64_t progress;
+	bool half_close;
 } opt = {
     .host = "127.0.0.1",
     .sessions = 1,
@@ -116,7 +121,7 @@ static void *session_main(void *arg)
 	uint64_t rx_expect = opt.mode == MODE_ECHO ? tx_total : opt.recv_bytes;
 	uint64_t next_progress = opt.progress;
 	size_t out_len = 0, out_off = 0;
-	bool peer_eof = false;
+	bool peer_eof = false, shut = false;
 	double t0 = tc_now(), last, deadline;
 	char rx_hex[65], tx_hex[65];
 	int fd = -1;
@@ -134,7 +139,8 @@ static void *session_main(void *arg)
 		goto out;
 	}
 	deadline = tc_now() + opt.timeout;
-	if (tc_write_all(fd, tc_x224_cr, sizeof(tc_x224_cr), deadline) < 0) {
+	if (tc_write_all(fd, mcs_seed_connection_request, sizeof(mcs_seed_connection_request),
+	                 deadline) < 0) {
 		snprintf(s->status, sizeof(s->status), "error: cannot send the Connection Request");
 		goto out;
 	}
@@ -148,8 +154,14 @@ static void *session_main(void *arg)
 		    (unsigned)buf[15] | (unsigned)buf[16] << 8);
 	else
 		say("session %u: Connection Confirm (%ld bytes)\n", s->idx, n);
-	if (tc_write_all(fd, tc_connect_initial, sizeof(tc_connect_initial), deadline) < 0) {
+	if (tc_write_all(fd, mcs_seed_connect_initial, sizeof(mcs_seed_connect_initial), deadline) <
+	    0) {
 		snprintf(s->status, sizeof(s->status), "eof: cannot send the Connect-Initial");
+		goto out;
+	}
+	n = tc_read_tpkt(fd, buf, sizeof(buf), deadline);
+	if (n < 9 || buf[7] != 0x7f || buf[8] != 0x66) {
+		snprintf(s->status, sizeof(s->status), "eof: no MCS Connect-Response");
 		goto out;
 	}
 
@@ -168,6 +180,16 @@ static void *session_main(void *arg)
 		struct pollfd p = {.fd = fd};
 		int rc;
 
+		if (!send_more && opt.half_close && !shut) {
+			if (shutdown(fd, SHUT_WR) < 0) {
+				snprintf(s->status, sizeof(s->status), "error: shutdown: %s",
+				         strerror(errno));
+				break;
+			}
+			shut = true;
+			say("session %u: half-closed after sending %" PRIu64 " bytes\n", s->idx,
+			    s->sent);
+		}
 		if (!send_more && !recv_more) {
 			/* Sink-source: everything went both ways; now wait for
 			 * the server to end the connection (it does once it has
@@ -184,7 +206,7 @@ static void *session_main(void *arg)
 			snprintf(s->status, sizeof(s->status), "eof");
 			break;
 		}
-		if (recv_more)
+		if (recv_more && !(opt.half_close && !shut))
 			p.events |= POLLIN;
 		if (send_more)
 			p.events |= POLLOUT;
@@ -314,7 +336,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: md9-testclient --port PORT [--host ADDR] [--sessions K]\n"
 	           "         [--mode sink-source|echo] [--bytes M|inf] [--recv-bytes N|inf]\n"
 	           "         [--seed C] [--server-seed S] [--max-chunk N] [--timeout SEC]\n"
-	           "         [--progress BYTES]\n");
+	           "         [--progress BYTES] [--half-close]\n");
 }
 
 int main(int argc, char **argv)
@@ -331,6 +353,7 @@ int main(int argc, char **argv)
 	    {"max-chunk", required_argument, NULL, 'c'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"progress", required_argument, NULL, 'P'},
+	    {"half-close", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -385,6 +408,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			opt.progress = strtoull(optarg, NULL, 0);
+			break;
+		case 'F':
+			opt.half_close = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -3,7 +3,8 @@
  * Per connection: read the X.224 Connection Request (one TPKT), answer a
  * Connection Confirm selecting PROTOCOL_RDP (so md9 in --security auto, which
  * asks for SSL, stays plaintext: adapter_on_cc -> ADAPTER_PLAIN), read the MCS
- * Connect-Initial (one TPKT), then data mode (md9-testcommon.h):
+ * Connect-Initial (one TPKT), answer an MCS Connect-Response without
+ * encryption (connect_response.h), then data mode (md9-testcommon.h):
  *
  *   --mode echo          every byte back; hashes what it received
  *   --mode sink-source   reads and hashes everything; sends what the client's
@@ -19,9 +20,12 @@
  *
  *   --refuse             close every connection right after accept
  *   --close-after N      close abruptly once N data-mode bytes were received
+ *   --half-close-ok      a FIN from the peer after its whole announced stream
+ *                        arrived is a half-close: keep sending what is owed
  *   --slow-read BPS      read at most BPS bytes per second in data mode
  *   --max-conns K        exit after K connections have ended
  */
+#include "connect_response.h"
 #include "md9-testcommon.h"
 
 #include <arpa/inet.h>
@@ -46,6 +50,7 @@ static struct {
 	uint64_t seed;
 	bool refuse;
 	uint64_t close_after; /* 0 = never */
+	bool half_close_ok;
 	uint64_t slow_read;   /* bytes/s, 0 = unlimited */
 	size_t max_chunk;
 	double idle_timeout;
@@ -137,7 +142,7 @@ static void data_mode(struct conn *c)
 	size_t bufsz = opt.max_chunk > 65536 ? opt.max_chunk : 65536;
 	uint8_t *in = malloc(bufsz);
 	double t0 = tc_now(), last = t0;
-	bool peer_eof = false;
+	bool peer_eof = false, peer_fin = false; /* fin: read() returned 0 */
 
 	st.rx_sha = tc_sha_new();
 	st.tx_sha = tc_sha_new();
@@ -166,12 +171,17 @@ static void data_mode(struct conn *c)
 			break;
 		if (opt.mode == MODE_SINK_SOURCE && recv_done && !send_more)
 			break;
-		if (opt.mode == MODE_SINK_SOURCE && peer_eof && send_more) {
+		if (opt.mode == MODE_SINK_SOURCE && peer_eof && send_more &&
+		    !(opt.half_close_ok && peer_fin && st.have_hdr && st.client_total &&
+		      st.received >= st.client_total)) {
 			st.status = "eof";
 			break;
 		}
 		/* Echo: do not read more until what was read went back. */
 		if (!recv_done && allow && !(opt.mode == MODE_ECHO && st.out_off < st.out_len))
+			p.events |= POLLIN;
+		/* --half-close-ok: watch for the peer's FIN after its stream. */
+		if (opt.half_close_ok && recv_done && !peer_eof)
 			p.events |= POLLIN;
 		if (send_more)
 			p.events |= POLLOUT;
@@ -202,7 +212,13 @@ static void data_mode(struct conn *c)
 				want = 1;
 			ssize_t n = read(c->fd, in, want);
 			if (n == 0) {
-				peer_eof = true;
+				if (!peer_eof && opt.half_close_ok)
+					say("conn %u: half-closed by the peer: seed=0x%016" PRIx64
+					    " received=%" PRIu64 " sent=%" PRIu64 " owed=%" PRIu64
+					    "\n",
+					    c->id, st.client_seed, st.received, st.sent,
+					    st.to_send > st.sent ? st.to_send - st.sent : 0);
+				peer_eof = peer_fin = true;
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				if (errno == ECONNRESET) {
 					peer_eof = true;
@@ -273,6 +289,7 @@ static void data_mode(struct conn *c)
 						break;
 					if (errno == EPIPE || errno == ECONNRESET) {
 						peer_eof = true;
+						peer_fin = false;
 						break;
 					}
 					st.status = "error";
@@ -331,6 +348,11 @@ static void *conn_main(void *arg)
 		say("conn %u: done status=error: no MCS Connect-Initial (%ld)\n", c->id, n);
 		goto out;
 	}
+	if (tc_write_all(c->fd, test_connect_response, sizeof(test_connect_response), deadline) <
+	    0) {
+		say("conn %u: done status=error: cannot send the Connect-Response\n", c->id);
+		goto out;
+	}
 	say("conn %u: negotiated: Connection Request and %ld-byte Connect-Initial\n", c->id, n);
 	data_mode(c);
 out:
@@ -382,7 +404,7 @@ static void usage(FILE *f)
 	        "usage: md9-testserver [--listen HOST:PORT] [--mode echo|sink-source]\n"
 	        "         [--bytes N|inf] [--seed S] [--refuse] [--close-after N]\n"
 	        "         [--slow-read BYTES_PER_SEC] [--max-chunk N] [--max-conns K]\n"
-	        "         [--idle-timeout SEC]\n"
+	        "         [--idle-timeout SEC] [--half-close-ok]\n"
 	        "Prints \"listening PORT\", then one \"conn K: done ...\" line per connection.\n");
 }
 
@@ -399,6 +421,7 @@ int main(int argc, char **argv)
 	    {"max-chunk", required_argument, NULL, 'k'},
 	    {"max-conns", required_argument, NULL, 'K'},
 	    {"idle-timeout", required_argument, NULL, 't'},
+	    {"half-close-ok", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -452,6 +475,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			opt.idle_timeout = strtod(optarg, NULL);
+			break;
+		case 'F':
+			opt.half_close_ok = true;
 			break;
 		case 'h':
 			usage(stdout);
