@@ -119,11 +119,13 @@ def kthreads_s():
 
 
 def busy_s():
-    """CPU seconds the whole machine spent busy since boot (/proc/stat)."""
+    """(CPU seconds the machine's CPUs were busy, seconds the hypervisor
+    gave them to someone else) since boot (/proc/stat)."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
-    # user nice system idle iowait irq softirq steal ...: all but idle and iowait
-    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+    hz = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal ...
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) / hz, v[7] / hz
 
 
 def wait_listening(port, timeout=5.0):
@@ -252,7 +254,6 @@ class Bench:
                 f.write("user = root\nallow_root = yes\n")
         self.procs = []
         self.seq = 0
-        self.own_s = 0.0  # CPU seconds of every process the bench started and stopped
 
     # ---- processes ----
 
@@ -264,14 +265,19 @@ class Bench:
 
     def stop_all(self):
         for p in reversed(self.procs):
-            self.own_s += p.stop()
+            p.stop()
         self.procs = []
 
     def other_work(self):
-        """(machine busy s, the bench's own s) so far: their difference over a
-        phase is what other work on the machine took (haproxy and socat
-        included, being started by the bench; the driver itself too)."""
-        return busy_s(), self.own_s + (cpu_ns(os.getpid()) or 0) / 1e9, kthreads_s()
+        """(machine busy s, the bench's own s, kernel threads' s) so far:
+        over a phase, busy minus the other two is what other processes took.
+        The bench's own is the driver's CPU time and that of every child it
+        has reaped (/proc/self/stat: utime, stime, cutime, cstime); between
+        phases every process it started has been stopped and reaped."""
+        with open("/proc/self/stat") as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        own = sum(int(x) for x in v[11:15]) / os.sysconf("SC_CLK_TCK")
+        return busy_s(), own, kthreads_s()
 
     def watch_path(self):
         """A new file name for a sink's --watch/watch= ("NAME PID" lines,
@@ -523,14 +529,15 @@ def run(args, say):
         """The share of the machine's CPUs other processes took during a
         phase, and kernel threads (ksoftirqd, kworkers: much of it the
         loopback traffic of the bench itself)."""
-        t, (busy, own, kth) = time.monotonic(), b.other_work()
+        t, ((busy, steal), own, kth) = time.monotonic(), b.other_work()
         el = t - mark[0]
         k = max(0.0, kth - mark[1][2])
-        other = max(0.0, (busy - mark[1][0]) - (own - mark[1][1]) - k)
+        other = max(0.0, (busy - mark[1][0][0]) - (own - mark[1][1]) - k)
         cpus = el * (os.cpu_count() or 1)
         res["other_work"][phase] = {"seconds": el, "cpu_s": other, "share": other / cpus,
-                                    "kthreads_share": k / cpus}
-        mark[0], mark[1] = t, (busy, own, kth)
+                                    "kthreads_share": k / cpus,
+                                    "steal_share": max(0.0, steal - mark[1][0][1]) / cpus}
+        mark[0], mark[1] = t, ((busy, steal), own, kth)
 
     if "throughput" in phases:
         say("== throughput: %d rounds x %d paths x 2 directions, %.1f s windows (after %.1f s)"
@@ -626,10 +633,11 @@ def run(args, say):
         s = res["setup"]
         say("  p50 %.3f ms  p99 %.3f ms  max %.3f ms" % (s["p50_ms"], s["p99_ms"], s["max_ms"]))
         account("setup")
-    say("== other processes took %s of the %d CPUs; kernel threads %s" % (", ".join(
+    say("== other processes took %s of the %d CPUs; kernel threads %s; steal %s" % (", ".join(
         "%.0f %% during %s" % (100 * v["share"], k) for k, v in res["other_work"].items()),
         os.cpu_count() or 1, ", ".join("%.0f %%" % (100 * v["kthreads_share"])
-                                      for v in res["other_work"].values())))
+                                      for v in res["other_work"].values()),
+        ", ".join("%.1f %%" % (100 * v["steal_share"]) for v in res["other_work"].values())))
 
     res["load"]["after"] = loadavg()
     return res
@@ -673,11 +681,13 @@ def summarize(res):
             p[k]["cpu_us_per_rt"] = {c: med(r["cpu_us_per_rt"][c] for r in rr)
                                      for c in rr[0]["cpu_us_per_rt"]}
             if k != "direct":
-                # Added over direct TCP's median over the rounds: a round's own
-                # direct p99 is as noisy as anything's p99 (it made "added"
-                # negative in some rounds), and the floor does not drift.
+                # What the path adds to a round trip: its percentile minus the
+                # floor, direct TCP's median round trip (median over the
+                # rounds). Subtracting direct's own p99 would subtract the
+                # VM's tail noise, which does not add up across paths: it made
+                # "added p99" negative in some rounds.
+                floor = med(r["p50_us"] for r in pp["direct"])
                 for f in ("p50", "p99"):
-                    floor = med(r["%s_us" % f] for r in pp["direct"])
                     p[k]["added_%s_rounds" % f] = [rr[i]["%s_us" % f] - floor for i in range(n)]
                     p[k]["added_%s" % f] = med(p[k]["added_%s_rounds" % f])
 
@@ -823,10 +833,13 @@ def markdown(res, summ, checks):
     if res.get("other_work"):
         L.append("Other processes (the machine's busy time from /proc/stat minus every process "
                  "of the bench and every kernel thread) took %s of the %d CPUs; kernel threads "
-                 "(ksoftirqd and kworkers, much of it the bench's own loopback traffic) %s.\n"
+                 "(ksoftirqd and kworkers, much of it the bench's own loopback traffic) %s; the "
+                 "hypervisor gave the vCPUs to others (steal) %s.\n"
                  % (", ".join("%.0f %% during %s" % (100 * v["share"], k)
                               for k, v in res["other_work"].items()), m["nproc"],
                     ", ".join("%.0f %%" % (100 * v.get("kthreads_share", 0))
+                              for v in res["other_work"].values()),
+                    ", ".join("%.1f %%" % (100 * v.get("steal_share", 0))
                               for v in res["other_work"].values())))
     a = res["args"]
     L.append("Paths, each three processes: **direct** client ─TCP→ server; **socat** and "
@@ -868,8 +881,8 @@ def markdown(res, summ, checks):
         L.append("## Round trip, 64 bytes (%d rounds of %d pings after %d warm-up)\n"
                  % (a["ping_rounds"], a["pings"], a["ping_warm"]))
         L.append("Percentiles are medians over rounds; *added* is the median over rounds of the "
-                 "path's figure minus direct TCP's median figure; *max* the largest of each "
-                 "round's pings.\n")
+                 "path's percentile minus the floor, direct TCP's median round trip; *max* the "
+                 "largest of each round's pings.\n")
         L.append("| path | min µs | p50 µs | p99 µs | p99.9 µs | max µs | added p50 µs "
                  "| added p99 µs | relay CPU µs per round trip |")
         L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
