@@ -2,6 +2,7 @@
  * round trip timed; the latency percentiles at the end. */
 #include "endpoint_state.h"
 
+#include "benchstat.h"
 #include "log.h"
 
 #include <inttypes.h>
@@ -22,34 +23,6 @@ void endpoint_ping_send(struct endpoint *ep)
 		return;
 	}
 	endpoint_commit(s->hc);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct(const uint64_t *v, int n, double p)
-{
-	return (double)v[(int)(p / 100.0 * (n - 1) + 0.5)] / 1000.0;
-}
-
-static void ping_result(struct endpoint *ep)
-{
-	double sum = 0;
-	int n = ep->count;
-
-	for (int i = 0; i < n; i++)
-		sum += (double)ep->rtt[i];
-	qsort(ep->rtt, (size_t)n, sizeof(*ep->rtt), cmp_u64);
-	printf("result {\"n\": %d, \"size\": %zu, \"min_us\": %.2f, \"p50_us\": %.2f, "
-	       "\"p90_us\": %.2f, \"p99_us\": %.2f, \"p999_us\": %.2f, \"max_us\": %.2f, "
-	       "\"mean_us\": %.2f}\n",
-	       n, ep->size, pct(ep->rtt, n, 0), pct(ep->rtt, n, 50), pct(ep->rtt, n, 90),
-	       pct(ep->rtt, n, 99), pct(ep->rtt, n, 99.9), pct(ep->rtt, n, 100), sum / n / 1000.0);
-	fflush(stdout);
 }
 
 /* Read the echo of the ping in flight; send the next one when it is whole. */
@@ -85,7 +58,7 @@ void endpoint_ping_pump(struct ep_sess *s)
 				fflush(stdout);
 			}
 			if (++ep->ping_i == ep->count)
-				ping_result(ep);
+				benchstat_print_latency(ep->rtt, ep->count, ep->size);
 			else
 				endpoint_ping_send(ep);
 			if (!s->hc)

@@ -5,6 +5,7 @@
 #ifndef HOSTSIM_ENDPOINT_STATE_H
 #define HOSTSIM_ENDPOINT_STATE_H
 
+#include "benchstat.h"
 #include "endpoint.h"
 
 #include <stdint.h>
@@ -48,12 +49,6 @@ struct ep_sess {
 	uint64_t pos;   /* source: stream offset of the next byte; sink: of the next one read */
 };
 
-struct ep_watch {
-	char name[32];
-	int pid;
-	int64_t t0;
-};
-
 struct endpoint {
 	struct ev_loop *loop;
 	struct hostctl *ctl;
@@ -76,7 +71,7 @@ struct endpoint {
 	struct ev_handler th;
 	enum ep_timer tstate;
 	uint64_t t0, b0[EP_MAX_SESSIONS];
-	struct ep_watch w[16];
+	struct benchstat_watch w[16];
 	int nw;
 
 	/* ping */
