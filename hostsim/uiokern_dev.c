@@ -51,7 +51,7 @@ volatile uint32_t *uiokern_dev_rx_mask(struct ukdev *d)
 
 /* uio_event_notify: the count goes up, every reader is woken. A file whose
  * socket is full has a wake-up queued already (it reads every pending
- * message at once, uioemu.c). */
+ * message at once, tests/uio/uioemu_rw.c). */
 static void dev_notify(struct ukdev *d)
 {
 	struct uioemu_irq m = {.type = UIOEMU_IRQ, .event = ++d->event};
@@ -214,7 +214,7 @@ static void dev_unbind(struct ukdev *d)
 	d->state->info = 0;
 	if (k->o.profile->rescind_frees_ring) {
 		/* The pages go now; whoever still maps them is told through the
-		 * state page (uioemu.c poisons the mapping, uioproto.h). */
+		 * state page (uioemu_table.c poisons the mapping, uioproto.h). */
 		d->state->ring_freed = 1;
 		log_info("hostsim uio: ring pages of uio%d freed (K4)%s", d->minor,
 		         d->refcnt ? " while an open file maps them" : "");
