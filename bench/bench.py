@@ -19,9 +19,10 @@ the TCP client and a fake RDP server; md9-hostsim --endpoint
 opening (X.224 Connection Request, Connection Confirm selecting
 PROTOCOL_RDP, a 462-byte MCS Connect-Initial) before any measurement.
 
-Targets are ratios against the best peer of the same round (socat-256k,
-haproxy, haproxy-auto; never direct or socat-default), and the target value
-is the median of the per-round ratios. Python standard library only; the
+Targets are ratios against the best peer (of socat-256k, haproxy and
+haproxy-auto, never direct or socat-default: the one with the best median
+over the rounds for that figure), taken round by round against that same
+peer; the target value is the median of the per-round ratios. Python standard library only; the
 plot is drawn by gnuplot. Prints PASS/FAIL per target and exits 1 on a FAIL.
 """
 

@@ -39,8 +39,9 @@ def markdown(res, summ, checks):
              "`option splice-request` + `splice-response`, or `splice-auto`) in the same place; "
              "**md9** md9-hostsim's endpoint ═ring═ md9 ─TCP→ server. Peers: socat -b 262144 and "
              "both HAProxy configurations; socat with its defaults is a reference only. "
-             "Every target is the median over rounds of md9's figure divided by the best peer's "
-             "figure of the same round.\n")
+             "The best peer of a figure is the peer with the best median over the rounds; every "
+             "target is the median over rounds of md9's figure divided by that peer's figure "
+             "of the same round.\n")
     L.append("## Targets\n")
     L.append("| target | measured | per round | verdict |")
     L.append("|---|---:|---|---|")
