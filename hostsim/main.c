@@ -1,5 +1,6 @@
 /* md9-hostsim: plays the Hyper-V host for md9 on one machine. */
 #include "echo.h"
+#include "endpoint.h"
 #include "evloop.h"
 #include "fault.h"
 #include "hostctl.h"
@@ -56,11 +57,15 @@ static void usage(FILE *f)
 		"                        corrupt offset8|len8|type|type-comp|pipe-len|pipe-type|\n"
 		"                                truncated|write-index|write-index-unaligned|\n"
 		"                                read-index [last|GUID|control]\n"
-		"                        stall on|off [all|GUID], burst on|off [all|GUID]\n"
+		"                        stall on|off [all|GUID], stall after N,\n"
+		"                        burst on|off [all|GUID]\n"
 		"                        ctrl-send error|unknown|short|version-response|huge\n"
 		"                        version-reply R, status\n"
 		"                        with --uio-root also: udev, rescind-unread GUID|last,\n"
 		"                        uio-status (hostsim/uiokern.h)\n"
+		"  --endpoint SPEC       host endpoint: sessions whose traffic md9-hostsim makes\n"
+		"                        itself on the rings (source, sink, echo, ping, idle, hs),\n"
+		"                        e.g. sink:4,warmup=1,window=3 (hostsim/endpoint.h)\n"
 		"  --allow-remote        allow front ends on non-loopback addresses\n"
 		"  --echo-channel GUID   offer a data channel that echoes what the guest writes (tests)\n"
 		"  --echo-seed N         seed for the echo's random packet sizes\n"
@@ -155,10 +160,11 @@ int main(int argc, char **argv)
 		{"monitored", no_argument, NULL, 'M'},
 		{"udev", required_argument, NULL, 'u'},
 		{"udev-group", required_argument, NULL, 'g'},
+		{"endpoint", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *bus_path = NULL, *echo = NULL, *raw = NULL, *rdp = NULL;
+	const char *bus_path = NULL, *echo = NULL, *raw = NULL, *rdp = NULL, *endpoint = NULL;
 	enum version_reply vreply = VERSION_ACCEPT;
 	bool commands = false, allow_remote = false;
 	static struct commands cmds;
@@ -233,6 +239,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'E':
+			endpoint = optarg;
+			break;
 		case 'A':
 			allow_remote = true;
 			break;
@@ -301,6 +310,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (rdp && (rdp_port = rdpfront_start(loop, ctl, rdp, allow_remote)) < 0)
 		return 1;
+	if (endpoint && endpoint_start(loop, ctl, endpoint) < 0)
+		return 2;
 	if (commands) {
 		cmds.loop = loop;
 		cmds.ctl = ctl;
@@ -318,6 +329,7 @@ int main(int argc, char **argv)
 	if (ev_run(loop) < 0)
 		rc = 1;
 	raw_stop();
+	endpoint_stop();
 	rdpfront_stop();
 	hostctl_free(ctl);
 	simbus_free(bus);

@@ -1,7 +1,9 @@
 /* The event loop's timers (src/base/evloop.c): deadline order, equal
  * deadlines in arming order, moving and cancelling (also from inside a
  * callback), and a timer that re-arms itself with 0 ms firing once per round
- * so that fds still get their turn. */
+ * so that fds still get their turn. Its post hook: run after every round,
+ * and while it says it has more the loop does not sleep, but events that
+ * arrive in between are dispatched before it runs again. */
 #include "evloop.h"
 #include "timespec.h"
 
@@ -163,12 +165,69 @@ static void test_rearm_zero_waits_a_round(void **state)
 	ev_loop_free(l);
 }
 
+struct post_rec {
+	struct ev_loop *l;
+	int efd;
+	int calls;
+	char order[16];
+	int n;
+};
+
+static void on_post_efd(struct ev_handler *h, uint32_t events)
+{
+	struct post_rec *p = h->arg;
+	uint64_t v;
+
+	assert_int_equal(read(h->fd, &v, sizeof(v)), sizeof(v));
+	p->order[p->n++] = 'E';
+}
+
+/* Has more for 3 calls; the second makes an event; the fourth stops. */
+static bool post(void *arg)
+{
+	struct post_rec *p = arg;
+	uint64_t one = 1;
+
+	p->order[p->n++] = 'P';
+	if (++p->calls == 2)
+		assert_int_equal(write(p->efd, &one, sizeof(one)), sizeof(one));
+	if (p->calls == 4)
+		ev_stop(p->l);
+	return p->calls < 4;
+}
+
+static void test_post_hook(void **state)
+{
+	struct post_rec p = {.l = ev_loop_new()};
+	struct ev_handler h = {0};
+	uint64_t one = 1;
+
+	(void)state;
+	assert_non_null(p.l);
+	p.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_true(p.efd >= 0);
+	assert_int_equal(ev_set(p.l, &h, p.efd, EPOLLIN, on_post_efd, &p), 0);
+	ev_set_post(p.l, post, &p);
+	assert_int_equal(write(p.efd, &one, sizeof(one)), sizeof(one));
+	/* Had the loop slept after the first or third call it would never
+	 * return (nothing else happens): SIGALRM ends the test, failed. */
+	alarm(10);
+	assert_int_equal(ev_run(p.l), 0);
+	alarm(0);
+	assert_int_equal(p.n, 6);
+	assert_memory_equal(p.order, "EPPEPP", 6);
+	ev_del(p.l, &h);
+	close(p.efd);
+	ev_loop_free(p.l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_order),
 	    cmocka_unit_test(test_move_and_cancel),
 	    cmocka_unit_test(test_rearm_zero_waits_a_round),
+	    cmocka_unit_test(test_post_hook),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,16 +1,18 @@
 /* md9bench: the traffic ends of md9's benchmark (bench/run).
  *
- *   md9bench server --mode sink|source|echo|idle [--listen PORT] ...
+ *   md9bench server --mode sink|source|echo|idle|ping [--listen PORT] ...
  *       A fake RDP server: for every connection it reads the X.224
  *       Connection Request, answers a Connection Confirm selecting
  *       PROTOCOL_RDP (so md9 --security auto relays plaintext), reads the
- *       MCS Connect-Initial, then sinks, sources, echoes or just holds the
- *       connection. Prints "listening PORT", and "accept N NS" (CLOCK_MONOTONIC)
- *       for every accept().
+ *       MCS Connect-Initial, then sinks, sources, echoes, ping-pongs (ping:
+ *       the server measures, the host end echoes) or just holds the
+ *       connection; with --echo-first N the first N connections echo whatever
+ *       the mode (an interactive session among bulk ones). Prints "listening
+ *       PORT", and "accept N NS" (CLOCK_MONOTONIC) for every accept().
  *
  *   md9bench client --connect PORT --mode source|sink|ping|idle|hs ...
  *       The host-side client: connects (to md9-hostsim's raw front end, to
- *       socat, or straight to the server), sends the vmconnect Connection
+ *       a relay, or straight to the server), sends the vmconnect Connection
  *       Request, reads the Confirm, sends a 462-byte seed-shaped
  *       Connect-Initial, then sources, sinks, ping-pongs, idles, or (hs)
  *       closes and starts over.
@@ -22,7 +24,9 @@
  * Results are one line "result {json}" on stdout.
  *
  * All times are CLOCK_MONOTONIC, comparable across processes. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -73,6 +77,8 @@ static struct {
 	bool handshake;
 	bool verify;
 	double interval;
+	int echo_first;
+	double delay;
 } opt = {.conns = 1,
          .warmup = 1.0,
          .window = 3.0,
@@ -537,12 +543,18 @@ static void *measure(void *arg)
 
 /* ---- server ---- */
 
+static int ping_loop(struct conn *c);
+
 static void *server_conn(void *arg)
 {
 	struct conn *c = arg;
 
 	if (!opt.handshake || server_handshake(c) == 0) {
-		switch (opt.mode) {
+		/* --echo-first: the first connections are interactive ones. */
+		switch ((long)(c - conns) < opt.echo_first ? M_ECHO : opt.mode) {
+		case M_PING:
+			ping_loop(c);
+			break;
 		case M_SINK:
 		case M_SOURCE:
 			io_add(c, true);
@@ -658,18 +670,22 @@ static double pct(const uint64_t *v, int n, double p)
 	return (double)v[i] / 1000.0;
 }
 
-static int run_ping(void)
+/* Ping-pong on a connected, opened connection: --size bytes out, as many
+ * back; --warm-count, then --count measured. Prints the result line. */
+static int ping_loop(struct conn *c)
 {
-	struct conn *c = &conns[0];
 	uint8_t out[4096] = {0}, in[4096];
 	uint64_t *rtt;
 	double sum = 0;
 
 	if (opt.msg > sizeof(out))
 		die("--size at most %zu", sizeof(out));
-	if (client_connect(c) < 0)
-		die("connect: %s", strerror(errno));
 	rtt = malloc(sizeof(*rtt) * (size_t)opt.count);
+	if (!rtt)
+		die("out of memory");
+	/* Bytes that came with the handshake would be mistaken for an echo. */
+	if (c->rlen)
+		die("ping-pong: %zu unexpected bytes after the opening", c->rlen);
 	for (int i = -opt.warm_count; i < opt.count; i++) {
 		uint64_t t = now_ns();
 		out[0] = (uint8_t)i;
@@ -690,7 +706,19 @@ static int run_ping(void)
 	       pct(rtt, opt.count, 90), pct(rtt, opt.count, 99), pct(rtt, opt.count, 99.9),
 	       pct(rtt, opt.count, 100), sum / opt.count / 1000.0);
 	fflush(stdout);
+	free(rtt);
 	return 0;
+}
+
+static int run_ping(void)
+{
+	struct conn *c = &conns[0];
+
+	if (client_connect(c) < 0)
+		die("connect: %s", strerror(errno));
+	if (opt.delay > 0)
+		sleep_s(opt.delay); /* e.g. until other connections carry a load */
+	return ping_loop(c);
 }
 
 /* hs: connect, handshake, close; --count times, --gap-ms apart. */
@@ -751,22 +779,25 @@ static int run_client(void)
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
-	fprintf(stderr,
-	        "usage: md9bench server --mode sink|source|echo|idle [--listen PORT] [options]\n"
-	        "       md9bench client --connect PORT --mode source|sink|ping|idle|hs [options]\n"
-	        "  --conns N        connections (client) / connections to measure (sink)\n"
-	        "  --warmup S       sink: seconds before the window (default 1)\n"
-	        "  --window S       sink: measured seconds (default 3)\n"
-	        "  --watch FILE     sink: \"NAME PID\" lines whose CPU time to report\n"
-	        "  --chunk BYTES    read/write size (default 262144)\n"
-	        "  --count N        ping: round trips (default 20000); hs: sessions\n"
-	        "  --warm-count N   ping: round trips before measuring (default 2000)\n"
-	        "  --size BYTES     ping: message size (default 64)\n"
-	        "  --gap-ms MS      hs: pause between sessions (default 100)\n"
-	        "  --hold S         idle: seconds to hold (default 30, or until stdin closes)\n"
-	        "  --no-handshake   skip the X.224/MCS exchange\n"
-	        "  --verify         sink: check every byte of the source's pattern\n"
-	        "  --interval S     sink: also print MB/s per connection every S seconds\n");
+	fprintf(
+	    stderr,
+	    "usage: md9bench server --mode sink|source|echo|idle|ping [--listen PORT] [options]\n"
+	    "       md9bench client --connect PORT --mode source|sink|ping|idle|hs [options]\n"
+	    "  --conns N        connections (client) / connections to measure (sink)\n"
+	    "  --warmup S       sink: seconds before the window (default 1)\n"
+	    "  --window S       sink: measured seconds (default 3)\n"
+	    "  --watch FILE     sink: \"NAME PID\" lines whose CPU time to report\n"
+	    "  --chunk BYTES    read/write size (default 262144)\n"
+	    "  --count N        ping: round trips (default 20000); hs: sessions\n"
+	    "  --warm-count N   ping: round trips before measuring (default 2000)\n"
+	    "  --size BYTES     ping: message size (default 64)\n"
+	    "  --gap-ms MS      hs: pause between sessions (default 100)\n"
+	    "  --hold S         idle: seconds to hold (default 30, or until stdin closes)\n"
+	    "  --no-handshake   skip the X.224/MCS exchange\n"
+	    "  --verify         sink: check every byte of the source's pattern\n"
+	    "  --interval S     sink: also print MB/s per connection every S seconds\n"
+	    "  --echo-first N   server: the first N connections echo, whatever --mode\n"
+	    "  --delay S        ping: wait S seconds after the opening before the first ping\n");
 	exit(2);
 }
 
@@ -800,6 +831,8 @@ int main(int argc, char **argv)
 		{"hold", required_argument, NULL, 'H'},
 		{"no-handshake", no_argument, NULL, 'P'},
 		{"verify", no_argument, NULL, 'V'},
+		{"echo-first", required_argument, NULL, 'F'},
+		{"delay", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	/* clang-format on */
@@ -861,6 +894,12 @@ int main(int argc, char **argv)
 			break;
 		case 'I':
 			opt.interval = atof(optarg);
+			break;
+		case 'F':
+			opt.echo_first = atoi(optarg);
+			break;
+		case 'D':
+			opt.delay = atof(optarg);
 			break;
 		default:
 			usage();

@@ -18,6 +18,8 @@ struct ev_loop {
 	struct ev_handler *dead[EV_BATCH * 8];
 	int ndead;
 	bool dispatching;
+	bool (*post)(void *arg);
+	void *post_arg;
 	/* Armed timers, earliest deadline first (equal deadlines: first armed
 	 * first); tfd is set to the head's deadline, or disarmed. */
 	struct ev_timer *timers;
@@ -245,13 +247,22 @@ int ev_run_once(struct ev_loop *l, int timeout_ms)
 	return n;
 }
 
+void ev_set_post(struct ev_loop *l, bool (*fn)(void *arg), void *arg)
+{
+	l->post = fn;
+	l->post_arg = arg;
+}
+
 int ev_run(struct ev_loop *l)
 {
+	bool more = false;
+
 	l->stop = false;
 	while (!l->stop) {
-		int rc = ev_run_once(l, -1);
+		int rc = ev_run_once(l, more ? 0 : -1);
 		if (rc < 0)
 			return rc;
+		more = l->post && !l->stop && l->post(l->post_arg);
 	}
 	return 0;
 }

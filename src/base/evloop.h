@@ -68,6 +68,11 @@ void ev_timer_cancel(struct ev_loop *l, struct ev_timer *t);
 /* Run one round: wait up to timeout_ms (-1 forever), dispatch. Returns the
  * number of events dispatched or -errno. */
 int ev_run_once(struct ev_loop *l, int timeout_ms);
+/* Work that runs after every dispatch round, before the loop waits again
+ * (one per loop; NULL removes it). While it returns true it has more to do,
+ * and the next epoll_wait does not sleep: events that arrived meanwhile are
+ * dispatched first, then the hook runs again. */
+void ev_set_post(struct ev_loop *l, bool (*fn)(void *arg), void *arg);
 /* Run until ev_stop. */
 int ev_run(struct ev_loop *l);
 void ev_stop(struct ev_loop *l);

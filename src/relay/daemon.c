@@ -4,6 +4,7 @@
 #include "ctrlchan.h"
 #include "evloop.h"
 #include "log.h"
+#include "pace.h"
 #include "pipe.h"
 #include "session.h"
 #include "status.h"
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -40,7 +40,8 @@ struct daemon_slot {
 	struct daemon *d;
 	struct session *s; /* NULL: free */
 	struct md9_guid instance;
-	bool deferred; /* asked to run again (session_env.defer) */
+	bool deferred;               /* queued for a turn (session_env.defer) */
+	struct daemon_slot *next_turn; /* the queue of turns */
 };
 
 struct daemon {
@@ -48,8 +49,8 @@ struct daemon {
 	struct daemon_hooks hooks;
 	struct ev_loop *loop;
 	struct md9_transport *tp;
-	struct ev_handler tp_h, sig_h, defer_h;
-	int sigfd, deferfd;
+	struct ev_handler tp_h, sig_h;
+	int sigfd;
 	struct ev_timer open_retry;   /* channels in `opening` not warned about are tried again */
 	struct ev_timer expect_timer; /* the earliest give-up in `expected` */
 	struct ev_timer rescan;       /* transports without an event fd are polled */
@@ -66,6 +67,9 @@ struct daemon {
 	struct daemon_pending_list expected, opening;
 
 	struct daemon_slot slots[DAEMON_MAX_SESSIONS];
+	/* Sessions that used up their budget, first to ask first (pace.h). */
+	struct daemon_slot *turns, *turns_tail;
+	struct pace pace;
 	unsigned nsessions;
 	uint64_t sessions_total;
 	bool stopping;
@@ -140,43 +144,63 @@ static void arm_open_retry(struct daemon *d)
 
 /* ---- sessions ---- */
 
+/* A session asks for another turn: to the back of the queue. */
 static void on_session_defer(void *owner)
 {
 	struct daemon_slot *slot = owner;
-	uint64_t one = 1;
+	struct daemon *d = slot->d;
 
+	if (slot->deferred)
+		return;
 	slot->deferred = true;
-	if (write(slot->d->deferfd, &one, sizeof(one)) < 0)
-		log_debug("defer: %s", strerror(errno));
+	slot->next_turn = NULL;
+	if (d->turns)
+		d->turns_tail->next_turn = slot;
+	else
+		d->turns = slot;
+	d->turns_tail = slot;
 }
 
 static void on_session_gone(void *owner)
 {
 	struct daemon_slot *slot = owner;
+	struct daemon *d = slot->d;
+	struct daemon_slot *prev = NULL;
 
+	for (struct daemon_slot **p = &d->turns; *p; prev = *p, p = &(*p)->next_turn) {
+		if (*p == slot) {
+			*p = slot->next_turn;
+			if (d->turns_tail == slot)
+				d->turns_tail = prev;
+			break;
+		}
+	}
 	slot->s = NULL;
 	slot->deferred = false;
-	slot->d->nsessions--;
+	slot->next_turn = NULL;
+	d->nsessions--;
 }
 
-/* The sessions that asked before this round run once each; one that asks
- * again while running waits for the next round (its eventfd write wakes the
- * loop again), and one that ends frees its slot. */
-static void on_defer(struct ev_handler *h, uint32_t events)
+/* The event loop's post hook: one turn for the session that has waited
+ * longest (it goes to the back if it uses up this one too). While the queue
+ * is not empty the loop polls without sleeping and dispatches whatever
+ * arrived before the next turn: a small message waits behind at most one
+ * budget, however many sessions are busy (pace.h). */
+static bool run_turn(void *arg)
 {
-	struct daemon *d = h->arg;
-	bool due[DAEMON_MAX_SESSIONS];
-	uint64_t n;
+	struct daemon *d = arg;
+	struct daemon_slot *slot = d->turns;
 
-	if (read(d->deferfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++) {
-		due[i] = d->slots[i].s && d->slots[i].deferred;
-		d->slots[i].deferred = false;
-	}
-	for (int i = 0; i < DAEMON_MAX_SESSIONS; i++)
-		if (due[i] && d->slots[i].s)
-			session_resume(d->slots[i].s);
+	if (!slot)
+		return false;
+	d->turns = slot->next_turn;
+	if (!d->turns)
+		d->turns_tail = NULL;
+	slot->deferred = false;
+	slot->next_turn = NULL;
+	if (slot->s)
+		session_resume(slot->s); /* may end it, or queue it again */
+	return d->turns != NULL;
 }
 
 static struct session *session_on(struct daemon *d, const struct md9_guid *inst)
@@ -195,6 +219,7 @@ static void start_session(struct daemon *d, struct daemon_slot *slot, struct md9
 	    .set = d->set.session, /* a copy: SIGHUP does not reach running sessions */
 	    .id = d->sessions_total + 1,
 	    .owner = slot,
+	    .pace = &d->pace,
 	    .defer = on_session_defer,
 	    .gone = on_session_gone,
 	};
@@ -209,6 +234,7 @@ static void start_session(struct daemon *d, struct daemon_slot *slot, struct md9
 	slot->s = s;
 	slot->instance = inst;
 	slot->deferred = false;
+	slot->next_turn = NULL;
 	session_start(s); /* may end it already */
 }
 
@@ -501,7 +527,7 @@ struct daemon *daemon_new(const struct daemon_settings *set, const struct daemon
 	d->set = *set;
 	if (hooks)
 		d->hooks = *hooks;
-	d->sigfd = d->deferfd = -1;
+	d->sigfd = -1;
 	d->ctrl.state = CTRL_WAIT_OFFER;
 	return d;
 }
@@ -518,13 +544,12 @@ int daemon_open(struct daemon *d)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	d->loop = ev_loop_new();
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d->deferfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!d->loop || d->sigfd < 0 || d->deferfd < 0) {
+	if (!d->loop || d->sigfd < 0) {
 		log_err("cannot set up the event loop: %s", strerror(errno));
 		return -1;
 	}
 	ev_set(d->loop, &d->sig_h, d->sigfd, EPOLLIN, on_signal, d);
-	ev_set(d->loop, &d->defer_h, d->deferfd, EPOLLIN, on_defer, d);
+	ev_set_post(d->loop, run_turn, d);
 
 	d->tp = md9_transport_new(d->set.transport, &d->set.roots, d->loop);
 	if (!d->tp)
@@ -588,7 +613,5 @@ void daemon_free(struct daemon *d)
 	ev_loop_free(d->loop);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
-	if (d->deferfd >= 0)
-		close(d->deferfd);
 	free(d);
 }

@@ -98,11 +98,11 @@ struct relay_result relay_stream_to_pipe(struct md9_stream *in, struct pipe_tx *
 {
 	struct relay_result res = {.state = RELAY_IDLE};
 	struct batch b;
-	/* The first read is one packet: most wake-ups carry a few bytes, and a
-	 * readv of at most 2 iovecs is cheaper for the kernel (no iovec array
-	 * to allocate) and for plan(). Only a source that filled it gets the
-	 * whole batch. */
-	int maxpk = 1;
+	/* The first read is at most 4 packets: most wake-ups carry a few bytes,
+	 * and a readv of at most 8 iovecs (UIO_FASTIOV) needs no iovec array
+	 * allocated in the kernel. Only a source that filled it gets the whole
+	 * batch. A short turn (32 KiB) is then one readv, not two. */
+	int maxpk = 4;
 
 	while (res.moved < budget) {
 		size_t planned = 0, left;

@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "negotiation.h"
+#include "pace.h"
 #include "relay.h"
 #include "session_core.h"
 #include "session_negotiate.h"
@@ -46,6 +47,21 @@ static enum session_state state_of(const struct session *s)
 
 /* ---- host side (pipe) ---- */
 
+/* The TX ring is full: publish what is in it, then ask the host for a
+ * signal once there is room (pending_send_sz). True: there is room already.
+ * The host counts free space against the write index it can see, and
+ * signals when its reads take that across pending_send_sz. Bytes put but
+ * not yet published fill the ring for md9 and not for the host: its reads
+ * would never cross the threshold and the signal would never come (bench/run
+ * found it: a transfer to the host stopped for good about once in 30 runs,
+ * ring empty, md9 waiting). */
+static bool wait_host_room(struct session *s)
+{
+	if (pipe_tx_commit(&s->out))
+		md9_channel_signal(s->ch);
+	return pipe_tx_wait(&s->out, 1);
+}
+
 /* Write to_host into the TX ring. 1: all written, 0: ring full (waiting). */
 static int flush_host(struct session *s)
 {
@@ -57,7 +73,7 @@ static int flush_host(struct session *s)
 		s->bytes_s2h += n;
 		if (q->off == q->len)
 			break;
-		if (!pipe_tx_wait(&s->out, 1)) {
+		if (!wait_host_room(s)) {
 			s->host_full_wait = true;
 			return 0;
 		}
@@ -77,8 +93,10 @@ static int relay_h2s(struct session *s)
 		if (rc <= 0)
 			return rc;
 	}
-	r = relay_pipe_to_stream(&s->in, s->up.stream, s->env.set.relay_budget);
+	r = relay_pipe_to_stream(&s->in, s->up.stream,
+	                         pace_budget(s->env.pace, s->env.set.relay_budget));
 	s->bytes_h2s += r.moved;
+	s->pass_moved += r.moved;
 	switch (r.state) {
 	case RELAY_ERROR:
 		if (r.err == -EBADMSG)
@@ -120,8 +138,21 @@ static int relay_s2h(struct session *s)
 
 	if (s->to_host.len && flush_host(s) == 0)
 		return 0;
-	r = relay_stream_to_pipe(s->up.stream, &s->out, s->env.set.relay_budget);
+	/* Drained, and epoll has reported nothing since: a read would only
+	 * return EAGAIN (one system call per host wake-up saved). The host's
+	 * read_index is still checked on every pass, as a read would have:
+	 * a corrupt one ends the session (session_run) even when the server
+	 * is silent. */
+	if (!s->server_readable && !s->server_hup && !md9_tls_has_buffered(s->up.stream)) {
+		vmbus_ring_writable(s->out.ring);
+		return 0;
+	}
+	r = relay_stream_to_pipe(s->up.stream, &s->out,
+	                         pace_budget(s->env.pace, s->env.set.relay_budget));
 	s->bytes_s2h += r.moved;
+	s->pass_moved += r.moved;
+	if (r.state == RELAY_IDLE)
+		s->server_readable = false;
 	switch (r.state) {
 	case RELAY_EOF:
 	case RELAY_ERROR:
@@ -138,7 +169,7 @@ static int relay_s2h(struct session *s)
 		session_core_arm_timer(s, s->env.set.drain_timeout_ms);
 		return 1;
 	case RELAY_BLOCKED:
-		if (pipe_tx_wait(&s->out, 1)) {
+		if (wait_host_room(s)) {
 			s->host_full_wait = false;
 			return 1;
 		}
@@ -291,6 +322,15 @@ static int session_drain(void *arg)
 		;
 	if (rc < 0 || s->ch->gone)
 		return -1;
+	/* A session queued for another turn publishes only once
+	 * SESSION_COMMIT_BATCH has piled up: the host, which drains faster than
+	 * md9 fills, would otherwise be woken for every short turn (pace.h).
+	 * Its turn comes at once; a session that is not queued always
+	 * publishes. */
+	if (s->deferred && vmbus_ring_unpublished_write(&s->ch->tx) +
+	                           vmbus_ring_unpublished_read(&s->ch->rx) <
+	                       SESSION_COMMIT_BATCH)
+		return 1;
 	kick = pipe_tx_commit(&s->out);
 	kick |= pipe_rx_commit(&s->in);
 	/* On uio this write also clears the RX interrupt mask. */
@@ -304,6 +344,7 @@ static int session_drain(void *arg)
  * channel's rings or doorbell again; the session only closes. */
 static void session_run(struct session *s)
 {
+	s->pass_moved = 0;
 	if (s->ch->gone) {
 		session_close(s, "the host closed the channel");
 		return;
@@ -323,10 +364,30 @@ static void session_run(struct session *s)
 		session_close(s, s->close_reason);
 		return;
 	}
+	/* A run that moved a little and finished its work (a keystroke, a
+	 * small screen update, a ping) marks the session interactive; one that
+	 * moved more marks it bulk (pace.h). */
+	if (s->state == SS_RELAY && s->pass_moved > SESSION_INTERACTIVE_PASS) {
+		s->bulk = true;
+	} else if (s->state == SS_RELAY && !s->deferred && s->pass_moved > 0) {
+		s->bulk = false;
+		pace_note_interactive(s->env.pace);
+	}
 	if (s->state == SS_DRAIN)
 		upstream_mute(&s->up); /* the server has ended or refused */
 	else
 		upstream_watch(&s->up, wants_server(s), true);
+}
+
+/* A session whose turn is queued waits for it; so does a bulk one while
+ * another is interactive (pace.h): the interactive one's events come first. */
+static bool wait_for_turn(struct session *s)
+{
+	if (s->deferred || (s->bulk && s->state == SS_RELAY && pace_interactive(s->env.pace))) {
+		defer(s);
+		return true;
+	}
+	return false;
 }
 
 static void on_channel(struct ev_handler *h, uint32_t events)
@@ -338,6 +399,8 @@ static void on_channel(struct ev_handler *h, uint32_t events)
 		session_close(s, "the host closed the channel");
 		return;
 	}
+	if (wait_for_turn(s))
+		return;
 	session_run(s);
 }
 
@@ -346,6 +409,7 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 	struct session *s = h->arg;
 
 	s->up.seen |= events;
+	s->server_readable = true;
 	if ((events & EPOLLHUP) && !(events & EPOLLERR) && s->server_shut) {
 		/* Our FIN (the host's end of stream) and then the server's: not a
 		 * failure. What the server sent before it is read as the TX ring
@@ -360,6 +424,8 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 		session_close(s, "the server connection failed");
 		return;
 	}
+	if (wait_for_turn(s))
+		return;
 	session_run(s);
 }
 
@@ -404,6 +470,7 @@ struct session *session_new(const struct session_env *env, struct md9_channel *c
 	s->run = session_run;
 	s->ch = ch;
 	s->state = SS_NEGOTIATE;
+	s->server_readable = true;
 	s->started = timespec_now();
 	pipe_rx_init(&s->in, &ch->rx);
 	pipe_tx_init(&s->out, &ch->tx);
@@ -427,6 +494,9 @@ void session_start(struct session *s)
 		session_close(s, s->close_reason);
 		return;
 	}
+	/* The server accepts while the ring memory is mapped (transport.h). */
+	if (s->ch->tp->ops->prefault)
+		s->ch->tp->ops->prefault(s->ch);
 	session_run(s); /* may end it already */
 }
 

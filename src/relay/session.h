@@ -16,12 +16,14 @@
 #include <stdint.h>
 
 struct session;
+struct pace;
 
 struct session_env {
 	struct ev_loop *loop;
 	struct session_settings set; /* the session's own: a reload does not reach it */
 	uint64_t id;                 /* for the log and the status */
 	void *owner;                 /* passed to the callbacks */
+	struct pace *pace;           /* shared by the daemon's sessions (pace.h); NULL: none */
 	/* Run me again soon: work is left after the relay budget, or TLS holds
 	 * decrypted bytes the socket will not announce. The owner calls
 	 * session_resume from its loop, once per request. */

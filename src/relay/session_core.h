@@ -29,6 +29,13 @@ enum session_state {
 	               * orderly end, md9's end of stream), then close */
 };
 
+/* A relaying run that moves at most this much, both ways, and leaves no
+ * work behind is interactive traffic (pace.h). */
+#define SESSION_INTERACTIVE_PASS 16384
+/* Bytes a session queued for another turn lets pile up in the rings before
+ * it publishes them to the host (session.c, session_drain). */
+#define SESSION_COMMIT_BATCH (256u << 10)
+
 /* Bytes the negotiation handed out for one side, not all written yet. */
 struct pending {
 	const uint8_t *p; /* in the negotiation's buffers */
@@ -65,6 +72,16 @@ struct session {
 	struct pending to_host;           /* what it owes the server is in up */
 
 	bool host_full_wait; /* server -> ring blocked on the TX ring */
+	/* The server socket may hold bytes: set by every socket event, cleared
+	 * when a read comes up short. While it is clear a wake-up from the host
+	 * does not try the socket (level-triggered epoll reports new bytes). */
+	bool server_readable;
+	/* Bytes the current run relayed (both ways), and whether its last run
+	 * that moved anything moved more than SESSION_INTERACTIVE_PASS: while
+	 * some session is interactive, a bulk session's events wait for its
+	 * turn (pace.h). */
+	size_t pass_moved;
+	bool bulk;
 	bool refused;        /* pass the server's refusal to the host, then drain */
 	bool send_eof;       /* SS_DRAIN ends with an end-of-stream packet (orderly) */
 	bool eof_sent;       /* it is in the TX ring */

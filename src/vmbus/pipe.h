@@ -80,7 +80,8 @@ static inline bool pipe_tx_commit(struct pipe_tx *p)
 	return vmbus_ring_write_commit(p->ring);
 }
 /* Ring full: ask the reader for a signal once a packet of `min_data` bytes
- * fits. True = it fits already, retry now. */
+ * fits. True = it fits already, retry now. Commit everything put first: the
+ * reader measures free space against the published write index. */
 bool pipe_tx_wait(struct pipe_tx *p, size_t min_data);
 
 #endif

@@ -203,6 +203,11 @@ bool vmbus_ring_read_commit(struct vmbus_ring *r)
 	return free_before <= pending && free_after > pending;
 }
 
+uint32_t vmbus_ring_unpublished_read(const struct vmbus_ring *r)
+{
+	return ring_dist(r, r->rd_pub, r->rd);
+}
+
 void vmbus_ring_mask(struct vmbus_ring *r)
 {
 	__atomic_store_n(&r->ctl->interrupt_mask, 1u, __ATOMIC_RELAXED);
@@ -323,6 +328,11 @@ bool vmbus_ring_write_commit(struct vmbus_ring *r)
 		return false;
 	/* Signal only on the empty -> non-empty transition (Linux hv_signal_on_write). */
 	return LOAD_ACQ(&r->ctl->read_index) == old;
+}
+
+uint32_t vmbus_ring_unpublished_write(const struct vmbus_ring *r)
+{
+	return ring_dist(r, r->wr_pub, r->wr);
 }
 
 bool vmbus_ring_write_wait(struct vmbus_ring *r, uint32_t need)

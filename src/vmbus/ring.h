@@ -102,6 +102,8 @@ int vmbus_ring_iov(const struct vmbus_ring *r, uint32_t off, uint32_t n, struct 
  * it announced pending_send_sz and free space crossed it with this commit
  * (was <= pending_send_sz, now >). */
 bool vmbus_ring_read_commit(struct vmbus_ring *r);
+/* Bytes read but not yet published by read_commit. */
+uint32_t vmbus_ring_unpublished_read(const struct vmbus_ring *r);
 /* Reader's interrupt mask: mask while draining; unmask returns true when data
  * arrived meanwhile (drain again: the writer only signals on empty->non-empty,
  * so sleeping now would lose the wake-up). */
@@ -142,9 +144,14 @@ int vmbus_ring_write(struct vmbus_ring *r, const struct iovec *iov, int iovcnt, 
  * must be signalled: its interrupt_mask is clear and the ring was empty before
  * this batch (Linux hv_signal_on_write). */
 bool vmbus_ring_write_commit(struct vmbus_ring *r);
+/* Bytes put but not yet published by write_commit. */
+uint32_t vmbus_ring_unpublished_write(const struct vmbus_ring *r);
 /* Writer blocked: ask the reader to signal once more than `need` bytes are
  * free. Returns true if that is already so (the reader may have freed space
- * before seeing the request): clear it and retry at once. */
+ * before seeing the request): clear it and retry at once. Everything put
+ * must be committed before: the reader counts free space against the
+ * published write_index, so unpublished bytes that fill the ring for the
+ * writer do not for the reader, whose reads then never cross `need`. */
 bool vmbus_ring_write_wait(struct vmbus_ring *r, uint32_t need);
 void vmbus_ring_write_unwait(struct vmbus_ring *r);
 

@@ -80,6 +80,10 @@ struct md9_transport_ops {
 	int (*ack)(struct md9_channel *ch);
 	/* Close: the host sees the channel closed. */
 	void (*close)(struct md9_channel *ch);
+	/* Optional: fault in the channel's ring memory now. uio maps every page
+	 * at mmap time and has none; the sim transport maps its memfd lazily at
+	 * open so that the caller can start connecting to the server first. */
+	void (*prefault)(struct md9_channel *ch);
 	void (*destroy)(struct md9_transport *tp);
 };
 

@@ -283,6 +283,8 @@ static int sim_open(struct md9_transport *tp, const struct md9_guid *instance,
 			goto fail;
 		}
 	}
+	/* Mapped lazily here; sim_prefault maps every page (as uio_hv_generic's
+	 * mmap does at once), once the session has started its connect. */
 	sc->map = mmap(NULL, sc->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
 	if (sc->map == MAP_FAILED)
 		goto fail;
@@ -361,6 +363,19 @@ static void sim_destroy(struct md9_transport *tp)
 	free(s);
 }
 
+/* Every page of the rings mapped now, as uio_hv_generic's mmap of the ring
+ * does (remap_pfn_range, later vm_map_pages_zero): no page faults while data
+ * flows. 0.4-0.8 ms for 4 MiB of shared memory here, which is why it is not
+ * part of open (before the session's connect). Kernels before 5.14 lack
+ * MADV_POPULATE_WRITE: the pages then fault in on first use. */
+static void sim_prefault(struct md9_channel *ch)
+{
+	struct sim_channel *sc = (struct sim_channel *)ch;
+
+	if (madvise(sc->map, sc->map_len, MADV_POPULATE_WRITE) < 0)
+		log_debug("sim: prefaulting the rings: %s", strerror(errno));
+}
+
 static const struct md9_transport_ops sim_ops = {
 	.name = "sim",
 	.bind_class = sim_bind_class,
@@ -370,6 +385,7 @@ static const struct md9_transport_ops sim_ops = {
 	.signal = sim_signal,
 	.ack = sim_ack,
 	.close = sim_close,
+	.prefault = sim_prefault,
 	.destroy = sim_destroy,
 };
 
