@@ -162,6 +162,19 @@ void add_ready(struct fake *f, const char *name, const char *cls, const char *in
 	add_uio_std(f, name, idx);
 }
 
+void add_control(struct fake *f)
+{
+	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
+}
+
+void offer_control(struct fake *f, struct evlog *l)
+{
+	bind_both(f);
+	add_control(f);
+	assert_int_equal(poll_all(f, l), 1);
+	assert_int_equal(l->ev[0].kind, MD9_DEV_OFFER);
+}
+
 static void on_event_fd(struct ev_handler *h, uint32_t events)
 {
 	struct fake *f = h->arg;

@@ -86,6 +86,11 @@ void add_uio_std(struct fake *f, const char *name, int idx);
 void add_ready(struct fake *f, const char *name, const char *cls, const char *inst,
                const char *relid, int idx);
 
+/* The control channel's device (relid 14) ready, with /dev/uio0. */
+void add_control(struct fake *f);
+/* Both classes bound and the control channel offered by the first poll. */
+void offer_control(struct fake *f, struct evlog *l);
+
 /* Does event_fd become readable within timeout_ms? The loop runs meanwhile,
  * so an expired transport timer counts: it makes event_fd readable in the
  * round after it ran. */

@@ -37,7 +37,7 @@ static void test_open_ring_layout(void **state)
 	char got[8];
 	int fd;
 
-	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
+	add_control(f);
 	fd = open(pth(p, "%s/uio0", f->dev), O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
 	uint8_t *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -93,7 +93,7 @@ static struct md9_channel *open_std(struct fake *f)
 	struct md9_guid ci = guid(CONTROL_INST);
 	struct md9_channel *ch = NULL;
 
-	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
+	add_control(f);
 	assert_int_equal(f->tp->ops->open(f->tp, &ci, &ch), 0);
 	return ch;
 }

@@ -99,7 +99,7 @@ static void test_node_not_ours_yet(void **state)
 	int rc;
 
 	bind_both(f);
-	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
+	add_control(f);
 	pth(p, "%s/uio0", f->dev);
 	assert_int_equal(chmod(p, root ? 0600 : 0000), 0);
 	assert_int_equal(poll_all(f, &l), 1); /* offered: the node exists */

@@ -46,7 +46,7 @@ static void test_first_poll_offers_bound_classes(void **state)
 	struct md9_guid ci = guid(CONTROL_INST), di = guid(DATA_INST1);
 	bool saw_control = false, saw_data = false;
 
-	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
+	add_control(f);
 	add_ready(f, DATA_INST1, DATA_CLASS, DATA_INST1, "15", 1);
 	add_ready(f, NETVSC_INST, NETVSC_CLASS, NETVSC_INST, "2", 2);
 	bind_both(f);
@@ -77,9 +77,7 @@ static void test_rescan_only_on_event(void **state)
 	struct evlog l;
 	char p[PATH_MAX];
 
-	bind_both(f);
-	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
-	assert_int_equal(poll_all(f, &l), 1);
+	offer_control(f, &l);
 	rm_rf(pth(p, "%s/devices/%s/uio/uio0/maps", f->sys, CONTROL_INST));
 	assert_false(readable(f, 0));
 	assert_int_equal(poll_all(f, &l), 0);
@@ -148,9 +146,7 @@ static void test_reoffer_with_new_relid(void **state)
 	struct evlog l;
 	char p[PATH_MAX];
 
-	bind_both(f);
-	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
-	assert_int_equal(poll_all(f, &l), 1);
+	offer_control(f, &l);
 	put(pth(p, "%s/devices/%s/id", f->sys, CONTROL_INST), "21\n");
 	assert_true(readable(f, 1000));
 	assert_int_equal(poll_all(f, &l), 2);
@@ -234,7 +230,7 @@ static void test_bad_map_size(void **state)
 	    {0, ""},
 	};
 
-	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
+	add_control(f);
 	pth(p, "%s/devices/%s/uio/uio0/maps/map0/size", f->sys, CONTROL_INST);
 	fds = open_count();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

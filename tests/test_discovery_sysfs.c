@@ -157,7 +157,7 @@ static void test_bind_refused(void **state)
 	pth(p, "%s/bus/vmbus/drivers/uio_hv_generic/new_id", f->sys);
 	assert_int_equal(unlink(p), 0);
 	assert_int_equal(symlink("/dev/full", p), 0);
-	add_ready(f, CONTROL_INST, CONTROL_CLASS, CONTROL_INST, "14", 0);
+	add_control(f);
 	assert_int_equal(f->tp->ops->bind_class(f->tp, &md9_guid_control_class), -ENOSPC);
 	assert_int_equal(poll_all(f, &l), 0); /* the class is not bound: not offered */
 }
