@@ -4,6 +4,14 @@
 byte that goes through md9 from a seed and verify it at the other end, and
 the checks built on their "done" lines. Neither root nor xrdp is needed.
 
+The fault tests (test_fault_control.py, test_fault_data.py,
+test_fault_sessions.py): for each fault md9 logs the reason, ends only the
+affected session (its server connection sees EOF, nothing corrupt reached
+the server), keeps serving the others (a second session, transferring at
+the time of the fault, completes byte-exact: same length and SHA-256 at
+both ends and in md9's own counters) and keeps (or recovers) the control
+channel (a new session works afterwards).
+
 One case = one process:  python3 tests/fault/test_fault_data.py CASE
 (``--list`` prints the cases). A case gets ``h`` (FaultHarness):
 

@@ -1,13 +1,8 @@
 #!/usr/bin/python3
-"""md9 under the faults md9-hostsim can inject (hostsim/fault.h), on the control channel: rescinded and offered again,
-the version exchange, unexpected and malformed control messages.
-
-For each fault: md9 logs the reason, ends only the affected session (its
-server connection sees EOF, nothing corrupt reached the server), keeps
-serving the others (a second session, transferring at the time of the
-fault, completes byte-exact: same length and SHA-256 at both ends and in
-md9's own counters) and keeps (or recovers) the control channel (a new
-session works afterwards). The building blocks are in faultlib.py.
+"""md9 under the faults md9-hostsim injects on the control channel
+(hostsim/fault.h): rescinded and offered again, the version exchange
+rejected, garbled or unanswered, unexpected and malformed control messages.
+What each fault must leave behind is said in faultlib.py.
 
     python3 tests/fault/test_fault_control.py --list
     python3 tests/fault/test_fault_control.py version_garbled

@@ -1,14 +1,9 @@
 #!/usr/bin/python3
-"""md9 under the faults md9-hostsim can inject (hostsim/fault.h), on a data channel: rescinded mid-transfer, malformed
-ring contents, a stalled host, the host's end of stream, a burst of tiny
-packets, an instance offered again.
-
-For each fault: md9 logs the reason, ends only the affected session (its
-server connection sees EOF, nothing corrupt reached the server), keeps
-serving the others (a second session, transferring at the time of the
-fault, completes byte-exact: same length and SHA-256 at both ends and in
-md9's own counters) and keeps (or recovers) the control channel (a new
-session works afterwards). The building blocks are in faultlib.py.
+"""md9 under the faults md9-hostsim injects on a data channel
+(hostsim/fault.h): rescinded mid-transfer, malformed ring contents, a
+stalled host, the host's end of stream, a burst of tiny packets, the same
+instance offered again.
+What each fault must leave behind is said in faultlib.py.
 
     python3 tests/fault/test_fault_data.py --list
     python3 tests/fault/test_fault_data.py corrupt_offset8

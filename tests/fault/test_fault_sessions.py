@@ -1,14 +1,8 @@
 #!/usr/bin/python3
-"""md9 under the faults md9-hostsim can inject (hostsim/fault.h), on the sessions as a whole: more sessions than
+"""md9 under faults that concern the sessions as a whole: more sessions than
 instances or max_sessions, a server refusing, closing or reading slowly,
 SIGTERM during transfers.
-
-For each fault: md9 logs the reason, ends only the affected session (its
-server connection sees EOF, nothing corrupt reached the server), keeps
-serving the others (a second session, transferring at the time of the
-fault, completes byte-exact: same length and SHA-256 at both ends and in
-md9's own counters) and keeps (or recovers) the control channel (a new
-session works afterwards). The building blocks are in faultlib.py.
+What each fault must leave behind is said in faultlib.py.
 
     python3 tests/fault/test_fault_sessions.py --list
     python3 tests/fault/test_fault_sessions.py max_sessions

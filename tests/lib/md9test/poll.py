@@ -1,6 +1,7 @@
-"""Waiting for a state with a deadline, for the fixtures that drive other
-programs (xrdp, sesman, X servers, RDP clients): a condition polled until
-it holds, one line from a child's pipe, a socket in LISTEN state."""
+"""What the fixtures that drive other programs (xrdp, sesman, X servers,
+RDP clients) share: their error, their context-manager shape, and waiting
+for a state with a deadline: a condition polled until it holds, one line
+from a child's pipe, a socket in LISTEN state."""
 
 import os
 import selectors
@@ -11,6 +12,17 @@ import time
 class FixtureError(RuntimeError):
     """A fixture could not set up what it was asked for, or what it waited
     for did not happen in time."""
+
+
+class Fixture:
+    """start() (returns self) and stop(); `with` starts and stops it."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
 
 
 def wait_until(predicate, timeout, interval=0.05, what="condition", alive=None):
