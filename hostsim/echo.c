@@ -1,9 +1,10 @@
+/* md9-hostsim's echo peer (echo.h). */
 #include "echo.h"
 
+#include "iovcopy.h"
 #include "log.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 struct echo {
 	unsigned seed;
@@ -39,27 +40,7 @@ static void echo_pump(struct simdev *d)
 					continue;
 				goto out; /* the guest signals when it has read enough */
 			}
-			/* Gather cap bytes from src into dst. */
-			size_t done = 0, si = 0, so = 0, di = 0, dof = 0;
-			while (done < cap) {
-				size_t k = src[si].iov_len - so;
-				if (k > dst[di].iov_len - dof)
-					k = dst[di].iov_len - dof;
-				if (k > cap - done)
-					k = cap - done;
-				memcpy((uint8_t *)dst[di].iov_base + dof, (uint8_t *)src[si].iov_base + so, k);
-				done += k;
-				so += k;
-				dof += k;
-				if (so == src[si].iov_len) {
-					si++;
-					so = 0;
-				}
-				if (dof == dst[di].iov_len) {
-					di++;
-					dof = 0;
-				}
-			}
+			iovcopy(dst, src, cap);
 			pipe_tx_put(&hc->out, cap);
 			pipe_rx_consume(&hc->in, cap);
 			e->bytes += cap;
@@ -84,9 +65,9 @@ static void echo_closed(struct simdev *d)
 }
 
 static const struct simdev_ops echo_ops = {
-	.opened = echo_pump,
-	.closed = echo_closed,
-	.signalled = echo_pump,
+    .opened = echo_pump,
+    .closed = echo_closed,
+    .signalled = echo_pump,
 };
 
 struct echo *echo_start(struct simbus *bus, const struct md9_guid *instance, unsigned seed)

@@ -20,7 +20,7 @@
  *   endpoint ready N          every session is in its data phase
  *   result {json}             ping: latency percentiles (µs); sink with
  *                             window=: bytes per session and CPU time, the
- *                             format of bench/tools/md9bench.c
+ *                             format of md9bench (bench/tools/benchstat.h)
  *   hs I T0 T1                hs: session I started at T0, had the
  *                             Connection Confirm at T1 (CLOCK_MONOTONIC ns)
  *

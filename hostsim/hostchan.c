@@ -26,7 +26,7 @@ struct hostchan *hostchan_new(size_t ring_size)
 	hc->page_size = page;
 	hc->map_len = 2 * ring_size;
 	/* Sealable: the emulated kernel frees the pages after a rescind by
-	 * truncating the memfd and sealing it against growth (tests/uio/uioemu.c). */
+	 * truncating the memfd and sealing it against growth (tests/uio/uioemu_table.c). */
 	hc->memfd = memfd_create("md9-hostsim-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (hc->memfd < 0 || ftruncate(hc->memfd, (off_t)hc->map_len) < 0)
 		goto fail;

@@ -1,7 +1,7 @@
 #include "rdpfront.h"
 
 #include "cert.h"
-#include "front.h"
+#include "frontconn.h"
 #include "log.h"
 #include "tls.h"
 #include "x224.h"
@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,57 +30,38 @@ enum rdp_state {
 	RS_RELAY,
 };
 
-struct rdp_front {
-	struct ev_loop *loop;
-	struct hostctl *ctl;
-	void *ssl_ctx;
-	int lfd;
-	struct ev_handler lh;
-	unsigned nconn;
-	struct rdp_conn *conns; /* every open connection, for rdpfront_stop */
-};
-
-static struct rdp_front *the_front;
-
 struct rdp_conn {
-	struct rdp_front *front;
-	struct rdp_conn *next;
+	struct frontconn fc; /* first: frontconn_close frees it */
 	enum rdp_state state;
 	int fd;
 	struct md9_stream *tls;
-	struct ev_handler h;
-	struct hostctl_session *hs;
-	struct hostchan *hc;
-	struct pump_state ps;
 	uint8_t cr[CR_BUF];
 	size_t cr_len, cr_pdu;
 	uint8_t cc[32];
 	size_t cc_len, cc_off;
 	uint8_t gcc[CC_BUF];
-	unsigned id;
 };
 
-static void conn_free(struct rdp_conn *c, const char *why)
+_Static_assert(offsetof(struct rdp_conn, fc) == 0, "frontconn_close frees the connection");
+
+/* The listener and its TLS context. */
+struct rdp_front {
+	struct frontconn_server srv;
+	void *ssl_ctx;
+};
+
+_Static_assert(offsetof(struct rdp_front, srv) == 0, "a connection's srv is its rdp_front");
+
+static struct rdp_front *the_front;
+
+static void close_client(struct frontconn *fc)
 {
-	log_info("hostsim rdp %u: closed (%s): %llu bytes to the guest, %llu bytes to the client",
-		 c->id, why, (unsigned long long)c->ps.to_guest, (unsigned long long)c->ps.to_client);
-	for (struct rdp_conn **p = &c->front->conns; *p; p = &(*p)->next) {
-		if (*p == c) {
-			*p = c->next;
-			break;
-		}
-	}
-	ev_del(c->front->loop, &c->h);
+	struct rdp_conn *c = (struct rdp_conn *)fc;
+
 	if (c->tls)
 		c->tls->ops->free(c->tls);
 	else
 		close(c->fd);
-	if (c->hs) {
-		struct hostctl_session *hs = c->hs;
-		c->hs = NULL;
-		hostctl_end_session(hs);
-	}
-	free(c);
 }
 
 /* Our Connection Confirm: TPKT, X.224 CC (LI 14, code 0xD0), RDP_NEG_RSP or
@@ -102,24 +84,17 @@ static size_t build_cc(uint8_t out[19], bool failure, uint32_t value)
 
 static void set_events(struct rdp_conn *c, uint32_t ev)
 {
-	ev_mod(c->front->loop, &c->h, ev);
+	ev_mod(c->fc.srv->loop, &c->fc.h, ev);
+}
+
+static void conn_free(struct rdp_conn *c, const char *why)
+{
+	frontconn_close(&c->fc, why);
 }
 
 static void conn_pump(struct rdp_conn *c)
 {
-	const char *why = NULL;
-
-	switch (pump_run(c->hc, c->tls, &c->ps, &why)) {
-	case PUMP_CLIENT_EOF:
-		conn_free(c, "the client closed the connection");
-		return;
-	case PUMP_ERROR:
-		conn_free(c, why);
-		return;
-	case PUMP_OK:
-		break;
-	}
-	set_events(c, pump_client_events(c->tls, &c->ps));
+	frontconn_pump(&c->fc, c->tls);
 }
 
 /* The guest's Connection Confirm: logged and consumed; never shown to the
@@ -131,10 +106,10 @@ static void take_guest_cc(struct rdp_conn *c)
 	const char *why = NULL;
 	size_t len = 0;
 	int niov, rc;
-	ssize_t n = pipe_rx_peekv(&c->hc->in, iov, 16, &niov, sizeof(c->gcc));
+	ssize_t n = pipe_rx_peekv(&c->fc.hc->in, iov, 16, &niov, sizeof(c->gcc));
 
 	if (n < 0) {
-		conn_free(c, c->hc->in.error);
+		conn_free(c, c->fc.hc->in.error);
 		return;
 	}
 	for (int i = 0; i < niov; i++) {
@@ -143,26 +118,27 @@ static void take_guest_cc(struct rdp_conn *c)
 	}
 	rc = x224_parse_cc(c->gcc, len, &cc, &why);
 	if (rc < 0) {
-		log_warn("hostsim rdp %u: malformed Connection Confirm from the guest: %s", c->id, why);
+		log_warn("hostsim rdp %u: malformed Connection Confirm from the guest: %s",
+		         c->fc.id, why);
 		conn_free(c, "malformed Connection Confirm from the guest");
 		return;
 	}
 	if (rc == 0) {
-		if (vmbus_ring_unmask(&c->hc->tx))
+		if (vmbus_ring_unmask(&c->fc.hc->tx))
 			take_guest_cc(c);
 		return;
 	}
-	pipe_rx_consume(&c->hc->in, cc.pdu_len);
-	if (pipe_rx_commit(&c->hc->in))
-		hostchan_signal(c->hc);
+	pipe_rx_consume(&c->fc.hc->in, cc.pdu_len);
+	if (pipe_rx_commit(&c->fc.hc->in))
+		hostchan_signal(c->fc.hc);
 	if (cc.has_neg && cc.neg_type == X224_TYPE_RDP_NEG_FAILURE) {
-		log_warn("hostsim rdp %u: the guest refused the connection: %s", c->id,
-			 x224_failure_name(cc.failure_code));
+		log_warn("hostsim rdp %u: the guest refused the connection: %s", c->fc.id,
+		         x224_failure_name(cc.failure_code));
 		conn_free(c, "negotiation failure from the guest");
 		return;
 	}
-	log_info("hostsim rdp %u: guest selected %s; relaying the decrypted stream", c->id,
-		 x224_protocol_name(cc.has_neg ? cc.selected_protocol : X224_PROTOCOL_RDP));
+	log_info("hostsim rdp %u: guest selected %s; relaying the decrypted stream", c->fc.id,
+	         x224_protocol_name(cc.has_neg ? cc.selected_protocol : X224_PROTOCOL_RDP));
 	c->state = RS_RELAY;
 	conn_pump(c);
 }
@@ -171,16 +147,16 @@ static void dev_opened(struct simdev *d)
 {
 	struct rdp_conn *c = d->owner;
 
-	c->hc = d->chan;
+	c->fc.hc = d->chan;
 	/* As the host does: the client's own Connection Request, unchanged. */
-	if (pipe_tx_write(&c->hc->out, c->cr, c->cr_pdu) != c->cr_pdu) {
+	if (pipe_tx_write(&c->fc.hc->out, c->cr, c->cr_pdu) != c->cr_pdu) {
 		conn_free(c, "no room in the ring for the Connection Request");
 		return;
 	}
-	if (pipe_tx_commit(&c->hc->out))
-		hostchan_signal(c->hc);
+	if (pipe_tx_commit(&c->fc.hc->out))
+		hostchan_signal(c->fc.hc);
 	c->state = RS_GUEST_CC;
-	vmbus_ring_unmask(&c->hc->tx);
+	vmbus_ring_unmask(&c->fc.hc->tx);
 	take_guest_cc(c);
 }
 
@@ -188,8 +164,8 @@ static void dev_closed(struct simdev *d)
 {
 	struct rdp_conn *c = d->owner;
 
-	c->hc = NULL;
-	if (c->hs)
+	c->fc.hc = NULL;
+	if (c->fc.hs)
 		conn_free(c, "the guest closed the channel");
 }
 
@@ -204,9 +180,9 @@ static void dev_signalled(struct simdev *d)
 }
 
 static const struct simdev_ops rdp_dev_ops = {
-	.opened = dev_opened,
-	.closed = dev_closed,
-	.signalled = dev_signalled,
+    .opened = dev_opened,
+    .closed = dev_closed,
+    .signalled = dev_signalled,
 };
 
 static void on_client(struct ev_handler *h, uint32_t events)
@@ -229,7 +205,7 @@ static void on_client(struct ev_handler *h, uint32_t events)
 		c->cr_len += (size_t)n;
 		rc = x224_parse_cr(c->cr, c->cr_len, &cr, &why);
 		if (rc < 0) {
-			log_warn("hostsim rdp %u: malformed Connection Request: %s", c->id, why);
+			log_warn("hostsim rdp %u: malformed Connection Request: %s", c->fc.id, why);
 			conn_free(c, "malformed Connection Request");
 			return;
 		}
@@ -241,19 +217,21 @@ static void on_client(struct ev_handler *h, uint32_t events)
 		}
 		c->cr_pdu = cr.pdu_len;
 		if (!(cr.requested_protocols & X224_PROTOCOL_SSL)) {
-			log_warn("hostsim rdp %u: the client does not offer TLS (requested %s); like the host, TLS is required",
-				 c->id, x224_protocol_name(cr.requested_protocols));
+			log_warn("hostsim rdp %u: the client does not offer TLS (requested %s); "
+			         "like the host, TLS is required",
+			         c->fc.id, x224_protocol_name(cr.requested_protocols));
 			c->cc_len = build_cc(c->cc, true, X224_SSL_REQUIRED_BY_SERVER);
 		} else {
 			c->cc_len = build_cc(c->cc, false, X224_PROTOCOL_SSL);
 		}
-		log_info("hostsim rdp %u: client requested %s; selecting %s", c->id,
-			 x224_protocol_name(cr.requested_protocols),
-			 cr.requested_protocols & X224_PROTOCOL_SSL ? "SSL" : "nothing (failure)");
+		log_info("hostsim rdp %u: client requested %s; selecting %s", c->fc.id,
+		         x224_protocol_name(cr.requested_protocols),
+		         cr.requested_protocols & X224_PROTOCOL_SSL ? "SSL" : "nothing (failure)");
 		c->state = RS_SEND_CC;
 		/* fall through */
 	case RS_SEND_CC:
-		n = send(c->fd, c->cc + c->cc_off, c->cc_len - c->cc_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = send(c->fd, c->cc + c->cc_off, c->cc_len - c->cc_off,
+		         MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			conn_free(c, "cannot send our Connection Confirm");
 			return;
@@ -268,7 +246,7 @@ static void on_client(struct ev_handler *h, uint32_t events)
 			conn_free(c, "the client does not support TLS");
 			return;
 		}
-		c->tls = md9_tls_stream_new_server(c->fd, c->front->ssl_ctx);
+		c->tls = md9_tls_stream_new_server(c->fd, ((struct rdp_front *)c->fc.srv)->ssl_ctx);
 		if (!c->tls) {
 			conn_free(c, "cannot set up TLS");
 			return;
@@ -282,17 +260,17 @@ static void on_client(struct ev_handler *h, uint32_t events)
 			return;
 		}
 		if (rc < 0) {
-			log_warn("hostsim rdp %u: TLS with the client failed: %s", c->id, why);
+			log_warn("hostsim rdp %u: TLS with the client failed: %s", c->fc.id, why);
 			conn_free(c, "TLS handshake failed");
 			return;
 		}
-		log_info("hostsim rdp %u: TLS with the client established", c->id);
+		log_info("hostsim rdp %u: TLS with the client established", c->fc.id);
 		/* The client's next bytes (MCS Connect-Initial) wait in the socket
 		 * and TLS buffers until the guest has answered. */
 		set_events(c, 0);
 		c->state = RS_WAIT_CH;
-		c->hs = hostctl_start_session(c->front->ctl, &rdp_dev_ops, c);
-		if (!c->hs)
+		c->fc.hs = hostctl_start_session(c->fc.srv->ctl, &rdp_dev_ops, c);
+		if (!c->fc.hs)
 			conn_free(c, "no data instance free");
 		return;
 	case RS_RELAY:
@@ -304,14 +282,10 @@ static void on_client(struct ev_handler *h, uint32_t events)
 	}
 }
 
-static void on_listen(struct ev_handler *h, uint32_t events)
+static void accepted(struct frontconn_server *srv, int fd)
 {
-	struct rdp_front *f = h->arg;
-	int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct rdp_conn *c;
 
-	if (fd < 0)
-		return;
 	/* An RDP listener answers small PDUs at once, as xrdp does on its own
 	 * sockets: with Nagle, each of chansrv's drive-write PDUs waited for
 	 * the client's delayed ACK (~40 ms), so a copy into a redirected drive
@@ -326,34 +300,33 @@ static void on_listen(struct ev_handler *h, uint32_t events)
 		close(fd);
 		return;
 	}
-	c->front = f;
 	c->fd = fd;
-	c->id = ++f->nconn;
-	c->next = f->conns;
-	f->conns = c;
-	ev_set(f->loop, &c->h, fd, EPOLLIN, on_client, c);
-	log_info("hostsim rdp %u: client connected", c->id);
+	frontconn_add(srv, &c->fc, fd, EPOLLIN, on_client);
 }
 
 int rdpfront_start(struct ev_loop *loop, struct hostctl *ctl, const char *addr, bool allow_remote)
 {
 	struct rdp_front *f = calloc(1, sizeof(*f));
+	int port = -1;
 
 	if (!f)
 		return -1;
-	f->loop = loop;
-	f->ctl = ctl;
+	f->srv.loop = loop;
+	f->srv.ctl = ctl;
+	f->srv.name = "rdp";
+	f->srv.title = "RDP";
+	f->srv.accepted = accepted;
+	f->srv.close_client = close_client;
 	f->ssl_ctx = cert_server_ctx();
-	f->lfd = f->ssl_ctx ? front_listen(addr, allow_remote) : -1;
-	if (f->lfd < 0) {
+	if (f->ssl_ctx)
+		port = frontconn_listen(&f->srv, addr, allow_remote);
+	if (port < 0) {
 		SSL_CTX_free(f->ssl_ctx);
 		free(f);
 		return -1;
 	}
-	ev_set(loop, &f->lh, f->lfd, EPOLLIN, on_listen, f);
 	the_front = f;
-	log_info("hostsim: RDP front end on %s (port %d)", addr, front_port(f->lfd));
-	return front_port(f->lfd);
+	return port;
 }
 
 void rdpfront_stop(void)
@@ -362,10 +335,7 @@ void rdpfront_stop(void)
 
 	if (!f)
 		return;
-	while (f->conns)
-		conn_free(f->conns, "md9-hostsim is stopping");
-	ev_del(f->loop, &f->lh);
-	close(f->lfd);
+	frontconn_stop(&f->srv);
 	SSL_CTX_free(f->ssl_ctx);
 	free(f);
 	the_front = NULL;

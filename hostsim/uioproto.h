@@ -77,8 +77,8 @@ struct uioemu_state {
 	uint32_t irq;  /* 0 after hv_uio_rescind (info->irq = 0) */
 	uint32_t info; /* 0 once unregistered (uio_unregister_device: idev->info = NULL) */
 	/* 1 once hv_uio_remove ran vmbus_free_ring (K4): the pages under md9's
-	 * mapping of map 0 are gone. uioemu.c makes them fault from the moment
-	 * md9 can know (see there). */
+	 * mapping of map 0 are gone. uioemu_table.c makes them fault from the
+	 * moment md9 can know (see there). */
 	uint32_t ring_freed;
 };
 
