@@ -226,42 +226,116 @@ static int per_user_data_element(struct per *r, const uint8_t key[4], bool *is_d
 	return 1;
 }
 
+/* The h221NonStandard element a GCC userData set must hold exactly once:
+ * the client's "Duca" (MS-RDPBCGR 2.2.1.3) or the server's "McDn"
+ * (2.2.1.4), and the reasons that name it and its PDU. */
+struct user_data_want {
+	const uint8_t *key;
+	const char *twice, *missing, *trailing;
+};
+
+static const struct user_data_want duca = {h221_client_key,
+                                           "GCC userData holds more than one \"Duca\" element",
+                                           "GCC userData has no h221NonStandard \"Duca\" element",
+                                           "GCC connectPDU: bytes after ConferenceCreateRequest"};
+static const struct user_data_want mcdn = {h221_server_key,
+                                           "GCC userData holds more than one \"McDn\" element",
+                                           "GCC userData has no h221NonStandard \"McDn\" element",
+                                           "GCC connectPDU: bytes after ConferenceCreateResponse"};
+
+/* The userData set at r: UserData ::= SET OF ..., an unconstrained count,
+ * then the elements; the wanted element's value window goes to *voff,
+ * *vlen. Extension additions (ext: the extension bit is set) follow the
+ * root components; without them the connectPDU ends after the set. */
+static int parse_user_data(struct per *r, unsigned ext, const struct user_data_want *w,
+                           size_t *voff, size_t *vlen, const char **why)
+{
+	size_t count;
+	bool found = false;
+
+	if (!per_length(r, &count))
+		return parse_fail(why, "GCC userData set count truncated");
+	if (count == 0)
+		return parse_fail(why, "GCC userData set is empty");
+	for (size_t i = 0; i < count; i++) {
+		bool is_wanted;
+		size_t o = 0, n = 0;
+		if (per_user_data_element(r, w->key, &is_wanted, &o, &n, why) < 0)
+			return -1;
+		if (!is_wanted)
+			continue;
+		if (found)
+			return parse_fail(why, w->twice);
+		found = true;
+		*voff = o;
+		*vlen = n;
+	}
+	if (!found)
+		return parse_fail(why, w->missing);
+	per_align(r);
+	if (!ext && r->bit != r->end_bit)
+		return parse_fail(why, w->trailing);
+	return 1;
+}
+
 /* userData of ConnectData at [off, off+len): finds the "Duca" value window. */
 static int parse_gcc(const uint8_t *buf, size_t off, size_t len, size_t *voff, size_t *vlen,
                      const char **why)
 {
 	struct per r;
 	unsigned ext;
-	size_t count;
-	bool found = false;
 
 	if (per_connect_data(buf, off, len, true, &r, why) < 0 || per_ccr_header(&r, &ext, why) < 0)
 		return -1;
-	/* UserData ::= SET OF ...: unconstrained count, then the elements. */
-	if (!per_length(&r, &count))
-		return parse_fail(why, "GCC userData set count truncated");
-	if (count == 0)
-		return parse_fail(why, "GCC userData set is empty");
-	for (size_t i = 0; i < count; i++) {
-		bool is_duca;
-		size_t o = 0, n = 0;
-		if (per_user_data_element(&r, h221_client_key, &is_duca, &o, &n, why) < 0)
+	return parse_user_data(&r, ext, &duca, voff, vlen, why);
+}
+
+/* The reasons that name whose data blocks are walked. */
+struct blocks_side {
+	const char *truncated, *too_short, *too_long;
+};
+
+/* Data blocks tiling [off, off+len) exactly: each a header (u16le type,
+ * u16le length including the header; TS_UD_HEADER, MS-RDPBCGR 2.2.1.3.1 and
+ * 2.2.1.4) and its body. each() gets every block in turn, with its offset in
+ * buf; *count gets how many there are. */
+static int walk_blocks(const uint8_t *buf, size_t off, size_t len, const struct blocks_side *side,
+                       int (*each)(const uint8_t *buf, size_t off, uint16_t type, uint16_t blen,
+                                   void *arg, const char **why),
+                       void *arg, unsigned *count, const char **why)
+{
+	size_t end = off + len;
+
+	*count = 0;
+	while (off < end) {
+		if (end - off < UD_HEADER_LEN)
+			return parse_fail(why, side->truncated);
+		uint16_t type = rd16le(buf + off);
+		uint16_t blen = rd16le(buf + off + 2);
+		if (blen < UD_HEADER_LEN)
+			return parse_fail(why, side->too_short);
+		if (blen > end - off)
+			return parse_fail(why, side->too_long);
+		if (each(buf, off, type, blen, arg, why) < 0)
 			return -1;
-		if (!is_duca)
-			continue;
-		if (found)
-			return parse_fail(why, "GCC userData holds more than one \"Duca\" element");
-		found = true;
-		*voff = o;
-		*vlen = n;
+		(*count)++;
+		off += blen;
 	}
-	if (!found)
-		return parse_fail(why, "GCC userData has no h221NonStandard \"Duca\" element");
-	/* Extension additions (if the extension bit is set) follow the root
-	 * components; without them the connectPDU ends here. */
-	per_align(&r);
-	if (!ext && r.bit != r.end_bit)
-		return parse_fail(why, "GCC connectPDU: bytes after ConferenceCreateRequest");
+	return 1;
+}
+
+static int client_block(const uint8_t *buf, size_t off, uint16_t type, uint16_t blen, void *arg,
+                        const char **why)
+{
+	struct mcs_connect_initial *ci = arg;
+
+	(void)buf;
+	if (type == MCS_CS_CORE) {
+		if (ci->core_len)
+			return parse_fail(why, "more than one TS_UD_CS_CORE block");
+		ci->core_off = off;
+		ci->core_len = blen;
+	}
 	return 1;
 }
 
@@ -269,31 +343,13 @@ static int parse_gcc(const uint8_t *buf, size_t off, size_t len, size_t *voff, s
 static int parse_blocks(const uint8_t *buf, size_t off, size_t len, struct mcs_connect_initial *ci,
                         const char **why)
 {
-	size_t end = off + len;
-	bool core = false;
+	static const struct blocks_side client = {
+	    "client data block header truncated", "client data block length below 4",
+	    "client data block length exceeds the GCC user data"};
 
-	ci->block_count = 0;
-	while (off < end) {
-		if (end - off < UD_HEADER_LEN)
-			return parse_fail(why, "client data block header truncated");
-		uint16_t type = rd16le(buf + off);
-		uint16_t blen = rd16le(buf + off + 2);
-		if (blen < UD_HEADER_LEN)
-			return parse_fail(why, "client data block length below 4");
-		if (blen > end - off)
-			return parse_fail(why,
-			                  "client data block length exceeds the GCC user data");
-		if (type == MCS_CS_CORE) {
-			if (core)
-				return parse_fail(why, "more than one TS_UD_CS_CORE block");
-			core = true;
-			ci->core_off = off;
-			ci->core_len = blen;
-		}
-		ci->block_count++;
-		off += blen;
-	}
-	if (!core)
+	if (walk_blocks(buf, off, len, &client, client_block, ci, &ci->block_count, why) < 0)
+		return -1;
+	if (!ci->core_len)
 		return parse_fail(why, "no TS_UD_CS_CORE (0xC001) client data block");
 	return 1;
 }
@@ -401,8 +457,7 @@ static int parse_gcc_response(const uint8_t *buf, size_t off, size_t len, size_t
 {
 	struct per r;
 	unsigned ext_choice, choice, ext, has_user_data, node_id, res_ext, res;
-	size_t n, at, count;
-	bool found = false;
+	size_t n, at;
 
 	if (per_connect_data(buf, off, len, false, &r, why) < 0)
 		return -1;
@@ -423,29 +478,7 @@ static int parse_gcc_response(const uint8_t *buf, size_t off, size_t len, size_t
 		return parse_fail(why, "GCC ConferenceCreateResponse result is not success");
 	if (!has_user_data)
 		return parse_fail(why, "GCC ConferenceCreateResponse without userData");
-	if (!per_length(&r, &count))
-		return parse_fail(why, "GCC userData set count truncated");
-	if (count == 0)
-		return parse_fail(why, "GCC userData set is empty");
-	for (size_t i = 0; i < count; i++) {
-		bool is_mcdn;
-		size_t o = 0, vl = 0;
-		if (per_user_data_element(&r, h221_server_key, &is_mcdn, &o, &vl, why) < 0)
-			return -1;
-		if (!is_mcdn)
-			continue;
-		if (found)
-			return parse_fail(why, "GCC userData holds more than one \"McDn\" element");
-		found = true;
-		*voff = o;
-		*vlen = vl;
-	}
-	if (!found)
-		return parse_fail(why, "GCC userData has no h221NonStandard \"McDn\" element");
-	per_align(&r);
-	if (!ext && r.bit != r.end_bit)
-		return parse_fail(why, "GCC connectPDU: bytes after ConferenceCreateResponse");
-	return 1;
+	return parse_user_data(&r, ext, &mcdn, voff, vlen, why);
 }
 
 /* TS_UD_SC_SEC1 (MS-RDPBCGR 2.2.1.4.3) of blen bytes at b, header included:
@@ -475,41 +508,39 @@ static int parse_server_security(const uint8_t *b, size_t blen, struct mcs_conne
 	return 1;
 }
 
+static int server_block(const uint8_t *buf, size_t off, uint16_t type, uint16_t blen, void *arg,
+                        const char **why)
+{
+	struct mcs_connect_response *cr = arg;
+	const uint8_t *b = buf + off;
+
+	if (type == MCS_SC_CORE) {
+		if (cr->has_core)
+			return parse_fail(why, "more than one TS_UD_SC_CORE block");
+		if (blen < UD_HEADER_LEN + 4)
+			return parse_fail(why, "TS_UD_SC_CORE shorter than 8 bytes");
+		cr->has_core = true;
+		cr->version = rd32le(b + 4);
+	} else if (type == MCS_SC_SECURITY) {
+		if (cr->has_security)
+			return parse_fail(why, "more than one TS_UD_SC_SEC1 block");
+		if (parse_server_security(b, blen, cr, why) < 0)
+			return -1;
+		cr->has_security = true;
+	}
+	return 1;
+}
+
 /* Server data blocks (MS-RDPBCGR 2.2.1.4) tiling [off, off+len) exactly. */
 static int parse_server_blocks(const uint8_t *buf, size_t off, size_t len,
                                struct mcs_connect_response *cr, const char **why)
 {
-	size_t end = off + len;
+	static const struct blocks_side server = {
+	    "server data block header truncated", "server data block length below 4",
+	    "server data block length exceeds the GCC user data"};
 
-	cr->block_count = 0;
-	while (off < end) {
-		if (end - off < UD_HEADER_LEN)
-			return parse_fail(why, "server data block header truncated");
-		const uint8_t *b = buf + off;
-		uint16_t type = rd16le(b);
-		uint16_t blen = rd16le(b + 2);
-		if (blen < UD_HEADER_LEN)
-			return parse_fail(why, "server data block length below 4");
-		if (blen > end - off)
-			return parse_fail(why,
-			                  "server data block length exceeds the GCC user data");
-		if (type == MCS_SC_CORE) {
-			if (cr->has_core)
-				return parse_fail(why, "more than one TS_UD_SC_CORE block");
-			if (blen < UD_HEADER_LEN + 4)
-				return parse_fail(why, "TS_UD_SC_CORE shorter than 8 bytes");
-			cr->has_core = true;
-			cr->version = rd32le(b + 4);
-		} else if (type == MCS_SC_SECURITY) {
-			if (cr->has_security)
-				return parse_fail(why, "more than one TS_UD_SC_SEC1 block");
-			if (parse_server_security(b, blen, cr, why) < 0)
-				return -1;
-			cr->has_security = true;
-		}
-		cr->block_count++;
-		off += blen;
-	}
+	if (walk_blocks(buf, off, len, &server, server_block, cr, &cr->block_count, why) < 0)
+		return -1;
 	if (!cr->has_security)
 		return parse_fail(why, "no TS_UD_SC_SEC1 (0x0C02) server data block");
 	return 1;
@@ -540,27 +571,20 @@ int mcs_parse_connect_response(const uint8_t *pdu, size_t len, struct mcs_connec
 
 const char *mcs_encryption_method_name(uint32_t method)
 {
-	switch (method) {
-	case MCS_ENCRYPTION_METHOD_NONE:
-		return "NONE";
-	case MCS_ENCRYPTION_METHOD_40BIT:
-		return "40BIT";
-	case MCS_ENCRYPTION_METHOD_128BIT:
-		return "128BIT";
-	case MCS_ENCRYPTION_METHOD_56BIT:
-		return "56BIT";
-	case MCS_ENCRYPTION_METHOD_FIPS:
-		return "FIPS";
-	default:
-		return "UNKNOWN";
-	}
+	static const char *const names[] = {[MCS_ENCRYPTION_METHOD_NONE] = "NONE",
+	                                    [MCS_ENCRYPTION_METHOD_40BIT] = "40BIT",
+	                                    [MCS_ENCRYPTION_METHOD_128BIT] = "128BIT",
+	                                    [MCS_ENCRYPTION_METHOD_56BIT] = "56BIT",
+	                                    [MCS_ENCRYPTION_METHOD_FIPS] = "FIPS"};
+
+	return parse_name(names, sizeof(names) / sizeof(names[0]), method);
 }
 
 const char *mcs_encryption_level_name(uint32_t level)
 {
 	static const char *const names[] = {"NONE", "LOW", "CLIENT_COMPATIBLE", "HIGH", "FIPS"};
 
-	return level < sizeof(names) / sizeof(names[0]) ? names[level] : "UNKNOWN";
+	return parse_name(names, sizeof(names) / sizeof(names[0]), level);
 }
 
 int mcs_is_connect_response(const uint8_t *pdu, size_t len)
