@@ -24,7 +24,7 @@
  * from an exact-size heap copy, so any read past its length is an ASan
  * report; invariants are checked with abort(). The state machine
  * (ctrlchan_message) is static in ctrlchan.c and not reached here: md9-hostsim's
- * fault commands drive it (tests/fault/test_fault.py). */
+ * fault commands drive it (tests/fault/test_fault_control.py). */
 #include "control.h"
 #include "pipe.h"
 

@@ -23,6 +23,7 @@ static struct {
 	bool stall_all, burst_all, eof_all;
 	struct md9_guid stall[MAX_LISTED], burst[MAX_LISTED], eof[MAX_LISTED];
 	int nstall, nburst, neof;
+	uint64_t stall_after; /* stall after N; 0: none */
 	/* Channels a corruption was injected into (or is waiting to be: the
 	 * ring was full), by the memfd's inode (unique while the ring exists,
 	 * never reused by a later channel's memfd). */
@@ -88,6 +89,13 @@ static bool chan_listed(struct hostchan *hc, bool all, const struct md9_guid *li
 bool fault_stalled(struct hostchan *hc)
 {
 	return chan_listed(hc, F.stall_all, F.stall, F.nstall);
+}
+
+size_t fault_stall_room(uint64_t passed)
+{
+	if (!F.stall_after)
+		return SIZE_MAX;
+	return passed >= F.stall_after ? 0 : (size_t)(F.stall_after - passed);
 }
 
 bool fault_burst(struct hostchan *hc)
@@ -519,11 +527,27 @@ int fault_command(const char *line)
 		    "truncated|write-index|write-index-unaligned|read-index [last|GUID|control]");
 		return -1;
 	}
-	if (strncmp(line, "stall ", 6) == 0) {
-		if (switch_cmd(line + 6, &F.stall_all, F.stall, &F.nstall) < 0) {
-			log_warn("hostsim fault: stall on|off [all|GUID]");
+	if (strncmp(line, "stall after ", 12) == 0) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(line + 12, &end, 10);
+		if (errno || end == line + 12 || *end || line[12] == '-') {
+			log_warn("hostsim fault: stall after N (bytes, 0: no limit)");
 			return -1;
 		}
+		F.stall_after = n;
+		hostctl_for_each_data(F.ctl, kick, NULL);
+		return 1;
+	}
+	if (strncmp(line, "stall ", 6) == 0) {
+		if (switch_cmd(line + 6, &F.stall_all, F.stall, &F.nstall) < 0) {
+			log_warn("hostsim fault: stall on|off [all|GUID], stall after N");
+			return -1;
+		}
+		if (strncmp(line + 6, "off", 3) == 0)
+			F.stall_after = 0;
 		return 1;
 	}
 	if (strncmp(line, "burst ", 6) == 0) {

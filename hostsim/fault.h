@@ -18,6 +18,12 @@
  *                                read_index of the guest's TX ring out of range)
  *   stall on|off [GUID]          stop / resume reading the guest's TX ring (all
  *                                data channels, or one instance)
+ *   stall after N                every data channel, the ones opened later
+ *                                included, stops reading the guest's TX ring
+ *                                once it has passed N bytes to its client (the
+ *                                negotiation's included); 0 or stall off: no
+ *                                limit. Set before a session starts, the ring
+ *                                fills at a known point, whatever the timing.
  *   burst on|off [GUID]          write client bytes in tiny packets (1..64
  *                                bytes, never empty: that is end of stream) and
  *                                refill at once, so the guest's RX ring stays
@@ -46,6 +52,8 @@
 #include "stream.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 void fault_init(struct hostctl *ctl);
 /* A command line: 1 handled, 0 not a fault command, -1 bad arguments (logged). */
@@ -55,6 +63,9 @@ int fault_command(const char *line);
 
 /* The host must not read the guest's TX ring now (stall). */
 bool fault_stalled(struct hostchan *hc);
+/* How many more bytes of the guest's TX ring the host may pass to the client
+ * that has had `passed` (stall after N): SIZE_MAX when there is no limit. */
+size_t fault_stall_room(uint64_t passed);
 /* A corruption was injected: the host moves nothing on this channel any more. */
 bool fault_frozen(struct hostchan *hc);
 /* Burst mode is on for this channel: use fault_burst_fill for client -> guest. */

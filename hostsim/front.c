@@ -118,8 +118,12 @@ enum pump_result pump_run(struct hostchan *hc, struct md9_stream *client, struct
 		struct relay_result r;
 
 		vmbus_ring_mask(&hc->tx);
+		/* stall after N: this channel's limit reached counts as stalled. */
+		size_t room = fault_stall_room(ps->to_client);
+
+		stalled |= room == 0;
 		if (!stalled) {
-			r = relay_pipe_to_stream(&hc->in, client, SIZE_MAX);
+			r = relay_pipe_to_stream(&hc->in, client, room);
 			ps->to_client += r.moved;
 			if (r.state == RELAY_ERROR) {
 				*why = r.err == -EBADMSG ? hc->in.error : strerror(-r.err);

@@ -15,20 +15,12 @@
 #include <cmocka.h>
 
 #include "mcs.h"
+#include "rdp_bytes.h"
+#include "tools/connect_response.h"
 
-/* FreeRDP 2.11.7 freerdp-shadow-cli, standard RDP security to a loopback
- * peer (it turns encryption off for local peers): SC_CORE, SC_NET,
- * SC_SECURITY (NONE/NONE), SC_MCS_MSGCHANNEL; 118 bytes. */
-static const uint8_t shadow_rdp[118] = {
-    0x03, 0x00, 0x00, 0x76, 0x02, 0xf0, 0x80, 0x7f, 0x66, 0x6c, 0x0a, 0x01, 0x00, 0x02, 0x01,
-    0x00, 0x30, 0x1a, 0x02, 0x01, 0x22, 0x02, 0x01, 0x03, 0x02, 0x01, 0x00, 0x02, 0x01, 0x01,
-    0x02, 0x01, 0x00, 0x02, 0x01, 0x01, 0x02, 0x03, 0x00, 0xff, 0xf8, 0x02, 0x01, 0x02, 0x04,
-    0x48, 0x00, 0x05, 0x00, 0x14, 0x7c, 0x00, 0x01, 0x2a, 0x14, 0x76, 0x0a, 0x01, 0x01, 0x00,
-    0x01, 0xc0, 0x00, 0x4d, 0x63, 0x44, 0x6e, 0x32, 0x01, 0x0c, 0x10, 0x00, 0x0c, 0x00, 0x08,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x0c, 0x10, 0x00, 0xeb, 0x03,
-    0x04, 0x00, 0xec, 0x03, 0xed, 0x03, 0xee, 0x03, 0xef, 0x03, 0x02, 0x0c, 0x0c, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x0c, 0x06, 0x00, 0xf0, 0x03,
-};
+/* The captures. FreeRDP 2.11.7 freerdp-shadow-cli's answer to a loopback
+ * peer is test_connect_response (tools/connect_response.h), the one the test
+ * servers send. */
 /* xrdp 0.9.21.1, security_layer=tls, inside TLS: SC_CORE (12 bytes),
  * SC_NET, SC_SECURITY NONE/NONE; McDn length in the two-octet PER form. */
 static const uint8_t xrdp_tls[109] = {
@@ -79,66 +71,6 @@ static const uint8_t xrdp_rdp_high[529] = {
     0xbe, 0x97, 0x98, 0x52, 0x6a, 0x7c, 0xb6, 0x8c, 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x00,
 };
-
-/* ---- byte builder ---- */
-
-struct buf {
-	uint8_t d[4096];
-	size_t n;
-};
-
-static void put(struct buf *b, const void *p, size_t n)
-{
-	assert_true(b->n + n <= sizeof(b->d));
-	memcpy(b->d + b->n, p, n);
-	b->n += n;
-}
-
-static void put8(struct buf *b, unsigned v)
-{
-	uint8_t x = (uint8_t)v;
-	put(b, &x, 1);
-}
-
-static void put16le(struct buf *b, unsigned v)
-{
-	put8(b, v & 0xff);
-	put8(b, (v >> 8) & 0xff);
-}
-
-static void put32le(struct buf *b, uint32_t v)
-{
-	put16le(b, v & 0xffff);
-	put16le(b, v >> 16);
-}
-
-/* PER length determinant (X.691 §10.9.3.6/7): one octet, or two below 16K. */
-static void per_len(struct buf *b, size_t n)
-{
-	if (n < 128) {
-		put8(b, (unsigned)n);
-		return;
-	}
-	put8(b, 0x80 | (unsigned)(n >> 8));
-	put8(b, n & 0xff);
-}
-
-/* BER definite length, shortest form. */
-static void ber_tlv(struct buf *b, const uint8_t *tag, size_t tag_len, const struct buf *c)
-{
-	put(b, tag, tag_len);
-	if (c->n < 128) {
-		put8(b, (unsigned)c->n);
-	} else if (c->n < 256) {
-		put8(b, 0x81);
-		put8(b, (unsigned)c->n);
-	} else {
-		put8(b, 0x82);
-		put8(b, (unsigned)(c->n >> 8));
-		put8(b, c->n & 0xff);
-	}
-	put(b, c->d, c->n);
-}
 
 struct resp_opts {
 	unsigned result;     /* T.125 Result */
@@ -205,7 +137,7 @@ static void put_element(struct buf *g, const char *key, const struct buf *value)
 	put8(g, 0xc0); /* value present, key h221NonStandard */
 	put8(g, 0x00); /* length - 4 = 0 */
 	put(g, key, 4);
-	per_len(g, value->n);
+	put_per_len(g, value->n, false);
 	put(g, value->d, value->n);
 }
 
@@ -233,7 +165,7 @@ static void put_gcc(struct buf *g, const struct resp_opts *o)
 		put8(g, 0x02);
 		put8(g, 0x2a);
 		put8(g, 0x03);
-		per_len(g, 2);
+		put_per_len(g, 2, false);
 		put(g, "hi", 2);
 	}
 	put_element(g, o->key ? o->key : "McDn", &blocks);
@@ -259,8 +191,8 @@ static size_t build(uint8_t *out, size_t cap, const struct resp_opts *o)
 	put8(&body, 0x01);
 	put8(&body, 0x00);
 	put(&seq, domain, sizeof(domain));
-	ber_tlv(&body, &t_seq, 1, &seq);
-	ber_tlv(&body, &t_os, 1, &gcc);
+	put_ber_tlv(&body, &t_seq, 1, &seq, 0);
+	put_ber_tlv(&body, &t_os, 1, &gcc, 0);
 	if (o->ber_trailing)
 		put8(&body, 0x00);
 	put8(&pdu, 0x03);
@@ -270,7 +202,7 @@ static size_t build(uint8_t *out, size_t cap, const struct resp_opts *o)
 	put8(&pdu, 0x02);
 	put8(&pdu, 0xf0);
 	put8(&pdu, 0x80);
-	ber_tlv(&pdu, t_resp, 2, &body);
+	put_ber_tlv(&pdu, t_resp, 2, &body, 0);
 	pdu.d[2] = (uint8_t)(pdu.n >> 8);
 	pdu.d[3] = (uint8_t)pdu.n;
 	assert_true(pdu.n <= cap);
@@ -283,10 +215,7 @@ static size_t build(uint8_t *out, size_t cap, const struct resp_opts *o)
 static int parse_exact(const uint8_t *pdu, size_t n, struct mcs_connect_response *r,
                        const char **why)
 {
-	uint8_t *d = malloc(n ? n : 1);
-	assert_non_null(d);
-	if (n)
-		memcpy(d, pdu, n);
+	uint8_t *d = dup_exact(pdu, n);
 	int rc = mcs_parse_connect_response(d, n, r, why);
 	assert_memory_equal(d, pdu, n); /* the parser only reads */
 	free(d);
@@ -324,7 +253,8 @@ static void test_captured_shadow(void **state)
 	const char *why = NULL;
 
 	(void)state;
-	assert_int_equal(parse_exact(shadow_rdp, sizeof(shadow_rdp), &r, &why), 1);
+	assert_int_equal(
+	    parse_exact(test_connect_response, sizeof(test_connect_response), &r, &why), 1);
 	assert_int_equal(r.result, 0);
 	assert_int_equal(r.block_count, 4);
 	assert_true(r.has_core);
@@ -333,9 +263,10 @@ static void test_captured_shadow(void **state)
 	assert_int_equal(r.encryption_method, MCS_ENCRYPTION_METHOD_NONE);
 	assert_int_equal(r.encryption_level, MCS_ENCRYPTION_LEVEL_NONE);
 	assert_int_equal(r.server_random_len, 0);
-	assert_int_equal(r.blocks_off + r.blocks_len, sizeof(shadow_rdp));
+	assert_int_equal(r.blocks_off + r.blocks_len, sizeof(test_connect_response));
 	assert_int_equal(r.blocks_len, 0x32);
-	assert_int_equal(mcs_is_connect_response(shadow_rdp, sizeof(shadow_rdp)), 1);
+	assert_int_equal(
+	    mcs_is_connect_response(test_connect_response, sizeof(test_connect_response)), 1);
 }
 
 static void test_captured_xrdp_tls(void **state)
@@ -493,17 +424,18 @@ static void test_not_a_response(void **state)
 	/* xrdp's Disconnect-Provider-Ultimatum to a plaintext Connect-Initial
 	 * after it selected TLS (tests/fixtures/README.md). */
 	static const uint8_t dpum[] = {0x03, 0x00, 0x00, 0x09, 0x02, 0xf0, 0x80, 0x21, 0x80};
-	uint8_t t[sizeof(shadow_rdp)];
+	uint8_t t[sizeof(test_connect_response)];
 
 	(void)state;
 	assert_int_equal(parse_exact(dpum, sizeof(dpum), &r, &why), -1);
 	/* The Connect-Initial's tag. */
-	memcpy(t, shadow_rdp, sizeof(t));
+	memcpy(t, test_connect_response, sizeof(t));
 	t[8] = 0x65;
 	assert_int_equal(parse_exact(t, sizeof(t), &r, &why), -1);
 	/* Not exactly one TPKT. */
-	assert_int_equal(parse_exact(shadow_rdp, sizeof(shadow_rdp) - 1, &r, &why), -1);
-	memcpy(t, shadow_rdp, sizeof(t));
+	assert_int_equal(
+	    parse_exact(test_connect_response, sizeof(test_connect_response) - 1, &r, &why), -1);
+	memcpy(t, test_connect_response, sizeof(t));
 	t[6] = 0x00; /* no EOT */
 	assert_int_equal(parse_exact(t, sizeof(t), &r, &why), -1);
 }
@@ -515,10 +447,8 @@ static void truncations_of(const uint8_t *pdu, size_t n)
 	struct mcs_connect_response r;
 
 	for (size_t k = 0; k < n; k++) {
-		uint8_t *d = malloc(k ? k : 1);
+		uint8_t *d = dup_exact(pdu, k);
 		const char *why = NULL;
-		assert_non_null(d);
-		memcpy(d, pdu, k);
 		if (k >= 4) {
 			d[2] = (uint8_t)(k >> 8);
 			d[3] = (uint8_t)k;
@@ -532,7 +462,7 @@ static void truncations_of(const uint8_t *pdu, size_t n)
 static void test_truncations(void **state)
 {
 	(void)state;
-	truncations_of(shadow_rdp, sizeof(shadow_rdp));
+	truncations_of(test_connect_response, sizeof(test_connect_response));
 	truncations_of(xrdp_tls, sizeof(xrdp_tls));
 	truncations_of(xrdp_rdp_high, sizeof(xrdp_rdp_high));
 }
@@ -566,7 +496,7 @@ static void mutations_of(const uint8_t *pdu, size_t n)
 static void test_mutations(void **state)
 {
 	(void)state;
-	mutations_of(shadow_rdp, sizeof(shadow_rdp));
+	mutations_of(test_connect_response, sizeof(test_connect_response));
 	mutations_of(xrdp_tls, sizeof(xrdp_tls));
 	mutations_of(xrdp_rdp_high, sizeof(xrdp_rdp_high));
 }

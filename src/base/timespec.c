@@ -8,6 +8,13 @@ struct timespec timespec_now(void)
 	return t;
 }
 
+uint64_t timespec_now_ns(void)
+{
+	struct timespec t = timespec_now();
+
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
 void timespec_add_ms(struct timespec *t, unsigned ms)
 {
 	t->tv_sec += ms / 1000;

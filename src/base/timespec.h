@@ -4,10 +4,13 @@
 #define MD9_TIMESPEC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 /* CLOCK_MONOTONIC now. */
 struct timespec timespec_now(void);
+/* CLOCK_MONOTONIC now in nanoseconds (fits in 64 bits for 584 years). */
+uint64_t timespec_now_ns(void);
 /* *t += ms milliseconds (tv_nsec stays below one second). */
 void timespec_add_ms(struct timespec *t, unsigned ms);
 /* now + ms. */

@@ -22,8 +22,8 @@ set(_md9_ops_env
 	"MD9_BIN=$<TARGET_FILE:md9>"
 	"MD9_HOSTSIM=$<TARGET_FILE:md9-hostsim>"
 	"MD9_REPO=${PROJECT_SOURCE_DIR}")
-foreach(_t test_doctor test_setup)
-	add_test(NAME ${_t} COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/${_t}.py)
+foreach(_t test_doctor test_setup test_setup_desktop)
+	add_test(NAME ${_t} COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/ops/${_t}.py)
 	set_tests_properties(${_t} PROPERTIES ENVIRONMENT "${_md9_ops_env}" TIMEOUT 120
 		SKIP_RETURN_CODE 77 LABELS ops)
 endforeach()

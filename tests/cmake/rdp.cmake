@@ -3,10 +3,19 @@
 #
 # Included from tests/CMakeLists.txt.
 
-md9_add_test(test_x224 md9rdp ${PROJECT_SOURCE_DIR}/tests/test_x224.c)
-md9_add_test(test_mcs md9rdp ${PROJECT_SOURCE_DIR}/tests/test_mcs.c)
-md9_add_test(test_negotiation md9rdp ${PROJECT_SOURCE_DIR}/tests/test_negotiation.c)
-md9_add_test(test_mcs_response md9rdp ${PROJECT_SOURCE_DIR}/tests/test_mcs_response.c)
+# The parsers' tests share rdp_bytes.c (PDU builder, exact-size copies); the
+# X.224 ones x224_fixture.c, the Connect-Initial ones mcs_initial_fixture.c.
+set(MD9_T ${PROJECT_SOURCE_DIR}/tests)
+foreach(t request rewrite confirm)
+  md9_add_test(test_x224_${t} md9rdp ${MD9_T}/test_x224_${t}.c ${MD9_T}/x224_fixture.c
+               ${MD9_T}/rdp_bytes.c)
+endforeach()
+foreach(t initial initial_malformed)
+  md9_add_test(test_mcs_${t} md9rdp ${MD9_T}/test_mcs_${t}.c ${MD9_T}/mcs_initial_fixture.c
+               ${MD9_T}/rdp_bytes.c)
+endforeach()
+md9_add_test(test_negotiation md9rdp ${MD9_T}/test_negotiation.c)
+md9_add_test(test_mcs_response md9rdp ${MD9_T}/test_mcs_response.c ${MD9_T}/rdp_bytes.c)
 # The adapter's decisions; reads Connect-Responses from fuzz/corpus/mcs_response.
 md9_add_test(test_adapter md9rdp ${PROJECT_SOURCE_DIR}/tests/test_adapter.c)
 target_compile_definitions(test_adapter PRIVATE MD9_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

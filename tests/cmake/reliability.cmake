@@ -17,17 +17,22 @@ endforeach()
 #
 #   ctest -L fault            every fault test   (about 40 s)
 #   ctest -L integrity        the byte-exactness tests (1 GiB each way)
-#   python3 tests/fault/test_fault.py stall      one by hand (build-rel/)
+#   python3 tests/fault/test_fault_data.py stall   one by hand (build-rel/)
 set(MD9_REL_PYTHON /usr/bin/python3 CACHE FILEPATH "Python 3 for tests/fault")
-set(MD9_REL_FAULT_CASES
-  rescind_data rescind_unread rescind_control version_reject version_garbled
-  version_silent ctrl_messages create_unoffered
+# The fault cases by script (tests/fault/test_fault_SUBJECT.py); the ctest
+# name is fault_CASE whichever script holds it.
+set(MD9_REL_FAULT_SUBJECTS control data sessions)
+set(MD9_REL_FAULT_control_CASES
+  rescind_control version_reject version_garbled version_silent ctrl_messages
+  create_unoffered corrupt_control)
+set(MD9_REL_FAULT_data_CASES
+  rescind_data rescind_unread
   corrupt_offset8 corrupt_len8 corrupt_type corrupt_type_comp corrupt_pipe_len
   corrupt_pipe_type corrupt_truncated corrupt_write_index
-  corrupt_write_index_unaligned corrupt_read_index corrupt_full_ring corrupt_control
-  stall burst host_eof many_sessions max_sessions reoffer_same_instance server_refuses
-  server_closes slow_server
-  sigterm)
+  corrupt_write_index_unaligned corrupt_read_index corrupt_full_ring
+  stall burst host_eof reoffer_same_instance)
+set(MD9_REL_FAULT_sessions_CASES
+  many_sessions max_sessions server_refuses server_closes slow_server sigterm)
 set(MD9_REL_INTEGRITY_CASES single parallel5 small_chunks echo)
 
 set(MD9_REL_ENV
@@ -51,8 +56,10 @@ function(md9_rel_test name script case timeout labels)
     ENVIRONMENT "${MD9_REL_ENV};${ARGN}" TIMEOUT ${timeout} LABELS "${labels}")
 endfunction()
 
-foreach(case ${MD9_REL_FAULT_CASES})
-  md9_rel_test(fault_${case} test_fault.py ${case} 180 "fault;reliability")
+foreach(subject ${MD9_REL_FAULT_SUBJECTS})
+  foreach(case ${MD9_REL_FAULT_${subject}_CASES})
+    md9_rel_test(fault_${case} test_fault_${subject}.py ${case} 180 "fault;reliability")
+  endforeach()
 endforeach()
 foreach(case ${MD9_REL_INTEGRITY_CASES})
   md9_rel_test(integrity_${case} test_integrity.py ${case} 900 "integrity;reliability")
@@ -76,8 +83,11 @@ if(MD9_VALGRIND)
   set(MD9_REL_VALGRIND
     "MD9_WRAPPER=${MD9_VALGRIND_BIN} -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --track-fds=no"
     "MD9_INTEGRITY_BYTES=33554432")
-  foreach(case ${MD9_REL_FAULT_CASES})
-    md9_rel_test(valgrind_fault_${case} test_fault.py ${case} 600 "valgrind" ${MD9_REL_VALGRIND})
+  foreach(subject ${MD9_REL_FAULT_SUBJECTS})
+    foreach(case ${MD9_REL_FAULT_${subject}_CASES})
+      md9_rel_test(valgrind_fault_${case} test_fault_${subject}.py ${case} 600 "valgrind"
+                   ${MD9_REL_VALGRIND})
+    endforeach()
   endforeach()
   foreach(case ${MD9_REL_INTEGRITY_CASES})
     md9_rel_test(valgrind_integrity_${case} test_integrity.py ${case} 900 "valgrind"

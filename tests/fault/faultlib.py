@@ -4,7 +4,15 @@
 byte that goes through md9 from a seed and verify it at the other end, and
 the checks built on their "done" lines. Neither root nor xrdp is needed.
 
-One case = one process:  python3 tests/fault/test_fault.py CASE
+The fault tests (test_fault_control.py, test_fault_data.py,
+test_fault_sessions.py): for each fault md9 logs the reason, ends only the
+affected session (its server connection sees EOF, nothing corrupt reached
+the server), keeps serving the others (a second session, transferring at
+the time of the fault, completes byte-exact: same length and SHA-256 at
+both ends and in md9's own counters) and keeps (or recovers) the control
+channel (a new session works afterwards).
+
+One case = one process:  python3 tests/fault/test_fault_data.py CASE
 (``--list`` prints the cases). A case gets ``h`` (FaultHarness):
 
 * ``h.server(*args)``   md9-testserver; ``.port``, ``.conns()`` (done lines)
@@ -45,7 +53,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "lib"))
 
-from md9test import (WRAPPER, T, Harness, LogStream, TestFailure, binary, check,  # noqa: E402
+from md9test import (WRAPPER, MiB, T, Harness, LogStream, TestFailure, binary, check,  # noqa: E402
                      guarded, stop)
 
 BYTES_SCALE = int(os.environ.get("MD9_BYTES_SCALE", "8" if WRAPPER else "1"))
@@ -251,3 +259,100 @@ def check_md9_counts(closed, c, s, what):
     check(s2h == NEGO_S2H + c["received"],
           "%s: md9 counted %d bytes server->host, the client received %d (+%d negotiation)"
           % (what, s2h, c["received"], NEGO_S2H))
+
+
+# ---------------------------------------------------------------------------
+# the building blocks of the fault cases (tests/fault/test_fault_*.py)
+# ---------------------------------------------------------------------------
+
+SERVER_SEED = 7
+# A finite transfer each way for the "other" sessions.
+FIN = 64 * MiB // BYTES_SCALE
+PROGRESS = 1 * MiB
+
+
+def stack(h, hostsim_args=(), md9_args=(), server_args=()):
+    srv = h.server("--mode", "sink-source", "--seed", str(SERVER_SEED), *server_args)
+    hs = h.hostsim(*hostsim_args)
+    m = h.md9(hs, srv, *md9_args)
+    return srv, hs, m
+
+
+def client(h, hs, seed, send, recv, *more):
+    """One session (or --sessions K) of md9-testclient: send/recv are byte
+    counts or "inf"."""
+    return h.client(hs, "--seed", seed, "--server-seed", SERVER_SEED, "--bytes", send,
+                    "--recv-bytes", recv, "--progress", PROGRESS, "--timeout", T(30), *more)
+
+
+def running(h, hs, m, sid, seed, send="inf", recv=MiB, moved=4 * MiB):
+    """Start a session and wait until it is md9's session `sid` and has
+    moved `moved` bytes: it is mid-transfer (and, when recv is finite and
+    send is not, the server has sent all it will: it only reads now).
+    Returns (client, channel)."""
+    c = client(h, hs, seed, send, recv)
+    chan = m.opened(sid)
+    c.progress(0, moved, T(20), received=recv if send == "inf" and recv != "inf" else 0)
+    return c, chan
+
+
+def finish_ok(h, c, srv, m, sid, what):
+    """The session ran to its end byte-exact; md9's counters agree."""
+    cs = c.session(0, T(120))
+    ss = srv.wait_conn(cs["seed"], T(30))
+    check_complete(cs, ss, what)
+    closed = m.wait_closed(sid, T(30))
+    check_md9_counts(closed, cs, ss, what)
+    return cs, ss, closed
+
+
+def ended_cleanly(srv, c, m, sid, reason_rx, what, exact=True):
+    """The affected session: md9 closed it for `reason_rx`; the client's and
+    the server's ends saw EOF, and every byte either of them received was
+    the right one (nothing corrupt got through). exact: the server was not
+    sending at the end, so it received every byte md9 relayed (a server
+    still sending when md9 closes gets a TCP reset, which drops what md9's
+    socket had not sent yet; see docs/threat-model.md)."""
+    closed = m.wait_closed(sid, T(20))
+    check(re.fullmatch(reason_rx, closed.group("reason")),
+          "%s: md9 closed session %d for '%s', expected /%s/"
+          % (what, sid, closed.group("reason"), reason_rx))
+    cs = c.session(0, T(20))
+    check(cs["status"].startswith("eof") and cs["verified"] == "yes",
+          "%s: client: %s" % (what, cs["line"]))
+    ss = srv.wait_conn(cs["seed"], T(20))
+    check(ss["status"] in ("eof", "complete") and ss["verified"] == "yes",
+          "%s: server: %s" % (what, ss["line"]))
+    # md9 wrote to the server exactly what it counted: nothing lost inside.
+    h2s = int(closed.group("h2s"))
+    check(h2s == NEGO_H2S + ss["received"] if exact else h2s >= NEGO_H2S + ss["received"],
+          "%s: md9 counted %d bytes host->server, the server received %d (+%d)"
+          % (what, h2s, ss["received"], NEGO_H2S))
+    # What reached the client is what md9 put in the ring, or less: the
+    # host drops what it had not read when the channel ends.
+    check(cs["received"] <= int(closed.group("s2h")) - NEGO_S2H,
+          "%s: the client received more than md9 sent" % what)
+    return closed
+
+
+def new_session_works(h, hs, srv, m, sid, seed, what="a new session"):
+    c = client(h, hs, seed, 1 * MiB, 1 * MiB)
+    m.opened(sid)
+    return finish_ok(h, c, srv, m, sid, what)
+
+
+def fault_with_bystander(h, apply, reason_rx, what, hostsim_args=(), a_recv=MiB):
+    """The common shape: session 1 (A) sends without end (and receives
+    a_recv bytes), session 2 (B) runs a finite transfer; `apply(hs, chan_a)`
+    injects the fault into A; A must end for reason_rx, B must complete
+    byte-exact, and session 3 must work."""
+    srv, hs, m = stack(h, hostsim_args)
+    a, chan_a = running(h, hs, m, 1, 100, "inf", a_recv, moved=4 * MiB)
+    b, _ = running(h, hs, m, 2, 200, FIN, FIN, moved=PROGRESS)
+    apply(hs, chan_a)
+    ended_cleanly(srv, a, m, 1, reason_rx, what, exact=a_recv != "inf")
+    finish_ok(h, b, srv, m, 2, "the other session")
+    new_session_works(h, hs, srv, m, 3, 300)
+    check(not m.find(r"control channel: "), "the control channel failed: %s"
+          % m.find(r"control channel: .*"))
+    return srv, hs, m

@@ -3,8 +3,8 @@
  * the relay starts, adapter_on_server_pdu) sees an RDP server it can serve:
  * FreeRDP 2.11.7's freerdp-shadow-cli answer to a loopback peer with
  * standard RDP security, encryption NONE/NONE (server data blocks SC_CORE,
- * SC_NET, SC_SECURITY, SC_MCS_MSGCHANNEL), 118 bytes; also in
- * tests/test_mcs_response.c and fuzz/corpus/mcs_response. */
+ * SC_NET, SC_SECURITY, SC_MCS_MSGCHANNEL), 118 bytes; test_mcs_response and
+ * test_negotiation use it too, and it is in fuzz/corpus/mcs_response. */
 #ifndef MD9_TEST_CONNECT_RESPONSE_H
 #define MD9_TEST_CONNECT_RESPONSE_H
 

@@ -14,6 +14,13 @@ md9procs   Hostsim (md9-hostsim), Md9 (md9 run), RUN_AS (which user md9
 runner     Harness (a case's tmp dir and processes, the end-of-case checks),
            TmpDir (a Harness whose case gets the tmp path), run_case(), main()
            (the test file's command line)
+
+Imported by name (from md9test.X import ...), not re-exported here:
+rdpframes  the X.224, MCS and GCC frames before the security layer (build,
+           parse, read one TPKT), with the seed's values
+poll       for the fixtures: FixtureError, Fixture (start/stop, `with`),
+           wait_until(), read_line() (a child's first line, with a
+           deadline), is_listening()
 """
 
 from .core import (BUILD_DIRS, GiB, LOOPBACK, MiB, REPO, SKIP, TIME_SCALE, WRAPPER, Skip, T,
