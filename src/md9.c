@@ -249,56 +249,26 @@ static const struct cli_opt bind_opts[] = {
     {0},
 };
 
+/* One row a command, laid out by hand (clang-format would put each field on
+ * a line of its own): name, synopsis, options, handler; the summary. */
+/* clang-format off */
 static const struct cli_command commands[] = {
-    {
-        .name = "run",
-        .synopsis = "[options]",
-        .summary = "serve Enhanced Sessions from the Hyper-V host",
-        .title = "run options (each overrides the configuration file):",
-        .opts = run_opts,
-        .all_settings = true,
-        .exec = cmd_run,
-    },
-    {
-        .name = "status",
-        .synopsis = "[--json]",
-        .summary = "what the running md9 is doing",
-        .opts = status_opts,
-        .exec = cmd_status,
-    },
-    {
-        .name = "doctor",
-        .synopsis = "[options]",
-        .summary = "check this guest for Enhanced Session, with fixes",
-        .opts = doctor_opts,
-        .exec = cmd_doctor,
-    },
-    {
-        .name = "setup",
-        .synopsis = "[--dry-run | --undo]",
-        .summary = "install and enable what is missing, prepare the desktop",
-        .opts = setup_opts,
-        .exec = cmd_setup,
-    },
-    {
-        .name = "bind-classes",
-        .summary = "give the SynthRdp classes to uio_hv_generic (udev)",
-        .opts = bind_opts,
-        .exec = cmd_bind_classes,
-    },
-    {
-        .name = "--version",
-        .alias = {"-V"},
-        .exec = cmd_version,
-    },
-    {
-        .name = "--help",
-        .alias = {"-h", "help"},
-        .max_args = 1,
-        .exec = cmd_help,
-    },
+    {.name = "run", .synopsis = "[options]", .opts = run_opts, .exec = cmd_run,
+     .summary = "serve Enhanced Sessions from the Hyper-V host",
+     .title = "run options (each overrides the configuration file):", .all_settings = true},
+    {.name = "status", .synopsis = "[--json]", .opts = status_opts, .exec = cmd_status,
+     .summary = "what the running md9 is doing"},
+    {.name = "doctor", .synopsis = "[options]", .opts = doctor_opts, .exec = cmd_doctor,
+     .summary = "check this guest for Enhanced Session, with fixes"},
+    {.name = "setup", .synopsis = "[--dry-run | --undo]", .opts = setup_opts, .exec = cmd_setup,
+     .summary = "install and enable what is missing, prepare the desktop"},
+    {.name = "bind-classes", .opts = bind_opts, .exec = cmd_bind_classes,
+     .summary = "give the SynthRdp classes to uio_hv_generic (udev)"},
+    {.name = "--version", .alias = {"-V"}, .exec = cmd_version},
+    {.name = "--help", .alias = {"-h", "help"}, .max_args = 1, .exec = cmd_help},
     {0},
 };
+/* clang-format on */
 
 int main(int argc, char **argv)
 {

@@ -71,44 +71,31 @@ static const int log_level_values[] = {MD9_LOG_DEBUG, MD9_LOG_INFO, MD9_LOG_WARN
 
 /* ---- the table ---- */
 
+/* One row a setting, laid out by hand (clang-format would put each field on
+ * a line of its own): key, md9 run's option letter, the value's name, type,
+ * default and the field; the type's rule (range, choices, check or apply);
+ * the usage line; the md9.conf comment. */
+/* clang-format off */
 const struct md9_setting md9_config_settings[] = {
-    {.key = "transport",
-     .short_opt = 't',
-     .arg = "T",
-     .type = MD9_SETTING_TEXT,
-     .def = "uio",
+    {"transport", 't', "T", MD9_SETTING_TEXT, "uio", FIELD(transport),
      .check = check_transport,
-     FIELD(transport),
      .doc = "how md9 reaches the VMBus channels: uio or sim:PATH",
      .more = "  uio       real Hyper-V, through the uio_hv_generic driver\n"
              "  sim:PATH  the md9-hostsim simulator listening on the UNIX socket PATH"},
-    {.key = "backend",
-     .short_opt = 'b',
-     .arg = "SPEC",
-     .type = MD9_SETTING_TEXT,
-     .def = "tcp:127.0.0.1:3389",
+    {"backend", 'b', "SPEC", MD9_SETTING_TEXT, "tcp:127.0.0.1:3389",
      .apply = apply_backend,
      .doc = "the local RDP server: tcp:HOST:PORT, unix:PATH or vsock:CID:PORT",
      .more = "Each session is relayed to it. IPv6: tcp:[ADDRESS]:PORT. A unix: path is\n"
              "absolute; a vsock port below 1024. HOST is looked up when the file is\n"
              "loaded. md9 setup sets unix:/run/xrdp/xrdp.sock (xrdp's own directory)."},
-    {.key = "server_user",
-     .arg = "NAME",
-     .type = MD9_SETTING_TEXT,
-     .def = "",
-     FIELD(server_user),
+    {"server_user", 0, "NAME", MD9_SETTING_TEXT, "", FIELD(server_user),
      .doc = "who may serve the backend",
      .more = "Before a byte of a session reaches it, md9 checks the user the server\n"
              "runs as (unix: SO_PEERCRED; tcp: the owner of that very connection's\n"
              "socket) and ends the session if it is not this user, root or md9's own\n"
              "user. Empty: xrdp (Debian's xrdp runs as it) if that user exists."},
-    {.key = "security",
-     .short_opt = 's',
-     .arg = "MODE",
-     .type = MD9_SETTING_CHOICE,
-     .def = "auto",
+    {"security", 's', "MODE", MD9_SETTING_CHOICE, "auto", FIELD(security),
      CHOICES(security_values, security_name),
-     FIELD(security),
      .doc = "what md9 does with the host's plaintext MCS Connect-Initial",
      .more = "  auto         ask the server for TLS and be its TLS client; plain when the\n"
              "               server chooses standard RDP security (xrdp: with\n"
@@ -119,94 +106,51 @@ const struct md9_setting md9_config_settings[] = {
              "               vmconnect mode; Debian 12's xrdp and FreeRDP have none)\n"
              "A server that encrypts standard RDP security or requires NLA works in no\n"
              "mode; md9 doctor says which (its \"rdp security\" line) and how to fix it."},
-    {.key = "tls_pin",
-     .arg = "SHA256",
-     .type = MD9_SETTING_TEXT,
-     .def = "",
+    {"tls_pin", 0, "SHA256", MD9_SETTING_TEXT, "",
      .apply = apply_tls_pin,
      .doc = "accept only a server certificate with this SHA-256 fingerprint",
      .more = "64 hex digits, colons allowed, optional \"sha256:\" prefix. Empty: the\n"
              "local server's certificate is not checked. Set, it means TLS or nothing:\n"
              "auto never falls back to standard RDP security, and security = rdp or\n"
              "passthrough with a pin is refused when the file is loaded."},
-    {.key = "log_level",
-     .arg = "LEVEL",
-     .type = MD9_SETTING_CHOICE,
-     .def = "info",
+    {"log_level", 0, "LEVEL", MD9_SETTING_CHOICE, "info", FIELD(log_level),
      CHOICES(log_level_values, log_level_name),
-     FIELD(log_level),
      .doc = "how much md9 logs",
      .more = "debug, info, warning or error. `md9 run -v` is debug."},
-    {.key = "status_socket",
-     .arg = "PATH",
-     .type = MD9_SETTING_TEXT,
-     .def = MD9_DEFAULT_STATUS,
-     FIELD(status_socket),
+    {"status_socket", 0, "PATH", MD9_SETTING_TEXT, MD9_DEFAULT_STATUS, FIELD(status_socket),
      .doc = "the socket where `md9 status` asks the running md9",
      .more = "Mode 0660, group status_group. Empty: no status socket. Its byte counters\n"
              "move in 64 KiB steps, at most every 4 s, so that they show no typing\n"
              "rhythm."},
-    {.key = "status_group",
-     .arg = "GROUP",
-     .type = MD9_SETTING_TEXT,
-     .def = MD9_DEFAULT_STATUS_GROUP,
+    {"status_group", 0, "GROUP", MD9_SETTING_TEXT, MD9_DEFAULT_STATUS_GROUP, FIELD(status_group),
      .check = check_group,
-     FIELD(status_group),
      .doc = "the group whose members may ask md9 status",
      .more = "Members may run md9 doctor against md9 too; the group gives no access to\n"
              "the sessions. md9's user must be a member."},
-    {.key = "max_sessions",
-     .arg = "N",
-     .type = MD9_SETTING_NUMBER,
-     .def = "16",
-     .min = 1,
-     .max = 64,
-     FIELD(max_sessions),
+    {"max_sessions", 0, "N", MD9_SETTING_NUMBER, "16", FIELD(max_sessions),
+     .min = 1, .max = 64,
      .doc = "sessions open at once",
      .more = "More CreateSession requests are refused."},
-    {.key = "negotiate_timeout_ms",
-     .arg = "MS",
-     .type = MD9_SETTING_NUMBER,
-     .def = "30000",
-     .min = 100,
-     .max = 600000,
-     FIELD(negotiate_timeout_ms),
+    {"negotiate_timeout_ms", 0, "MS", MD9_SETTING_NUMBER, "30000", FIELD(negotiate_timeout_ms),
+     .min = 100, .max = 600000,
      .doc = "milliseconds for a session's negotiation",
      .more = "The host's Connection Request, the server's Connection Confirm and the\n"
              "TLS handshake."},
-    {.key = "drain_timeout_ms",
-     .arg = "MS",
-     .type = MD9_SETTING_NUMBER,
-     .def = "2000",
-     .min = 0,
-     .max = 60000,
-     FIELD(drain_timeout_ms),
+    {"drain_timeout_ms", 0, "MS", MD9_SETTING_NUMBER, "2000", FIELD(drain_timeout_ms),
+     .min = 0, .max = 60000,
      .doc = "milliseconds md9 flushes to the host after the server closed"},
-    {.key = "relay_budget",
-     .arg = "BYTES",
-     .type = MD9_SETTING_NUMBER,
-     .def = "1048576",
-     .min = 16384,
-     .max = 64u << 20,
-     .unit = "bytes",
-     FIELD(relay_budget),
+    {"relay_budget", 0, "BYTES", MD9_SETTING_NUMBER, "1048576", FIELD(relay_budget),
+     .min = 16384, .max = 64u << 20, .unit = "bytes",
      .doc = "bytes relayed per direction before md9 serves other work"},
-    {.key = "user",
-     .arg = "NAME",
-     .type = MD9_SETTING_TEXT,
-     .def = "",
-     FIELD(run_user),
+    {"user", 0, "NAME", MD9_SETTING_TEXT, "", FIELD(run_user),
      .doc = "the user md9 becomes after binding, when started as root",
      .more = "The unit starts md9 as that user directly. Empty: \"md9\". The user must\n"
              "exist: md9 does not go on as root unless allow_root = yes."},
-    {.key = "allow_root",
-     .arg = "yes|no",
-     .type = MD9_SETTING_YESNO,
-     .def = "no",
-     FIELD(allow_root),
+    {"allow_root", 0, "yes|no", MD9_SETTING_YESNO, "no", FIELD(allow_root),
      .doc = "whether md9 may keep running as root (user = root, or no such user)",
      .more = "Not recommended: md9 needs root only to bind the classes."},
 };
+/* clang-format on */
 
 /* CHOICE fields are written as int. */
 _Static_assert(sizeof(enum md9_security) == sizeof(int), "security is an int-sized enum");

@@ -1,9 +1,8 @@
 #include "probe.h"
 
-#include "mcs.h"
 #include "mcs_seed.h"
+#include "negotiation.h"
 #include "stream.h"
-#include "tpkt.h"
 #include "x224.h"
 
 #include <errno.h>
@@ -13,21 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-/* The probe's state: one connection at a time. */
+/* The probe's state: one connection at a time. The negotiation
+ * (negotiation.h) is the one md9's sessions run; the probe plays the host
+ * with the seed's Connection Request and Connect-Initial and does the
+ * negotiation's reads and writes, blocking until the deadline. */
 struct probe {
 	const struct md9_backend *b;
 	const struct md9_tls_pin *pin;
-	struct adapter a;
+	struct negotiation *n;
 	struct md9_probe_result *out;
 	struct timespec deadline;
-	int fd;                    /* until a stream owns it */
-	struct md9_stream *stream; /* plain or TLS, after the CC */
-	bool tls;                  /* the adapter said ADAPTER_TLS */
-	uint8_t buf[TPKT_MAX_LEN + 1];
-	size_t len;
+	int fd;                    /* the server connection, plain */
+	struct md9_stream *stream; /* TLS over it, after START_TLS */
 };
 
 static bool failed(struct probe *p, enum md9_probe_verdict v, const char *fix, const char *fmt, ...)
@@ -44,7 +44,7 @@ static bool failed(struct probe *p, enum md9_probe_verdict v, const char *fix, c
 	return false;
 }
 
-/* The adapter's verdict as the probe's. */
+/* The adapter's verdict (the negotiation's REFUSED or FAIL) as the probe's. */
 static bool adapter_failed(struct probe *p, const char *why)
 {
 	static const enum md9_probe_verdict of[] = {
@@ -55,8 +55,10 @@ static bool adapter_failed(struct probe *p, const char *why)
 	    [ADAPTER_CAUSE_MODE] = MD9_PROBE_REFUSED,
 	    [ADAPTER_CAUSE_PROTOCOL] = MD9_PROBE_ERROR,
 	};
+	struct negotiation_result r;
 
-	return failed(p, of[p->a.cause], p->a.fix, "%s", why);
+	negotiation_result(p->n, &r);
+	return failed(p, of[r.cause], r.fix, "%s", why);
 }
 
 static int ms_left(const struct probe *p)
@@ -89,7 +91,6 @@ static void hang_up(struct probe *p)
 		close(p->fd);
 	p->stream = NULL;
 	p->fd = -1;
-	p->len = 0;
 }
 
 static bool connect_server(struct probe *p)
@@ -140,10 +141,10 @@ static int stream_wait(struct probe *p, bool rd, bool wr)
 	return wait_for(p, p->stream->fd, pe ? pe : POLLIN);
 }
 
-static bool stream_send_all(struct probe *p, uint8_t *d, size_t n)
+static bool stream_send_all(struct probe *p, const uint8_t *d, size_t n)
 {
 	while (n) {
-		struct iovec iov = {d, n};
+		struct iovec iov = {(uint8_t *)d, n};
 		ssize_t k = p->stream->ops->writev(p->stream, &iov, 1);
 		if (k == -EAGAIN) {
 			if (stream_wait(p, false, true) <= 0)
@@ -160,107 +161,49 @@ static bool stream_send_all(struct probe *p, uint8_t *d, size_t n)
 	return true;
 }
 
-/* One complete PDU in p->buf: the X.224 CC (plain socket) or, with cc false,
- * one TPKT from the stream. 1 read, 0 the server closed first, -1 failed. */
-static int read_pdu(struct probe *p, bool cc, size_t *pdu)
+/* Server bytes for the negotiation: what one read brings, or the end of the
+ * connection. false: the verdict is made (the deadline passed). */
+static bool server_in(struct probe *p)
 {
-	struct x224_cc parsed;
-	const char *why = NULL;
+	size_t room;
+	uint8_t *at = negotiation_server_room(p->n, &room);
+	ssize_t k;
 
-	for (;;) {
-		int r = cc ? x224_parse_cc(p->buf, p->len, &parsed, &why)
-		           : tpkt_pdu_length(p->buf, p->len, pdu, &why);
-		if (r < 0) {
-			failed(p, MD9_PROBE_ERROR, NULL, "malformed answer from the server: %s",
-			       why);
-			return -1;
-		}
-		if (r == 1 && cc) {
-			*pdu = parsed.pdu_len;
-			return 1;
-		}
-		if (r == 1 && p->len >= *pdu)
-			return 1;
-		ssize_t k;
-		if (cc) {
-			k = recv(p->fd, p->buf + p->len, sizeof(p->buf) - p->len, MSG_DONTWAIT);
-			if (k < 0)
-				k = -errno;
-		} else {
-			struct iovec iov = {p->buf + p->len, sizeof(p->buf) - p->len};
-			k = p->stream->ops->readv(p->stream, &iov, 1);
-		}
-		if (k == -EAGAIN || k == -EINTR) {
-			int w = cc ? wait_for(p, p->fd, POLLIN) : stream_wait(p, true, false);
-			if (w <= 0) {
-				failed(p, MD9_PROBE_ERROR, NULL,
-				       "the server did not answer within the timeout");
-				return -1;
-			}
-			continue;
-		}
-		if (k <= 0)
-			return 0;
-		p->len += (size_t)k;
+	if (p->stream) {
+		struct iovec iov = {at, room};
+		k = p->stream->ops->readv(p->stream, &iov, 1);
+	} else {
+		k = recv(p->fd, at, room, MSG_DONTWAIT);
+		if (k < 0)
+			k = -errno;
 	}
+	if (k == -EAGAIN || k == -EINTR) {
+		if ((p->stream ? stream_wait(p, true, false) : wait_for(p, p->fd, POLLIN)) <= 0)
+			return failed(p, MD9_PROBE_ERROR, NULL,
+			              "the server did not answer within the timeout");
+		return true;
+	}
+	if (k > 0)
+		negotiation_server_in(p->n, (size_t)k);
+	else
+		negotiation_server_closed(p->n, (int)-k);
+	return true;
 }
 
-/* X.224 negotiation: 1 go on, 0 ask again (auto's retry), -1 verdict made. */
-static int negotiate(struct probe *p)
+/* Host bytes: the seed's Connection Request first, its Connect-Initial once
+ * the negotiation asks for it (after the Connection Confirm, and TLS). */
+static void host_in(struct probe *p)
 {
-	uint8_t cr[X224_CR_MAX_LEN];
-	size_t n = 0, pdu = 0;
-	const char *why = NULL;
-	struct x224_cr req;
-	struct x224_cc cc;
+	bool request = negotiation_phase(p->n) == NEGO_REQUEST;
+	const uint8_t *d = request ? mcs_seed_connection_request : mcs_seed_connect_initial;
+	size_t len =
+	    request ? sizeof(mcs_seed_connection_request) : sizeof(mcs_seed_connect_initial);
+	size_t room;
+	uint8_t *at = negotiation_host_room(p->n, &room);
 
-	if (!connect_server(p))
-		return -1;
-	if (x224_parse_cr(mcs_seed_connection_request, sizeof(mcs_seed_connection_request), &req,
-	                  &why) != 1 ||
-	    adapter_rewrite_cr(&p->a, mcs_seed_connection_request, &req, cr, sizeof(cr), &n, &why) <
-	        0) {
-		failed(p, MD9_PROBE_ERROR, NULL, "cannot build the Connection Request: %s", why);
-		return -1;
-	}
-	p->out->asked = p->a.asked;
-	if (!send_all(p, cr, n))
-		return -1;
-	int r = read_pdu(p, true, &pdu);
-	if (r == 0)
-		failed(p, MD9_PROBE_ERROR, NULL,
-		       "the server closed the connection before its Connection Confirm");
-	if (r <= 0)
-		return -1;
-	x224_parse_cc(p->buf, p->len, &cc, NULL);
-	switch (adapter_on_cc(&p->a, &cc, &why)) {
-	case ADAPTER_RETRY_RDP:
-		p->out->retried = true;
-		hang_up(p);
-		return 0;
-	case ADAPTER_REFUSED:
-	case ADAPTER_FAIL:
-		p->out->selected = p->a.selected;
-		adapter_failed(p, why);
-		return -1;
-	case ADAPTER_TLS:
-		p->out->selected = p->a.selected;
-		p->tls = true;
-		p->stream = md9_tls_stream_new(p->fd, NULL);
-		break;
-	case ADAPTER_PLAIN:
-		p->out->selected = p->a.selected;
-		p->stream = md9_stream_socket(p->fd);
-		break;
-	}
-	if (!p->stream) {
-		failed(p, MD9_PROBE_ERROR, NULL, "out of memory");
-		return -1;
-	}
-	p->fd = -1;
-	memmove(p->buf, p->buf + pdu, p->len - pdu);
-	p->len -= pdu;
-	return 1;
+	/* Both fit: NEGOTIATION_BUF holds any TPKT. */
+	memcpy(at, d, len < room ? len : room);
+	negotiation_host_in(p->n, len < room ? len : room);
 }
 
 static bool tls_handshake(struct probe *p)
@@ -281,67 +224,113 @@ static bool tls_handshake(struct probe *p)
 	return true;
 }
 
-static bool connect_initial(struct probe *p)
+/* Carries out one of the negotiation's actions. 1: go on; 0: done, the
+ * server can serve sessions; -1: the verdict is made. */
+static int act(struct probe *p, const struct negotiation_action *a)
 {
-	uint8_t ci[sizeof(mcs_seed_connect_initial)];
-	const char *why = NULL;
-	size_t pdu = 0;
+	struct negotiation_result r;
 
-	memcpy(ci, mcs_seed_connect_initial, sizeof(ci));
-	if (adapter_fix_connect_initial(&p->a, ci, sizeof(ci), &why) < 0)
-		return failed(p, MD9_PROBE_ERROR, NULL, "cannot patch the Connect-Initial: %s",
-		              why);
-	if (!stream_send_all(p, ci, sizeof(ci)))
-		return false;
-	int r = read_pdu(p, false, &pdu);
-	if (r < 0)
-		return false;
-	if (r == 0)
-		return adapter_failed(p, adapter_no_connect_response(&p->a));
-	switch (adapter_on_server_pdu(&p->a, p->buf, pdu, &why)) {
-	case ADAPTER_PLAIN:
-		break;
-	default:
-		return adapter_failed(p, why);
+	negotiation_result(p->n, &r);
+	p->out->asked = r.asked;
+	p->out->selected = r.selected;
+	switch (a->act) {
+	case NEGO_TO_SERVER:
+		if (!(p->stream ? stream_send_all(p, a->data, a->len)
+		                : send_all(p, a->data, a->len)))
+			return -1;
+		return 1;
+	case NEGO_TO_HOST:
+		return 1; /* the probe plays the host: nobody to tell */
+	case NEGO_RECONNECT:
+		/* auto: the server refused TLS; ask again for standard RDP security */
+		p->out->retried = true;
+		hang_up(p);
+		if (!connect_server(p))
+			return -1;
+		negotiation_server_connected(p->n);
+		return 1;
+	case NEGO_START_TLS:
+		p->stream = md9_tls_stream_new(p->fd, NULL);
+		if (!p->stream) {
+			failed(p, MD9_PROBE_ERROR, NULL, "out of memory");
+			return -1;
+		}
+		p->fd = -1;
+		if (!tls_handshake(p))
+			return -1;
+		negotiation_tls_done(p->n);
+		return 1;
+	case NEGO_REFUSED:
+	case NEGO_FAIL:
+		adapter_failed(p, a->why);
+		return -1;
+	case NEGO_RELAY:
+		p->out->verdict = p->stream                         ? MD9_PROBE_TLS
+		                  : r.selected == X224_PROTOCOL_RDP ? MD9_PROBE_PLAIN
+		                                                    : MD9_PROBE_VMCONNECT;
+		return 0;
 	}
-	p->out->verdict = p->tls                               ? MD9_PROBE_TLS
-	                  : p->a.selected == X224_PROTOCOL_RDP ? MD9_PROBE_PLAIN
-	                                                       : MD9_PROBE_VMCONNECT;
-	return true;
+	failed(p, MD9_PROBE_ERROR, NULL, "internal error: unknown negotiation action");
+	return -1;
+}
+
+/* Runs the negotiation to its end: its actions in order, then the bytes it
+ * wants next. */
+static bool run(struct probe *p)
+{
+	if (!connect_server(p))
+		return false;
+	negotiation_server_connected(p->n);
+	for (;;) {
+		const struct negotiation_action *next = negotiation_action(p->n);
+
+		if (next) {
+			struct negotiation_action a = *next; /* its data lives until the end */
+			int r;
+
+			negotiation_pop(p->n);
+			r = act(p, &a);
+			if (r <= 0)
+				return r == 0;
+		} else if (negotiation_wants_host(p->n)) {
+			host_in(p);
+		} else if (negotiation_wants_server(p->n)) {
+			if (!server_in(p))
+				return false;
+		} else {
+			return failed(p, MD9_PROBE_ERROR, NULL,
+			              "internal error: the negotiation waits for nothing");
+		}
+	}
 }
 
 bool md9_probe_server(const struct md9_backend *b, enum md9_security mode,
                       const struct md9_tls_pin *pin, int timeout_ms, struct md9_probe_result *out)
 {
-	struct probe *p = calloc(1, sizeof(*p)); /* a 64 KiB buffer: not on the stack */
-	bool ok = false;
-	int r;
+	struct probe p = {.b = b, .pin = pin, .out = out, .fd = -1};
+	bool ok;
 
 	memset(out, 0, sizeof(*out));
-	if (!p) {
+	/* require_tls: a pin means TLS or nothing, as md9's sessions (session.c) */
+	p.n = negotiation_new(mode, pin && pin->set, 0);
+	if (!p.n) {
 		out->verdict = MD9_PROBE_ERROR;
 		snprintf(out->why, sizeof(out->why), "out of memory");
 		return false;
 	}
-	p->b = b;
-	p->pin = pin;
-	p->out = out;
-	p->fd = -1;
-	adapter_init(&p->a, mode);
-	p->a.require_tls = pin && pin->set; /* as md9's sessions (session.c) */
-	clock_gettime(CLOCK_MONOTONIC, &p->deadline);
-	p->deadline.tv_sec += timeout_ms / 1000;
-	p->deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (p->deadline.tv_nsec >= 1000000000) {
-		p->deadline.tv_sec++;
-		p->deadline.tv_nsec -= 1000000000;
+	negotiation_quiet(p.n);
+	clock_gettime(CLOCK_MONOTONIC, &p.deadline);
+	p.deadline.tv_sec += timeout_ms / 1000;
+	p.deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (p.deadline.tv_nsec >= 1000000000) {
+		p.deadline.tv_sec++;
+		p.deadline.tv_nsec -= 1000000000;
 	}
-	while ((r = negotiate(p)) == 0)
-		;
-	if (r > 0)
-		ok = (!p->tls || tls_handshake(p)) && connect_initial(p);
-	hang_up(p);
-	free(p);
+	ok = run(&p);
+	if (!ok && !out->why[0])
+		snprintf(out->why, sizeof(out->why), "the negotiation ended");
+	hang_up(&p);
+	negotiation_free(p.n);
 	return ok;
 }
 

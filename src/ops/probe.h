@@ -1,5 +1,6 @@
 /* md9 doctor's look at the configured RDP server, made the way md9 itself
- * will talk to it: the host's Connection Request (the seed's, src/mcs_seed.h)
+ * will talk to it: the negotiation md9's sessions run (negotiation.h), with
+ * the probe as the host: the seed's Connection Request (src/rdp/mcs_seed.h)
  * rewritten by md9's adapter for the security mode, the server's Connection
  * Confirm judged by the adapter (with auto's second try for standard RDP
  * security), md9's TLS when the adapter says so, the seed's MCS

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,29 @@ static bool first_match(const char *root, const char *pattern, char *out, size_t
 	return ok;
 }
 
+/* The verdict and its line: what doctor prints for the check. */
+__attribute__((format(printf, 3, 4))) static void say(struct sessioncheck *c, int verdict,
+                                                      const char *fmt, ...)
+{
+	va_list ap;
+
+	c->verdict = verdict;
+	va_start(ap, fmt);
+	vsnprintf(c->what, sizeof(c->what), fmt, ap);
+	va_end(ap);
+}
+
+/* What the administrator can do about it. */
+__attribute__((format(printf, 2, 3))) static void suggest(struct sessioncheck *c, const char *fmt,
+                                                          ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->fix, sizeof(c->fix), fmt, ap);
+	va_end(ap);
+}
+
 void sessioncheck_drives(const char *etc, const char *dev, struct sessioncheck *c)
 {
 	char p[PATH_MAX], name[256] = "thinclient_drives", on[32];
@@ -56,39 +80,29 @@ void sessioncheck_drives(const char *etc, const char *dev, struct sessioncheck *
 	md9_path_join(p, sizeof(p), etc, "xrdp/sesman.ini");
 	c->fix[0] = '\0';
 	if (!(ini = slurp(p))) {
-		c->verdict = 1;
-		snprintf(c->what, sizeof(c->what), "%s: %s: xrdp is not installed", p,
-		         strerror(errno));
-		snprintf(c->fix, sizeof(c->fix), "apt-get install xrdp fuse3");
+		say(c, 1, "%s: %s: xrdp is not installed", p, strerror(errno));
+		suggest(c, "apt-get install xrdp fuse3");
 		return;
 	}
 	inikey_get(ini, "Chansrv", "FuseMountName", name, sizeof(name));
 	if (inikey_get(ini, "Chansrv", "EnableFuseMount", on, sizeof(on)) &&
 	    !md9_xrdp_ini_true(on)) {
-		c->verdict = 1;
-		snprintf(c->what, sizeof(c->what),
-		         "%s: EnableFuseMount=%s: the client's drives do not appear in sessions", p,
-		         on);
-		snprintf(c->fix, sizeof(c->fix), "remove EnableFuseMount=%s from [Chansrv] in %s",
-		         on, p);
+		say(c, 1, "%s: EnableFuseMount=%s: the client's drives do not appear in sessions",
+		    p, on);
+		suggest(c, "remove EnableFuseMount=%s from [Chansrv] in %s", on, p);
 	} else if (!exists(dev, "fuse")) {
-		c->verdict = 1;
-		snprintf(c->what, sizeof(c->what),
-		         "%s/fuse is missing: xrdp-chansrv cannot mount the client's drives", dev);
-		snprintf(c->fix, sizeof(c->fix), "modprobe fuse");
+		say(c, 1, "%s/fuse is missing: xrdp-chansrv cannot mount the client's drives", dev);
+		suggest(c, "modprobe fuse");
 	} else if (!exists(etc, "fuse.conf")) {
 		/* both fuse (2) and fuse3 ship /etc/fuse.conf with fusermount */
-		c->verdict = 1;
-		snprintf(c->what, sizeof(c->what),
-		         "%s/fuse.conf is missing: fusermount (package fuse3 or fuse) is not "
-		         "installed, so "
-		         "xrdp-chansrv cannot mount the client's drives",
-		         etc);
-		snprintf(c->fix, sizeof(c->fix), "apt-get install fuse3");
+		say(c, 1,
+		    "%s/fuse.conf is missing: fusermount (package fuse3 or fuse) is not "
+		    "installed, so "
+		    "xrdp-chansrv cannot mount the client's drives",
+		    etc);
+		suggest(c, "apt-get install fuse3");
 	} else {
-		c->verdict = 0;
-		snprintf(
-		    c->what, sizeof(c->what),
+		say(c, 0,
 		    "the client's drives appear in the session under %s%s/<drive> (xrdp-chansrv, "
 		    "FUSE)",
 		    name[0] == '/' ? "" : "~/", name);
@@ -181,25 +195,19 @@ void sessioncheck_audio(const char *etc, const char *lib, struct sessioncheck *c
 			loader = "xdg/autostart/pulseaudio-xrdp.desktop";
 		}
 	if (!server) {
-		c->verdict = 1;
-		snprintf(
-		    c->what, sizeof(c->what),
+		say(c, 1,
 		    "no xrdp sound module (PipeWire or PulseAudio): sessions play no sound on the "
 		    "client");
 		audio_fix(etc, c->fix, sizeof(c->fix));
 	} else if (!exists(etc, loader)) {
-		c->verdict = 1;
-		snprintf(
-		    c->what, sizeof(c->what),
+		say(c, 1,
 		    "xrdp's %s module is there (%s) but nothing loads it in a session (%s/%s is "
 		    "missing)",
 		    server, found, etc, loader);
-		snprintf(c->fix, sizeof(c->fix), "apt-get install %s",
-		         server[1] == 'i' ? "pipewire-module-xrdp" : "pulseaudio-module-xrdp");
+		suggest(c, "apt-get install %s",
+		        server[1] == 'i' ? "pipewire-module-xrdp" : "pulseaudio-module-xrdp");
 	} else {
-		c->verdict = 0;
-		snprintf(
-		    c->what, sizeof(c->what),
+		say(c, 0,
 		    "xrdp's %s module (%s), loaded at session start by %s/%s: sound goes to the "
 		    "client over rdpsnd",
 		    server, found, etc, loader);

@@ -15,6 +15,7 @@
 
 struct negotiation {
 	uint64_t id;
+	bool quiet; /* negotiation_quiet: the caller reports, nothing is logged */
 	enum negotiation_phase phase;
 	struct adapter adapter;
 	bool connected; /* the server connection is up */
@@ -68,14 +69,29 @@ static void end_with(struct negotiation *n, const char *fmt, ...)
 	push(n, NEGO_FAIL, NULL, 0);
 }
 
+/* One log line about the session, unless the negotiation is quiet. */
+static void say(const struct negotiation *n, enum md9_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(const struct negotiation *n, enum md9_log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (n->quiet || level > md9_log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	md9_log(level, "session %llu: %s", (unsigned long long)n->id, line);
+}
+
 /* One line naming what cannot work and its fix (adapter.h). */
 static void log_cause(const struct negotiation *n, const char *why, const char *suffix)
 {
 	if (n->adapter.fix)
-		log_warn("session %llu: %s%s; fix: %s", (unsigned long long)n->id, why, suffix,
-		         n->adapter.fix);
+		say(n, MD9_LOG_WARN, "%s%s; fix: %s", why, suffix, n->adapter.fix);
 	else
-		log_warn("session %llu: %s%s", (unsigned long long)n->id, why, suffix);
+		say(n, MD9_LOG_WARN, "%s%s", why, suffix);
 }
 
 /* The session ends after the host has read what the server said (data,
@@ -91,11 +107,10 @@ static void refuse(struct negotiation *n, const char *why, size_t len)
 
 static void log_choice(const struct negotiation *n)
 {
-	log_info(
-	    "session %llu: host requested %s, md9 (%s) asked the server for %s, server selected %s",
-	    (unsigned long long)n->id, x224_protocol_name(n->adapter.host_requested),
-	    md9_security_name(n->adapter.mode), x224_protocol_name(n->adapter.asked),
-	    x224_protocol_name(n->adapter.selected));
+	say(n, MD9_LOG_INFO,
+	    "host requested %s, md9 (%s) asked the server for %s, server selected %s",
+	    x224_protocol_name(n->adapter.host_requested), md9_security_name(n->adapter.mode),
+	    x224_protocol_name(n->adapter.asked), x224_protocol_name(n->adapter.selected));
 }
 
 /* ---- REQUEST ---- */
@@ -141,8 +156,7 @@ static void take_cr(struct negotiation *n)
 	rewrite_cr(n);
 	if (n->phase == NEGO_ENDED)
 		return;
-	log_debug("session %llu: host requested %s", (unsigned long long)n->id,
-	          x224_protocol_name(n->adapter.host_requested));
+	say(n, MD9_LOG_DEBUG, "host requested %s", x224_protocol_name(n->adapter.host_requested));
 	send_cr(n);
 }
 
@@ -236,9 +250,9 @@ static int cc_to_host(struct negotiation *n, size_t cc_len)
 		return -1;
 	}
 	if (len != cc_len)
-		log_debug("session %llu: the host sent no RDP_NEG_REQ: passing the Connection "
-		          "Confirm on without rdpNegData",
-		          (unsigned long long)n->id);
+		say(n, MD9_LOG_DEBUG,
+		    "the host sent no RDP_NEG_REQ: passing the Connection Confirm on without "
+		    "rdpNegData");
 	push(n, NEGO_TO_HOST, n->cc_out, len);
 	return 0;
 }
@@ -264,9 +278,9 @@ static void take_cc(struct negotiation *n)
 
 	switch (adapter_on_cc(&n->adapter, &cc, &why)) {
 	case ADAPTER_RETRY_RDP:
-		log_info("session %llu: the server refused TLS (%s); asking again for standard RDP "
-		         "security",
-		         (unsigned long long)n->id, x224_failure_name(cc.failure_code));
+		say(n, MD9_LOG_INFO,
+		    "the server refused TLS (%s); asking again for standard RDP security",
+		    x224_failure_name(cc.failure_code));
 		n->server_len = 0;
 		n->connected = false;
 		n->phase = NEGO_REQUEST;
@@ -300,11 +314,11 @@ static void take_cc(struct negotiation *n)
 		log_choice(n);
 		if (n->adapter.mode == MD9_SEC_PASSTHROUGH &&
 		    n->adapter.selected != X224_PROTOCOL_RDP)
-			log_debug("session %llu: passthrough: the server selected %s; the host "
-			          "sends plaintext, so this only works if the server runs in "
-			          "vmconnect mode (xrdp vmconnect=true)",
-			          (unsigned long long)n->id,
-			          x224_protocol_name(n->adapter.selected));
+			say(n, MD9_LOG_DEBUG,
+			    "passthrough: the server selected %s; the host sends plaintext, so "
+			    "this only works if the server runs in vmconnect mode (xrdp "
+			    "vmconnect=true)",
+			    x224_protocol_name(n->adapter.selected));
 		n->accepted = true;
 		/* The CC and anything after it go to the host. */
 		if (cc_to_host(n, cc.pdu_len) < 0)
@@ -339,6 +353,11 @@ struct negotiation *negotiation_new(enum md9_security mode, bool require_tls, ui
 	return n;
 }
 
+void negotiation_quiet(struct negotiation *n)
+{
+	n->quiet = true;
+}
+
 void negotiation_free(struct negotiation *n)
 {
 	if (!n)
@@ -355,11 +374,15 @@ enum negotiation_phase negotiation_phase(const struct negotiation *n)
 
 void negotiation_result(const struct negotiation *n, struct negotiation_result *out)
 {
-	out->mode = n->adapter.mode;
-	out->host_requested = n->adapter.host_requested;
-	out->asked = n->adapter.asked;
-	out->selected = n->adapter.selected;
-	out->selected_known = n->accepted;
+	*out = (struct negotiation_result){
+	    .mode = n->adapter.mode,
+	    .host_requested = n->adapter.host_requested,
+	    .asked = n->adapter.asked,
+	    .selected = n->adapter.selected,
+	    .selected_known = n->accepted,
+	    .cause = n->adapter.cause,
+	    .fix = n->adapter.fix,
+	};
 }
 
 bool negotiation_wants_host(const struct negotiation *n)

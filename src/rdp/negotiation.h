@@ -87,10 +87,12 @@ struct negotiation_action {
 /* What was negotiated, for the log and `md9 status`. */
 struct negotiation_result {
 	enum md9_security mode;
-	uint32_t host_requested; /* the host's requestedProtocols */
-	uint32_t asked;          /* what md9 asked the server for */
-	uint32_t selected;       /* the server's choice, once accepted: */
-	bool selected_known;     /* its Connection Confirm was accepted */
+	uint32_t host_requested;  /* the host's requestedProtocols */
+	uint32_t asked;           /* what md9 asked the server for */
+	uint32_t selected;        /* the server's choice, once accepted: */
+	bool selected_known;      /* its Connection Confirm was accepted */
+	enum adapter_cause cause; /* after REFUSED or FAIL: why it cannot work (adapter.h), */
+	const char *fix;          /* and what to change, or NULL */
 };
 
 struct negotiation;
@@ -99,6 +101,8 @@ struct negotiation;
  * adapter's; id: the session's, for log lines. NULL when out of memory. */
 struct negotiation *negotiation_new(enum md9_security mode, bool require_tls, uint64_t id);
 void negotiation_free(struct negotiation *n);
+/* The caller reports the outcome itself (md9 doctor's probe): no log lines. */
+void negotiation_quiet(struct negotiation *n);
 enum negotiation_phase negotiation_phase(const struct negotiation *n);
 void negotiation_result(const struct negotiation *n, struct negotiation_result *out);
 

@@ -4,12 +4,22 @@
 #ifndef MD9_PARSE_H
 #define MD9_PARSE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Set *why (when asked for) and return -1: `return parse_fail(why, "...");`. */
 static inline int parse_fail(const char **why, const char *msg)
 {
 	if (why)
 		*why = msg;
 	return -1;
+}
+
+/* The name of value v in names[] (indexed by value, NULL in the gaps);
+ * "UNKNOWN" for a value the table does not name. For the log lines. */
+static inline const char *parse_name(const char *const *names, size_t n, uint32_t v)
+{
+	return v < n && names[v] ? names[v] : "UNKNOWN";
 }
 
 #endif

@@ -39,8 +39,8 @@ static SSL_CTX *get_ctx(void)
 	/* The server is local and usually self-signed: trust comes from the
 	 * optional pin, checked after the handshake. */
 	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_mode(client_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-					     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_mode(client_ctx,
+	                 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_min_proto_version(client_ctx, TLS1_2_VERSION);
 	return client_ctx;
 }
@@ -86,13 +86,13 @@ static ssize_t tls_result(struct tls_stream *t, int rc, int ret)
 		return 0;
 	case SSL_ERROR_SYSCALL:
 		snprintf(t->why, sizeof(t->why), "TLS transport: %s",
-			 errno ? strerror(errno) : "unexpected EOF");
+		         errno ? strerror(errno) : "unexpected EOF");
 		ERR_clear_error();
 		return errno ? -errno : -ECONNRESET;
 	default: {
 		unsigned long e = ERR_get_error();
 		snprintf(t->why, sizeof(t->why), "TLS: %s",
-			 e ? ERR_reason_error_string(e) : "protocol error");
+		         e ? ERR_reason_error_string(e) : "protocol error");
 		ERR_clear_error();
 		(void)rc;
 		return -EPROTO;
@@ -134,9 +134,11 @@ static ssize_t tls_writev(struct md9_stream *s, const struct iovec *iov, int iov
 				len = TLS_WRITE_CHUNK;
 			/* A write that returned WANT_* is repeated with the same
 			 * bytes; they are still the first unconsumed ones. */
-			if (t->retry_len && total == 0 && off == 0 && t->retry_len <= iov[i].iov_len)
+			if (t->retry_len && total == 0 && off == 0 &&
+			    t->retry_len <= iov[i].iov_len)
 				len = t->retry_len;
-			int ret = SSL_write_ex(t->ssl, (uint8_t *)iov[i].iov_base + off, len, &done);
+			int ret =
+			    SSL_write_ex(t->ssl, (uint8_t *)iov[i].iov_base + off, len, &done);
 			if (ret <= 0) {
 				ssize_t r = tls_result(t, 0, ret);
 				if (r == -EAGAIN && total == 0 && off == 0)
@@ -212,51 +214,51 @@ static void tls_free(struct md9_stream *s)
 }
 
 static const struct md9_stream_ops tls_ops = {
-	.readv = tls_readv,
-	.writev = tls_writev,
-	.events_for = tls_events_for,
-	.shutdown_write = tls_shutdown_write,
-	.free = tls_free,
+    .readv = tls_readv,
+    .writev = tls_writev,
+    .events_for = tls_events_for,
+    .shutdown_write = tls_shutdown_write,
+    .free = tls_free,
 };
 
-struct md9_stream *md9_tls_stream_new(int fd, const char *sni)
+/* A TLS stream over fd with a new SSL of ctx; NULL when ctx is NULL or out
+ * of memory. The caller sets the side (connect or accept state). */
+static struct tls_stream *tls_new(int fd, SSL_CTX *ctx)
 {
-	SSL_CTX *ctx = get_ctx();
-	struct tls_stream *t = calloc(1, sizeof(*t));
+	struct tls_stream *t = ctx ? calloc(1, sizeof(*t)) : NULL;
 
-	if (!ctx || !t) {
-		free(t);
+	if (!t)
 		return NULL;
-	}
 	t->ssl = SSL_new(ctx);
 	if (!t->ssl || !SSL_set_fd(t->ssl, fd)) {
 		SSL_free(t->ssl);
 		free(t);
 		return NULL;
 	}
+	t->base.ops = &tls_ops;
+	t->base.fd = fd;
+	return t;
+}
+
+struct md9_stream *md9_tls_stream_new(int fd, const char *sni)
+{
+	struct tls_stream *t = tls_new(fd, get_ctx());
+
+	if (!t)
+		return NULL;
 	if (sni && *sni)
 		SSL_set_tlsext_host_name(t->ssl, sni);
 	SSL_set_connect_state(t->ssl);
-	t->base.ops = &tls_ops;
-	t->base.fd = fd;
 	return &t->base;
 }
 
 struct md9_stream *md9_tls_stream_new_server(int fd, void *ssl_ctx)
 {
-	struct tls_stream *t = calloc(1, sizeof(*t));
+	struct tls_stream *t = tls_new(fd, ssl_ctx);
 
 	if (!t)
 		return NULL;
-	t->ssl = SSL_new(ssl_ctx);
-	if (!t->ssl || !SSL_set_fd(t->ssl, fd)) {
-		SSL_free(t->ssl);
-		free(t);
-		return NULL;
-	}
 	SSL_set_accept_state(t->ssl);
-	t->base.ops = &tls_ops;
-	t->base.fd = fd;
 	return &t->base;
 }
 
@@ -280,11 +282,11 @@ int md9_tls_handshake(struct md9_stream *s, const struct md9_tls_pin *pin, const
 		uint8_t md[32];
 		unsigned mdlen = 0;
 		bool ok = cert && X509_digest(cert, EVP_sha256(), md, &mdlen) && mdlen == 32 &&
-			  memcmp(md, pin->sha256, 32) == 0;
+		          memcmp(md, pin->sha256, 32) == 0;
 		X509_free(cert);
 		if (!ok) {
 			snprintf(t->why, sizeof(t->why),
-				 "the server's certificate does not match the configured tls_pin");
+			         "the server's certificate does not match the configured tls_pin");
 			*why = t->why;
 			return -EPERM;
 		}

@@ -16,11 +16,20 @@
 
 static const char cookie_prefix[] = "Cookie: mstshash=";
 
+/* What tells a CR from a CC: its TPDU code, the parser of its variable part
+ * (buf[OFF_VAR..n) of a whole PDU of n bytes, into out) and the reasons
+ * that name it. */
+struct tpdu_kind {
+	uint8_t code;
+	int (*parse_var)(const uint8_t *buf, size_t n, void *out, const char **why);
+	const char *wrong_code, *incomplete, *too_long;
+};
+
 /* TPKT header plus the fixed X.224 part shared by CR and CC. 1: buf holds the
  * whole PDU (*pdu_len bytes) and its fixed part is valid; 0 / -1 as usual.
  * Length bounds are checked from the 4 TPKT bytes alone, so an absurd length
  * fails at once instead of waiting for bytes that will not come. */
-static int parse_fixed(const uint8_t *buf, size_t len, uint8_t code, size_t *pdu_len,
+static int parse_fixed(const uint8_t *buf, size_t len, const struct tpdu_kind *k, size_t *pdu_len,
                        const char **why)
 {
 	size_t n;
@@ -41,10 +50,8 @@ static int parse_fixed(const uint8_t *buf, size_t len, uint8_t code, size_t *pdu
 	}
 	if (buf[OFF_LI] != n - TPKT_HEADER_LEN - 1)
 		return parse_fail(why, "X.224 length indicator disagrees with TPKT length");
-	if ((buf[OFF_CODE] & 0xF0) != code)
-		return parse_fail(why, code == CODE_CR
-		                           ? "X.224 TPDU code is not Connection Request (0xE0)"
-		                           : "X.224 TPDU code is not Connection Confirm (0xD0)");
+	if ((buf[OFF_CODE] & 0xF0) != k->code)
+		return parse_fail(why, k->wrong_code);
 	if ((buf[OFF_CLASS] >> 4) != 0)
 		return parse_fail(why, "X.224 class is not 0");
 	*pdu_len = n;
@@ -103,16 +110,11 @@ static int parse_correlation(const uint8_t *p, size_t n, const char **why)
 	return 1;
 }
 
-int x224_parse_cr(const uint8_t *buf, size_t len, struct x224_cr *out, const char **why)
+/* The CR's variable part (MS-RDPBCGR 2.2.1.1): a cookie or routing token,
+ * RDP_NEG_REQ, RDP_NEG_CORRELATION_INFO, in this order, each optional. */
+static int parse_cr_var(const uint8_t *buf, size_t n, void *out, const char **why)
 {
-	struct x224_cr cr;
-	size_t n;
-	int r = parse_fixed(buf, len, CODE_CR, &n, why);
-
-	if (r <= 0)
-		return r;
-	memset(&cr, 0, sizeof(cr));
-	cr.pdu_len = n;
+	struct x224_cr cr = {.pdu_len = n};
 
 	/* Invariant: OFF_VAR <= off <= n, buf[0..n) readable. */
 	size_t off = OFF_VAR;
@@ -136,22 +138,90 @@ int x224_parse_cr(const uint8_t *buf, size_t len, struct x224_cr *out, const cha
 	if (off != n)
 		return parse_fail(why,
 		                  "trailing bytes after the last X.224 Connection Request field");
-	*out = cr;
+	*(struct x224_cr *)out = cr;
 	return 1;
+}
+
+/* The CC's variable part (MS-RDPBCGR 2.2.1.2): nothing (a server that
+ * predates negotiation), or one RDP_NEG_RSP or RDP_NEG_FAILURE. */
+static int parse_cc_var(const uint8_t *buf, size_t n, void *out, const char **why)
+{
+	struct x224_cc cc = {.pdu_len = n, .selected_protocol = X224_PROTOCOL_RDP};
+
+	if (n == OFF_VAR) {
+		*(struct x224_cc *)out = cc;
+		return 1;
+	}
+	const uint8_t *p = buf + OFF_VAR;
+	if (n - OFF_VAR != X224_NEG_LEN)
+		return parse_fail(
+		    why,
+		    "X.224 Connection Confirm variable part is not one 8-byte RDP_NEG_RSP/FAILURE");
+	if (p[0] != X224_TYPE_RDP_NEG_RSP && p[0] != X224_TYPE_RDP_NEG_FAILURE)
+		return parse_fail(
+		    why,
+		    "Connection Confirm data is neither RDP_NEG_RSP (2) nor RDP_NEG_FAILURE (3)");
+	if (rd16le(p + 2) != X224_NEG_LEN)
+		return parse_fail(why, "RDP_NEG_RSP/RDP_NEG_FAILURE length is not 8");
+	cc.has_neg = true;
+	cc.neg_type = p[0];
+	cc.neg_flags = p[1];
+	if (p[0] == X224_TYPE_RDP_NEG_RSP)
+		cc.selected_protocol = rd32le(p + 4);
+	else
+		cc.failure_code = rd32le(p + 4);
+	*(struct x224_cc *)out = cc;
+	return 1;
+}
+
+/* Indexed by enum tpdu: what tells a CR from a CC. */
+enum tpdu { CR, CC };
+static const struct tpdu_kind kinds[] = {
+    [CR] = {CODE_CR, parse_cr_var, "X.224 TPDU code is not Connection Request (0xE0)",
+            "incomplete X.224 Connection Request",
+            "input holds bytes beyond the X.224 Connection Request"},
+    [CC] = {CODE_CC, parse_cc_var, "X.224 TPDU code is not Connection Confirm (0xD0)",
+            "incomplete X.224 Connection Confirm",
+            "input holds bytes beyond the X.224 Connection Confirm"},
+};
+
+/* A whole CR or CC: the fixed part, then the kind's variable part. whole:
+ * buf holds exactly one PDU, so too few bytes or too many are malformed
+ * (then never 0). */
+static int parse_tpdu(const uint8_t *buf, size_t len, const struct tpdu_kind *k, bool whole,
+                      void *out, const char **why)
+{
+	size_t n;
+	int r = parse_fixed(buf, len, k, &n, why);
+
+	if (r == 0 && whole)
+		return parse_fail(why, k->incomplete);
+	if (r <= 0)
+		return r;
+	if (k->parse_var(buf, n, out, why) < 0)
+		return -1;
+	if (whole && n != len)
+		return parse_fail(why, k->too_long);
+	return 1;
+}
+
+int x224_parse_cr(const uint8_t *buf, size_t len, struct x224_cr *out, const char **why)
+{
+	return parse_tpdu(buf, len, &kinds[CR], false, out, why);
+}
+
+int x224_parse_cc(const uint8_t *buf, size_t len, struct x224_cc *out, const char **why)
+{
+	return parse_tpdu(buf, len, &kinds[CC], false, out, why);
 }
 
 int x224_set_requested_protocols(const uint8_t *in, size_t in_len, uint32_t protocols, uint8_t *out,
                                  size_t out_cap, size_t *out_len, const char **why)
 {
 	struct x224_cr cr;
-	int r = x224_parse_cr(in, in_len, &cr, why);
 
-	if (r == 0)
-		return parse_fail(why, "incomplete X.224 Connection Request");
-	if (r < 0)
+	if (parse_tpdu(in, in_len, &kinds[CR], true, &cr, why) < 0)
 		return -1;
-	if (cr.pdu_len != in_len)
-		return parse_fail(why, "input holds bytes beyond the X.224 Connection Request");
 	return x224_rewrite_cr(in, &cr, protocols, out, out_cap, out_len, why);
 }
 
@@ -187,55 +257,13 @@ int x224_rewrite_cr(const uint8_t *in, const struct x224_cr *cr, uint32_t protoc
 	return 0;
 }
 
-int x224_parse_cc(const uint8_t *buf, size_t len, struct x224_cc *out, const char **why)
-{
-	struct x224_cc cc;
-	size_t n;
-	int r = parse_fixed(buf, len, CODE_CC, &n, why);
-
-	if (r <= 0)
-		return r;
-	memset(&cc, 0, sizeof(cc));
-	cc.pdu_len = n;
-	cc.selected_protocol = X224_PROTOCOL_RDP;
-	if (n == OFF_VAR) {
-		*out = cc;
-		return 1;
-	}
-	const uint8_t *p = buf + OFF_VAR;
-	if (n - OFF_VAR != X224_NEG_LEN)
-		return parse_fail(
-		    why,
-		    "X.224 Connection Confirm variable part is not one 8-byte RDP_NEG_RSP/FAILURE");
-	if (p[0] != X224_TYPE_RDP_NEG_RSP && p[0] != X224_TYPE_RDP_NEG_FAILURE)
-		return parse_fail(
-		    why,
-		    "Connection Confirm data is neither RDP_NEG_RSP (2) nor RDP_NEG_FAILURE (3)");
-	if (rd16le(p + 2) != X224_NEG_LEN)
-		return parse_fail(why, "RDP_NEG_RSP/RDP_NEG_FAILURE length is not 8");
-	cc.has_neg = true;
-	cc.neg_type = p[0];
-	cc.neg_flags = p[1];
-	if (p[0] == X224_TYPE_RDP_NEG_RSP)
-		cc.selected_protocol = rd32le(p + 4);
-	else
-		cc.failure_code = rd32le(p + 4);
-	*out = cc;
-	return 1;
-}
-
 int x224_legacy_cc(const uint8_t *cc, size_t len, uint8_t *out, size_t out_cap, size_t *out_len,
                    const char **why)
 {
 	struct x224_cc parsed;
-	int r = x224_parse_cc(cc, len, &parsed, why);
 
-	if (r == 0)
-		return parse_fail(why, "incomplete X.224 Connection Confirm");
-	if (r < 0)
+	if (parse_tpdu(cc, len, &kinds[CC], true, &parsed, why) < 0)
 		return -1;
-	if (parsed.pdu_len != len)
-		return parse_fail(why, "input holds bytes beyond the X.224 Connection Confirm");
 	if (out_cap < OFF_VAR)
 		return parse_fail(why, "output buffer too small for a Connection Confirm");
 	memmove(out, cc, OFF_VAR);
@@ -284,27 +312,20 @@ const char *x224_protocol_name(uint32_t p)
 	    "SSL|HYBRID|RDSTLS|HYBRID_EX|RDSAAD",
 	};
 
-	if (p >= 32)
-		return "UNKNOWN";
-	return names[p];
+	return parse_name(names, sizeof(names) / sizeof(names[0]), p);
 }
 
 const char *x224_failure_name(uint32_t code)
 {
-	switch (code) {
-	case X224_SSL_REQUIRED_BY_SERVER:
-		return "SSL_REQUIRED_BY_SERVER";
-	case X224_SSL_NOT_ALLOWED_BY_SERVER:
-		return "SSL_NOT_ALLOWED_BY_SERVER";
-	case X224_SSL_CERT_NOT_ON_SERVER:
-		return "SSL_CERT_NOT_ON_SERVER";
-	case X224_INCONSISTENT_FLAGS:
-		return "INCONSISTENT_FLAGS";
-	case X224_HYBRID_REQUIRED_BY_SERVER:
-		return "HYBRID_REQUIRED_BY_SERVER";
-	case X224_SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER:
-		return "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER";
-	default:
-		return "UNKNOWN";
-	}
+	/* Indexed by failureCode: X224_SSL_REQUIRED_BY_SERVER (1) to
+	 * X224_SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER (6), MS-RDPBCGR 2.2.1.2.2. */
+	static const char *const names[] = {NULL,
+	                                    "SSL_REQUIRED_BY_SERVER",
+	                                    "SSL_NOT_ALLOWED_BY_SERVER",
+	                                    "SSL_CERT_NOT_ON_SERVER",
+	                                    "INCONSISTENT_FLAGS",
+	                                    "HYBRID_REQUIRED_BY_SERVER",
+	                                    "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER"};
+
+	return parse_name(names, sizeof(names) / sizeof(names[0]), code);
 }

@@ -44,7 +44,8 @@ int ctrl_decode(const uint8_t *buf, size_t len, struct ctrl_msg *out, const char
 	out->size = rd32le(buf + 4);
 	need = ctrl_msg_len(out->type);
 	if (need == 0) {
-		*why = out->type == CTRL_ERROR ? "control error message" : "unknown control message type";
+		*why = out->type == CTRL_ERROR ? "control error message"
+		                               : "unknown control message type";
 		return -1;
 	}
 	if (len < need) {
@@ -66,32 +67,41 @@ int ctrl_decode(const uint8_t *buf, size_t len, struct ctrl_msg *out, const char
 	return 0;
 }
 
-size_t ctrl_encode_version_request(uint8_t out[CTRL_VERSION_REQUEST_LEN], uint32_t version,
-				   uint32_t size_field)
+/* The header every control message starts with: type, then size. */
+static void put_header(uint8_t *out, uint32_t type, uint32_t size)
 {
-	wr32le(out, CTRL_VERSION_REQUEST);
-	wr32le(out + 4, size_field);
+	wr32le(out, type);
+	wr32le(out + 4, size);
+}
+
+/* VersionRequest and VersionResponse share their first 16 bytes: the
+ * header, the version and a reserved zero. */
+static void put_version(uint8_t *out, uint32_t type, uint32_t size, uint32_t version)
+{
+	put_header(out, type, size);
 	wr32le(out + 8, version);
 	wr32le(out + 12, 0);
+}
+
+size_t ctrl_encode_version_request(uint8_t out[CTRL_VERSION_REQUEST_LEN], uint32_t version,
+                                   uint32_t size_field)
+{
+	put_version(out, CTRL_VERSION_REQUEST, size_field, version);
 	return CTRL_VERSION_REQUEST_LEN;
 }
 
 size_t ctrl_encode_version_response(uint8_t out[CTRL_VERSION_RESPONSE_LEN], uint32_t version,
-				    uint8_t is_accepted)
+                                    uint8_t is_accepted)
 {
-	wr32le(out, CTRL_VERSION_RESPONSE);
-	wr32le(out + 4, CTRL_VERSION_RESPONSE_LEN);
-	wr32le(out + 8, version);
-	wr32le(out + 12, 0);
+	put_version(out, CTRL_VERSION_RESPONSE, CTRL_VERSION_RESPONSE_LEN, version);
 	out[16] = is_accepted;
 	return CTRL_VERSION_RESPONSE_LEN;
 }
 
 size_t ctrl_encode_create_session(uint8_t out[CTRL_CREATE_SESSION_LEN],
-				  const struct md9_guid *session)
+                                  const struct md9_guid *session)
 {
-	wr32le(out, CTRL_CREATE_SESSION);
-	wr32le(out + 4, CTRL_CREATE_SESSION_LEN);
+	put_header(out, CTRL_CREATE_SESSION, CTRL_CREATE_SESSION_LEN);
 	memcpy(out + 8, session->b, 16);
 	return CTRL_CREATE_SESSION_LEN;
 }

@@ -5,6 +5,7 @@
 #include "evloop.h"
 #include "log.h"
 #include "pace.h"
+#include "pending.h"
 #include "pipe.h"
 #include "session.h"
 #include "status.h"
@@ -20,19 +21,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#define OPEN_RETRY_MS           50
-#define OPEN_WARN_MS            5000
-#define EXPECT_GIVE_UP_MS       10000
-#define RESCAN_MS               1000
-
-struct daemon_pending_list {
-	struct daemon_pending {
-		struct md9_guid instance;
-		struct timespec deadline;
-		bool warned; /* `opening`: the deadline passed and md9 said so */
-	} v[8];
-	int n;
-};
+#define OPEN_RETRY_MS     50
+#define OPEN_WARN_MS      5000
+#define EXPECT_GIVE_UP_MS 10000
+#define RESCAN_MS         1000
 
 /* The registry: one slot per open session. A slot is what the session's
  * callbacks point to (its owner); the session itself never sees the daemon. */
@@ -40,7 +32,7 @@ struct daemon_slot {
 	struct daemon *d;
 	struct session *s; /* NULL: free */
 	struct md9_guid instance;
-	bool deferred;               /* queued for a turn (session_env.defer) */
+	bool deferred;                 /* queued for a turn (session_env.defer) */
 	struct daemon_slot *next_turn; /* the queue of turns */
 };
 
@@ -64,7 +56,7 @@ struct daemon {
 	 * then warned about once and retried on every device event, until they
 	 * open or the host rescinds them: not ready is never a reason to drop a
 	 * channel (K7 in docs/uio.md). */
-	struct daemon_pending_list expected, opening;
+	struct pending_list expected, opening;
 
 	struct daemon_slot slots[DAEMON_MAX_SESSIONS];
 	/* Sessions that used up their budget, first to ask first (pace.h). */
@@ -83,45 +75,11 @@ static void on_expect_timeout(struct ev_timer *t);
 
 /* ---- data channels waiting for something ---- */
 
-static struct daemon_pending *pending_find(struct daemon_pending_list *l,
-                                           const struct md9_guid *inst)
-{
-	for (int i = 0; i < l->n; i++)
-		if (md9_guid_eq(&l->v[i].instance, inst))
-			return &l->v[i];
-	return NULL;
-}
-
-/* Add inst with a deadline ms from now. 1: added; 0: it was there
- * already; -1: the list is full (not added). */
-static int pending_add(struct daemon_pending_list *l, const struct md9_guid *inst, unsigned ms)
-{
-	if (pending_find(l, inst))
-		return 0;
-	if (l->n >= (int)(sizeof(l->v) / sizeof(l->v[0])))
-		return -1;
-	l->v[l->n].instance = *inst;
-	l->v[l->n].deadline = timespec_in_ms(ms);
-	l->v[l->n].warned = false;
-	l->n++;
-	return 1;
-}
-
-static void pending_remove(struct daemon_pending_list *l, const struct md9_guid *inst)
-{
-	for (int i = 0; i < l->n; i++)
-		if (md9_guid_eq(&l->v[i].instance, inst))
-			l->v[i--] = l->v[--l->n];
-}
-
 /* The expected channels' timer runs at the earliest give-up time. */
 static void arm_expect_timer(struct daemon *d)
 {
-	const struct timespec *first = NULL;
+	const struct timespec *first = pending_first_deadline(&d->expected);
 
-	for (int i = 0; i < d->expected.n; i++)
-		if (!first || timespec_before(&d->expected.v[i].deadline, first))
-			first = &d->expected.v[i].deadline;
 	if (first)
 		ev_timer_arm_at(d->loop, &d->expect_timer, first, on_expect_timeout, d);
 	else
@@ -132,11 +90,7 @@ static void arm_expect_timer(struct daemon *d)
  * until md9 has warned about them; then only on device events. */
 static void arm_open_retry(struct daemon *d)
 {
-	bool any = false;
-
-	for (int i = 0; i < d->opening.n; i++)
-		any |= !d->opening.v[i].warned;
-	if (!any)
+	if (!pending_any_unwarned(&d->opening))
 		ev_timer_cancel(d->loop, &d->open_retry);
 	else if (!d->open_retry.armed)
 		ev_timer_arm(d->loop, &d->open_retry, OPEN_RETRY_MS, on_open_retry, d);
@@ -406,20 +360,21 @@ static void on_transport(struct ev_handler *h, uint32_t events)
 
 /* ---- timers ---- */
 
+static void warn_never_offered(void *arg, const struct md9_guid *inst)
+{
+	char g[MD9_GUID_STRLEN];
+
+	(void)arg;
+	log_warn("CreateSession named data channel %s, which the host never offered",
+	         md9_guid_format(inst, g));
+}
+
 static void on_expect_timeout(struct ev_timer *t)
 {
 	struct daemon *d = t->arg;
 	struct timespec now = timespec_now();
-	char g[MD9_GUID_STRLEN];
 
-	for (int i = 0; i < d->expected.n; i++) {
-		if (!timespec_before(&now, &d->expected.v[i].deadline)) {
-			log_warn(
-			    "CreateSession named data channel %s, which the host never offered",
-			    md9_guid_format(&d->expected.v[i].instance, g));
-			d->expected.v[i--] = d->expected.v[--d->expected.n];
-		}
-	}
+	pending_expire(&d->expected, &now, warn_never_offered, NULL);
 	arm_expect_timer(d);
 }
 
@@ -446,7 +401,7 @@ static void retry_opens(struct daemon *d, bool from_timer)
 			i--; /* opened, or given up: the entry is gone */
 			continue;
 		}
-		struct daemon_pending *p = pending_find(&d->opening, &inst);
+		struct pending *p = pending_find(&d->opening, &inst);
 
 		if (p && !p->warned && !timespec_before(&now, &p->deadline)) {
 			log_warn(
@@ -569,7 +524,7 @@ int daemon_run(struct daemon *d)
 
 	if (d->set.status_socket[0])
 		d->status = md9_status_start(d->loop, d->set.status_socket, d->set.status_group,
-		                              snapshot, d);
+		                             snapshot, d);
 	efd = d->tp->ops->event_fd(d->tp);
 	if (efd >= 0)
 		ev_set(d->loop, &d->tp_h, efd, EPOLLIN, on_transport, d);
