@@ -229,6 +229,8 @@ set grid ytics
 set key top right opaque box
 set xtics rotate by -25
 set yrange [0:*]
+# Headroom above the tallest bar for the key.
+set offsets 0, 0, graph 0.22, 0
 set title "Throughput, one session (MB/s, higher is better)"
 plot '%(d1)s' using 2:xtic(1) title columnhead(2) lc rgb "#1f77b4", '' using 3 title columnhead(3) lc rgb "#ff7f0e"
 set title "Added round trip over direct TCP, 64 B ping-pong (µs, log, lower is better)"

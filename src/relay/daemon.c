@@ -146,7 +146,7 @@ static bool run_turn(void *arg)
 	struct daemon_slot *slot = d->turns;
 
 	if (!slot)
-		return false;
+		return pace_spin(&d->pace);
 	d->turns = slot->next_turn;
 	if (!d->turns)
 		d->turns_tail = NULL;
@@ -154,7 +154,7 @@ static bool run_turn(void *arg)
 	slot->next_turn = NULL;
 	if (slot->s)
 		session_resume(slot->s); /* may end it, or queue it again */
-	return d->turns != NULL;
+	return d->turns != NULL || pace_spin(&d->pace);
 }
 
 static struct session *session_on(struct daemon *d, const struct md9_guid *inst)

@@ -369,7 +369,9 @@ static void session_run(struct session *s)
 	 * moved more marks it bulk (pace.h). */
 	if (s->state == SS_RELAY && s->pass_moved > SESSION_INTERACTIVE_PASS) {
 		s->bulk = true;
-	} else if (s->state == SS_RELAY && !s->deferred && s->pass_moved > 0) {
+		s->bulk_until_ns = timespec_now_ns() + SESSION_BULK_HOLD_NS;
+	} else if (s->state == SS_RELAY && !s->deferred && s->pass_moved > 0 &&
+	           (!s->bulk || timespec_now_ns() >= s->bulk_until_ns)) {
 		s->bulk = false;
 		pace_note_interactive(s->env.pace);
 	}

@@ -30,8 +30,13 @@ enum session_state {
 };
 
 /* A relaying run that moves at most this much, both ways, and leaves no
- * work behind is interactive traffic (pace.h). */
+ * work behind is interactive traffic (pace.h)... */
 #define SESSION_INTERACTIVE_PASS 16384
+/* ...unless the session moved more than that in one run less than this long
+ * ago: a bulk transfer whose source is momentarily slower than md9 makes
+ * small runs too (16 sessions from one server: most of them), and counting
+ * those as interactive made every turn short and md9 poll while busy. */
+#define SESSION_BULK_HOLD_NS 10000000ull
 /* Bytes a session queued for another turn lets pile up in the rings before
  * it publishes them to the host (session.c, session_drain). */
 #define SESSION_COMMIT_BATCH (256u << 10)
@@ -82,6 +87,7 @@ struct session {
 	 * turn (pace.h). */
 	size_t pass_moved;
 	bool bulk;
+	uint64_t bulk_until_ns; /* CLOCK_MONOTONIC: bulk at least until then */
 	bool refused;        /* pass the server's refusal to the host, then drain */
 	bool send_eof;       /* SS_DRAIN ends with an end-of-stream packet (orderly) */
 	bool eof_sent;       /* it is in the TX ring */
