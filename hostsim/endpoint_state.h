@@ -1,7 +1,9 @@
 /* The state of md9-hostsim's host endpoint (endpoint.h), shared by its
- * parts: endpoint.c (sessions, their opening, the timer), endpoint_spec.c
- * (SPEC), endpoint_traffic.c (source, sink, echo), endpoint_ping.c and
- * endpoint_measure.c (the sink's window and CPU time). */
+ * parts: endpoint.c (sessions, their opening, start and stop),
+ * endpoint_spec.c (SPEC), endpoint_traffic.c (source, sink, echo),
+ * endpoint_ping.c, endpoint_measure.c (the sink's window and CPU time), and
+ * below them all endpoint_core.c (the clock, the timer, ending a session,
+ * publishing a turn). */
 #ifndef HOSTSIM_ENDPOINT_STATE_H
 #define HOSTSIM_ENDPOINT_STATE_H
 
@@ -94,7 +96,7 @@ static inline uint8_t endpoint_pattern(uint64_t i)
 	return (uint8_t)(i * 131u + 7u);
 }
 
-/* endpoint.c */
+/* endpoint_core.c: below every other endpoint file. */
 uint64_t endpoint_now_ns(void);
 /* Fire the endpoint's timer in s seconds, then do what. */
 void endpoint_arm(struct endpoint *ep, double s, enum ep_timer what);

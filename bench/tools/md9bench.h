@@ -42,7 +42,8 @@ struct conn {
 	size_t rlen;
 };
 
-/* md9bench.c: the options, the connections, and helpers every part uses. */
+/* md9bench_state.c: the options, the connections, and helpers every part
+ * uses; below every other file of md9bench. */
 extern struct md9bench_opts md9bench_opt;
 extern struct conn md9bench_conns[MAXC];
 extern _Atomic int md9bench_nconns, md9bench_nready;
