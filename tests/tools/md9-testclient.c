@@ -25,6 +25,7 @@
  */
 #include "../../src/rdp/mcs_seed.h"
 #include "md9-testcommon.h"
+#include "testcli.h"
 
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -32,17 +33,14 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-
-enum mode { MODE_SINK_SOURCE, MODE_ECHO };
 
 static struct {
 	const char *host;
 	int port;
 	unsigned sessions;
-	enum mode mode;
+	enum testcli_mode mode;
 	uint64_t bytes;      /* stream bytes after the header; UINT64_MAX = unlimited */
 	uint64_t recv_bytes; /* sink-source: expected; UINT64_MAX = until EOF */
 	uint64_t seed, server_seed;
@@ -53,7 +51,7 @@ static struct {
 } opt = {
     .host = "127.0.0.1",
     .sessions = 1,
-    .mode = MODE_SINK_SOURCE,
+    .mode = TESTCLI_SINK_SOURCE,
     .bytes = 1 << 20,
     .recv_bytes = 1 << 20,
     .seed = 1,
@@ -61,21 +59,6 @@ static struct {
     .max_chunk = 65536,
     .timeout = 60,
 };
-
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&out_lock);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fflush(stdout);
-	pthread_mutex_unlock(&out_lock);
-}
 
 struct session {
 	unsigned idx;
@@ -118,7 +101,7 @@ static void *session_main(void *arg)
 	uint64_t chunk_seed = s->seed * 0x9e3779b97f4a7c15ull + 7;
 	uint64_t total = opt.bytes == UINT64_MAX ? 0 : opt.bytes + TC_HDR_LEN;
 	uint64_t tx_total = opt.bytes == UINT64_MAX ? UINT64_MAX : opt.bytes + TC_HDR_LEN;
-	uint64_t rx_expect = opt.mode == MODE_ECHO ? tx_total : opt.recv_bytes;
+	uint64_t rx_expect = opt.mode == TESTCLI_ECHO ? tx_total : opt.recv_bytes;
 	uint64_t next_progress = opt.progress;
 	size_t out_len = 0, out_off = 0;
 	bool peer_eof = false, shut = false;
@@ -150,10 +133,10 @@ static void *session_main(void *arg)
 		goto out;
 	}
 	if (n >= 19 && buf[11] == 2)
-		say("session %u: Connection Confirm selects protocol %u\n", s->idx,
-		    (unsigned)buf[15] | (unsigned)buf[16] << 8);
+		testcli_say("session %u: Connection Confirm selects protocol %u\n", s->idx,
+		            (unsigned)buf[15] | (unsigned)buf[16] << 8);
 	else
-		say("session %u: Connection Confirm (%ld bytes)\n", s->idx, n);
+		testcli_say("session %u: Connection Confirm (%ld bytes)\n", s->idx, n);
 	if (tc_write_all(fd, mcs_seed_connect_initial, sizeof(mcs_seed_connect_initial), deadline) <
 	    0) {
 		snprintf(s->status, sizeof(s->status), "eof: cannot send the Connect-Initial");
@@ -168,9 +151,9 @@ static void *session_main(void *arg)
 	/* Data mode. The header goes first, then stream(seed). */
 	tc_put64(hdr, s->seed);
 	tc_put64(hdr + 8, total);
-	tc_put64(hdr + 16, opt.mode == MODE_ECHO ? 0 : opt.recv_bytes);
+	tc_put64(hdr + 16, opt.mode == TESTCLI_ECHO ? 0 : opt.recv_bytes);
 	tc_gen_init(&tx_gen, s->seed);
-	tc_gen_init(&rx_gen, opt.mode == MODE_ECHO ? s->seed : opt.server_seed ^ s->seed);
+	tc_gen_init(&rx_gen, opt.mode == TESTCLI_ECHO ? s->seed : opt.server_seed ^ s->seed);
 	memcpy(out, hdr, TC_HDR_LEN);
 	out_len = TC_HDR_LEN;
 	t0 = last = tc_now();
@@ -187,15 +170,15 @@ static void *session_main(void *arg)
 				break;
 			}
 			shut = true;
-			say("session %u: half-closed after sending %" PRIu64 " bytes\n", s->idx,
-			    s->sent);
+			testcli_say("session %u: half-closed after sending %" PRIu64 " bytes\n",
+			            s->idx, s->sent);
 		}
 		if (!send_more && !recv_more) {
 			/* Sink-source: everything went both ways; now wait for
 			 * the server to end the connection (it does once it has
 			 * received all of ours), so that closing cannot cut off
 			 * bytes still on their way to it. */
-			if (opt.mode == MODE_ECHO || peer_eof) {
+			if (opt.mode == TESTCLI_ECHO || peer_eof) {
 				if (peer_eof && rx_expect == UINT64_MAX)
 					snprintf(s->status, sizeof(s->status), "eof");
 				break;
@@ -241,7 +224,7 @@ static void *session_main(void *arg)
 			if (r > 0) {
 				size_t off = 0;
 				EVP_DigestUpdate(rx_sha, in, (size_t)r);
-				if (opt.mode == MODE_ECHO) {
+				if (opt.mode == TESTCLI_ECHO) {
 					/* The header comes back first. */
 					while (s->received + off < TC_HDR_LEN && off < (size_t)r) {
 						exp[off] = hdr[s->received + off];
@@ -290,8 +273,8 @@ static void *session_main(void *arg)
 				out_len = out_off = 0;
 		}
 		if (opt.progress && s->sent + s->received >= next_progress) {
-			say("session %u: progress sent=%" PRIu64 " received=%" PRIu64 "\n", s->idx,
-			    s->sent, s->received);
+			testcli_say("session %u: progress sent=%" PRIu64 " received=%" PRIu64 "\n",
+			            s->idx, s->sent, s->received);
 			while (next_progress <= s->sent + s->received)
 				next_progress += opt.progress;
 		}
@@ -306,11 +289,9 @@ out:
 	{
 		double secs = s->seconds > 1e-6 ? s->seconds : 1e-6;
 		char v[64];
-		if (s->verified)
-			snprintf(v, sizeof(v), "yes");
-		else
-			snprintf(v, sizeof(v), "no(mismatch at %" PRIu64 ")", s->mismatch_at);
-		say("session %u: done seed=0x%016" PRIx64 " sent=%" PRIu64
+		testcli_verified(v, sizeof(v), s->verified, s->mismatch_at);
+		testcli_say(
+		    "session %u: done seed=0x%016" PRIx64 " sent=%" PRIu64
 		    " sha256=%s received=%" PRIu64
 		    " sha256=%s verified=%s status=%s seconds=%.3f send_MBps=%.1f recv_MBps=%.1f\n",
 		    s->idx, s->seed, s->sent, tx_hex, s->received, rx_hex, v, s->status, s->seconds,
@@ -322,13 +303,6 @@ out:
 	free(exp);
 	free(out);
 	return NULL;
-}
-
-static uint64_t parse_u64(const char *s)
-{
-	if (strcmp(s, "inf") == 0)
-		return UINT64_MAX;
-	return strtoull(s, NULL, 0);
 }
 
 static void usage(FILE *f)
@@ -375,20 +349,14 @@ int main(int argc, char **argv)
 			opt.sessions = (unsigned)strtoul(optarg, NULL, 0);
 			break;
 		case 'm':
-			if (strcmp(optarg, "echo") == 0)
-				opt.mode = MODE_ECHO;
-			else if (strcmp(optarg, "sink-source") == 0)
-				opt.mode = MODE_SINK_SOURCE;
-			else {
-				usage(stderr);
-				return 2;
-			}
+			if (!testcli_mode(optarg, &opt.mode))
+				return testcli_usage(usage, false);
 			break;
 		case 'n':
-			opt.bytes = parse_u64(optarg);
+			opt.bytes = testcli_u64(optarg);
 			break;
 		case 'N':
-			opt.recv_bytes = parse_u64(optarg);
+			opt.recv_bytes = testcli_u64(optarg);
 			break;
 		case 's':
 			opt.seed = strtoull(optarg, NULL, 0);
@@ -397,11 +365,8 @@ int main(int argc, char **argv)
 			opt.server_seed = strtoull(optarg, NULL, 0);
 			break;
 		case 'c':
-			opt.max_chunk = strtoul(optarg, NULL, 0);
-			if (opt.max_chunk == 0 || opt.max_chunk > (1u << 24)) {
-				fprintf(stderr, "--max-chunk: 1..16777216\n");
+			if (!testcli_max_chunk(optarg, &opt.max_chunk))
 				return 2;
-			}
 			break;
 		case 't':
 			opt.timeout = strtod(optarg, NULL);
@@ -413,17 +378,13 @@ int main(int argc, char **argv)
 			opt.half_close = true;
 			break;
 		case 'h':
-			usage(stdout);
-			return 0;
+			return testcli_usage(usage, true);
 		default:
-			usage(stderr);
-			return 2;
+			return testcli_usage(usage, false);
 		}
 	}
-	if (opt.port <= 0 || opt.sessions == 0 || opt.sessions > 64) {
-		usage(stderr);
-		return 2;
-	}
+	if (opt.port <= 0 || opt.sessions == 0 || opt.sessions > 64)
+		return testcli_usage(usage, false);
 	signal(SIGPIPE, SIG_IGN);
 	ss = calloc(opt.sessions, sizeof(*ss));
 	if (!ss)
@@ -446,10 +407,10 @@ int main(int argc, char **argv)
 		received += ss[i].received;
 	}
 	secs = tc_now() - t0;
-	say("result: sessions=%u complete=%u bad=%u sent=%" PRIu64 " received=%" PRIu64
-	    " seconds=%.3f send_MBps=%.1f recv_MBps=%.1f\n",
-	    opt.sessions, complete, bad, sent, received, secs, (double)sent / secs / 1e6,
-	    (double)received / secs / 1e6);
+	testcli_say("result: sessions=%u complete=%u bad=%u sent=%" PRIu64 " received=%" PRIu64
+	            " seconds=%.3f send_MBps=%.1f recv_MBps=%.1f\n",
+	            opt.sessions, complete, bad, sent, received, secs, (double)sent / secs / 1e6,
+	            (double)received / secs / 1e6);
 	free(ss);
 	if (complete == opt.sessions)
 		return 0;
