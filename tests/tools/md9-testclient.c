@@ -28,7 +28,6 @@
 #include "testcli.h"
 
 #include <arpa/inet.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -315,74 +314,29 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"host", required_argument, NULL, 'H'},
-	    {"port", required_argument, NULL, 'p'},
-	    {"sessions", required_argument, NULL, 'k'},
-	    {"mode", required_argument, NULL, 'm'},
-	    {"bytes", required_argument, NULL, 'n'},
-	    {"recv-bytes", required_argument, NULL, 'N'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"server-seed", required_argument, NULL, 'S'},
-	    {"max-chunk", required_argument, NULL, 'c'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"progress", required_argument, NULL, 'P'},
-	    {"half-close", no_argument, NULL, 'F'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	const struct testcli_option opts[] = {
+	    {"host", TESTCLI_STRING, &opt.host, NULL},
+	    {"port", TESTCLI_INT, &opt.port, NULL},
+	    {"sessions", TESTCLI_UNSIGNED, &opt.sessions, NULL},
+	    {"mode", TESTCLI_MODE, &opt.mode, NULL},
+	    {"bytes", TESTCLI_U64_INF, &opt.bytes, NULL},
+	    {"recv-bytes", TESTCLI_U64_INF, &opt.recv_bytes, NULL},
+	    {"seed", TESTCLI_U64, &opt.seed, NULL},
+	    {"server-seed", TESTCLI_U64, &opt.server_seed, NULL},
+	    {"max-chunk", TESTCLI_MAX_CHUNK, &opt.max_chunk, NULL},
+	    {"timeout", TESTCLI_SECONDS, &opt.timeout, NULL},
+	    {"progress", TESTCLI_U64, &opt.progress, NULL},
+	    {"half-close", TESTCLI_FLAG, &opt.half_close, NULL},
 	};
 	struct session *ss;
 	unsigned complete = 0, bad = 0;
 	uint64_t sent = 0, received = 0;
 	double t0, secs;
-	int c;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H':
-			opt.host = optarg;
-			break;
-		case 'p':
-			opt.port = atoi(optarg);
-			break;
-		case 'k':
-			opt.sessions = (unsigned)strtoul(optarg, NULL, 0);
-			break;
-		case 'm':
-			if (!testcli_mode(optarg, &opt.mode))
-				return testcli_usage(usage, false);
-			break;
-		case 'n':
-			opt.bytes = testcli_u64(optarg);
-			break;
-		case 'N':
-			opt.recv_bytes = testcli_u64(optarg);
-			break;
-		case 's':
-			opt.seed = strtoull(optarg, NULL, 0);
-			break;
-		case 'S':
-			opt.server_seed = strtoull(optarg, NULL, 0);
-			break;
-		case 'c':
-			if (!testcli_max_chunk(optarg, &opt.max_chunk))
-				return 2;
-			break;
-		case 't':
-			opt.timeout = strtod(optarg, NULL);
-			break;
-		case 'P':
-			opt.progress = strtoull(optarg, NULL, 0);
-			break;
-		case 'F':
-			opt.half_close = true;
-			break;
-		case 'h':
-			return testcli_usage(usage, true);
-		default:
-			return testcli_usage(usage, false);
-		}
-	}
+	rc = testcli_parse(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), usage);
+	if (rc >= 0)
+		return rc;
 	if (opt.port <= 0 || opt.sessions == 0 || opt.sessions > 64)
 		return testcli_usage(usage, false);
 	signal(SIGPIPE, SIG_IGN);

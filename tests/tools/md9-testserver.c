@@ -31,7 +31,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -388,72 +387,29 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"mode", required_argument, NULL, 'm'},
-	    {"bytes", required_argument, NULL, 'n'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"refuse", no_argument, NULL, 'r'},
-	    {"close-after", required_argument, NULL, 'c'},
-	    {"slow-read", required_argument, NULL, 'w'},
-	    {"max-chunk", required_argument, NULL, 'k'},
-	    {"max-conns", required_argument, NULL, 'K'},
-	    {"idle-timeout", required_argument, NULL, 't'},
-	    {"half-close-ok", no_argument, NULL, 'F'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *listen_spec = "127.0.0.1:0";
+	const struct testcli_option opts[] = {
+	    {"listen", TESTCLI_STRING, &listen_spec, NULL},
+	    {"mode", TESTCLI_MODE, &opt.mode, NULL},
+	    {"bytes", TESTCLI_U64_INF, &opt.bytes, &opt.bytes_set},
+	    {"seed", TESTCLI_U64, &opt.seed, NULL},
+	    {"refuse", TESTCLI_FLAG, &opt.refuse, NULL},
+	    {"close-after", TESTCLI_U64, &opt.close_after, NULL},
+	    {"slow-read", TESTCLI_U64, &opt.slow_read, NULL},
+	    {"max-chunk", TESTCLI_MAX_CHUNK, &opt.max_chunk, NULL},
+	    {"max-conns", TESTCLI_UNSIGNED, &opt.max_conns, NULL},
+	    {"idle-timeout", TESTCLI_SECONDS, &opt.idle_timeout, NULL},
+	    {"half-close-ok", TESTCLI_FLAG, &opt.half_close_ok, NULL},
+	};
 	pthread_t *threads = NULL;
 	unsigned nconn = 0;
-	int c, lfd;
+	int rc, lfd;
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			listen_spec = optarg;
-			break;
-		case 'm':
-			if (!testcli_mode(optarg, &opt.mode))
-				return testcli_usage(usage, false);
-			break;
-		case 'n':
-			opt.bytes = testcli_u64(optarg);
-			opt.bytes_set = true;
-			break;
-		case 's':
-			opt.seed = strtoull(optarg, NULL, 0);
-			break;
-		case 'r':
-			opt.refuse = true;
-			break;
-		case 'c':
-			opt.close_after = strtoull(optarg, NULL, 0);
-			break;
-		case 'w':
-			opt.slow_read = strtoull(optarg, NULL, 0);
-			break;
-		case 'k':
-			if (!testcli_max_chunk(optarg, &opt.max_chunk))
-				return 2;
-			break;
-		case 'K':
-			opt.max_conns = (unsigned)strtoul(optarg, NULL, 0);
-			break;
-		case 't':
-			opt.idle_timeout = strtod(optarg, NULL);
-			break;
-		case 'F':
-			opt.half_close_ok = true;
-			break;
-		case 'h':
-			return testcli_usage(usage, true);
-		default:
-			return testcli_usage(usage, false);
-		}
-	}
+	rc = testcli_parse(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), usage);
+	if (rc >= 0)
+		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	lfd = listen_on(listen_spec);
 	if (lfd < 0 || getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0) {
