@@ -5,6 +5,8 @@
 #include "config.h"
 #include "log.h"
 
+#include "tmpdir_fixture.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,24 +20,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/md9-test-config-XXXXXX";
-
-/* Write text to a new file in tmpdir; returns its path (static buffer per call site). */
-static const char *write_conf(const char *name, const char *text)
-{
-	static char paths[8][256];
-	static int next;
-	char *p = paths[next++ % 8];
-	FILE *f;
-
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	return p;
-}
-
 /* Run md9_config_load with stderr captured: returns its result, *err gets
  * what it logged. */
 static int load_capture(struct md9_config *c, const char *path, bool optional, char *err,
@@ -45,7 +29,7 @@ static int load_capture(struct md9_config *c, const char *path, bool optional, c
 	int saved, fd, rc;
 	ssize_t n;
 
-	snprintf(cap_path, sizeof(cap_path), "%s/stderr", tmpdir);
+	snprintf(cap_path, sizeof(cap_path), "%s/stderr", tmpdir_path);
 	fd = open(cap_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	fflush(stderr);
@@ -64,19 +48,8 @@ static int load_capture(struct md9_config *c, const char *path, bool optional, c
 
 static int setup_dir(void **state)
 {
-	(void)state;
-	assert_non_null(mkdtemp(tmpdir));
 	md9_log_init("test_config", MD9_LOG_INFO);
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	char cmd[400];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_setup(state);
 }
 
 static void test_defaults(void **state)
@@ -108,7 +81,7 @@ static void test_missing_file(void **state)
 	char path[300];
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/does-not-exist.conf", tmpdir);
+	snprintf(path, sizeof(path), "%s/does-not-exist.conf", tmpdir_path);
 	md9_config_defaults(&c);
 	d = c;
 	/* optional (the default path): defaults stay, no error */
@@ -125,7 +98,7 @@ static void test_every_key(void **state)
 {
 	struct md9_config c;
 	char err[1024];
-	const char *p = write_conf(
+	const char *p = tmpdir_put_text(
 	    "all.conf", "; every key md9 knows\n"
 	                "[md9]\n"
 	                "transport = sim:/tmp/bus\n"
@@ -163,17 +136,17 @@ static void test_every_key(void **state)
 
 	/* Keys outside any section count as [md9]; the other values of the
 	 * enumerations; an empty status_socket and tls_pin turn them off. */
-	p = write_conf("more.conf", "transport = uio\n"
-	                            "backend = tcp:[::1]:3390\n"
-	                            "security = rdp\n"
-	                            "tls_pin =\n"
-	                            "log_level = warning\n"
-	                            "status_socket =\n"
-	                            "max_sessions = 1\n"
-	                            "negotiate_timeout_ms = 600000\n"
-	                            "drain_timeout_ms = 60000\n"
-	                            "relay_budget = 67108864\n"
-	                            "user = root\n");
+	p = tmpdir_put_text("more.conf", "transport = uio\n"
+	                                 "backend = tcp:[::1]:3390\n"
+	                                 "security = rdp\n"
+	                                 "tls_pin =\n"
+	                                 "log_level = warning\n"
+	                                 "status_socket =\n"
+	                                 "max_sessions = 1\n"
+	                                 "negotiate_timeout_ms = 600000\n"
+	                                 "drain_timeout_ms = 60000\n"
+	                                 "relay_budget = 67108864\n"
+	                                 "user = root\n");
 	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), 0);
 	assert_string_equal(c.transport, "uio");
 	assert_string_equal(c.backend.spec, "tcp:[::1]:3390");
@@ -188,8 +161,8 @@ static void test_every_key(void **state)
 	assert_int_equal(c.relay_budget, 64u << 20);
 	assert_string_equal(c.run_user, "root");
 
-	p = write_conf("last.conf", "[md9]\nsecurity = tls\nlog_level = error\n"
-	                            "backend = vsock:2:3389\nsecurity = auto\n");
+	p = tmpdir_put_text("last.conf", "[md9]\nsecurity = tls\nlog_level = error\n"
+	                                 "backend = vsock:2:3389\nsecurity = auto\n");
 	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), 0);
 	assert_int_equal(c.security, MD9_SEC_AUTO); /* the last assignment wins */
 	assert_int_equal(c.log_level, MD9_LOG_ERR);
@@ -257,7 +230,7 @@ static void test_invalid_values(void **state)
 		         "# md9\n[md9]\nbackend = tcp:127.0.0.1:3390\n%s\n"
 		         "security = rdp\n",
 		         bad[i].line);
-		p = write_conf("bad.conf", text);
+		p = tmpdir_put_text("bad.conf", text);
 		md9_config_defaults(&c);
 		before = c;
 		assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), -1);
@@ -281,19 +254,19 @@ static void test_syntax_and_sections(void **state)
 
 	(void)state;
 	md9_config_defaults(&c);
-	p = write_conf("syntax.conf", "[md9]\nsecurity = rdp\nthis line has no equals sign\n");
+	p = tmpdir_put_text("syntax.conf", "[md9]\nsecurity = rdp\nthis line has no equals sign\n");
 	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), -1);
 	snprintf(expect, sizeof(expect), "%s:3: syntax error", p);
 	assert_non_null(strstr(err, expect));
 	assert_int_equal(c.security, MD9_SEC_AUTO);
 
-	p = write_conf("section.conf", "[md9]\nsecurity = rdp\n\n[xrdp]\nport = 3389\n");
+	p = tmpdir_put_text("section.conf", "[md9]\nsecurity = rdp\n\n[xrdp]\nport = 3389\n");
 	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), -1);
 	snprintf(expect, sizeof(expect), "%s:5: port: unknown section", p);
 	assert_non_null(strstr(err, expect));
 
 	/* Only the first error is reported, with its line. */
-	p = write_conf("two.conf", "security = bad\nmax_sessions = 0\n");
+	p = tmpdir_put_text("two.conf", "security = bad\nmax_sessions = 0\n");
 	assert_int_equal(load_capture(&c, p, false, err, sizeof(err)), -1);
 	snprintf(expect, sizeof(expect), "%s:1: security: ", p);
 	assert_non_null(strstr(err, expect));
@@ -311,14 +284,15 @@ static void test_reload_keeps_old_on_error(void **state)
 	const char *p;
 
 	(void)state;
-	p = write_conf("reload.conf", "[md9]\nbackend = tcp:127.0.0.1:4000\nsecurity = tls\n");
+	p = tmpdir_put_text("reload.conf", "[md9]\nbackend = tcp:127.0.0.1:4000\nsecurity = tls\n");
 	md9_config_defaults(&running);
 	assert_int_equal(load_capture(&running, p, false, err, sizeof(err)), 0);
 	assert_string_equal(running.backend.spec, "tcp:127.0.0.1:4000");
 	snapshot = running;
 
 	/* the administrator breaks line 3 */
-	p = write_conf("reload.conf", "[md9]\nbackend = tcp:127.0.0.1:5000\nsecurity = maybe\n");
+	p = tmpdir_put_text("reload.conf",
+	                    "[md9]\nbackend = tcp:127.0.0.1:5000\nsecurity = maybe\n");
 	md9_config_defaults(&next);
 	if (load_capture(&next, p, false, err, sizeof(err)) == 0)
 		running = next; /* what reload() does on success */
@@ -333,7 +307,7 @@ static void test_reload_keeps_old_on_error(void **state)
 	assert_memory_equal(&running, &snapshot, sizeof(running));
 
 	/* fixed: the new backend takes effect */
-	p = write_conf("reload.conf", "[md9]\nbackend = tcp:127.0.0.1:5000\nsecurity = rdp\n");
+	p = tmpdir_put_text("reload.conf", "[md9]\nbackend = tcp:127.0.0.1:5000\nsecurity = rdp\n");
 	md9_config_defaults(&next);
 	assert_int_equal(load_capture(&next, p, false, err, sizeof(err)), 0);
 	running = next;
@@ -588,5 +562,5 @@ int main(void)
 	    cmocka_unit_test(test_finish),
 	};
 
-	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+	return cmocka_run_group_tests(tests, setup_dir, tmpdir_teardown);
 }

@@ -5,6 +5,8 @@
 #include "passwd.h"
 #include "xrdp_ini.h"
 
+#include "tmpdir_fixture.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,23 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char tmpdir[] = "/tmp/md9-test-inikey-XXXXXX";
-
-static const char *put(const char *name, const char *text)
-{
-	static char p[4][256];
-	static int next;
-	char *path = p[next++ % 4];
-	FILE *f;
-
-	snprintf(path, 256, "%s/%s", tmpdir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
 
 static const char ini[] = "; top comment\n"
                           "top=1\n"
@@ -107,7 +92,7 @@ static void test_xrdp_ini(void **state)
 	struct md9_xrdp_ini x;
 
 	(void)state;
-	assert_int_equal(md9_xrdp_ini_read(put("xrdp.ini", ini), &x), 0);
+	assert_int_equal(md9_xrdp_ini_read(tmpdir_put_text("xrdp.ini", ini), &x), 0);
 	assert_string_equal(x.port, "3390");
 	assert_true(x.has_port);
 	assert_string_equal(x.crypt_level, "high");
@@ -115,7 +100,9 @@ static void test_xrdp_ini(void **state)
 	assert_false(x.has_security_layer);
 	assert_false(x.vmconnect);
 	assert_int_equal(
-	    md9_xrdp_ini_read(put("v.ini", "[Globals]\nvmconnect=Yes\nuse_vsock=2\n"), &x), 0);
+	    md9_xrdp_ini_read(tmpdir_put_text("v.ini", "[Globals]\nvmconnect=Yes\nuse_vsock=2\n"),
+	                      &x),
+	    0);
 	assert_true(x.vmconnect && x.use_vsock);
 	assert_true(md9_xrdp_ini_read("/nonexistent/xrdp.ini", &x) < 0);
 	assert_string_equal(x.port, "3389");
@@ -126,10 +113,11 @@ static void test_xrdp_ini(void **state)
 
 static void test_passwd(void **state)
 {
-	const char *pw = put("passwd", "root:x:0:0:root:/root:/bin/bash\n"
-	                               "md9:x:999:998::/nonexistent:/usr/sbin/nologin\n"
-	                               "odd:x:+5:5::/:/bin/false\n");
-	const char *gr = put("group", "root:x:0:\nmd9-status:x:997:md9,alice\nxrdp:x:109:\n");
+	const char *pw = tmpdir_put_text("passwd", "root:x:0:0:root:/root:/bin/bash\n"
+	                                           "md9:x:999:998::/nonexistent:/usr/sbin/nologin\n"
+	                                           "odd:x:+5:5::/:/bin/false\n");
+	const char *gr =
+	    tmpdir_put_text("group", "root:x:0:\nmd9-status:x:997:md9,alice\nxrdp:x:109:\n");
 	char name[32];
 
 	(void)state;
@@ -146,22 +134,6 @@ static void test_passwd(void **state)
 	assert_int_equal(md9_passwd_member(gr, "nogroup", "md9"), -1);
 }
 
-static int setup_dir(void **state)
-{
-	(void)state;
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	char cmd[300];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,5 +143,5 @@ int main(void)
 	    cmocka_unit_test(test_passwd),
 	};
 
-	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

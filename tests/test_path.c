@@ -3,6 +3,8 @@
 #include "path.h"
 #include "textfile.h"
 
+#include "tmpdir_fixture.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char tmpdir[] = "/tmp/md9-test-path-XXXXXX";
 
 static void test_join(void **state)
 {
@@ -36,19 +36,6 @@ static void test_join(void **state)
 	assert_string_equal(b, "");
 }
 
-static const char *put(const char *name, const char *text, size_t len)
-{
-	static char p[256];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	assert_int_equal(fwrite(text, 1, len, f), len);
-	fclose(f);
-	return p;
-}
-
 static void test_read(void **state)
 {
 	char buf[8], *big, *t;
@@ -57,7 +44,7 @@ static void test_read(void **state)
 	int err;
 
 	(void)state;
-	p = put("small", "abc\n", 4);
+	p = tmpdir_put("small", "abc\n", 4);
 	assert_int_equal(md9_textfile_read_into(AT_FDCWD, p, buf, sizeof(buf)), 4);
 	assert_string_equal(buf, "abc\n");
 	t = md9_textfile_read(p, 100, &len, &err);
@@ -67,13 +54,13 @@ static void test_read(void **state)
 	assert_string_equal(t, "abc\n");
 	free(t);
 	/* a file that fills the buffer is refused, not cut */
-	p = put("seven", "1234567", 7);
+	p = tmpdir_put("seven", "1234567", 7);
 	assert_int_equal(md9_textfile_read_into(AT_FDCWD, p, buf, sizeof(buf)), -EFBIG);
 	/* larger than a read's chunk, and beyond max */
 	big = malloc(200000);
 	assert_non_null(big);
 	memset(big, 'x', 200000);
-	p = put("big", big, 200000);
+	p = tmpdir_put("big", big, 200000);
 	t = md9_textfile_read(p, 200000, &len, &err);
 	assert_non_null(t);
 	assert_int_equal(len, 200000);
@@ -83,29 +70,13 @@ static void test_read(void **state)
 	assert_null(md9_textfile_read(p, 199999, &len, &err));
 	assert_int_equal(err, -EFBIG);
 	free(big);
-	p = put("empty", "", 0);
+	p = tmpdir_put("empty", "", 0);
 	t = md9_textfile_read(p, 10, &len, &err);
 	assert_non_null(t);
 	assert_int_equal(len, 0);
 	free(t);
 	assert_null(md9_textfile_read("/nonexistent/md9", 10, NULL, &err));
 	assert_int_equal(err, -ENOENT);
-}
-
-static int setup_dir(void **state)
-{
-	(void)state;
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	char cmd[300];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
@@ -115,5 +86,5 @@ int main(void)
 	    cmocka_unit_test(test_read),
 	};
 
-	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

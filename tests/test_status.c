@@ -9,6 +9,8 @@
 #include "status_query.h"
 #include "timespec.h"
 
+#include "tmpdir_fixture.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,8 +28,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-static char tmpdir[] = "/tmp/md9-test-status-XXXXXX";
 
 /* A daemon with one session in the relay and one still negotiating. */
 struct fake {
@@ -295,7 +295,7 @@ static void test_server(void **state)
 	fake_init(&f);
 	f.loop = ev_loop_new();
 	assert_non_null(f.loop);
-	snprintf(path, sizeof(path), "%s/status.sock", tmpdir);
+	snprintf(path, sizeof(path), "%s/status.sock", tmpdir_path);
 	st = md9_status_start(f.loop, path, "md9-status", fake_snapshot, &f);
 	assert_non_null(st);
 	assert_int_equal(stat(path, &sb), 0);
@@ -401,19 +401,8 @@ static void test_server(void **state)
 
 static int setup_dir(void **state)
 {
-	(void)state;
-	assert_non_null(mkdtemp(tmpdir));
 	md9_log_init("test_status", MD9_LOG_ERR);
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	char cmd[300];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_setup(state);
 }
 
 int main(void)
@@ -425,5 +414,5 @@ int main(void)
 	    cmocka_unit_test(test_server),
 	};
 
-	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+	return cmocka_run_group_tests(tests, setup_dir, tmpdir_teardown);
 }

@@ -1,9 +1,11 @@
 # Operations tests: configuration, status socket, doctor, setup, the daemon's
 # systemd integration. Included from tests/CMakeLists.txt.
 
-md9_add_test(test_config md9ops ${PROJECT_SOURCE_DIR}/tests/test_config.c)
-md9_add_test(test_inikey md9ops ${PROJECT_SOURCE_DIR}/tests/test_inikey.c)
-md9_add_test(test_status md9ops ${PROJECT_SOURCE_DIR}/tests/test_status.c)
+# The file-reading tests share one scratch directory (tmpdir_fixture.c).
+foreach(t config inikey status)
+  md9_add_test(test_${t} md9ops ${PROJECT_SOURCE_DIR}/tests/test_${t}.c
+    ${PROJECT_SOURCE_DIR}/tests/tmpdir_fixture.c)
+endforeach()
 # test_config holds packaging/md9.conf and man/md9.conf.5 to the settings
 # table (src/ops/config.c): the file must be what the table generates, and
 # the man page must document every key with its default.

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 
 import drive_fixture  # noqa: E402
 from harness import main  # noqa: E402
-from md9test import LOOPBACK, Skip, check  # noqa: E402
+from md9test import LOOPBACK, Skip, check, check_scenario  # noqa: E402
 
 MIB = drive_fixture.MIB
 SIZE_IN = 32 * MIB    # client -> session
@@ -55,12 +55,7 @@ def case_both_ways(h):
                                         artifacts=artifacts, size_in=SIZE_IN,
                                         size_out=SIZE_OUT, log=print)
     check("md9" in started, "md9 never started: %s" % res.get("error"))
-    failed = [k for k, v in res["checks"].items() if not v[0]]
-    check(res["ok"], "drive check failed (%s): %s" % (", ".join(failed) or "-",
-                                                       res.get("error")))
-    for name in ("drive announced", "share in session", "copy client->session",
-                 "copy session->client"):
-        check(res["checks"].get(name, (False,))[0], "check missing: " + name)
+    check_scenario(res, "drive", drive_fixture.CHECKS)
 
     hs, m = started["hs"], started["md9"]
     hs.log.wait_for(r"hostsim rdp 1: TLS with the client established", 5)

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 
 import desktop_fixture  # noqa: E402
 from harness import main  # noqa: E402
-from md9test import LOOPBACK, check  # noqa: E402
+from md9test import LOOPBACK, check, check_scenario  # noqa: E402
 
 
 def desktop_through_md9(h, security_layer, crypt_level, expect_tls):
@@ -58,12 +58,7 @@ def desktop_through_md9(h, security_layer, crypt_level, expect_tls):
     check("md9" in started, "md9 never started: %s" % res.get("error"))
     hs, m = started["hs"], started["md9"]
 
-    failed = [k for k, v in res["checks"].items() if not v[0]]
-    check(res["ok"], "desktop check failed (%s): %s; screenshot %s" % (
-        ", ".join(failed) or "-", res.get("error"), res.get("screenshot")))
-    for name in ("login (sesman log)", "login (xrdp log)", "client pixels",
-                 "clipboard session->client", "clipboard client->session"):
-        check(res["checks"].get(name, (False,))[0], "check missing: " + name)
+    check_scenario(res, "desktop", desktop_fixture.CHECKS)
 
     # The session really went through the simulated VMBus and md9.
     hs.log.wait_for(r"hostsim rdp 1: TLS with the client established", 5)

@@ -53,6 +53,7 @@ import uiolib  # noqa: E402
 from uiolib import (BYTES_SCALE, CONTROL, IS_ROOT, MiB, NEGO_H2S, NEGO_S2H, T,  # noqa: E402
                     TestFailure, check, check_complete, check_md9_counts, data_instance,
                     main, needs)
+from md9test import check_scenario  # noqa: E402 (uiolib puts tests/lib on the path)
 
 SERVER_SEED = 7
 PROGRESS = 1 * MiB
@@ -558,12 +559,7 @@ def e2e_desktop(h):
         log=print)
     check("md9" in started, "md9 never started: %s" % res.get("error"))
     hs, m = started["hs"], started["md9"]
-    failed = [k for k, v in res["checks"].items() if not v[0]]
-    check(res["ok"], "desktop check failed (%s): %s; screenshot %s" % (
-        ", ".join(failed) or "-", res.get("error"), res.get("screenshot")))
-    for name in ("login (sesman log)", "login (xrdp log)", "client pixels",
-                 "clipboard session->client", "clipboard client->session"):
-        check(res["checks"].get(name, (False,))[0], "check missing: " + name)
+    check_scenario(res, "desktop", desktop_fixture.CHECKS)
     # Through the emulated uio_hv_generic: md9 opened the data channel's
     # uio device, the host saw the TLS session relayed.
     opened_line(m, data_instance(0), False)

@@ -5,7 +5,8 @@ imports what it shares with others from here:
     from md9test import Harness, check, main, ...
 
 core       REPO, LOOPBACK, SKIP, T() (scaled timeouts), TestFailure, Skip,
-           check(), binary() ($MD9_BIN and friends), write(), free_port()
+           check(), check_scenario() (a fixture scenario's result),
+           binary() ($MD9_BIN and friends), write(), free_port()
 procs      guarded() (die with the test), child_env(), LogStream (a child's
            lines, waited on with a deadline), stop(), proc_stat(), cpu(),
            alive(), all_pids(), descendants(), kill_pids()
@@ -24,7 +25,7 @@ poll       for the fixtures: FixtureError, Fixture (start/stop, `with`),
 """
 
 from .core import (BUILD_DIRS, GiB, LOOPBACK, MiB, REPO, SKIP, TIME_SCALE, WRAPPER, Skip, T,
-                   TestFailure, binary, check, free_port, write)
+                   TestFailure, binary, check, check_scenario, free_port, write)
 from .md9procs import (CLOSED_RE, CTRL_READY_RE, MD9_ANY_LINE, MD9_ERROR_LINE, OPENED_RE,
                        RUN_AS, Hostsim, Md9)
 from .procs import (LogStream, alive, all_pids, child_env, cpu, descendants, guarded, kill_pids,
@@ -33,7 +34,7 @@ from .runner import Harness, TmpDir, main, run_case
 
 __all__ = [
     "BUILD_DIRS", "GiB", "LOOPBACK", "MiB", "REPO", "SKIP", "TIME_SCALE", "WRAPPER", "Skip",
-    "T", "TestFailure", "binary", "check", "free_port", "write", "CLOSED_RE", "CTRL_READY_RE",
+    "T", "TestFailure", "binary", "check", "check_scenario", "free_port", "write", "CLOSED_RE", "CTRL_READY_RE",
     "MD9_ANY_LINE", "MD9_ERROR_LINE", "OPENED_RE", "RUN_AS", "Hostsim", "Md9", "LogStream", "alive",
     "all_pids", "child_env", "cpu", "descendants", "guarded", "kill_pids", "proc_stat", "stop",
     "Harness", "TmpDir", "main", "run_case",

@@ -40,6 +40,20 @@ def check(cond, msg):
 BUILD_DIRS = ("build", "build-a", "build-rel", "build-integ", "build-ops", "build-lead")
 
 
+def check_scenario(res, what, names):
+    """A fixture scenario's result (desktop_fixture.run_desktop_check,
+    drive_fixture.run_drive_check: {"ok", "error", "checks": {name: (ok,
+    detail)}}) passed, and each of names is among its checks and passed (a
+    scenario that stopped before a check fails here too). what names the
+    scenario in the message; a screenshot in res is named as well."""
+    failed = [k for k, v in res["checks"].items() if not v[0]]
+    shot = "; screenshot %s" % res["screenshot"] if "screenshot" in res else ""
+    check(res["ok"], "%s check failed (%s): %s%s" % (
+        what, ", ".join(failed) or "-", res.get("error"), shot))
+    for name in names:
+        check(res["checks"].get(name, (False,))[0], "check missing: " + name)
+
+
 def binary(env, *rels, mode=os.X_OK):
     """The program named by $env, or the first of rels (paths relative to a
     build directory) found in one of BUILD_DIRS. mode: os.R_OK for a build
