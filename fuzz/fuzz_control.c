@@ -34,11 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
+#include "fuzz_check.h"
 
 #define CTL_PAGE 256 /* a short "page": the data area follows right after it */
 

@@ -8,13 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
+#include "fuzz_tpkt.h"
 #include "mcs.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static void run(const uint8_t *data, size_t size)
 {
@@ -64,17 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	run(data, size);
-	if (size >= 4 && size <= 65535) {
-		uint8_t *fixed = malloc(size);
-		CHECK(fixed);
-		memcpy(fixed, data, size);
-		fixed[0] = 3;
-		fixed[1] = 0;
-		fixed[2] = (uint8_t)(size >> 8);
-		fixed[3] = (uint8_t)size;
-		run(fixed, size);
-		free(fixed);
-	}
+	fuzz_tpkt_run_both(data, size, run);
 	return 0;
 }

@@ -5,14 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "tpkt.h"
 #include "x224.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static const uint32_t protocols[] = {0, 1, 0x0b, 0x1f, 0xffffffffu};
 

@@ -3,8 +3,11 @@
 # (tests/fault/), the control-message fuzzer and the valgrind stage.
 # Included from tests/CMakeLists.txt.
 
-add_executable(md9-testserver ${PROJECT_SOURCE_DIR}/tests/tools/md9-testserver.c)
-add_executable(md9-testclient ${PROJECT_SOURCE_DIR}/tests/tools/md9-testclient.c)
+# testcli.c: the options and output lines both tools share.
+add_executable(md9-testserver ${PROJECT_SOURCE_DIR}/tests/tools/md9-testserver.c
+  ${PROJECT_SOURCE_DIR}/tests/tools/testcli.c)
+add_executable(md9-testclient ${PROJECT_SOURCE_DIR}/tests/tools/md9-testclient.c
+  ${PROJECT_SOURCE_DIR}/tests/tools/testcli.c)
 foreach(t md9-testserver md9-testclient)
   target_link_libraries(${t} PRIVATE PkgConfig::OPENSSL Threads::Threads)
 endforeach()

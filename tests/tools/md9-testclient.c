@@ -25,24 +25,21 @@
  */
 #include "../../src/rdp/mcs_seed.h"
 #include "md9-testcommon.h"
+#include "testcli.h"
 
 #include <arpa/inet.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-
-enum mode { MODE_SINK_SOURCE, MODE_ECHO };
 
 static struct {
 	const char *host;
 	int port;
 	unsigned sessions;
-	enum mode mode;
+	enum testcli_mode mode;
 	uint64_t bytes;      /* stream bytes after the header; UINT64_MAX = unlimited */
 	uint64_t recv_bytes; /* sink-source: expected; UINT64_MAX = until EOF */
 	uint64_t seed, server_seed;
@@ -53,7 +50,7 @@ static struct {
 } opt = {
     .host = "127.0.0.1",
     .sessions = 1,
-    .mode = MODE_SINK_SOURCE,
+    .mode = TESTCLI_SINK_SOURCE,
     .bytes = 1 << 20,
     .recv_bytes = 1 << 20,
     .seed = 1,
@@ -61,21 +58,6 @@ static struct {
     .max_chunk = 65536,
     .timeout = 60,
 };
-
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&out_lock);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fflush(stdout);
-	pthread_mutex_unlock(&out_lock);
-}
 
 struct session {
 	unsigned idx;
@@ -118,7 +100,7 @@ static void *session_main(void *arg)
 	uint64_t chunk_seed = s->seed * 0x9e3779b97f4a7c15ull + 7;
 	uint64_t total = opt.bytes == UINT64_MAX ? 0 : opt.bytes + TC_HDR_LEN;
 	uint64_t tx_total = opt.bytes == UINT64_MAX ? UINT64_MAX : opt.bytes + TC_HDR_LEN;
-	uint64_t rx_expect = opt.mode == MODE_ECHO ? tx_total : opt.recv_bytes;
+	uint64_t rx_expect = opt.mode == TESTCLI_ECHO ? tx_total : opt.recv_bytes;
 	uint64_t next_progress = opt.progress;
 	size_t out_len = 0, out_off = 0;
 	bool peer_eof = false, shut = false;
@@ -150,10 +132,10 @@ static void *session_main(void *arg)
 		goto out;
 	}
 	if (n >= 19 && buf[11] == 2)
-		say("session %u: Connection Confirm selects protocol %u\n", s->idx,
-		    (unsigned)buf[15] | (unsigned)buf[16] << 8);
+		testcli_say("session %u: Connection Confirm selects protocol %u\n", s->idx,
+		            (unsigned)buf[15] | (unsigned)buf[16] << 8);
 	else
-		say("session %u: Connection Confirm (%ld bytes)\n", s->idx, n);
+		testcli_say("session %u: Connection Confirm (%ld bytes)\n", s->idx, n);
 	if (tc_write_all(fd, mcs_seed_connect_initial, sizeof(mcs_seed_connect_initial), deadline) <
 	    0) {
 		snprintf(s->status, sizeof(s->status), "eof: cannot send the Connect-Initial");
@@ -168,9 +150,9 @@ static void *session_main(void *arg)
 	/* Data mode. The header goes first, then stream(seed). */
 	tc_put64(hdr, s->seed);
 	tc_put64(hdr + 8, total);
-	tc_put64(hdr + 16, opt.mode == MODE_ECHO ? 0 : opt.recv_bytes);
+	tc_put64(hdr + 16, opt.mode == TESTCLI_ECHO ? 0 : opt.recv_bytes);
 	tc_gen_init(&tx_gen, s->seed);
-	tc_gen_init(&rx_gen, opt.mode == MODE_ECHO ? s->seed : opt.server_seed ^ s->seed);
+	tc_gen_init(&rx_gen, opt.mode == TESTCLI_ECHO ? s->seed : opt.server_seed ^ s->seed);
 	memcpy(out, hdr, TC_HDR_LEN);
 	out_len = TC_HDR_LEN;
 	t0 = last = tc_now();
@@ -187,15 +169,15 @@ static void *session_main(void *arg)
 				break;
 			}
 			shut = true;
-			say("session %u: half-closed after sending %" PRIu64 " bytes\n", s->idx,
-			    s->sent);
+			testcli_say("session %u: half-closed after sending %" PRIu64 " bytes\n",
+			            s->idx, s->sent);
 		}
 		if (!send_more && !recv_more) {
 			/* Sink-source: everything went both ways; now wait for
 			 * the server to end the connection (it does once it has
 			 * received all of ours), so that closing cannot cut off
 			 * bytes still on their way to it. */
-			if (opt.mode == MODE_ECHO || peer_eof) {
+			if (opt.mode == TESTCLI_ECHO || peer_eof) {
 				if (peer_eof && rx_expect == UINT64_MAX)
 					snprintf(s->status, sizeof(s->status), "eof");
 				break;
@@ -241,7 +223,7 @@ static void *session_main(void *arg)
 			if (r > 0) {
 				size_t off = 0;
 				EVP_DigestUpdate(rx_sha, in, (size_t)r);
-				if (opt.mode == MODE_ECHO) {
+				if (opt.mode == TESTCLI_ECHO) {
 					/* The header comes back first. */
 					while (s->received + off < TC_HDR_LEN && off < (size_t)r) {
 						exp[off] = hdr[s->received + off];
@@ -290,8 +272,8 @@ static void *session_main(void *arg)
 				out_len = out_off = 0;
 		}
 		if (opt.progress && s->sent + s->received >= next_progress) {
-			say("session %u: progress sent=%" PRIu64 " received=%" PRIu64 "\n", s->idx,
-			    s->sent, s->received);
+			testcli_say("session %u: progress sent=%" PRIu64 " received=%" PRIu64 "\n",
+			            s->idx, s->sent, s->received);
 			while (next_progress <= s->sent + s->received)
 				next_progress += opt.progress;
 		}
@@ -306,11 +288,9 @@ out:
 	{
 		double secs = s->seconds > 1e-6 ? s->seconds : 1e-6;
 		char v[64];
-		if (s->verified)
-			snprintf(v, sizeof(v), "yes");
-		else
-			snprintf(v, sizeof(v), "no(mismatch at %" PRIu64 ")", s->mismatch_at);
-		say("session %u: done seed=0x%016" PRIx64 " sent=%" PRIu64
+		testcli_verified(v, sizeof(v), s->verified, s->mismatch_at);
+		testcli_say(
+		    "session %u: done seed=0x%016" PRIx64 " sent=%" PRIu64
 		    " sha256=%s received=%" PRIu64
 		    " sha256=%s verified=%s status=%s seconds=%.3f send_MBps=%.1f recv_MBps=%.1f\n",
 		    s->idx, s->seed, s->sent, tx_hex, s->received, rx_hex, v, s->status, s->seconds,
@@ -324,13 +304,6 @@ out:
 	return NULL;
 }
 
-static uint64_t parse_u64(const char *s)
-{
-	if (strcmp(s, "inf") == 0)
-		return UINT64_MAX;
-	return strtoull(s, NULL, 0);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: md9-testclient --port PORT [--host ADDR] [--sessions K]\n"
@@ -341,89 +314,31 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"host", required_argument, NULL, 'H'},
-	    {"port", required_argument, NULL, 'p'},
-	    {"sessions", required_argument, NULL, 'k'},
-	    {"mode", required_argument, NULL, 'm'},
-	    {"bytes", required_argument, NULL, 'n'},
-	    {"recv-bytes", required_argument, NULL, 'N'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"server-seed", required_argument, NULL, 'S'},
-	    {"max-chunk", required_argument, NULL, 'c'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"progress", required_argument, NULL, 'P'},
-	    {"half-close", no_argument, NULL, 'F'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	const struct testcli_option opts[] = {
+	    {"host", TESTCLI_STRING, &opt.host, NULL},
+	    {"port", TESTCLI_INT, &opt.port, NULL},
+	    {"sessions", TESTCLI_UNSIGNED, &opt.sessions, NULL},
+	    {"mode", TESTCLI_MODE, &opt.mode, NULL},
+	    {"bytes", TESTCLI_U64_INF, &opt.bytes, NULL},
+	    {"recv-bytes", TESTCLI_U64_INF, &opt.recv_bytes, NULL},
+	    {"seed", TESTCLI_U64, &opt.seed, NULL},
+	    {"server-seed", TESTCLI_U64, &opt.server_seed, NULL},
+	    {"max-chunk", TESTCLI_MAX_CHUNK, &opt.max_chunk, NULL},
+	    {"timeout", TESTCLI_SECONDS, &opt.timeout, NULL},
+	    {"progress", TESTCLI_U64, &opt.progress, NULL},
+	    {"half-close", TESTCLI_FLAG, &opt.half_close, NULL},
 	};
 	struct session *ss;
 	unsigned complete = 0, bad = 0;
 	uint64_t sent = 0, received = 0;
 	double t0, secs;
-	int c;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H':
-			opt.host = optarg;
-			break;
-		case 'p':
-			opt.port = atoi(optarg);
-			break;
-		case 'k':
-			opt.sessions = (unsigned)strtoul(optarg, NULL, 0);
-			break;
-		case 'm':
-			if (strcmp(optarg, "echo") == 0)
-				opt.mode = MODE_ECHO;
-			else if (strcmp(optarg, "sink-source") == 0)
-				opt.mode = MODE_SINK_SOURCE;
-			else {
-				usage(stderr);
-				return 2;
-			}
-			break;
-		case 'n':
-			opt.bytes = parse_u64(optarg);
-			break;
-		case 'N':
-			opt.recv_bytes = parse_u64(optarg);
-			break;
-		case 's':
-			opt.seed = strtoull(optarg, NULL, 0);
-			break;
-		case 'S':
-			opt.server_seed = strtoull(optarg, NULL, 0);
-			break;
-		case 'c':
-			opt.max_chunk = strtoul(optarg, NULL, 0);
-			if (opt.max_chunk == 0 || opt.max_chunk > (1u << 24)) {
-				fprintf(stderr, "--max-chunk: 1..16777216\n");
-				return 2;
-			}
-			break;
-		case 't':
-			opt.timeout = strtod(optarg, NULL);
-			break;
-		case 'P':
-			opt.progress = strtoull(optarg, NULL, 0);
-			break;
-		case 'F':
-			opt.half_close = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (opt.port <= 0 || opt.sessions == 0 || opt.sessions > 64) {
-		usage(stderr);
-		return 2;
-	}
+	rc = testcli_parse(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), usage);
+	if (rc >= 0)
+		return rc;
+	if (opt.port <= 0 || opt.sessions == 0 || opt.sessions > 64)
+		return testcli_usage(usage, false);
 	signal(SIGPIPE, SIG_IGN);
 	ss = calloc(opt.sessions, sizeof(*ss));
 	if (!ss)
@@ -446,10 +361,10 @@ int main(int argc, char **argv)
 		received += ss[i].received;
 	}
 	secs = tc_now() - t0;
-	say("result: sessions=%u complete=%u bad=%u sent=%" PRIu64 " received=%" PRIu64
-	    " seconds=%.3f send_MBps=%.1f recv_MBps=%.1f\n",
-	    opt.sessions, complete, bad, sent, received, secs, (double)sent / secs / 1e6,
-	    (double)received / secs / 1e6);
+	testcli_say("result: sessions=%u complete=%u bad=%u sent=%" PRIu64 " received=%" PRIu64
+	            " seconds=%.3f send_MBps=%.1f recv_MBps=%.1f\n",
+	            opt.sessions, complete, bad, sent, received, secs, (double)sent / secs / 1e6,
+	            (double)received / secs / 1e6);
 	free(ss);
 	if (complete == opt.sessions)
 		return 0;

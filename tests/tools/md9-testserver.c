@@ -27,55 +27,37 @@
  */
 #include "connect_response.h"
 #include "md9-testcommon.h"
+#include "testcli.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
-enum mode { MODE_SINK_SOURCE, MODE_ECHO };
-
 static struct {
-	enum mode mode;
+	enum testcli_mode mode;
 	uint64_t bytes; /* to send in sink-source mode; UINT64_MAX = unlimited */
 	bool bytes_set; /* else the client's header says how many */
 	uint64_t seed;
 	bool refuse;
 	uint64_t close_after; /* 0 = never */
 	bool half_close_ok;
-	uint64_t slow_read;   /* bytes/s, 0 = unlimited */
+	uint64_t slow_read; /* bytes/s, 0 = unlimited */
 	size_t max_chunk;
 	double idle_timeout;
 	unsigned max_conns;
 } opt = {
-    .mode = MODE_SINK_SOURCE,
+    .mode = TESTCLI_SINK_SOURCE,
     .seed = 1,
     .max_chunk = 65536,
     .idle_timeout = 120,
 };
-
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&out_lock);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fflush(stdout);
-	pthread_mutex_unlock(&out_lock);
-}
 
 /* The Connection Confirm: TPKT, X.224 CC (LI 14), RDP_NEG_RSP selecting
  * PROTOCOL_RDP (0). MS-RDPBCGR 2.2.1.2. */
@@ -111,14 +93,11 @@ static void finish(struct conn *c, struct data_state *st)
 
 	tc_sha_hex(st->rx_sha, rx);
 	tc_sha_hex(st->tx_sha, tx);
-	if (st->verified)
-		snprintf(v, sizeof(v), "yes");
-	else
-		snprintf(v, sizeof(v), "no(mismatch at %" PRIu64 ")", st->mismatch_at);
-	say("conn %u: done mode=%s seed=0x%016" PRIx64 " received=%" PRIu64
-	    " sha256=%s sent=%" PRIu64 " sha256=%s verified=%s status=%s%s\n",
-	    c->id, opt.mode == MODE_ECHO ? "echo" : "sink-source", st->client_seed, st->received,
-	    rx, st->sent, tx, v, st->status, st->why);
+	testcli_verified(v, sizeof(v), st->verified, st->mismatch_at);
+	testcli_say("conn %u: done mode=%s seed=0x%016" PRIx64 " received=%" PRIu64
+	            " sha256=%s sent=%" PRIu64 " sha256=%s verified=%s status=%s%s\n",
+	            c->id, opt.mode == TESTCLI_ECHO ? "echo" : "sink-source", st->client_seed,
+	            st->received, rx, st->sent, tx, v, st->status, st->why);
 }
 
 /* How many bytes --slow-read lets us read now; *wait_ms when 0. */
@@ -162,23 +141,23 @@ static void data_mode(struct conn *c)
 		size_t allow = read_allowance(&st, t0, &wait_ms);
 		struct pollfd p = {.fd = c->fd};
 
-		if (opt.mode == MODE_ECHO)
+		if (opt.mode == TESTCLI_ECHO)
 			send_more = st.out_off < st.out_len;
 		else
 			send_more =
 			    st.have_hdr && (st.out_off < st.out_len || st.sent < st.to_send);
-		if (opt.mode == MODE_ECHO && peer_eof && !send_more)
+		if (opt.mode == TESTCLI_ECHO && peer_eof && !send_more)
 			break;
-		if (opt.mode == MODE_SINK_SOURCE && recv_done && !send_more)
+		if (opt.mode == TESTCLI_SINK_SOURCE && recv_done && !send_more)
 			break;
-		if (opt.mode == MODE_SINK_SOURCE && peer_eof && send_more &&
+		if (opt.mode == TESTCLI_SINK_SOURCE && peer_eof && send_more &&
 		    !(opt.half_close_ok && peer_fin && st.have_hdr && st.client_total &&
 		      st.received >= st.client_total)) {
 			st.status = "eof";
 			break;
 		}
 		/* Echo: do not read more until what was read went back. */
-		if (!recv_done && allow && !(opt.mode == MODE_ECHO && st.out_off < st.out_len))
+		if (!recv_done && allow && !(opt.mode == TESTCLI_ECHO && st.out_off < st.out_len))
 			p.events |= POLLIN;
 		/* --half-close-ok: watch for the peer's FIN after its stream. */
 		if (opt.half_close_ok && recv_done && !peer_eof)
@@ -213,7 +192,8 @@ static void data_mode(struct conn *c)
 			ssize_t n = read(c->fd, in, want);
 			if (n == 0) {
 				if (!peer_eof && opt.half_close_ok)
-					say("conn %u: half-closed by the peer: seed=0x%016" PRIx64
+					testcli_say(
+					    "conn %u: half-closed by the peer: seed=0x%016" PRIx64
 					    " received=%" PRIu64 " sent=%" PRIu64 " owed=%" PRIu64
 					    "\n",
 					    c->id, st.client_seed, st.received, st.sent,
@@ -260,7 +240,7 @@ static void data_mode(struct conn *c)
 					}
 				}
 				st.received += (uint64_t)n;
-				if (opt.mode == MODE_ECHO) {
+				if (opt.mode == TESTCLI_ECHO) {
 					memcpy(st.out, in, (size_t)n);
 					st.out_len = (size_t)n;
 					st.out_off = 0;
@@ -272,7 +252,7 @@ static void data_mode(struct conn *c)
 			}
 		}
 		if (p.revents & POLLOUT) {
-			if (st.out_off == st.out_len && opt.mode == MODE_SINK_SOURCE &&
+			if (st.out_off == st.out_len && opt.mode == TESTCLI_SINK_SOURCE &&
 			    st.sent < st.to_send) {
 				size_t k = tc_chunk(&st.chunk_seed, opt.max_chunk);
 				if (k > st.to_send - st.sent)
@@ -307,10 +287,10 @@ static void data_mode(struct conn *c)
 	}
 	/* Complete: the client's whole announced stream arrived and ours went. */
 	if (strcmp(st.status, "complete") == 0 &&
-	    (!st.have_hdr || (opt.mode == MODE_SINK_SOURCE && st.sent < st.to_send) ||
-	     (opt.mode == MODE_SINK_SOURCE &&
+	    (!st.have_hdr || (opt.mode == TESTCLI_SINK_SOURCE && st.sent < st.to_send) ||
+	     (opt.mode == TESTCLI_SINK_SOURCE &&
 	      (st.client_total == 0 || st.received < st.client_total)) ||
-	     (opt.mode == MODE_ECHO && st.client_total && st.received < st.client_total)))
+	     (opt.mode == TESTCLI_ECHO && st.client_total && st.received < st.client_total)))
 		st.status = "eof";
 out:
 	finish(c, &st);
@@ -331,29 +311,33 @@ static void *conn_main(void *arg)
 	if (!buf)
 		goto out;
 	if (opt.refuse) {
-		say("conn %u: refused\n", c->id);
+		testcli_say("conn %u: refused\n", c->id);
 		goto out;
 	}
 	n = tc_read_tpkt(c->fd, buf, 65536, deadline);
 	if (n < 7 || (buf[5] & 0xf0) != 0xe0) {
-		say("conn %u: done status=error: no X.224 Connection Request (%ld)\n", c->id, n);
+		testcli_say("conn %u: done status=error: no X.224 Connection Request (%ld)\n",
+		            c->id, n);
 		goto out;
 	}
 	if (tc_write_all(c->fd, cc_rdp, sizeof(cc_rdp), deadline) < 0) {
-		say("conn %u: done status=error: cannot send the Connection Confirm\n", c->id);
+		testcli_say("conn %u: done status=error: cannot send the Connection Confirm\n",
+		            c->id);
 		goto out;
 	}
 	n = tc_read_tpkt(c->fd, buf, 65536, deadline);
 	if (n < 9 || buf[4] != 0x02 || buf[5] != 0xf0 || buf[7] != 0x7f || buf[8] != 0x65) {
-		say("conn %u: done status=error: no MCS Connect-Initial (%ld)\n", c->id, n);
+		testcli_say("conn %u: done status=error: no MCS Connect-Initial (%ld)\n", c->id, n);
 		goto out;
 	}
 	if (tc_write_all(c->fd, test_connect_response, sizeof(test_connect_response), deadline) <
 	    0) {
-		say("conn %u: done status=error: cannot send the Connect-Response\n", c->id);
+		testcli_say("conn %u: done status=error: cannot send the Connect-Response\n",
+		            c->id);
 		goto out;
 	}
-	say("conn %u: negotiated: Connection Request and %ld-byte Connect-Initial\n", c->id, n);
+	testcli_say("conn %u: negotiated: Connection Request and %ld-byte Connect-Initial\n", c->id,
+	            n);
 	data_mode(c);
 out:
 	close(c->fd);
@@ -391,13 +375,6 @@ static int listen_on(const char *spec)
 	return fd;
 }
 
-static uint64_t parse_u64(const char *s)
-{
-	if (strcmp(s, "inf") == 0)
-		return UINT64_MAX;
-	return strtoull(s, NULL, 0);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -410,83 +387,29 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"mode", required_argument, NULL, 'm'},
-	    {"bytes", required_argument, NULL, 'n'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"refuse", no_argument, NULL, 'r'},
-	    {"close-after", required_argument, NULL, 'c'},
-	    {"slow-read", required_argument, NULL, 'w'},
-	    {"max-chunk", required_argument, NULL, 'k'},
-	    {"max-conns", required_argument, NULL, 'K'},
-	    {"idle-timeout", required_argument, NULL, 't'},
-	    {"half-close-ok", no_argument, NULL, 'F'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *listen_spec = "127.0.0.1:0";
+	const struct testcli_option opts[] = {
+	    {"listen", TESTCLI_STRING, &listen_spec, NULL},
+	    {"mode", TESTCLI_MODE, &opt.mode, NULL},
+	    {"bytes", TESTCLI_U64_INF, &opt.bytes, &opt.bytes_set},
+	    {"seed", TESTCLI_U64, &opt.seed, NULL},
+	    {"refuse", TESTCLI_FLAG, &opt.refuse, NULL},
+	    {"close-after", TESTCLI_U64, &opt.close_after, NULL},
+	    {"slow-read", TESTCLI_U64, &opt.slow_read, NULL},
+	    {"max-chunk", TESTCLI_MAX_CHUNK, &opt.max_chunk, NULL},
+	    {"max-conns", TESTCLI_UNSIGNED, &opt.max_conns, NULL},
+	    {"idle-timeout", TESTCLI_SECONDS, &opt.idle_timeout, NULL},
+	    {"half-close-ok", TESTCLI_FLAG, &opt.half_close_ok, NULL},
+	};
 	pthread_t *threads = NULL;
 	unsigned nconn = 0;
-	int c, lfd;
+	int rc, lfd;
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			listen_spec = optarg;
-			break;
-		case 'm':
-			if (strcmp(optarg, "echo") == 0)
-				opt.mode = MODE_ECHO;
-			else if (strcmp(optarg, "sink-source") == 0)
-				opt.mode = MODE_SINK_SOURCE;
-			else {
-				usage(stderr);
-				return 2;
-			}
-			break;
-		case 'n':
-			opt.bytes = parse_u64(optarg);
-			opt.bytes_set = true;
-			break;
-		case 's':
-			opt.seed = strtoull(optarg, NULL, 0);
-			break;
-		case 'r':
-			opt.refuse = true;
-			break;
-		case 'c':
-			opt.close_after = strtoull(optarg, NULL, 0);
-			break;
-		case 'w':
-			opt.slow_read = strtoull(optarg, NULL, 0);
-			break;
-		case 'k':
-			opt.max_chunk = strtoul(optarg, NULL, 0);
-			if (opt.max_chunk == 0 || opt.max_chunk > (1u << 24)) {
-				fprintf(stderr, "--max-chunk: 1..16777216\n");
-				return 2;
-			}
-			break;
-		case 'K':
-			opt.max_conns = (unsigned)strtoul(optarg, NULL, 0);
-			break;
-		case 't':
-			opt.idle_timeout = strtod(optarg, NULL);
-			break;
-		case 'F':
-			opt.half_close_ok = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	rc = testcli_parse(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), usage);
+	if (rc >= 0)
+		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	lfd = listen_on(listen_spec);
 	if (lfd < 0 || getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0) {
@@ -496,7 +419,7 @@ int main(int argc, char **argv)
 	}
 	if (opt.max_conns)
 		threads = calloc(opt.max_conns, sizeof(*threads));
-	say("listening %d\n", ntohs(sa.sin_port));
+	testcli_say("listening %d\n", ntohs(sa.sin_port));
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct conn *cn;
@@ -515,7 +438,7 @@ int main(int argc, char **argv)
 		}
 		cn->fd = fd;
 		cn->id = ++nconn;
-		say("conn %u: accepted\n", cn->id);
+		testcli_say("conn %u: accepted\n", cn->id);
 		if (pthread_create(&t, NULL, conn_main, cn) != 0) {
 			close(fd);
 			free(cn);
