@@ -82,8 +82,3 @@ uint8_t *dup_exact(const uint8_t *p, size_t n)
 		memcpy(d, p, n);
 	return d;
 }
-
-uint32_t rd32le(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}

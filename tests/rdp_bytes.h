@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h" /* rd32le, wr32le: the project's own */
+
 struct buf {
 	uint8_t d[8192];
 	size_t n;
@@ -35,6 +37,5 @@ void put_ber_tlv(struct buf *b, const uint8_t *tag, size_t tag_len, const struct
 
 /* A malloc'ed copy of exactly n bytes (free it). */
 uint8_t *dup_exact(const uint8_t *p, size_t n);
-uint32_t rd32le(const uint8_t *p);
 
 #endif

@@ -1,6 +1,8 @@
 /* The X.224 tests' frames and builder: x224_fixture.h. */
 #include "x224_fixture.h"
 
+#include "bytes.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -33,12 +35,6 @@ int parse_cc_exact(const uint8_t *p, size_t n, struct x224_cc *cc, const char **
 	return r;
 }
 
-static void store32le(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 void build_cr(struct vec *v, const char *token, int neg, uint8_t flags, uint32_t protocols)
 {
 	size_t n = 11;
@@ -55,7 +51,7 @@ void build_cr(struct vec *v, const char *token, int neg, uint8_t flags, uint32_t
 		v->b[n] = 1;
 		v->b[n + 1] = flags;
 		v->b[n + 2] = 8;
-		store32le(v->b + n + 4, protocols);
+		wr32le(v->b + n + 4, protocols);
 		n += 8;
 		if (flags & X224_NEG_CORRELATION_INFO_PRESENT) {
 			v->b[n] = 6;
