@@ -62,7 +62,7 @@ static void cc_done(struct ep_sess *s)
 	}
 	endpoint_commit(s->hc);
 	if (s->mode == EM_HS) {
-		printf("hs %d %" PRIu64 " %" PRIu64 "\n", ep->hs_i, s->t_start, endpoint_now_ns());
+		printf("hs %d %" PRIu64 " %" PRIu64 "\n", ep->hs_i, s->t_start, timespec_now_ns());
 		fflush(stdout);
 		endpoint_sess_end(s, "hs: opened and closed");
 		if (++ep->hs_i < ep->count)
@@ -221,7 +221,7 @@ static void sess_start(struct endpoint *ep, struct ep_sess *s)
 {
 	s->state = ES_QUEUED;
 	s->pdulen = 0;
-	s->t_start = endpoint_now_ns();
+	s->t_start = timespec_now_ns();
 	s->hs = hostctl_start_session(ep->ctl, &ep_dev_ops, s);
 	if (!s->hs) {
 		log_err("hostsim endpoint %u: no data instance free (--instances)", s->idx);

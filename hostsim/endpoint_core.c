@@ -1,5 +1,5 @@
 /* What every part of md9-hostsim's host endpoint uses (endpoint_state.h):
- * the clock, the endpoint's timer, ending a session, publishing a turn.
+ * the endpoint's timer, ending a session, publishing a turn.
  * endpoint.c (sessions, opening, start and stop) and the traffic files
  * call down to it; it calls none of them. */
 #include "endpoint_state.h"
@@ -14,14 +14,6 @@
 #include <unistd.h>
 
 const char *const endpoint_mode_names[EP_NMODES] = {"source", "sink", "echo", "ping", "idle", "hs"};
-
-uint64_t endpoint_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 void endpoint_arm(struct endpoint *ep, double s, enum ep_timer what)
 {

@@ -11,7 +11,7 @@ void endpoint_measure_start(struct endpoint *ep)
 	ep->nw = benchstat_read_watch(ep->watch, ep->w, (int)(sizeof(ep->w) / sizeof(ep->w[0])));
 	for (int i = 0; i < ep->nw; i++)
 		ep->w[i].t0 = benchstat_cpu_ns(ep->w[i].pid);
-	ep->t0 = endpoint_now_ns();
+	ep->t0 = timespec_now_ns();
 	for (unsigned i = 0; i < ep->n; i++)
 		ep->b0[i] = ep->s[i].bytes;
 	endpoint_arm(ep, ep->window, ET_WINDOW);
@@ -19,7 +19,7 @@ void endpoint_measure_start(struct endpoint *ep)
 
 void endpoint_measure_end(struct endpoint *ep)
 {
-	uint64_t t1 = endpoint_now_ns(), moved[EP_MAX_SESSIONS];
+	uint64_t t1 = timespec_now_ns(), moved[EP_MAX_SESSIONS];
 	int k = 0;
 
 	for (unsigned i = 0; i < ep->n; i++)

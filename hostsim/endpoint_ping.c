@@ -16,7 +16,7 @@ void endpoint_ping_send(struct endpoint *ep)
 
 	out[0] = (uint8_t)ep->ping_i;
 	ep->ping_got = 0;
-	ep->ping_t0 = endpoint_now_ns();
+	ep->ping_t0 = timespec_now_ns();
 	/* An empty ring always takes one small message. */
 	if (pipe_tx_write(&s->hc->out, out, ep->size) != ep->size) {
 		endpoint_sess_end(s, "no room for a ping");
@@ -48,7 +48,7 @@ void endpoint_ping_pump(struct ep_sess *s)
 		}
 		ep->ping_got += (size_t)n;
 		if (n > 0 && ep->ping_got == ep->size) {
-			uint64_t t = endpoint_now_ns() - ep->ping_t0;
+			uint64_t t = timespec_now_ns() - ep->ping_t0;
 			if (ep->ping_i >= 0)
 				ep->rtt[ep->ping_i] = t;
 			if (ep->slow_ns && t >= ep->slow_ns) {

@@ -2,13 +2,14 @@
  * parts: endpoint.c (sessions, their opening, start and stop),
  * endpoint_spec.c (SPEC), endpoint_traffic.c (source, sink, echo),
  * endpoint_ping.c, endpoint_measure.c (the sink's window and CPU time), and
- * below them all endpoint_core.c (the clock, the timer, ending a session,
+ * below them all endpoint_core.c (the timer, ending a session,
  * publishing a turn). */
 #ifndef HOSTSIM_ENDPOINT_STATE_H
 #define HOSTSIM_ENDPOINT_STATE_H
 
 #include "benchstat.h"
 #include "endpoint.h"
+#include "timespec.h" /* timespec_now_ns: the clock every part uses */
 
 #include <stdint.h>
 
@@ -97,7 +98,6 @@ static inline uint8_t endpoint_pattern(uint64_t i)
 }
 
 /* endpoint_core.c: below every other endpoint file. */
-uint64_t endpoint_now_ns(void);
 /* Fire the endpoint's timer in s seconds, then do what. */
 void endpoint_arm(struct endpoint *ep, double s, enum ep_timer what);
 /* Log why and end the session (rescinds its channel). */

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "timespec.h" /* timespec_now_ns: CLOCK_MONOTONIC, as md9 and hostsim */
+
 #define MAXC          64
 #define TPKT_MAX      65535
 #define DEFAULT_CHUNK (256u << 10)
@@ -47,7 +49,6 @@ struct conn {
 extern struct md9bench_opts md9bench_opt;
 extern struct conn md9bench_conns[MAXC];
 extern _Atomic int md9bench_nconns, md9bench_nready;
-uint64_t md9bench_now_ns(void);
 void md9bench_sleep_s(double s);
 void md9bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

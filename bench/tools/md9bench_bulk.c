@@ -17,7 +17,7 @@ static void count(struct conn *c, size_t n)
 	if (n == 0)
 		return;
 	if (atomic_load_explicit(&c->first_ns, memory_order_relaxed) == 0)
-		atomic_store(&c->first_ns, md9bench_now_ns());
+		atomic_store(&c->first_ns, timespec_now_ns());
 	atomic_fetch_add_explicit(&c->bytes, n, memory_order_relaxed);
 }
 

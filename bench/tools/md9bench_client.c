@@ -69,10 +69,10 @@ static int run_hs(void)
 {
 	for (int i = 0; i < md9bench_opt.count; i++) {
 		struct conn *c = &md9bench_conns[0];
-		uint64_t t0 = md9bench_now_ns(), t1;
+		uint64_t t0 = timespec_now_ns(), t1;
 		if (client_connect(c) < 0)
 			md9bench_die("session %d: connect/handshake failed", i);
-		t1 = md9bench_now_ns();
+		t1 = timespec_now_ns();
 		close(c->fd);
 		printf("hs %d %" PRIu64 " %" PRIu64 "\n", i, t0, t1);
 		fflush(stdout);
@@ -98,9 +98,9 @@ int md9bench_client_run(void)
 	if (md9bench_opt.mode == M_SINK)
 		md9bench_measure(NULL); /* exits */
 	if (md9bench_opt.mode == M_IDLE) {
-		uint64_t deadline = md9bench_now_ns() + 30000000000ull;
+		uint64_t deadline = timespec_now_ns() + 30000000000ull;
 		while (atomic_load(&md9bench_nready) < md9bench_opt.conns) {
-			if (md9bench_now_ns() > deadline)
+			if (timespec_now_ns() > deadline)
 				md9bench_die("only %d of %d sessions came up",
 				             atomic_load(&md9bench_nready), md9bench_opt.conns);
 			md9bench_sleep_s(0.002);

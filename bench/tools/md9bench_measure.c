@@ -13,7 +13,7 @@
 void *md9bench_measure(void *arg)
 {
 	struct benchstat_watch w[16];
-	uint64_t b0[MAXC], b1[MAXC], t0, t1, deadline = md9bench_now_ns() + 30000000000ull;
+	uint64_t b0[MAXC], b1[MAXC], t0, t1, deadline = timespec_now_ns() + 30000000000ull;
 	int n, nw;
 
 	for (;;) {
@@ -23,7 +23,7 @@ void *md9bench_measure(void *arg)
 			ready += atomic_load(&md9bench_conns[i].first_ns) != 0;
 		if (ready >= md9bench_opt.conns)
 			break;
-		if (md9bench_now_ns() > deadline) {
+		if (timespec_now_ns() > deadline) {
 			printf("result {\"error\": \"only %d of %d connections carried data\"}\n",
 			       ready, md9bench_opt.conns);
 			fflush(stdout);
@@ -36,17 +36,17 @@ void *md9bench_measure(void *arg)
 	n = atomic_load(&md9bench_nconns);
 	for (int i = 0; i < nw; i++)
 		w[i].t0 = benchstat_cpu_ns(w[i].pid);
-	t0 = md9bench_now_ns();
+	t0 = timespec_now_ns();
 	for (int i = 0; i < n; i++)
 		b0[i] = atomic_load(&md9bench_conns[i].bytes);
 	if (md9bench_opt.interval > 0) {
 		/* Progress per interval, per connection (how evenly they share over time). */
 		uint64_t prev[MAXC], cur, tp = t0;
 		memcpy(prev, b0, sizeof(prev));
-		while (md9bench_now_ns() - t0 + (uint64_t)(md9bench_opt.interval * 1e9) <=
+		while (timespec_now_ns() - t0 + (uint64_t)(md9bench_opt.interval * 1e9) <=
 		       (uint64_t)(md9bench_opt.window * 1e9)) {
 			md9bench_sleep_s(md9bench_opt.interval);
-			uint64_t t = md9bench_now_ns();
+			uint64_t t = timespec_now_ns();
 			printf("tick %.3f", (double)(t - t0) / 1e9);
 			for (int i = 0; i < n; i++) {
 				cur = atomic_load(&md9bench_conns[i].bytes);
@@ -58,7 +58,7 @@ void *md9bench_measure(void *arg)
 			fflush(stdout);
 			tp = t;
 		}
-		double rest = md9bench_opt.window - (double)(md9bench_now_ns() - t0) / 1e9;
+		double rest = md9bench_opt.window - (double)(timespec_now_ns() - t0) / 1e9;
 		if (rest > 0)
 			md9bench_sleep_s(rest);
 	} else {
@@ -66,7 +66,7 @@ void *md9bench_measure(void *arg)
 	}
 	for (int i = 0; i < n; i++)
 		b1[i] = atomic_load(&md9bench_conns[i].bytes);
-	t1 = md9bench_now_ns();
+	t1 = timespec_now_ns();
 	for (int i = 0; i < nw; i++)
 		w[i].t1 = benchstat_cpu_ns(w[i].pid);
 

@@ -21,7 +21,7 @@ int md9bench_ping(struct conn *c)
 	if (c->rlen)
 		md9bench_die("ping-pong: %zu unexpected bytes after the opening", c->rlen);
 	for (int i = -md9bench_opt.warm_count; i < md9bench_opt.count; i++) {
-		uint64_t t = md9bench_now_ns();
+		uint64_t t = timespec_now_ns();
 		out[0] = (uint8_t)i;
 		if (md9bench_net_write_full(c->fd, out, md9bench_opt.msg) < 0 ||
 		    md9bench_net_read_full(c->fd, in, md9bench_opt.msg) < 0)
@@ -29,7 +29,7 @@ int md9bench_ping(struct conn *c)
 		if (in[0] != out[0])
 			md9bench_die("ping-pong: wrong echo");
 		if (i >= 0)
-			rtt[i] = md9bench_now_ns() - t;
+			rtt[i] = timespec_now_ns() - t;
 	}
 	benchstat_print_latency(rtt, md9bench_opt.count, md9bench_opt.msg);
 	free(rtt);

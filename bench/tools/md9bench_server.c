@@ -57,7 +57,7 @@ int md9bench_server_run(void)
 		md9bench_die("thread");
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		uint64_t t = md9bench_now_ns();
+		uint64_t t = timespec_now_ns();
 		int i;
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)

@@ -1,5 +1,5 @@
 /* What every part of md9bench uses (md9bench.h): the options, the
- * connections, the clock, sleeping and dying with a message. md9bench.c
+ * connections, sleeping and dying with a message. md9bench.c
  * (the command line) and the parts call down to it; it calls none of
  * them. */
 #include "md9bench.h"
@@ -22,14 +22,6 @@ struct md9bench_opts md9bench_opt = {.conns = 1,
                                      .handshake = true};
 struct conn md9bench_conns[MAXC];
 _Atomic int md9bench_nconns, md9bench_nready;
-
-uint64_t md9bench_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 void md9bench_sleep_s(double s)
 {
