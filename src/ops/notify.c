@@ -1,6 +1,7 @@
 #include "notify.h"
 
 #include "log.h"
+#include "timespec.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 int md9_notify(const char *state)
@@ -73,10 +73,6 @@ int md9_notifyf(const char *fmt, ...)
 
 int md9_notify_reloading(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
 	return md9_notifyf("RELOADING=1\nMONOTONIC_USEC=%llu",
-	                   (unsigned long long)t.tv_sec * 1000000ull +
-	                       (unsigned long long)t.tv_nsec / 1000ull);
+	                   (unsigned long long)(timespec_now_ns() / 1000u));
 }

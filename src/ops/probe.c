@@ -3,6 +3,7 @@
 #include "mcs_seed.h"
 #include "negotiation.h"
 #include "stream.h"
+#include "timespec.h"
 #include "x224.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The probe's state: one connection at a time. The negotiation
@@ -63,11 +63,9 @@ static bool adapter_failed(struct probe *p, const char *why)
 
 static int ms_left(const struct probe *p)
 {
-	struct timespec now;
+	struct timespec now = timespec_now();
+	long long ms = timespec_diff_ms(&now, &p->deadline);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long ms = (p->deadline.tv_sec - now.tv_sec) * 1000 +
-	          (p->deadline.tv_nsec - now.tv_nsec) / 1000000;
 	return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
 }
 
@@ -319,13 +317,7 @@ bool md9_probe_server(const struct md9_backend *b, enum md9_security mode,
 		return false;
 	}
 	negotiation_quiet(p.n);
-	clock_gettime(CLOCK_MONOTONIC, &p.deadline);
-	p.deadline.tv_sec += timeout_ms / 1000;
-	p.deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (p.deadline.tv_nsec >= 1000000000) {
-		p.deadline.tv_sec++;
-		p.deadline.tv_nsec -= 1000000000;
-	}
+	p.deadline = timespec_in_ms(timeout_ms > 0 ? (unsigned)timeout_ms : 0);
 	ok = run(&p);
 	if (!ok && !out->why[0])
 		snprintf(out->why, sizeof(out->why), "the negotiation ended");
