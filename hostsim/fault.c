@@ -6,6 +6,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "number.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -528,12 +529,9 @@ int fault_command(const char *line)
 		return -1;
 	}
 	if (strncmp(line, "stall after ", 12) == 0) {
-		char *end;
-		unsigned long long n;
+		uint64_t n;
 
-		errno = 0;
-		n = strtoull(line + 12, &end, 10);
-		if (errno || end == line + 12 || *end || line[12] == '-') {
+		if (md9_number_parse(line + 12, 0, UINT64_MAX, &n) < 0) {
 			log_warn("hostsim fault: stall after N (bytes, 0: no limit)");
 			return -1;
 		}
