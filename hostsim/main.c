@@ -5,6 +5,7 @@
 #include "fault.h"
 #include "hostctl.h"
 #include "log.h"
+#include "number.h"
 #include "raw.h"
 #include "rdpfront.h"
 #include "simbus.h"
@@ -181,6 +182,7 @@ int main(int argc, char **argv)
 	struct ev_handler sigh = {0};
 	sigset_t mask;
 	int c, sfd, rc = 0;
+	uint64_t n;
 
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -188,7 +190,12 @@ int main(int argc, char **argv)
 			bus_path = optarg;
 			break;
 		case 'r':
-			ring_size = strtoul(optarg, NULL, 0);
+			if (md9_number_parse(optarg, 2 * 4096, 1ull << 30, &n) < 0) {
+				fprintf(stderr, "--ring-size: bytes, 8192 to 1073741824 (a multiple "
+						"of the page size)\n");
+				return 2;
+			}
+			ring_size = (size_t)n;
 			ring_size_set = true;
 			break;
 		case 'U':
@@ -214,7 +221,11 @@ int main(int argc, char **argv)
 			echo = optarg;
 			break;
 		case 's':
-			seed = (unsigned)strtoul(optarg, NULL, 0);
+			if (md9_number_parse(optarg, 0, UINT32_MAX, &n) < 0) {
+				fprintf(stderr, "--echo-seed: 0 to 4294967295\n");
+				return 2;
+			}
+			seed = (unsigned)n;
 			break;
 		case 'R':
 			raw = optarg;
@@ -233,11 +244,11 @@ int main(int argc, char **argv)
 			commands = true;
 			break;
 		case 'I':
-			instances = (unsigned)strtoul(optarg, NULL, 0);
-			if (instances < 1 || instances > 64) {
+			if (md9_number_parse(optarg, 1, 64, &n) < 0) {
 				fprintf(stderr, "--instances: 1-64\n");
 				return 2;
 			}
+			instances = (unsigned)n;
 			break;
 		case 'E':
 			endpoint = optarg;
